@@ -1,0 +1,143 @@
+"""The command line: `anthology build | inspect | themes`.
+
+Exit codes (a public contract): 0 built; 1 built with warnings under --strict; 2 bad usage or config.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from compile import config, pipeline, report, theme
+from compile.theme import PACKAGE
+
+err = Console(stderr=True, highlight=False)
+
+
+def default_source() -> Path:
+    """`seeds/` in the current folder; the seeds shipped with the package otherwise."""
+    local = Path("seeds")
+    if local.is_dir():
+        return local
+    for candidate in (PACKAGE.parent / "seeds", PACKAGE / "_data" / "seeds"):
+        if candidate.is_dir():
+            return candidate
+    raise click.UsageError("no SOURCE_DIR given and no seeds/ folder here")
+
+
+def load_settings(source: Path, config_file: Path | None, **cli) -> config.Settings:
+    path = config_file or (source / pipeline.CONFIG_NAME if (source / pipeline.CONFIG_NAME).is_file() else None)
+    try:
+        settings = config.load(path, **cli)
+        theme.load(settings.theme)
+    except config.ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    return settings
+
+
+def _source_arg(source: Path | None) -> Path:
+    source = source or default_source()
+    if not source.is_dir():
+        err.print(f"[red]error:[/red] {source}: not a folder")
+        sys.exit(2)
+    return source
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="anthology-compiler")
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Compile a folder of archived news articles into an EPUB and a print-ready PDF.
+
+    Without a command, builds the sample corpus (seeds/) into dist/.
+    """
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(build)
+
+
+@main.command()
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
+              help="Folder for the EPUB, the PDF and the report.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="Config file (default: SOURCE/anthology.toml when present).")
+@click.option("--theme", "theme_name", help="Theme name (see `anthology themes`).")
+@click.option("--format", "formats", help="Comma-separated formats: epub,pdf.")
+@click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
+@click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
+def build(source, out_dir, config_file, theme_name, formats, offline, strict) -> None:
+    """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
+    source = _source_arg(source)
+    fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
+    settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
+                             strict=strict)
+    result = pipeline.build(source, out_dir, settings, on_image=_image_line)
+    _summary(result)
+    if settings.strict and pipeline.has_warnings(result):
+        err.print("[yellow]--strict: warnings above; exit code 1[/yellow]")
+        sys.exit(1)
+
+
+def _image_line(image) -> None:
+    if image.status != "ok":
+        err.print(f"  image failed: {image.url[:90]} — {image.reason}")
+
+
+def _summary(result: pipeline.Result) -> None:
+    data = result.report
+    articles = data["articles"]
+    flagged = [a for a in articles if not a["published"]]
+    failed_images = [i for i in data["images"] if i["status"] != "ok"]
+    failed_inputs = [i for i in data["inputs"] if i["status"] == "failed"]
+    err.print(f"[bold]{len(articles)} articles[/bold], {len(flagged)} without a date, "
+              f"{len(failed_images)} of {len(data['images'])} images missing, {len(failed_inputs)} unreadable files")
+    for article in articles:
+        for warning in article["warnings"]:
+            err.print(f"  [yellow]{article['source']}[/yellow]: {warning}")
+    for entry in failed_inputs:
+        err.print(f"  [red]{entry['source']}[/red]: {entry['reason']}")
+    for output in data["outputs"]:
+        pages = f", {output['pages']} pages" if output["pages"] else ""
+        err.print(f"  wrote {output['path']} ({output['bytes'] / 1024:.0f} KB{pages})")
+    err.print(f"  wrote {result.report_path}")
+
+
+@main.command()
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--config", "config_file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def inspect(source, config_file, as_json) -> None:
+    """List the articles of SOURCE in final order, with their dates and where each date came from."""
+    source = _source_arg(source)
+    settings = load_settings(source, config_file)
+    prepared = pipeline.prepare(source, settings)
+    rows = [report.article_entry(a) for a in prepared.anthology.articles]
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table("id", "source", "title", "outlet", "published", "date_source", "archived", "chars", "img", "warnings")
+    for row in rows:
+        table.add_row(row["id"], row["source"], row["title"][:30], row["outlet"], row["published"] or "—",
+                      row["date_source"] or "—", row["archived"] or "—", str(row["characters"]), str(row["images"]),
+                      "; ".join(row["warnings"]))
+    Console().print(table)
+
+
+@main.command("themes")
+def list_themes() -> None:
+    """List the available themes."""
+    for name in theme.available():
+        chosen = theme.load(name)
+        click.echo(f"{name:10} {chosen.page_size:6} {', '.join(chosen.languages):24} {chosen.description}")
+
+
+if __name__ == "__main__":
+    main()

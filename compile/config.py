@@ -1,0 +1,174 @@
+"""anthology.toml: typed settings with defaults, loaded in one place, validated with clear errors.
+
+Every field has a default and a comment; unknown keys and wrong types raise `ConfigError` naming the
+file, the key, its line and, for near misses, the key that was probably meant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """A bad configuration: the CLI exits with code 2 and prints this message."""
+
+
+@dataclass
+class ImageSettings:
+    enabled: bool = True  # fetch images at all
+    connect_timeout: float = 3.0  # seconds to open a connection
+    read_timeout: float = 10.0  # seconds between bytes
+    total_timeout: float = 30.0  # seconds for one image, all retries included
+    retries: int = 2  # extra attempts on timeouts and 5xx
+    max_bytes: int = 25_000_000  # a bigger download is aborted
+    max_pixels: int = 60_000_000  # decompression-bomb guard
+    concurrency: int = 8  # simultaneous downloads
+    per_host: int = 4  # simultaneous downloads per host
+    allow_private_hosts: bool = False  # let loopback/private addresses through (tests, intranets)
+    cache_dir: str = ""  # default: $ANTHOLOGY_CACHE or $XDG_CACHE_HOME/anthology or ~/.cache/anthology
+    max_side: int = 1600  # long side of EPUB images, in pixels
+    jpeg_quality: int = 80
+
+
+@dataclass
+class Override:
+    """Per-article corrections, keyed by the source file name."""
+
+    date: dt.date | dt.datetime | str | None = None
+    title: str | None = None
+    exclude: bool = False
+    language: str | None = None
+
+
+@dataclass
+class Settings:
+    title: str = "新闻选集"
+    subtitle: str = ""
+    editor: str = ""
+    language: str = "zh-Hans"
+    theme: str = "book"
+    formats: list[str] = field(default_factory=lambda: ["epub", "pdf"])
+    sections: str = "year"  # year | month | outlet | none
+    slug: str = ""  # output file name; default: from the source folder's name
+    timezone: str = "Asia/Shanghai"  # how dates are shown, and the zone of date-only values
+    images: ImageSettings = field(default_factory=ImageSettings)
+    overrides: dict[str, Override] = field(default_factory=dict)
+    # Not from the file: set by the CLI.
+    offline: bool = False
+    strict: bool = False
+
+
+FORMATS = ("epub", "pdf")
+SECTIONS = ("year", "month", "outlet", "none")
+# Keys the CLI sets; they are not allowed in the file.
+_CLI_ONLY = {"offline", "strict"}
+
+
+def load(path: Path | None, **cli: object) -> Settings:
+    """Read `path` (if any), apply CLI options that are not None, and validate."""
+    settings = Settings()
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        settings = _build(Settings, data, _Where(path, text, ""))
+    for key, value in cli.items():
+        if value is not None:
+            setattr(settings, key, value)
+    _check_values(settings, path)
+    return settings
+
+
+@dataclass
+class _Where:
+    path: Path
+    text: str
+    prefix: str
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def line(self, name: str) -> int | None:
+        pattern = re.compile(rf'^\s*["\']?{re.escape(name)}["\']?\s*=|^\s*\[.*\b{re.escape(name)}\b.*\]', re.M)
+        match = pattern.search(self.text)
+        return self.text.count("\n", 0, match.start()) + 1 if match else None
+
+    def error(self, name: str, message: str) -> ConfigError:
+        line = self.line(name)
+        at = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{at}: key '{self.key(name)}': {message}")
+
+
+def _build(cls: type, data: dict, where: _Where):
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name not in _CLI_ONLY}
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for name, value in data.items():
+        if name not in fields:
+            close = difflib.get_close_matches(name, fields, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else f"; known keys: {', '.join(sorted(fields))}"
+            raise where.error(name, f"unknown key{hint}")
+        values[name] = _convert(hints[name], value, name, where)
+    return cls(**values)
+
+
+def _convert(hint, value, name: str, where: _Where):
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise where.error(name, f"expected a table, got {type(value).__name__}")
+        return _build(hint, value, _Where(where.path, where.text, f"{where.key(name)}."))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise where.error(name, f"expected a table, got {type(value).__name__}")
+        _, item = typing.get_args(hint)
+        return {k: _convert(item, v, k, _Where(where.path, where.text, f"{where.key(name)}.")) for k, v in value.items()}
+    if origin is list:
+        (item,) = typing.get_args(hint)
+        if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+            raise where.error(name, f"expected a list of {item.__name__}")
+        return value
+    allowed = typing.get_args(hint) if origin in (typing.Union, types.UnionType) else (hint,)
+    allowed = tuple(t for t in allowed if t is not type(None))
+    if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and bool not in allowed:
+        raise where.error(name, f"expected {_names(allowed)}, got a boolean")
+    if not isinstance(value, allowed):
+        raise where.error(name, f"expected {_names(allowed)}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _names(types_: tuple) -> str:
+    words = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+             dt.date: "a date", dt.datetime: "a date-time"}
+    return " or ".join(words.get(t, t.__name__) for t in types_)
+
+
+def _check_values(settings: Settings, path: Path | None) -> None:
+    where = str(path) if path else "options"
+    for fmt in settings.formats:
+        if fmt not in FORMATS:
+            raise ConfigError(f"{where}: key 'formats': unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
+    if settings.sections not in SECTIONS:
+        raise ConfigError(f"{where}: key 'sections': '{settings.sections}' is not one of {', '.join(SECTIONS)}")
+    if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
+        raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
+    try:
+        import zoneinfo
+
+        zoneinfo.ZoneInfo(settings.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: key 'timezone': unknown time zone '{settings.timezone}'") from None

@@ -1,0 +1,78 @@
+"""Chronological order, duplicate articles, and sections."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+
+from compile.model import Article, Section
+
+FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+
+
+def sort_key(article: Article) -> tuple:
+    """By instant; undated articles last; ties by title, then id."""
+    return (article.published is None, article.published or FAR_FUTURE, article.title, article.id)
+
+
+def chronological(articles: list[Article]) -> list[Article]:
+    return sorted(articles, key=sort_key)
+
+
+def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]:
+    """The same article twice (same URL or same text) is kept once: the most complete copy."""
+    kept: dict[str, Article] = {}
+    decisions = []
+    for article in articles:
+        keys = [k for k in (_url_key(article.url), _text_key(article)) if k]
+        twin = next((kept[k] for k in keys if k in kept), None)
+        if twin is None:
+            for key in keys:
+                kept[key] = article
+            continue
+        best, other = (article, twin) if _completeness(article) > _completeness(twin) else (twin, article)
+        for key in [k for k, v in kept.items() if v is twin]:
+            kept[key] = best
+        for key in keys:
+            kept[key] = best
+        decisions.append({"kept": best.source, "dropped": other.source, "reason": "same article"})
+        best.warn(f"duplicate of {other.source}, which was dropped")
+    unique = {id(a): a for a in kept.values()}
+    return [a for a in articles if id(a) in unique], decisions
+
+
+def _url_key(url: str) -> str:
+    url = re.sub(r"^https?://(www\.)?", "", url.strip().lower()).rstrip("/")
+    return f"url:{url}" if url else ""
+
+
+def _text_key(article: Article) -> str:
+    text = re.sub(r"<[^>]+>|\s+", "", article.body)
+    return f"text:{hashlib.sha1(text[:2000].encode()).hexdigest()}" if len(text) > 200 else ""
+
+
+def _completeness(article: Article) -> tuple:
+    return (len(re.sub(r"<[^>]+>", "", article.body)), len(article.images), article.dated)
+
+
+def sections(articles: list[Article], by: str, zone: dt.tzinfo) -> list[Section]:
+    if by == "none":
+        return [Section(title="", key="all", articles=list(articles))]
+    groups: dict[str, Section] = {}
+    for article in articles:
+        key, title = _section_of(article, by, zone)
+        groups.setdefault(key, Section(title=title, key=key, articles=[])).articles.append(article)
+    return list(groups.values())
+
+
+def _section_of(article: Article, by: str, zone: dt.tzinfo) -> tuple[str, str]:
+    if by == "outlet":
+        name = article.outlet or "其他"
+        return f"outlet-{hashlib.sha1(name.encode()).hexdigest()[:8]}", name
+    if article.published is None:
+        return "undated", "日期不详"
+    local = article.published.astimezone(zone)
+    if by == "month":
+        return f"m{local:%Y-%m}", f"{local.year}年{local.month}月"
+    return f"y{local.year}", f"{local.year}年"

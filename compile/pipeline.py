@@ -1,0 +1,164 @@
+"""The build: readers -> date -> clean -> order -> images -> writers -> report.
+
+`prepare` does everything that needs no network and writes nothing (used by `inspect`); `build`
+adds images and outputs. One bad file never sinks the book: it becomes an entry in `inputs`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from compile import clean, dates, images, order, outlets, readers, report, theme
+from compile.config import Settings
+from compile.model import Anthology, Article
+from compile.writers import epub as epub_writer
+from compile.writers import pdf as pdf_writer
+from compile.writers.context import Book, Output
+
+log = logging.getLogger("anthology")
+ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".xhtml", ".text", ""}
+CONFIG_NAME = "anthology.toml"
+
+
+@dataclass
+class Prepared:
+    anthology: Anthology
+    inputs: list[dict] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class Result:
+    prepared: Prepared
+    outputs: list[Output]
+    report: dict
+    report_path: Path
+
+
+def discover(source: Path) -> list[Path]:
+    return sorted(
+        p for p in source.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts)
+    )
+
+
+def prepare(source: Path, settings: Settings) -> Prepared:
+    zone = ZoneInfo(settings.timezone)
+    inputs, articles = [], []
+    for path in discover(source):
+        relative = path.relative_to(source).as_posix()
+        if path.name == CONFIG_NAME or path.suffix.lower() not in ARTICLE_SUFFIXES:
+            inputs.append({"source": relative, "status": "skipped", "reason": "not an article file"})
+            continue
+        override = settings.overrides.get(path.name) or settings.overrides.get(relative)
+        if override is not None and override.exclude:
+            inputs.append({"source": relative, "status": "excluded", "reason": "excluded by override"})
+            continue
+        try:
+            article = read_one(source, path, zone, override)
+        except readers.UnreadableFile as exc:
+            log.warning("%s: %s", relative, exc)
+            inputs.append({"source": relative, "status": "failed", "reason": str(exc)})
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad file must not sink the book
+            log.warning("%s: could not be read: %s", relative, exc)
+            log.debug("%s", traceback.format_exc())
+            inputs.append({"source": relative, "status": "failed", "reason": f"internal error: {exc!r}"})
+            continue
+        inputs.append({"source": relative, "status": "article", "id": article.id})
+        articles.append(article)
+    _unique_ids(articles)
+    articles, duplicates = order.drop_duplicates(articles)
+    for decision in duplicates:
+        for entry in inputs:
+            if entry["source"] == decision["dropped"]:
+                entry.update(status="duplicate", reason=f"same article as {decision['kept']}")
+    articles = order.chronological(articles)
+    anthology = Anthology(title=settings.title, subtitle=settings.subtitle, editor=settings.editor,
+                          language=settings.language, articles=articles)
+    anthology.sections = order.sections(articles, settings.sections, zone)
+    if not articles:
+        anthology.warnings.append(f"no articles found in {source}")
+    return Prepared(anthology, inputs, duplicates)
+
+
+def read_one(source: Path, path: Path, zone: dt.tzinfo, override) -> Article:
+    article = readers.read_file(source, path)
+    dates.date_article(article, zone, override.date if override else None)
+    head, _ = dates.body_signals(article.body)
+    clean.clean_article(article)
+    article.outlet = article.outlet or outlets.from_dateline(head) or outlets.from_host(article.url)
+    article.title = re.sub(r"\s+", " ", article.title).strip()
+    if override is not None:
+        article.title = override.title or article.title
+        article.language = override.language or article.language
+    if not article.title:
+        article.warn("no title found; the file name is used")
+    return article
+
+
+def _unique_ids(articles: list[Article]) -> None:
+    seen: dict[str, int] = {}
+    for article in articles:
+        count = seen.get(article.id, 0)
+        seen[article.id] = count + 1
+        if count:
+            article.warn(f"id '{article.id}' is already taken; renamed '{article.id}-{count + 1}'")
+            article.id = f"{article.id}-{count + 1}"
+
+
+def slug_for(source: Path, settings: Settings) -> str:
+    if settings.slug:
+        return settings.slug
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", source.resolve().name).strip("-.")
+    return name or "anthology"
+
+
+def build(
+    source: Path,
+    out_dir: Path,
+    settings: Settings,
+    on_image: Callable | None = None,
+) -> Result:
+    chosen = theme.load(settings.theme)
+    prepared = prepare(source, settings)
+    anthology = prepared.anthology
+    cache = images.Cache.from_settings(settings.images)
+    all_images = [image for article in anthology.articles for image in article.images]
+    summary = None
+    if settings.images.enabled and all_images:
+        summary = images.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image)
+    for image in all_images:
+        if image.status == "pending":
+            image.status, image.reason = "skipped", "image fetching is disabled"
+    book = Book(anthology=anthology, theme=chosen, settings=settings, slug=slug_for(source, settings))
+    outputs = []
+    if anthology.articles:
+        for fmt in settings.formats:
+            target = out_dir / f"{book.slug}.{fmt}"
+            if fmt == "epub":
+                outputs.append(epub_writer.write(book, target))
+            elif fmt == "pdf":
+                outputs.append(pdf_writer.write(book, target, [cache.root]))
+    for output in outputs:
+        anthology.warnings.extend(output.notes)
+    data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
+    report_path = out_dir / f"{book.slug}.report.json"
+    report.write(data, report_path)
+    return Result(prepared, outputs, data, report_path)
+
+
+def has_warnings(result: Result) -> bool:
+    return bool(
+        result.report["warnings"]
+        or any(a["warnings"] for a in result.report["articles"])
+        or any(i["status"] != "ok" for i in result.report["images"])
+        or any(i["status"] == "failed" for i in result.report["inputs"])
+    )

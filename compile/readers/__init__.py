@@ -1,0 +1,107 @@
+"""Readers: one module per source shape, each with `can_read(text)` and `read(path, text)`.
+
+Shapes are detected from the text, never from the file name. The registry is ordered from the most
+specific shape to the most general; `generic` accepts anything and says so in a warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from pathlib import Path
+
+from compile.model import Article
+from compile.readers import frontmatter, generic, html_page, markdown, plain_text, rss_dump
+
+# (name, module): every module has can_read(text) -> bool and read(path, text) -> Article.
+READERS = [
+    ("front-matter", frontmatter),
+    ("rss-dump", rss_dump),
+    ("html", html_page),
+    ("markdown", markdown),
+    ("text", plain_text),
+    ("generic", generic),
+]
+
+# Zero-width and control characters that break layout or search; tab and newlines are kept.
+_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u200c\u200d\u2060\ufeff\ufffe]")
+
+
+class UnreadableFile(Exception):
+    """The file cannot become an article (empty, binary...); the message says why."""
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """Bytes to NFC text with invisible characters removed; returns (text, encoding name)."""
+    if not data.strip():
+        raise UnreadableFile("the file is empty")
+    encoding = _detect_encoding(data)
+    text = data.decode(encoding, errors="replace")
+    if encoding == "utf-8-sig":
+        encoding = "utf-8"
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = _INVISIBLE.sub("", text)
+    if not text.strip():
+        raise UnreadableFile("the file has no text")
+    return text, encoding
+
+
+def _detect_encoding(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if b"\x00" in data[:4096] and not _looks_utf16(data):
+        raise UnreadableFile("the file is binary, not text")
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data, cp_isolation=["gb18030", "big5", "utf_16", "utf_8", "shift_jis", "cp1252"]).best()
+    if best is None:
+        best = from_bytes(data).best()
+    if best is None:
+        raise UnreadableFile("the file is binary or in an unknown encoding")
+    name = best.encoding
+    # GB2312/GBK are subsets of GB18030: decode with the superset so that rare characters survive.
+    return "gb18030" if name in ("gb2312", "gbk") else name
+
+
+def _looks_utf16(data: bytes) -> bool:
+    head = data[:4096]
+    return head[1::2].count(0) > len(head) // 4 or head[0::2].count(0) > len(head) // 4
+
+
+def article_id(relative: Path) -> str:
+    """A stable id from the source path: usable as an XML id and a file name."""
+    stem = str(relative.with_suffix("")).replace("\\", "/")
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-")[:80]
+    if not slug or slug != stem.replace("/", "-"):
+        slug = f"{slug or 'article'}-{hashlib.sha1(stem.encode()).hexdigest()[:8]}"
+    return slug
+
+
+def read_text(relative: Path, text: str) -> Article:
+    """Pick the first reader that accepts the text."""
+    for name, module in READERS:
+        if module.can_read(text):
+            article = module.read(relative, text)
+            article.reader = article.reader or name
+            return article
+    raise AssertionError("the generic reader accepts everything")
+
+
+def read_file(root: Path, path: Path) -> Article:
+    relative = path.relative_to(root)
+    text, encoding = decode(path.read_bytes())
+    article = read_text(relative, text)
+    article.id = article_id(relative)
+    article.source = relative.as_posix()
+    article.encoding = encoding
+    if encoding not in ("utf-8", "ascii"):
+        article.warn(f"decoded as {encoding}")
+    return article

@@ -1,0 +1,76 @@
+"""Jekyll/Hugo posts: YAML (`---`) or TOML (`+++`) front matter over HTML, markdown or an RSS dump."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+from compile.model import Article
+
+FENCE = re.compile(r"\A\ufeff?(?P<fence>---|\+\+\+)[ \t]*\n(?P<meta>.*?)\n(?P=fence)[ \t]*(\n|\Z)", re.S)
+OPEN_ONLY = re.compile(r"\A(---|\+\+\+)[ \t]*\n[\w-]+\s*[:=]")
+
+
+def can_read(text: str) -> bool:
+    return FENCE.match(text) is not None or OPEN_ONLY.match(text) is not None
+
+
+def read(path: Path, text: str) -> Article:
+    from compile.readers import read_text
+
+    match = FENCE.match(text)
+    warnings = []
+    if match is None:
+        # The closing fence is missing: keep the whole text as the body rather than lose it.
+        meta, body = {}, text.split("\n", 1)[1]
+        warnings.append("front matter has no closing fence; read as body text")
+    else:
+        meta, body = _parse(match["fence"], match["meta"], warnings), text[match.end():]
+    inner = read_text(path, body) if body.strip() else Article(id="", source=str(path))
+    inner.reader = f"front-matter+{inner.reader}" if inner.reader else "front-matter"
+    inner.meta["front_matter"] = meta
+    inner.title = _text(meta.get("title")) or inner.title
+    inner.url = _text(meta.get("from") or meta.get("source_url") or meta.get("url") or meta.get("link")) or inner.url
+    if inner.url and not re.match(r"https?://", inner.url):
+        inner.url = ""
+    inner.author = _text(meta.get("author")) or inner.author
+    inner.outlet = _outlet(meta) or inner.outlet
+    if "image" in meta and isinstance(meta["image"], str):
+        inner.meta["front_matter_image"] = meta["image"]
+    for warning in warnings:
+        inner.warn(warning)
+    return inner
+
+
+def _parse(fence: str, raw: str, warnings: list[str]) -> dict:
+    try:
+        data = tomllib.loads(raw) if fence == "+++" else yaml.safe_load(raw)
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        warnings.append(f"front matter is not valid {'TOML' if fence == '+++' else 'YAML'}: {str(exc)[:120]}")
+        return {}
+    if not isinstance(data, dict):
+        warnings.append("front matter is not a mapping; ignored")
+        return {}
+    return {str(k): v for k, v in data.items()}
+
+
+def _text(value) -> str:
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    if isinstance(value, dict):
+        value = value.get("name", "")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return ""
+    return str(value).strip() if value is not None else ""
+
+
+def _outlet(meta: dict) -> str:
+    for key in ("outlet", "source", "publisher", "categories", "author"):
+        value = _text(meta.get(key))
+        if value and not value.startswith("http"):
+            return value
+    return ""

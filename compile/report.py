@@ -1,0 +1,70 @@
+"""The build report: the machine-readable record of every decision (a public contract: extend, never break)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from compile import __version__
+from compile.images import report_entry, write_atomic
+from compile.model import Anthology, Article
+
+
+def iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def characters(article: Article) -> int:
+    return len(re.sub(r"\s+", "", re.sub(r"<[^>]+>", "", article.body)))
+
+
+def article_entry(article: Article) -> dict:
+    return {
+        "id": article.id,
+        "source": article.source,
+        "title": article.title,
+        "outlet": article.outlet,
+        "author": article.author,
+        "url": article.url,
+        "published": iso(article.published),
+        "precision": article.precision or None,
+        "date_source": article.date_source or None,
+        "archived": iso(article.archived),
+        "language": article.language,
+        "reader": article.reader,
+        "encoding": article.encoding,
+        "characters": characters(article),
+        "images": len(article.images),
+        "warnings": list(article.warnings),
+    }
+
+
+def build_report(anthology: Anthology, settings, theme: str, inputs: list[dict], duplicates: list[dict],
+                 outputs: list, image_summary=None) -> dict:
+    span = anthology.date_range
+    return {
+        "anthology": {
+            "title": anthology.title,
+            "subtitle": anthology.subtitle,
+            "editor": anthology.editor,
+            "language": anthology.language,
+            "theme": theme,
+            "sections": settings.sections,
+            "articles": len(anthology.articles),
+            "date_range": [iso(span[0]), iso(span[1])] if span else None,
+            "generator": f"anthology-compiler {__version__}",
+        },
+        "inputs": inputs,
+        "articles": [article_entry(a) for a in anthology.articles],
+        "images": [report_entry(image, a.id) for a in anthology.articles for image in a.images],
+        "image_summary": vars(image_summary) if image_summary else None,
+        "duplicates": duplicates,
+        "outputs": [{"path": str(o.path), "format": o.format, "bytes": o.bytes, "pages": o.pages, "notes": o.notes}
+                    for o in outputs],
+        "warnings": list(anthology.warnings),
+    }
+
+
+def write(report: dict, target: Path) -> None:
+    write_atomic(target, json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"))

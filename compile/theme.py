@@ -1,0 +1,57 @@
+"""Themes are data: `themes/<name>/theme.toml`, jinja2 templates and CSS. This module only loads them."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from compile.config import ConfigError
+
+PACKAGE = Path(__file__).resolve().parent
+
+
+def themes_root() -> Path:
+    """The repository's themes/ in a checkout or editable install; the packaged copy otherwise."""
+    for candidate in (PACKAGE.parent / "themes", PACKAGE / "_data" / "themes"):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError("no themes folder found")
+
+
+@dataclass
+class Theme:
+    name: str
+    root: Path
+    description: str = ""
+    language: str = "zh-Hans"
+    languages: list[str] = field(default_factory=lambda: ["zh-Hans"])
+    page_size: str = "A5"
+    writing_mode: str = "horizontal-tb"
+    page_progression: str = "ltr"
+    fonts: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    def css(self, kind: str) -> Path:
+        return self.root / f"{kind}.css"
+
+
+def available() -> list[str]:
+    return sorted(p.parent.name for p in themes_root().glob("*/theme.toml"))
+
+
+def load(name: str) -> Theme:
+    root = themes_root() / name
+    manifest = root / "theme.toml"
+    if not manifest.is_file():
+        raise ConfigError(f"theme '{name}' not found; available: {', '.join(available())}")
+    data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    known = set(Theme.__dataclass_fields__) - {"name", "root"}
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"{manifest}: unknown keys {', '.join(sorted(unknown))}")
+    return Theme(name=name, root=root, **data)

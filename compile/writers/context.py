@@ -1,0 +1,129 @@
+"""What both writers share: the jinja2 environment, the book-level context and the article renderer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo
+
+import jinja2
+from bs4 import BeautifulSoup
+
+from compile.config import Settings
+from compile.model import Anthology, Article, Image
+from compile.theme import Theme
+
+
+@dataclass
+class Output:
+    path: Path
+    format: str
+    bytes: int
+    pages: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Book:
+    """The anthology plus everything the templates need, computed once."""
+
+    anthology: Anthology
+    theme: Theme
+    settings: Settings
+    slug: str
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def template_context(self) -> dict:
+        a = self.anthology
+        return {"book": BookView(a, self.zone, self.settings.sections == "none")}
+
+
+class BookView:
+    """A read-only view of the anthology for templates."""
+
+    def __init__(self, anthology: Anthology, zone: dt.tzinfo, flat: bool):
+        self._a, self._zone, self.flat = anthology, zone, flat
+
+    def __getattr__(self, name):
+        return getattr(self._a, name)
+
+    @property
+    def outlets(self) -> list[str]:
+        return sorted({a.outlet for a in self._a.articles if a.outlet})
+
+    @property
+    def date_range_text(self) -> str:
+        span = self._a.date_range
+        if not span:
+            return ""
+        first, last = (cn_date(d.astimezone(self._zone).date()) for d in span)
+        return first if first == last else f"{first} — {last}"
+
+
+def cn_date(day: dt.date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def display_date(article: Article, zone: dt.tzinfo, language: str = "zh") -> str:
+    """The date as a reader expects it: 2021年5月22日 17:24 (local to the book's zone), or May 22, 2021."""
+    if article.published is None:
+        return ""
+    local = article.published.astimezone(zone)
+    with_time = article.precision in ("minute", "second")
+    if (article.language or language).startswith("en"):
+        text = f"{local:%B} {local.day}, {local.year}"
+        return f"{text} {local:%H:%M}" if with_time else text
+    text = cn_date(local.date())
+    return f"{text} {local:%H:%M}" if with_time else text
+
+
+def display_url(url: str) -> str:
+    """Percent-encoded Chinese paths, decoded for the eye; the link keeps the exact URL."""
+    try:
+        return unquote(url, errors="strict")
+    except UnicodeDecodeError:
+        return url
+
+
+def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(theme.templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["display_date"] = lambda article: display_date(article, zone)
+    env.filters["display_url"] = display_url
+    return env
+
+
+def body_with_images(article: Article, image_src: Callable[[Image], str | None]) -> str:
+    """Point each figure at its local file, or replace it by a placeholder that keeps the caption."""
+    soup = BeautifulSoup(f"<div>{article.body}</div>", "lxml")
+    root = soup.div
+    by_url = {image.url: image for image in article.images}
+    for img in root.find_all("img"):
+        image = by_url.get(img.get("src", ""))
+        src = image_src(image) if image is not None and image.status == "ok" else None
+        if src:
+            img["src"] = src
+            img["alt"] = img.get("alt") or (image.caption if image else "") or article.title
+            continue
+        placeholder = soup.new_tag("div", attrs={"class": "image-missing"})
+        host = urlsplit(img.get("src", "")).netloc or "?"
+        why = image.reason if image is not None and image.reason else "未获取"
+        placeholder.string = f"图片未能获取（{host}）：{why}"
+        img.replace_with(placeholder)
+    return "".join(str(c) for c in root.contents)
+
+
+def render_article(env: jinja2.Environment, book: Book, article: Article, image_src) -> str:
+    template = env.get_template("article.html.j2")
+    return template.render(article=article, body=body_with_images(article, image_src), **book.template_context())
