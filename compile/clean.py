@@ -87,9 +87,9 @@ def _drop_boilerplate(root: Tag, article: Article) -> None:
             continue
         text = tag.get_text(" ", strip=True)
         links = tag.find_all("a")
-        if any(p.search(text) for p in BOILERPLATE) and len(text) < 200:
-            tag.decompose()
-        elif links and all(SHARE_HOSTS.search(a.get("href", "")) for a in links) and len(text) < 40:
+        footer = len(text) < 200 and any(p.search(text) for p in BOILERPLATE)
+        share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(a.get("href", "")) for a in links)
+        if footer or share_bar:
             tag.decompose()
     _drop_leading_timestamps(root)
     for hr in root.find_all("hr"):
@@ -267,8 +267,8 @@ def _collect_images(tree: Tag) -> list[Image]:
 
 
 # Characters whose simplified and traditional forms differ, in pairs: frequent enough to decide.
-_SIMPLIFIED = "这个们说时国会对发经现长门问东车马书买卖语话见后来实变开关过还进边为与专业网务报总统战争军选举华觉认识让产动员关系"
-_TRADITIONAL = "這個們說時國會對發經現長門問東車馬書買賣語話見後來實變開關過還進邊為與專業網務報總統戰爭軍選舉華覺認識讓產動員關係"
+_SIMPLIFIED = "这个们说时国会对发经现长门问东车马书买卖语话见后来实变开关过还进边为与专业网务报总统战争军选举华觉认识让产动员关系"  # noqa: E501
+_TRADITIONAL = "這個們說時國會對發經現長門問東車馬書買賣語話見後來實變開關過還進邊為與專業網務報總統戰爭軍選舉華覺認識讓產動員關係"  # noqa: E501
 _ONLY_S = {s for s, t in zip(_SIMPLIFIED, _TRADITIONAL, strict=True) if s != t}
 _ONLY_T = {t for s, t in zip(_SIMPLIFIED, _TRADITIONAL, strict=True) if s != t}
 

@@ -17,7 +17,7 @@ from rich.table import Table
 from compile import config, pipeline, report, theme
 from compile.theme import PACKAGE
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def default_source() -> Path:

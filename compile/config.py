@@ -134,7 +134,8 @@ def _convert(hint, value, name: str, where: _Where):
         if not isinstance(value, dict):
             raise where.error(name, f"expected a table, got {type(value).__name__}")
         _, item = typing.get_args(hint)
-        return {k: _convert(item, v, k, _Where(where.path, where.text, f"{where.key(name)}.")) for k, v in value.items()}
+        inner = _Where(where.path, where.text, f"{where.key(name)}.")
+        return {k: _convert(item, v, k, inner) for k, v in value.items()}
     if origin is list:
         (item,) = typing.get_args(hint)
         if not isinstance(value, list) or not all(isinstance(v, item) for v in value):

@@ -20,14 +20,16 @@ from dateutil import parser as dateparser
 
 from compile.model import Article, DateFinding
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PARIS = ZoneInfo("Europe/Paris")
 
 # "22/05/2021 - 17:24": RFI's dateline, in Paris local time.
 RFI_DATELINE = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{4})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 ISO_STAMP = re.compile(r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?\s*$")
 RFC2822_STAMP = re.compile(r"^\s*(\w{3}, )?\d{1,2} \w{3} \d{4} \d{2}:\d{2}(:\d{2})? (GMT|UTC|[+-]\d{4}|\w{3})\s*$")
-CJK_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(\d{1,2})\s*[:：时点]\s*(\d{1,2}))?")
+CJK_DATE = re.compile(
+    r"(?<!\d)((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*(\d{1,2})\s*[:：时点]\s*(\d{1,2}))?"
+)
 CJK_YEARLESS = re.compile(r"(?<![\d年])(\d{1,2})月(\d{1,2})日(?:电|讯|消息|報道|报道|訊|電)")
 EN_DATE = re.compile(
     r"\b(?:(\d{1,2}) (January|February|March|April|May|June|July|August|September|October|November|December)"
@@ -35,8 +37,8 @@ EN_DATE = re.compile(
     r" (\d{1,2}),? ((?:19|20)\d{2}))\b"
 )
 URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?!\d)")
-MONTHS = {m: i for i, m in enumerate(
-    "January February March April May June July August September October November December".split(), 1)}
+MONTH_NAMES = "January February March April May June July August September October November December".split()
+MONTHS = {name: number for number, name in enumerate(MONTH_NAMES, 1)}
 TIMESTAMP_LINE = re.compile("|".join(p.pattern for p in (RFI_DATELINE, ISO_STAMP, RFC2822_STAMP)))
 # How far into the text a dateline may sit.
 HEAD_CHARS = 400
@@ -118,7 +120,8 @@ def body_timestamp(ctx: Context) -> DateFinding | None:
             return DateFinding(local, "minute", "dateline:dd/mm/yyyy-paris")
         if RFC2822_STAMP.match(stamp):
             try:
-                return DateFinding(_aware(parsedate_to_datetime(stamp.strip()), UTC), "second", "body-timestamp:rfc2822")
+                value = _aware(parsedate_to_datetime(stamp.strip()), UTC)
+                return DateFinding(value, "second", "body-timestamp:rfc2822")
             except (ValueError, TypeError):
                 continue
         if ISO_STAMP.match(stamp):

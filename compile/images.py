@@ -80,10 +80,7 @@ def unwrap_proxy(url: str) -> tuple[str, str]:
     host = (parts.hostname or "").lower()
     if host in PROXIES:
         key = PROXIES[host]
-        if key:
-            inner = parse_qs(parts.query).get(key, [""])[0]
-        else:
-            inner = parts.path.lstrip("/")
+        inner = parse_qs(parts.query).get(key, [""])[0] if key else parts.path.lstrip("/")
         if inner:
             original = inner if inner.startswith(("http://", "https://")) else f"https://{inner.lstrip('/')}"
             return original, url
@@ -153,7 +150,8 @@ def check_host(url: str, allow_private: bool) -> None:
     if not host:
         raise FetchError("no host in URL")
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"cannot resolve host {host}: {exc}") from None
     for info in infos:

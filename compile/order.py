@@ -8,7 +8,7 @@ import re
 
 from compile.model import Article, Section
 
-FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def sort_key(article: Article) -> tuple:

@@ -28,7 +28,8 @@ def read(path: Path, text: str) -> Article:
     meta = _meta_tags(soup)
     json_ld = _json_ld(soup)
     html_lang = (soup.html.get("lang") if soup.html else "") or ""
-    title = meta.get("og:title") or _first(json_ld, "headline") or (soup.title.get_text(" ", strip=True) if soup.title else "")
+    page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    title = meta.get("og:title") or _first(json_ld, "headline") or page_title
     main = soup.find("article") or soup.find("main") or soup.body or soup
     for tag in main.find_all(["script", "style", "noscript", "nav", "header", "footer", "aside", "form"]):
         tag.decompose()

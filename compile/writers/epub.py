@@ -22,6 +22,11 @@ def book_identifier(book: Book) -> str:
     return f"urn:uuid:{h[:8]}-{h[8:12]}-5{h[13:16]}-8{h[17:20]}-{h[20:32]}"
 
 
+def _link_css(page: epub.EpubHtml) -> None:
+    """Pages live in text/, the stylesheet in styles/: ebooklib writes hrefs verbatim, so make them relative."""
+    page.add_link(href="../styles/book.css", rel="stylesheet", type="text/css")
+
+
 def write(book: Book, target: Path) -> Output:
     anthology, theme = book.anthology, book.theme
     env = environment(theme, book.zone)
@@ -43,7 +48,7 @@ def write(book: Book, target: Path) -> Output:
     title_page = epub.EpubHtml(uid="titlepage", file_name="text/titlepage.xhtml", title=anthology.title,
                                lang=anthology.language)
     title_page.content = env.get_template("titlepage.html.j2").render(**book.template_context())
-    title_page.add_item(css)
+    _link_css(title_page)
     ebook.add_item(title_page)
 
     image_items: dict[Path, str] = {}
@@ -65,7 +70,7 @@ def write(book: Book, target: Path) -> Output:
             chapter = epub.EpubHtml(uid=f"a-{article.id}", file_name=f"text/{article.id}.xhtml",
                                     title=article.title or article.source, lang=article.language or anthology.language)
             chapter.content = render_article(env, book, article, image_src)
-            chapter.add_item(css)
+            _link_css(chapter)
             ebook.add_item(chapter)
             chapters.append(chapter)
             links.append(epub.Link(chapter.file_name, chapter.title, chapter.id))
@@ -76,7 +81,7 @@ def write(book: Book, target: Path) -> Output:
     ebook.toc = toc or [epub.Link(title_page.file_name, anthology.title, "titlepage")]
     ebook.add_item(epub.EpubNcx())
     nav = epub.EpubNav(uid="nav", file_name="nav.xhtml")
-    nav.add_item(css)
+    nav.add_link(href="styles/book.css", rel="stylesheet", type="text/css")
     ebook.add_item(nav)
     ebook.spine = [title_page, "nav", *chapters]
 

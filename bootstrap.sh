@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what the anthology compiler needs on a fresh Debian/Ubuntu machine, then build seeds/ into dist/.
+# Safe to run again: it installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if command -v apt-get >/dev/null 2>&1; then
+  sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  # python3-venv: the virtualenv; fonts-noto-cjk/-core: the CJK and Latin faces the themes use;
+  # libpango: WeasyPrint's text layout; a Java runtime: EPUBCheck in the tests; poppler-utils: pdftoppm previews.
+  want="python3 python3-venv python3-pip fonts-noto-cjk fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 poppler-utils"
+  command -v java >/dev/null 2>&1 || want="$want default-jre-headless"
+  missing=""
+  for pkg in $want; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
+  if [ -n "$missing" ]; then
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+  fi
+fi
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/anthology build
