@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from compile import config, pipeline, report, theme
+from compile import config, images, pipeline, report, theme
 from compile.theme import PACKAGE
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -52,13 +53,23 @@ def _source_arg(source: Path | None) -> Path:
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="anthology-compiler")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every decision as it is made.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Compile a folder of archived news articles into an EPUB and a print-ready PDF.
+
+    \b
+    Start here:
+      anthology init my-archive      write a commented anthology.toml
+      anthology inspect my-archive   check titles, dates and where each date came from
+      anthology build my-archive     write dist/<name>.epub, .pdf and .report.json
 
     Without a command, builds the sample corpus (seeds/) into dist/.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s")
+    err.quiet = quiet
     if ctx.invoked_subcommand is None:
         ctx.invoke(build)
 
@@ -129,6 +140,54 @@ def inspect(source, config_file, as_json) -> None:
                       row["date_source"] or "—", row["archived"] or "—", str(row["characters"]), str(row["images"]),
                       "; ".join(row["warnings"]))
     Console().print(table)
+
+
+@main.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing anthology.toml.")
+def init(directory: Path, force: bool) -> None:
+    """Write a commented starter anthology.toml into DIRECTORY."""
+    target = directory / pipeline.CONFIG_NAME
+    if target.exists() and not force:
+        err.print(f"[red]error:[/red] {target} exists; use --force to overwrite it")
+        sys.exit(2)
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text((PACKAGE / "starter.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    err.print(f"wrote {target}: edit the title, then run `anthology build {directory}`")
+
+
+@main.group()
+def cache() -> None:
+    """Inspect or empty the cache of images and parsed articles."""
+
+
+def _cache_root(source: Path | None, config_file: Path | None) -> Path:
+    settings = load_settings(source, config_file) if source else config.Settings()
+    return images.Cache.from_settings(settings.images).root
+
+
+@cache.command("info")
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--config", "config_file", type=click.Path(path_type=Path))
+def cache_info(source, config_file) -> None:
+    """Where the cache is and how much it holds."""
+    root = _cache_root(source, config_file)
+    click.echo(f"cache: {root}")
+    for part in ("originals", "variants", "articles"):
+        files = [p for p in (root / part).rglob("*") if p.is_file()] if (root / part).is_dir() else []
+        click.echo(f"  {part:10} {len(files):6} files {sum(p.stat().st_size for p in files) / 1e6:9.1f} MB")
+
+
+@cache.command("clean")
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--config", "config_file", type=click.Path(path_type=Path))
+@click.option("--articles-only", is_flag=True, help="Keep downloaded images; drop parsed articles.")
+def cache_clean(source, config_file, articles_only) -> None:
+    """Empty the cache (images are downloaded again on the next build)."""
+    root = _cache_root(source, config_file)
+    for part in ("articles",) if articles_only else ("originals", "variants", "articles"):
+        shutil.rmtree(root / part, ignore_errors=True)
+    click.echo(f"emptied {root}")
 
 
 @main.command("themes")

@@ -39,6 +39,15 @@ class ImageSettings:
 
 
 @dataclass
+class VolumeSettings:
+    """Split a large archive into numbered volumes; each is an independent unit of work."""
+
+    by: str = ""  # "" (one book) | "year"
+    max_articles: int = 0  # 0 = no limit
+    max_pages: int = 0  # 0 = no limit; estimated from the text before rendering
+
+
+@dataclass
 class Override:
     """Per-article corrections, keyed by the source file name."""
 
@@ -59,6 +68,9 @@ class Settings:
     sections: str = "year"  # year | month | outlet | none
     slug: str = ""  # output file name; default: from the source folder's name
     timezone: str = "Asia/Shanghai"  # how dates are shown, and the zone of date-only values
+    include: list[str] = field(default_factory=lambda: ["**/*"])  # globs, relative to the source folder
+    exclude: list[str] = field(default_factory=list)  # globs; a file matching both is excluded
+    volumes: VolumeSettings = field(default_factory=lambda: VolumeSettings())
     images: ImageSettings = field(default_factory=ImageSettings)
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
@@ -165,6 +177,10 @@ def _check_values(settings: Settings, path: Path | None) -> None:
             raise ConfigError(f"{where}: key 'formats': unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
     if settings.sections not in SECTIONS:
         raise ConfigError(f"{where}: key 'sections': '{settings.sections}' is not one of {', '.join(SECTIONS)}")
+    if settings.volumes.by not in ("", "year"):
+        raise ConfigError(f"{where}: key 'volumes.by': '{settings.volumes.by}' is not one of \"\", year")
+    if settings.volumes.max_articles < 0 or settings.volumes.max_pages < 0:
+        raise ConfigError(f"{where}: key 'volumes': limits must be 0 (none) or positive")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

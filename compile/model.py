@@ -83,6 +83,8 @@ class Anthology:
     articles: list[Article] = field(default_factory=list)
     sections: list[Section] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    volume: int = 0  # 1, 2 ... when the archive is split into volumes; 0 for a single book
+    volume_count: int = 0
 
     @property
     def date_range(self) -> tuple[datetime, datetime] | None:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
 
-from compile.model import Article, Section
+from compile.model import Anthology, Article, Section
 
 FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
@@ -76,3 +77,39 @@ def _section_of(article: Article, by: str, zone: dt.tzinfo) -> tuple[str, str]:
     if by == "month":
         return f"m{local:%Y-%m}", f"{local.year}年{local.month}月"
     return f"y{local.year}", f"{local.year}年"
+
+
+# A rough page model for `max_pages` volumes, before anything is rendered: characters per page of a
+# typical A5 CJK text block, plus an opening page per article. Volumes are cut on article boundaries.
+CHARS_PER_PAGE = 750
+
+
+def estimated_pages(article: Article) -> int:
+    characters = len(re.sub(r"<[^>]+>|\s+", "", article.body))
+    return 1 + characters // CHARS_PER_PAGE + len(article.images) // 2
+
+
+def volumes(anthology: Anthology, settings, zone: dt.tzinfo, by_section: str) -> list[Anthology]:
+    """Split the anthology into volumes (by year, then by size); one volume when nothing asks for more."""
+    groups: list[list[Article]] = [[]]
+    for article in anthology.articles:
+        current = groups[-1]
+        new_year = settings.by == "year" and current and _year(current[-1], zone) != _year(article, zone)
+        too_many = settings.max_articles and len(current) >= settings.max_articles
+        too_long = settings.max_pages and current and (
+            sum(map(estimated_pages, current)) + estimated_pages(article) > settings.max_pages)
+        if new_year or too_many or too_long:
+            groups.append([])
+        groups[-1].append(article)
+    if len(groups) == 1:
+        return [anthology]
+    parts = []
+    for number, articles in enumerate(groups, 1):
+        part = dataclasses.replace(anthology, articles=articles, warnings=[], volume=number, volume_count=len(groups))
+        part.sections = sections(articles, by_section, zone)
+        parts.append(part)
+    return parts
+
+
+def _year(article: Article, zone: dt.tzinfo) -> int | None:
+    return article.published.astimezone(zone).year if article.published else None

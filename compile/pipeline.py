@@ -7,17 +7,19 @@ adds images and outputs. One bad file never sinks the book: it becomes an entry 
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import logging
 import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from compile import clean, dates, images, order, outlets, readers, report, theme
 from compile.config import Settings
 from compile.model import Anthology, Article
+from compile.store import ArticleStore, article_key
 from compile.writers import epub as epub_writer
 from compile.writers import pdf as pdf_writer
 from compile.writers.context import Book, Output
@@ -49,20 +51,38 @@ def discover(source: Path) -> list[Path]:
     )
 
 
-def prepare(source: Path, settings: Settings) -> Prepared:
+def selected(relative: str, settings: Settings) -> bool:
+    """Include/exclude globs from the config; `**/*` also matches files at the top level."""
+    path = PurePosixPath(relative)
+
+    def matches(pattern: str) -> bool:
+        if pattern.startswith("**/") and matches(pattern[3:]):
+            return True
+        return path.match(pattern) or fnmatch.fnmatch(relative, pattern)
+
+    return any(matches(p) for p in settings.include) and not any(matches(p) for p in settings.exclude)
+
+
+def prepare(source: Path, settings: Settings, store: ArticleStore | None = None) -> Prepared:
     zone = ZoneInfo(settings.timezone)
     inputs, articles = [], []
     for path in discover(source):
         relative = path.relative_to(source).as_posix()
-        if path.name == CONFIG_NAME or path.suffix.lower() not in ARTICLE_SUFFIXES:
+        if path.name == CONFIG_NAME:
+            inputs.append({"source": relative, "status": "skipped", "reason": "the anthology's configuration"})
+            continue
+        if path.suffix.lower() not in ARTICLE_SUFFIXES:
             inputs.append({"source": relative, "status": "skipped", "reason": "not an article file"})
+            continue
+        if not selected(relative, settings):
+            inputs.append({"source": relative, "status": "excluded", "reason": "excluded by include/exclude globs"})
             continue
         override = settings.overrides.get(path.name) or settings.overrides.get(relative)
         if override is not None and override.exclude:
             inputs.append({"source": relative, "status": "excluded", "reason": "excluded by override"})
             continue
         try:
-            article = read_one(source, path, zone, override)
+            article = read_cached(source, path, settings, zone, override, store)
         except readers.UnreadableFile as exc:
             log.warning("%s: %s", relative, exc)
             inputs.append({"source": relative, "status": "failed", "reason": str(exc)})
@@ -87,6 +107,20 @@ def prepare(source: Path, settings: Settings) -> Prepared:
     if not articles:
         anthology.warnings.append(f"no articles found in {source}")
     return Prepared(anthology, inputs, duplicates)
+
+
+def read_cached(source: Path, path: Path, settings: Settings, zone: dt.tzinfo, override,
+                store: ArticleStore | None) -> Article:
+    """read_one, through the incremental store when there is one."""
+    if store is None:
+        return read_one(source, path, zone, override)
+    relative = path.relative_to(source).as_posix()
+    key = article_key(path.read_bytes(), relative, override, settings.timezone)
+    article = store.get(key)
+    if article is None:
+        article = read_one(source, path, zone, override)
+        store.put(key, article)
+    return article
 
 
 def read_one(source: Path, path: Path, zone: dt.tzinfo, override) -> Article:
@@ -128,9 +162,28 @@ def build(
     on_image: Callable | None = None,
 ) -> Result:
     chosen = theme.load(settings.theme)
-    prepared = prepare(source, settings)
-    anthology = prepared.anthology
     cache = images.Cache.from_settings(settings.images)
+    prepared = prepare(source, settings, ArticleStore(cache.root))
+    anthology = prepared.anthology
+    summary = fetch_images(anthology, settings, cache, on_image)
+    slug = slug_for(source, settings)
+    outputs = []
+    parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
+    for part in parts:
+        book = Book(anthology=part, theme=chosen, settings=settings,
+                    slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug)
+        outputs.extend(write_outputs(book, out_dir, cache))
+    for output in outputs:
+        anthology.warnings.extend(output.notes)
+    data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
+    if len(parts) > 1:
+        data["volumes"] = [report.volume_entry(part) for part in parts]
+    report_path = out_dir / f"{slug}.report.json"
+    report.write(data, report_path)
+    return Result(prepared, outputs, data, report_path)
+
+
+def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, on_image: Callable | None):
     all_images = [image for article in anthology.articles for image in article.images]
     summary = None
     if settings.images.enabled and all_images:
@@ -138,21 +191,20 @@ def build(
     for image in all_images:
         if image.status == "pending":
             image.status, image.reason = "skipped", "image fetching is disabled"
-    book = Book(anthology=anthology, theme=chosen, settings=settings, slug=slug_for(source, settings))
+    return summary
+
+
+def write_outputs(book: Book, out_dir: Path, cache: images.Cache) -> list[Output]:
     outputs = []
-    if anthology.articles:
-        for fmt in settings.formats:
-            target = out_dir / f"{book.slug}.{fmt}"
-            if fmt == "epub":
-                outputs.append(epub_writer.write(book, target))
-            elif fmt == "pdf":
-                outputs.append(pdf_writer.write(book, target, [cache.root]))
-    for output in outputs:
-        anthology.warnings.extend(output.notes)
-    data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
-    report_path = out_dir / f"{book.slug}.report.json"
-    report.write(data, report_path)
-    return Result(prepared, outputs, data, report_path)
+    if not book.anthology.articles:
+        return outputs
+    for fmt in book.settings.formats:
+        target = out_dir / f"{book.slug}.{fmt}"
+        if fmt == "epub":
+            outputs.append(epub_writer.write(book, target))
+        elif fmt == "pdf":
+            outputs.append(pdf_writer.write(book, target, [cache.root]))
+    return outputs
 
 
 def has_warnings(result: Result) -> bool:

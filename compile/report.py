@@ -40,6 +40,12 @@ def article_entry(article: Article) -> dict:
     }
 
 
+def volume_entry(part: Anthology) -> dict:
+    span = part.date_range
+    return {"volume": part.volume, "articles": [a.id for a in part.articles],
+            "date_range": [iso(span[0]), iso(span[1])] if span else None}
+
+
 def build_report(anthology: Anthology, settings, theme: str, inputs: list[dict], duplicates: list[dict],
                  outputs: list, image_summary=None) -> dict:
     span = anthology.date_range
