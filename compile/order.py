@@ -22,25 +22,41 @@ def chronological(articles: list[Article]) -> list[Article]:
 
 
 def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]:
-    """The same article twice (same URL or same text) is kept once: the most complete copy."""
-    kept: dict[str, Article] = {}
-    decisions = []
+    """The same article twice (same URL or same text) is kept once: the most complete copy.
+
+    Articles are grouped transitively (A shares a URL with B, B shares its text with C: one group);
+    an article with no key (no URL, little text) is its own group and always kept.
+    """
+    groups: list[list[Article]] = []
+    index: dict[str, int] = {}
     for article in articles:
         keys = [k for k in (_url_key(article.url), _text_key(article)) if k]
-        twin = next((kept[k] for k in keys if k in kept), None)
-        if twin is None:
-            for key in keys:
-                kept[key] = article
-            continue
-        best, other = (article, twin) if _completeness(article) > _completeness(twin) else (twin, article)
-        for key in [k for k, v in kept.items() if v is twin]:
-            kept[key] = best
+        hits = sorted({index[k] for k in keys if k in index})
+        if not hits:
+            group = len(groups)
+            groups.append([article])
+        else:
+            group = hits[0]
+            groups[group].append(article)
+            for other in hits[1:]:
+                groups[group].extend(groups[other])
+                groups[other] = []
+                for key, value in index.items():
+                    if value == other:
+                        index[key] = group
         for key in keys:
-            kept[key] = best
-        decisions.append({"kept": best.source, "dropped": other.source, "reason": "same article"})
-        best.warn(f"duplicate of {other.source}, which was dropped")
-    unique = {id(a): a for a in kept.values()}
-    return [a for a in articles if id(a) in unique], decisions
+            index[key] = group
+    keep, decisions = set(), []
+    for group in groups:
+        if not group:
+            continue
+        best = max(group, key=_completeness)
+        keep.add(id(best))
+        for other in group:
+            if other is not best:
+                decisions.append({"kept": best.source, "dropped": other.source, "reason": "same article"})
+                best.warn(f"duplicate of {other.source}, which was dropped")
+    return [a for a in articles if id(a) in keep], decisions
 
 
 def _url_key(url: str) -> str:

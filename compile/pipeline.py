@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import fnmatch
 import logging
+import os
 import re
 import traceback
 from collections.abc import Callable
@@ -95,6 +96,10 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
         inputs.append({"source": relative, "status": "article", "id": article.id})
         articles.append(article)
     _unique_ids(articles)
+    ids = {a.source: a.id for a in articles}
+    for entry in inputs:
+        if entry["source"] in ids:
+            entry["id"] = ids[entry["source"]]
     articles, duplicates = order.drop_duplicates(articles)
     for decision in duplicates:
         for entry in inputs:
@@ -163,6 +168,7 @@ def build(
 ) -> Result:
     chosen = theme.load(settings.theme)
     cache = images.Cache.from_settings(settings.images)
+    remove_stale_parts(out_dir)
     prepared = prepare(source, settings, ArticleStore(cache.root))
     anthology = prepared.anthology
     summary = fetch_images(anthology, settings, cache, on_image)
@@ -181,6 +187,24 @@ def build(
     report_path = out_dir / f"{slug}.report.json"
     report.write(data, report_path)
     return Result(prepared, outputs, data, report_path)
+
+
+def remove_stale_parts(folder: Path) -> None:
+    """Temporary files of builds that were killed (`.NAME.PID.xxxx.part`, PID no longer running)."""
+    for part in folder.glob(".*.part") if folder.is_dir() else []:
+        match = re.search(r"\.(\d+)\.[^.]*\.part$", part.name)
+        if match and not _alive(int(match[1])):
+            part.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, on_image: Callable | None):

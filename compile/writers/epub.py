@@ -86,7 +86,7 @@ def write(book: Book, target: Path) -> Output:
     ebook.spine = [title_page, "nav", *chapters]
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
     os.close(fd)
     try:
         epub.write_epub(tmp, ebook, {"epub3_pages": False})

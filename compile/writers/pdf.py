@@ -45,7 +45,7 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     document = html.render(stylesheets=[css])
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
     os.close(fd)
     try:
         document.write_pdf(tmp)
