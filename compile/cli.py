@@ -84,12 +84,25 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--format", "formats", help="Comma-separated formats: epub,pdf.")
 @click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
 @click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
-def build(source, out_dir, config_file, theme_name, formats, offline, strict) -> None:
+@click.option("--page-size", help="PDF page size: A4, A5, B5, JIS-B5, Letter ... or e.g. '140mm x 203mm'.")
+@click.option("--print", "print_ready", is_flag=True, default=None, help="PDF for the printer: 3 mm bleed, crop marks.")
+@click.option("--pdfa", is_flag=True, default=None, help="PDF/A-3b with the sources and the report attached.")
+@click.option("--impose", type=click.Choice(["booklet"]), help="Also write a saddle-stitched booklet imposition.")
+def build(source, out_dir, config_file, theme_name, formats, offline, strict, page_size, print_ready, pdfa,
+          impose) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
                              strict=strict)
+    for key, value in (("page_size", page_size), ("bleed", print_ready), ("pdfa", pdfa), ("impose", impose)):
+        if value is not None:
+            setattr(settings.pdf, key, value)
+    try:
+        config.check(settings)
+    except config.ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
     result = pipeline.build(source, out_dir, settings, on_image=_image_line)
     _summary(result)
     if settings.strict and pipeline.has_warnings(result):

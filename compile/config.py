@@ -39,6 +39,15 @@ class ImageSettings:
 
 
 @dataclass
+class PdfSettings:
+    page_size: str = ""  # "" = the theme's; A4 | A5 | B5 | JIS-B5 | Letter ... or "140mm x 203mm"
+    bleed: bool = False  # 3 mm bleed with crop marks, TrimBox/BleedBox for the printer (--print)
+    bleed_mm: float = 3.0
+    pdfa: bool = False  # PDF/A-3b with the sources and the report attached (--pdfa)
+    impose: str = ""  # "" | "booklet": also write a saddle-stitched imposition (--impose booklet)
+
+
+@dataclass
 class VolumeSettings:
     """Split a large archive into numbered volumes; each is an independent unit of work."""
 
@@ -71,6 +80,7 @@ class Settings:
     include: list[str] = field(default_factory=lambda: ["**/*"])  # globs, relative to the source folder
     exclude: list[str] = field(default_factory=list)  # globs; a file matching both is excluded
     volumes: VolumeSettings = field(default_factory=lambda: VolumeSettings())
+    pdf: PdfSettings = field(default_factory=lambda: PdfSettings())
     images: ImageSettings = field(default_factory=ImageSettings)
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
@@ -170,6 +180,11 @@ def _names(types_: tuple) -> str:
     return " or ".join(words.get(t, t.__name__) for t in types_)
 
 
+def check(settings: Settings) -> None:
+    """Validate values set after loading (by CLI options)."""
+    _check_values(settings, None)
+
+
 def _check_values(settings: Settings, path: Path | None) -> None:
     where = str(path) if path else "options"
     for fmt in settings.formats:
@@ -181,6 +196,15 @@ def _check_values(settings: Settings, path: Path | None) -> None:
         raise ConfigError(f"{where}: key 'volumes.by': '{settings.volumes.by}' is not one of \"\", year")
     if settings.volumes.max_articles < 0 or settings.volumes.max_pages < 0:
         raise ConfigError(f"{where}: key 'volumes': limits must be 0 (none) or positive")
+    if settings.pdf.impose not in ("", "booklet"):
+        raise ConfigError(f"{where}: key 'pdf.impose': '{settings.pdf.impose}' is not one of \"\", booklet")
+    if settings.pdf.page_size:
+        from compile.writers.prepress import css_page_size
+
+        try:
+            css_page_size(settings.pdf.page_size)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: key 'pdf.page_size': {exc}") from None
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import json
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ from compile.model import Anthology, Article
 from compile.store import ArticleStore, article_key
 from compile.writers import epub as epub_writer
 from compile.writers import pdf as pdf_writer
+from compile.writers import prepress
 from compile.writers.context import Book, Output
 
 log = logging.getLogger("anthology")
@@ -178,6 +180,8 @@ def build(
     for part in parts:
         book = Book(anthology=part, theme=chosen, settings=settings,
                     slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug)
+        if settings.pdf.pdfa:
+            book.attachments = archive_attachments(source, part, prepared, settings, chosen.name)
         outputs.extend(write_outputs(book, out_dir, cache))
     for output in outputs:
         anthology.warnings.extend(output.notes)
@@ -218,6 +222,15 @@ def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, 
     return summary
 
 
+def archive_attachments(source: Path, part: Anthology, prepared: Prepared, settings: Settings,
+                        theme_name: str) -> list[tuple[str, bytes]]:
+    """The volume's source files and the report (as it stands before the PDF is written), for PDF/A."""
+    files = [(article.source, (source / article.source).read_bytes()) for article in part.articles]
+    data = report.build_report(part, settings, theme_name, prepared.inputs, prepared.duplicates, [], None)
+    files.append(("report.json", json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")))
+    return files
+
+
 def write_outputs(book: Book, out_dir: Path, cache: images.Cache) -> list[Output]:
     outputs = []
     if not book.anthology.articles:
@@ -228,6 +241,8 @@ def write_outputs(book: Book, out_dir: Path, cache: images.Cache) -> list[Output
             outputs.append(epub_writer.write(book, target))
         elif fmt == "pdf":
             outputs.append(pdf_writer.write(book, target, [cache.root]))
+            if book.settings.pdf.impose == "booklet":
+                outputs.append(prepress.impose_booklet(target, out_dir / f"{book.slug}.booklet.pdf"))
     return outputs
 
 

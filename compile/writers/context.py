@@ -34,6 +34,7 @@ class Book:
     theme: Theme
     settings: Settings
     slug: str
+    attachments: list[tuple[str, bytes]] = field(default_factory=list)  # embedded in the PDF under --pdfa
 
     @property
     def zone(self) -> dt.tzinfo:
@@ -62,7 +63,7 @@ class BookView:
         span = self._a.date_range
         if not span:
             return ""
-        first, last = (cn_date(d.astimezone(self._zone).date()) for d in span)
+        first, last = (cn_date(local_date(d, self._zone)) for d in span)
         return first if first == last else f"{first} — {last}"
 
 
@@ -71,16 +72,24 @@ def cn_date(day: dt.date) -> str:
 
 
 def display_date(article: Article, zone: dt.tzinfo, language: str = "zh") -> str:
-    """The date as a reader expects it: 2021年5月22日 17:24 (local to the book's zone), or May 22, 2021."""
+    """The date as the reader expects it: 2021年5月22日, or May 22, 2021.
+
+    Shown in the offset the date was published with (RFI's Paris time stays Paris time), so that the
+    printed date is the one on the original page; only values without an offset take the book's zone.
+    """
     if article.published is None:
         return ""
-    local = article.published.astimezone(zone)
-    with_time = article.precision in ("minute", "second")
+    day = local_date(article.published, zone)
     if (article.language or language).startswith("en"):
-        text = f"{local:%B} {local.day}, {local.year}"
-        return f"{text} {local:%H:%M}" if with_time else text
-    text = cn_date(local.date())
-    return f"{text} {local:%H:%M}" if with_time else text
+        return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+    return cn_date(day)
+
+
+def local_date(value: dt.datetime, zone: dt.tzinfo) -> dt.date:
+    return value.date() if value.tzinfo is not None else value.astimezone(zone).date()
+
+
+MONTH_NAMES = "January February March April May June July August September October November December".split()
 
 
 def display_url(url: str) -> str:

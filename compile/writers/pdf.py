@@ -10,6 +10,7 @@ from pathlib import Path
 import weasyprint
 from weasyprint.urls import URLFetcher
 
+from compile.writers import prepress
 from compile.writers.context import Book, Output, environment, render_article
 
 
@@ -41,14 +42,17 @@ def html_document(book: Book) -> str:
 def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
     fetcher = LockedFetcher([book.theme.root, *image_roots])
     html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
-    css = weasyprint.CSS(filename=str(book.theme.css("print")), url_fetcher=fetcher)
+    stylesheets = [weasyprint.CSS(filename=str(book.theme.css("print")), url_fetcher=fetcher)]
+    extra = prepress.stylesheet(book.settings.pdf)
+    if extra:
+        stylesheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    document = html.render(stylesheets=[css])
+    document = html.render(stylesheets=stylesheets)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
     os.close(fd)
     try:
-        document.write_pdf(tmp)
+        document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
