@@ -94,6 +94,7 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override) -> Article:
     dates.date_article(article, zone, override.date if override else None)
     head, _ = dates.body_signals(article.body)
     clean.clean_article(article)
+    images.add_lead_image(article)
     article.outlet = article.outlet or outlets.from_dateline(head) or outlets.from_host(article.url)
     article.title = re.sub(r"\s+", " ", article.title).strip()
     if override is not None:
@@ -126,6 +127,7 @@ def build(
     out_dir: Path,
     settings: Settings,
     on_image: Callable | None = None,
+    on_fetch_start: Callable[[int], None] | None = None,
 ) -> Result:
     chosen = theme.load(settings.theme)
     prepared = prepare(source, settings)
@@ -134,6 +136,8 @@ def build(
     all_images = [image for article in anthology.articles for image in article.images]
     summary = None
     if settings.images.enabled and all_images:
+        if on_fetch_start:
+            on_fetch_start(len(all_images))
         summary = images.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image)
     for image in all_images:
         if image.status == "pending":
@@ -144,8 +148,12 @@ def build(
         for fmt in settings.formats:
             target = out_dir / f"{book.slug}.{fmt}"
             if fmt == "epub":
+                _use_images(anthology, fmt, images.profile(settings.images.epub_profile, settings.images),
+                            cache, settings, summary)
                 outputs.append(epub_writer.write(book, target))
             elif fmt == "pdf":
+                printed = images.profile("print", settings.images, images.text_width_mm(chosen.page_size))
+                _use_images(anthology, fmt, printed, cache, settings, summary)
                 outputs.append(pdf_writer.write(book, target, [cache.root]))
     for output in outputs:
         anthology.warnings.extend(output.notes)
@@ -153,6 +161,18 @@ def build(
     report_path = out_dir / f"{book.slug}.report.json"
     report.write(data, report_path)
     return Result(prepared, outputs, data, report_path)
+
+
+def _use_images(anthology: Anthology, fmt: str, profile, cache, settings: Settings, summary) -> None:
+    """Point every fetched image at its variant for this output (each output has its own)."""
+    if summary is None:
+        return
+    all_images = [image for article in anthology.articles for image in article.images]
+    budget = settings.images.epub_budget_mb if fmt == "epub" else settings.images.pdf_budget_mb
+    entry = images.use_profile(all_images, profile, cache, settings.images, int(budget * 1e6))
+    summary.profiles[fmt] = entry
+    if entry["recompressed"] and entry["bytes"] > entry["budget"]:
+        anthology.warnings.append(entry["recompressed"])
 
 
 def has_warnings(result: Result) -> bool:
