@@ -21,6 +21,7 @@ import ssl
 import tempfile
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
@@ -211,11 +212,13 @@ def allowed_address(address: str, allow_private: bool) -> bool:
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return allow_private
     if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
         return False
     if ip.is_global:
         return True
-    return allow_private and (ip.is_loopback or ip.is_private)
+    return allow_private and ip.is_private
 
 
 def resolve(host: str, port: int, allow_private: bool) -> list[str]:
@@ -467,6 +470,8 @@ def _copy_result(source: Image, target: Image) -> None:
 # ---------------------------------------------------------------- processing (Pillow)
 
 FORMATS = ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"]  # the only decoders hostile bytes ever reach
+# decode() refuses by our own max_pixels before decoding; Pillow's warning below its own limit is noise.
+warnings.filterwarnings("ignore", category=PILImage.DecompressionBombWarning)
 SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"RIFF", b"BM", b"II*\x00", b"MM\x00*")
 
 
@@ -499,6 +504,7 @@ def decode(data: bytes, max_pixels: int) -> PILImage.Image:
             if width * height > max_pixels:
                 raise FetchError(f"too many pixels: {width}×{height} > limit of {max_pixels} "
                                  "(decompression bomb guard)")
+            source_format = opened.format
             opened.seek(0)  # first frame of an animation
             opened.load()
             picture = ImageOps.exif_transpose(opened)
@@ -515,6 +521,7 @@ def decode(data: bytes, max_pixels: int) -> PILImage.Image:
     picture.info.clear()
     if transparency is not None:
         picture.info["transparency"] = transparency
+    picture.info["source_format"] = source_format  # read by _wants_png, never written out
     return picture
 
 
@@ -584,7 +591,10 @@ def render(picture: PILImage.Image, target: Profile) -> tuple[bytes, str, tuple[
 
 
 def _wants_png(picture: PILImage.Image) -> bool:
-    """Real transparency, or few colours (charts, diagrams, screenshots of text) that JPEG would smear."""
+    """Real transparency, or few colours (charts, diagrams, screenshots of text) that JPEG would smear.
+    A JPEG source stays JPEG: it has no alpha, and its artefacts already ruled out crisp line art."""
+    if picture.info.get("source_format") == "JPEG":
+        return False
     if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
         alpha = picture.convert("RGBA").getchannel("A")
         if alpha.getextrema()[0] < 255:
