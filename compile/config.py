@@ -30,8 +30,8 @@ class ImageSettings:
     retries: int = 2  # extra attempts on timeouts and 5xx
     max_bytes: int = 25_000_000  # a bigger download is aborted
     max_pixels: int = 60_000_000  # decompression-bomb guard
-    concurrency: int = 8  # simultaneous downloads
-    per_host: int = 4  # simultaneous downloads per host
+    concurrency: int = 16  # simultaneous downloads
+    per_host: int = 8  # simultaneous downloads per host (image CDNs; browsers open 6 per host)
     allow_private_hosts: bool = False  # let loopback/private addresses through (tests, intranets)
     cache_dir: str = ""  # default: $ANTHOLOGY_CACHE or $XDG_CACHE_HOME/anthology or ~/.cache/anthology
     max_side: int = 1600  # long side of EPUB images, in pixels
