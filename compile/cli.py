@@ -94,16 +94,21 @@ class _FetchProgress:
     def __init__(self):
         self.bar = Progress(TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                             console=err, transient=True) if err.is_terminal else None
-        self.task = None
+        self.task, self.left = None, 0
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc_info):
+        self.stop()
+
+    def stop(self) -> None:
         if self.bar is not None and self.task is not None:
             self.bar.stop()
+            self.task = None
 
     def start(self, total: int) -> None:
+        self.left = total
         if self.bar is not None:
             self.task = self.bar.add_task("images", total=total)
             self.bar.start()
@@ -113,6 +118,9 @@ class _FetchProgress:
             err.print(f"  image failed: {image.url[:90]} — {image.reason}")
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task)
+        self.left -= 1
+        if self.left <= 0:
+            self.stop()  # the writers' stage follows: no bar standing still
 
 
 def _summary(result: pipeline.Result) -> None:
@@ -142,6 +150,8 @@ def _image_summary(summary: dict | None) -> None:
     err.print(f"  images: {summary['fetched']} fetched ({summary['bytes'] / 1e6:.1f} MB), "
               f"{summary['cached']} from cache, {summary['failed']} failed, in {summary['seconds']:.1f} s")
     for fmt, entry in summary.get("profiles", {}).items():
+        if not entry["images"]:
+            continue
         budget = f" (budget {entry['budget'] / 1e6:.0f} MB)" if entry.get("budget") else ""
         err.print(f"  {fmt} images: {entry['images']} at {entry['profile']}, {entry['bytes'] / 1e6:.1f} MB{budget}")
         if entry.get("recompressed"):

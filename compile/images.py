@@ -433,8 +433,8 @@ def fetch_all(
                 summary.bytes += len(data)
             else:
                 summary.failed += 1
-        if on_done:
-            on_done(image)
+            if on_done:
+                on_done(image)  # under the lock: callers (a progress bar) need not be thread-safe
 
     unique: dict[str, list[Image]] = {}
     for image in images_:
