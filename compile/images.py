@@ -30,6 +30,7 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import certifi
 import httpcore
+import httpx
 from bs4 import Tag
 from PIL import Image as PILImage
 from PIL import ImageOps
@@ -312,11 +313,12 @@ def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, d
     timeouts = {"connect": settings.connect_timeout, "read": settings.read_timeout,
                 "write": settings.read_timeout, "pool": settings.total_timeout}
     headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", b"image/*")]
-    _deadline.value = deadline
     for _hop in range(MAX_REDIRECTS + 1):
         check_url(url)
+        _deadline.value = deadline
         try:
-            with pool.stream("GET", url, headers=headers, extensions={"timeout": timeouts}) as response:
+            target = wire_url(url)
+            with pool.stream("GET", target, headers=headers, extensions={"timeout": timeouts}) as response:
                 status = response.status
                 fields = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
                 if status in (301, 302, 303, 307, 308):
@@ -344,8 +346,18 @@ def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, d
         except ssl.SSLError as exc:
             raise FetchError(f"TLS failed: {exc}") from None
         finally:
-            _deadline.value = deadline
+            _deadline.value = float("inf")
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def wire_url(url: str) -> httpcore.URL:
+    """The URL as sent: IDNA host (例子.测试 -> xn--...), non-ASCII path and query percent-encoded."""
+    try:
+        parsed = httpx.URL(url)
+        return httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+                            target=parsed.raw_path)
+    except (httpx.InvalidURL, UnicodeError, TypeError, ValueError) as exc:
+        raise FetchError(f"invalid URL: {exc}") from None
 
 
 def _read_limited(response, limit: int) -> bytes:
@@ -426,6 +438,8 @@ def fetch_all(
             image.status, image.reason = "ok", ""
         except FetchError as exc:
             image.status, image.reason = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one odd image must not sink the build
+            image.status, image.reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
         with lock:
             if image.status == "ok":
                 summary.cached += image.from_cache

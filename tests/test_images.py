@@ -696,3 +696,46 @@ def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
     hits = list(http_server.hits)
     again = run_cli("build", str(source), "-o", str(tmp_path / "out2"), "--offline", "--format", "epub")
     assert again.returncode == 0 and "2 from cache" in again.stderr and http_server.hits == hits
+
+
+def test_unicode_urls_are_encoded_on_the_wire(monkeypatch, http_server, tmp_path):
+    """Chinese file names and IDN hosts are common in news URLs: sent as browsers send them."""
+    http_server.routes["/%E5%9B%BE%E7%89%87%20a.jpg"] = serve(jpeg())
+    real = images.socket.getaddrinfo
+    monkeypatch.setattr(images.socket, "getaddrinfo",
+                        lambda host, *a, **k: real("127.0.0.1" if host.startswith("xn--") else host, *a, **k))
+    port = http_server.server_address[1]
+    found, _ = fetch([f"{http_server.url}/图片 a.jpg", f"http://例子.测试:{port}/图片 a.jpg"], settings_for(tmp_path))
+    assert [image.status for image in found] == ["ok", "ok"], [image.reason for image in found]
+    assert http_server.hits == ["/%E5%9B%BE%E7%89%87%20a.jpg"] * 2
+
+
+def test_an_unexpected_error_fails_one_image_not_the_build(monkeypatch, http_server, tmp_path):
+    http_server.routes["/a.jpg"] = serve(jpeg())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("surprise")
+    monkeypatch.setattr(images, "fetch_one", broken)
+    (image,), summary = fetch([f"{http_server.url}/a.jpg"], settings_for(tmp_path))
+    assert image.status == "failed" and "internal error: RuntimeError: surprise" in image.reason
+    assert summary.failed == 1
+
+
+def test_process_makes_one_variant_from_bytes(tmp_path):
+    settings = settings_for(tmp_path)
+    image = Image(url="https://example.com/a.jpg")
+    images.process(image, jpeg((4000, 1000)), images.Cache.from_settings(settings), settings,
+                   images.profile("print", settings, printed_width_mm=60))
+    assert image.status == "ok" and image.variants["print"]["width"] == round(60 / 25.4 * 300)
+    with pytest.raises(images.FetchError, match="HTML"):
+        images.process(image, b"<html><body>hi</body></html>", images.Cache.from_settings(settings), settings)
+
+
+def test_epub_profile_is_validated(tmp_path):
+    from compile import config
+    path = tmp_path / "anthology.toml"
+    path.write_text('[images]\nepub_profile = "kindle"\n', encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="epub_profile"):
+        config.load(path)
+    path.write_text('[images]\nepub_profile = "eink"\nepub_budget_mb = 25\n', encoding="utf-8")
+    assert config.load(path).images.epub_budget_mb == 25.0
