@@ -558,7 +558,7 @@ class Profile:
 PROFILES = ("epub", "eink", "print")
 PAGE_MM = {"A4": (210, 297), "A5": (148, 210), "A6": (105, 148), "B5": (176, 250), "B6": (125, 176),
            "LETTER": (215.9, 279.4), "LEGAL": (215.9, 355.6)}
-MARGINS_MM = (34, 40)  # page less text block, both sides together: a typical book's margins
+MARGINS_MM = (38, 40)  # page less text block, both sides together: a typical book's margins and indent
 
 
 def profile(name: str, settings: ImageSettings, printed_width_mm: float = 0.0) -> Profile:

@@ -208,7 +208,7 @@ def test_print_width_comes_from_the_page_size():
     settings = ImageSettings()
     assert images.text_width_mm("A5") == 148 - images.MARGINS_MM[0]
     assert images.text_width_mm("A4 landscape") == 297 - images.MARGINS_MM[0]
-    assert images.profile("print", settings, images.text_width_mm("A4")).box[0] == round(176 / 25.4 * 300)
+    assert images.profile("print", settings, images.text_width_mm("A4")).box[0] == round((210 - 38) / 25.4 * 300)
     assert images.profile("print", ImageSettings(print_width_mm=100), 176).box[0] == round(100 / 25.4 * 300)
     with pytest.raises(ValueError, match="unknown image profile"):
         images.profile("tiff", settings)
