@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from compile import config, images, pipeline, report, theme
@@ -103,16 +104,47 @@ def build(source, out_dir, config_file, theme_name, formats, offline, strict, pa
     except config.ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
-    result = pipeline.build(source, out_dir, settings, on_image=_image_line)
+    with _FetchProgress() as progress:
+        result = pipeline.build(source, out_dir, settings, on_image=progress.done, on_fetch_start=progress.start)
     _summary(result)
     if settings.strict and pipeline.has_warnings(result):
         err.print("[yellow]--strict: warnings above; exit code 1[/yellow]")
         sys.exit(1)
 
 
-def _image_line(image) -> None:
-    if image.status != "ok":
-        err.print(f"  image failed: {image.url[:90]} — {image.reason}")
+class _FetchProgress:
+    """A rich progress bar while images are fetched, on a terminal; plain lines for failures otherwise."""
+
+    def __init__(self):
+        self.bar = Progress(TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err, transient=True) if err.is_terminal else None
+        self.task, self.left = None, 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def stop(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
+            self.task = None
+
+    def start(self, total: int) -> None:
+        self.left = total
+        if self.bar is not None:
+            self.task = self.bar.add_task("images", total=total)
+            self.bar.start()
+
+    def done(self, image) -> None:
+        if image.status != "ok":
+            err.print(f"  image failed: {image.url[:90]} — {image.reason}")
+        if self.bar is not None and self.task is not None:
+            self.bar.advance(self.task)
+        self.left -= 1
+        if self.left <= 0:
+            self.stop()  # the writers' stage follows: no bar standing still
 
 
 def _summary(result: pipeline.Result) -> None:
@@ -123,6 +155,7 @@ def _summary(result: pipeline.Result) -> None:
     failed_inputs = [i for i in data["inputs"] if i["status"] == "failed"]
     err.print(f"[bold]{len(articles)} articles[/bold], {len(flagged)} without a date, "
               f"{len(failed_images)} of {len(data['images'])} images missing, {len(failed_inputs)} unreadable files")
+    _image_summary(data.get("image_summary"))
     for article in articles:
         for warning in article["warnings"]:
             err.print(f"  [yellow]{article['source']}[/yellow]: {warning}")
@@ -132,6 +165,21 @@ def _summary(result: pipeline.Result) -> None:
         pages = f", {output['pages']} pages" if output["pages"] else ""
         err.print(f"  wrote {output['path']} ({output['bytes'] / 1024:.0f} KB{pages})")
     err.print(f"  wrote {result.report_path}")
+
+
+def _image_summary(summary: dict | None) -> None:
+    """images: N fetched (X MB), N from cache, N failed; then each output's variants and any recompression."""
+    if not summary:
+        return
+    err.print(f"  images: {summary['fetched']} fetched ({summary['bytes'] / 1e6:.1f} MB), "
+              f"{summary['cached']} from cache, {summary['failed']} failed, in {summary['seconds']:.1f} s")
+    for fmt, entry in summary.get("profiles", {}).items():
+        if not entry["images"]:
+            continue
+        budget = f" (budget {entry['budget'] / 1e6:.0f} MB)" if entry.get("budget") else ""
+        err.print(f"  {fmt} images: {entry['images']} at {entry['profile']}, {entry['bytes'] / 1e6:.1f} MB{budget}")
+        if entry.get("recompressed"):
+            err.print(f"  [yellow]{entry['recompressed']}[/yellow]")
 
 
 @main.command()

@@ -30,12 +30,19 @@ class ImageSettings:
     retries: int = 2  # extra attempts on timeouts and 5xx
     max_bytes: int = 25_000_000  # a bigger download is aborted
     max_pixels: int = 60_000_000  # decompression-bomb guard
-    concurrency: int = 8  # simultaneous downloads
-    per_host: int = 4  # simultaneous downloads per host
+    concurrency: int = 16  # simultaneous downloads
+    per_host: int = 8  # simultaneous downloads per host (image CDNs; browsers open 6 per host)
     allow_private_hosts: bool = False  # let loopback/private addresses through (tests, intranets)
     cache_dir: str = ""  # default: $ANTHOLOGY_CACHE or $XDG_CACHE_HOME/anthology or ~/.cache/anthology
     max_side: int = 1600  # long side of EPUB images, in pixels
     jpeg_quality: int = 80
+    backoff: float = 0.5  # seconds before the first retry; doubled each time
+    epub_profile: str = "epub"  # images in the EPUB: "epub" (colour, 1600 px) or "eink" (gray, 1072×1448)
+    print_ppi: int = 300  # PDF images: at most this many pixels per inch at the printed width
+    print_width_mm: float = 0.0  # printed width of a full-width figure; 0 = theme's page width less margins
+    print_quality: int = 88  # JPEG quality of PDF images
+    epub_budget_mb: float = 50.0  # EPUB images recompressed to fit (Send-to-Kindle: 50, mail: 25; 0 = none)
+    pdf_budget_mb: float = 0.0  # likewise for the PDF's images; 0 = no budget
 
 
 @dataclass
@@ -205,6 +212,8 @@ def _check_values(settings: Settings, path: Path | None) -> None:
             css_page_size(settings.pdf.page_size)
         except ConfigError as exc:
             raise ConfigError(f"{where}: key 'pdf.page_size': {exc}") from None
+    if settings.images.epub_profile not in ("epub", "eink"):
+        raise ConfigError(f"{where}: key 'images.epub_profile': '{settings.images.epub_profile}' is not epub or eink")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

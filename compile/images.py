@@ -1,37 +1,47 @@
 """Images: find the real source, fetch it safely into a disk cache, and make one variant per output.
 
-Pure helpers (`best_source`, `unwrap_proxy`) are used by clean.py; the I/O (`fetch_all`) runs once
-per build, concurrently, with timeouts, a byte limit, redirects checked hop by hop, and private
-addresses refused unless the configuration allows them.
+Three parts, in build order:
+- finding (pure): `best_source`, `unwrap_proxy`, `add_lead_image`, used by clean.py and the pipeline;
+- fetching (I/O): `fetch_all` downloads each original once into the cache, concurrently, with timeouts,
+  a total deadline, a byte limit, redirects checked hop by hop, and every connection checked against the
+  address it really goes to (private, link-local and metadata addresses refused unless allowed);
+- processing (Pillow): `use_profile` makes one variant per output profile (epub, eink, print) from the
+  cached original, fits them into a size budget, and points each image at its variant for the writer.
 """
 
 from __future__ import annotations
 
 import hashlib
+import html
+import io
 import ipaddress
 import os
 import socket
+import ssl
 import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+import certifi
+import httpcore
 import httpx
 from bs4 import Tag
 from PIL import Image as PILImage
-from PIL import ImageOps, UnidentifiedImageError
+from PIL import ImageOps
 
 from compile.config import ImageSettings
-from compile.model import Image
+from compile.model import Article, Image
 
 LAZY_ATTRIBUTES = ("data-src", "data-original", "data-lazy-src", "data-url", "data-hi-res-src", "src")
 PROXIES = {"images.weserv.nl": "url", "wsrv.nl": "url", "i0.wp.com": None, "i1.wp.com": None, "i2.wp.com": None}
 USER_AGENT = "anthology-compiler/0.1 (+https://example.invalid/anthology)"
+MAX_REDIRECTS = 5
 
 
 # ---------------------------------------------------------------- finding sources (pure)
@@ -48,6 +58,12 @@ def best_source(img: Tag, extra_srcsets: Iterable[str] = (), base_url: str = "")
             if value and not value.startswith("data:"):
                 url = value
                 break
+    return absolute_url(url, base_url)
+
+
+def absolute_url(url: str, base_url: str = "") -> str:
+    """`url` resolved against the article's URL; "" unless the result is http(s)."""
+    url = url.strip()
     if not url:
         return ""
     url = urljoin(base_url, url) if base_url else url
@@ -87,6 +103,28 @@ def unwrap_proxy(url: str) -> tuple[str, str]:
     return url, url
 
 
+def add_lead_image(article: Article) -> None:
+    """The front matter's `image:` becomes the article's first figure, unless the body already shows it.
+
+    Runs after cleaning: the URL is resolved against the article's URL, must be http(s), and is
+    written into the body escaped, so it is as safe as any cleaned <img>.
+    """
+    raw = article.meta.get("front_matter_image")
+    if not isinstance(raw, str):
+        return
+    url, found = unwrap_proxy(absolute_url(raw, article.url))
+    if not url:
+        if raw.strip():
+            article.warn(f"front matter image '{raw[:80]}' is not an http(s) URL; ignored")
+        return
+    if any(image.url == url for image in article.images):
+        return
+    src, alt = html.escape(url, quote=True), html.escape(article.title, quote=True)
+    figure = f'<figure><img src="{src}" alt="{alt}"/></figure>'
+    article.body = figure + article.body
+    article.images.insert(0, Image(url=url, found_url=found, alt=article.title))
+
+
 # ---------------------------------------------------------------- cache
 
 def default_cache_dir() -> Path:
@@ -98,6 +136,13 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class Cache:
+    """originals/<2>/<sha256 of URL> as downloaded; variants/<profile tag>/<key>.jpg|png as written.
+
+    Every name is made from a hash or from our own profile tag, never from the URL: nothing from a
+    source can choose a path. Files appear by rename only, so concurrent builds and killed builds
+    see whole files or none; `.part` leftovers of a killed build are swept after an hour.
+    """
+
     root: Path
 
     @classmethod
@@ -117,6 +162,18 @@ class Cache:
 
     def write(self, path: Path, data: bytes) -> None:
         write_atomic(path, data)
+
+    def sweep(self, older_than: float = 3600) -> int:
+        """Remove temporary files left by killed builds (not those of a build running now)."""
+        removed, limit = 0, time.time() - older_than
+        for part in self.root.glob("**/.*.part") if self.root.is_dir() else []:
+            try:
+                if part.stat().st_mtime < limit:
+                    part.unlink()
+                    removed += 1
+            except OSError:
+                pass
+        return removed
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -142,69 +199,186 @@ class Retryable(FetchError):
     pass
 
 
-def check_host(url: str, allow_private: bool) -> None:
+def check_url(url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
-        raise FetchError(f"scheme '{parts.scheme}' refused (only http and https)")
-    host = parts.hostname
-    if not host:
+        raise FetchError(f"scheme '{parts.scheme or '(none)'}' refused (only http and https)")
+    if not parts.hostname:
         raise FetchError("no host in URL")
+
+
+def allowed_address(address: str, allow_private: bool) -> bool:
+    """Public addresses always; loopback and private (RFC 1918, ULA) only when allowed; never
+    link-local (cloud metadata lives at 169.254.169.254), multicast, reserved or unspecified."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return allow_private
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return False
+    if ip.is_global:
+        return True
+    return allow_private and ip.is_private
+
+
+def resolve(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses `host` may be reached at; FetchError when there are none we may use."""
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(f"cannot resolve host {host}: {exc}") from None
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if address.is_loopback and allow_private:
-            continue
-        if not address.is_global and not (allow_private and address.is_private):
-            raise FetchError(f"host {host} resolves to a non-public address ({address}); refused")
+    addresses = list(dict.fromkeys(info[4][0] for info in infos))
+    refused = [a for a in addresses if not allowed_address(a, allow_private)]
+    if refused:
+        hint = "" if allow_private else " (set [images] allow_private_hosts = true for intranet hosts)"
+        raise FetchError(f"host {host} resolves to a non-public address ({refused[0]}); refused{hint}")
+    return addresses
 
 
-def download(client: httpx.Client, url: str, settings: ImageSettings) -> bytes:
-    """GET with redirects checked hop by hop, a byte limit and a total deadline."""
-    deadline = time.monotonic() + settings.total_timeout
-    for _hop in range(6):
-        check_host(url, settings.allow_private_hosts)
+_deadline = threading.local()  # the current download's time.monotonic() deadline, per worker thread
+
+
+def _bounded(timeout: float | None) -> float | None:
+    """`timeout`, cut to what is left before this thread's download deadline."""
+    remaining = getattr(_deadline, "value", float("inf")) - time.monotonic()
+    if remaining <= 0:
+        raise httpcore.ReadTimeout("total deadline passed")
+    if remaining == float("inf"):
+        return timeout
+    return min(timeout, remaining) if timeout is not None else remaining
+
+
+class _GuardedStream(httpcore.NetworkStream):
+    """Every read and write is bounded by the download's total deadline, not only per operation:
+    a server dripping one byte at a time (headers included) cannot hold a worker past it."""
+
+    def __init__(self, inner: httpcore.NetworkStream):
+        self.inner = inner
+
+    def _timeout(self, timeout: float | None) -> float | None:
+        return _bounded(timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, self._timeout(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, self._timeout(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _GuardedStream(self.inner.start_tls(ssl_context, server_hostname, self._timeout(timeout)))
+
+    def get_extra_info(self, info: str):
+        return self.inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Connect only to addresses we checked ourselves: the check and the connection use the same
+    resolution, so DNS rebinding cannot slip a private address in between, and redirects are covered."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+        self.inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        error: Exception | None = None
+        for address in resolve(host, port, self.allow_private):
+            try:
+                stream = self.inner.connect_tcp(address, port, _bounded(timeout),
+                                                local_address, socket_options)
+                return _GuardedStream(stream)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error or httpcore.ConnectError(f"no address for {host}")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def new_pool(settings: ImageSettings) -> httpcore.ConnectionPool:
+    return httpcore.ConnectionPool(
+        ssl_context=ssl.create_default_context(cafile=certifi.where()),
+        max_connections=max(1, settings.concurrency),
+        max_keepalive_connections=max(1, settings.concurrency),
+        network_backend=GuardedBackend(settings.allow_private_hosts),
+    )
+
+
+def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, deadline: float) -> bytes:
+    """GET with redirects checked hop by hop, a byte limit read as it streams, and a total deadline."""
+    timeouts = {"connect": settings.connect_timeout, "read": settings.read_timeout,
+                "write": settings.read_timeout, "pool": settings.total_timeout}
+    headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", b"image/*")]
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_url(url)
+        _deadline.value = deadline
         try:
-            with client.stream("GET", url) as response:
-                if response.is_redirect:
-                    location = response.headers.get("location", "")
+            target = wire_url(url)
+            with pool.stream("GET", target, headers=headers, extensions={"timeout": timeouts}) as response:
+                status = response.status
+                fields = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+                if status in (301, 302, 303, 307, 308):
+                    location = fields.get("location", "").strip()
                     if not location:
-                        raise FetchError(f"HTTP {response.status_code} without a Location")
+                        raise FetchError(f"HTTP {status} without a Location")
                     url = urljoin(url, location)
                     continue
-                if response.status_code >= 500:
-                    raise Retryable(f"HTTP {response.status_code}")
-                if response.status_code >= 400:
-                    raise FetchError(f"HTTP {response.status_code}")
-                declared = response.headers.get("content-length", "")
+                if status >= 500 or status == 429:
+                    raise Retryable(f"HTTP {status}")
+                if status >= 400:
+                    raise FetchError(f"HTTP {status}")
+                if status != 200:
+                    raise FetchError(f"HTTP {status}: no image in the response")
+                declared = fields.get("content-length", "")
                 if declared.isdigit() and int(declared) > settings.max_bytes:
-                    raise FetchError(f"too large: {int(declared)} bytes > limit {settings.max_bytes}")
-                chunks, size = [], 0
-                for chunk in response.iter_bytes(65536):
-                    size += len(chunk)
-                    if size > settings.max_bytes:
-                        raise FetchError(f"too large: over the limit of {settings.max_bytes} bytes")
-                    if time.monotonic() > deadline:
-                        raise Retryable(f"took longer than {settings.total_timeout:g} s")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.TimeoutException as exc:
-            raise Retryable(f"timed out ({type(exc).__name__})") from None
-        except httpx.TransportError as exc:
+                    raise FetchError(f"too large: {int(declared)} bytes declared > limit of {settings.max_bytes}")
+                return _read_limited(response, settings.max_bytes)
+        except httpcore.TimeoutException:
+            if time.monotonic() >= deadline:
+                raise FetchError(f"took longer than the total timeout of {settings.total_timeout:g} s") from None
+            raise Retryable(f"timed out (no data for {settings.read_timeout:g} s)") from None
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
             raise FetchError(f"connection failed: {exc or type(exc).__name__}") from None
-    raise FetchError("more than 5 redirects")
+        except ssl.SSLError as exc:
+            raise FetchError(f"TLS failed: {exc}") from None
+        finally:
+            _deadline.value = float("inf")
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
-def fetch_one(client: httpx.Client, url: str, settings: ImageSettings, sleep=time.sleep) -> bytes:
-    delay = 0.5
+def wire_url(url: str) -> httpcore.URL:
+    """The URL as sent: IDNA host (例子.测试 -> xn--...), non-ASCII path and query percent-encoded."""
+    try:
+        parsed = httpx.URL(url)
+        return httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+                            target=parsed.raw_path)
+    except (httpx.InvalidURL, UnicodeError, TypeError, ValueError) as exc:
+        raise FetchError(f"invalid URL: {exc}") from None
+
+
+def _read_limited(response, limit: int) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_stream():
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(f"too large: aborted past the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def fetch_one(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, sleep=time.sleep) -> bytes:
+    """Download with retries (timeouts, 5xx, 429) and exponential backoff, all within total_timeout."""
+    deadline = time.monotonic() + settings.total_timeout
+    delay = settings.backoff
     for attempt in range(settings.retries + 1):
         try:
-            return download(client, url, settings)
+            return download(pool, url, settings, deadline)
         except Retryable as exc:
-            if attempt == settings.retries:
+            if attempt == settings.retries or time.monotonic() + delay >= deadline:
                 raise FetchError(f"{exc} (after {attempt + 1} attempts)") from None
             sleep(delay)
             delay *= 2
@@ -213,10 +387,16 @@ def fetch_one(client: httpx.Client, url: str, settings: ImageSettings, sleep=tim
 
 @dataclass
 class FetchSummary:
-    fetched: int = 0
-    cached: int = 0
+    fetched: int = 0  # downloaded in this build
+    cached: int = 0  # already in the cache
     failed: int = 0
-    bytes: int = 0
+    bytes: int = 0  # downloaded in this build
+    seconds: float = 0.0
+    profiles: dict = field(default_factory=dict)  # per output profile: variants' total size, budget, recompression
+
+    def line(self) -> str:
+        return (f"images: {self.fetched} fetched ({self.bytes / 1e6:.1f} MB), {self.cached} from cache, "
+                f"{self.failed} failed, in {self.seconds:.1f} s")
 
 
 def fetch_all(
@@ -226,61 +406,86 @@ def fetch_all(
     offline: bool = False,
     on_done: Callable[[Image], None] | None = None,
 ) -> FetchSummary:
-    """Fill each image's original into the cache, then process it; set status and reason."""
+    """Put each image's original into the cache (checked to be a decodable image) and set its status.
+
+    Variants are made later, per output, by `use_profile`. Images sharing a URL are fetched once.
+    """
+    started = time.monotonic()
     summary = FetchSummary()
     lock = threading.Lock()
     host_slots: dict[str, threading.Semaphore] = {}
-    timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
-    limits = httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=settings.concurrency)
-    headers = {"User-Agent": USER_AGENT, "Accept": "image/*"}
+    cache.sweep()
 
-    def work(image: Image, client: httpx.Client) -> None:
+    def work(image: Image, pool: httpcore.ConnectionPool) -> None:
         original = cache.original(image.url)
+        data = b""
         try:
-            if original.exists():
-                data, image.from_cache = original.read_bytes(), True
+            check_url(image.url)
+            if original.is_file():
+                image.from_cache = True
+                _describe_original(image, original)
             elif offline:
                 raise FetchError("offline, and not in the image cache")
             else:
                 host = urlsplit(image.url).hostname or ""
                 with lock:
-                    slot = host_slots.setdefault(host, threading.Semaphore(settings.per_host))
+                    slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
                 with slot:
-                    data = fetch_one(client, image.url, settings)
-                sniff(data)
+                    data = fetch_one(pool, image.url, settings)
+                picture = decode(data, settings.max_pixels)
+                image.width, image.height, image.bytes = picture.width, picture.height, len(data)
                 cache.write(original, data)
-            process(image, data, cache, settings)
+            image.status, image.reason = "ok", ""
         except FetchError as exc:
             image.status, image.reason = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one odd image must not sink the build
+            image.status, image.reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
         with lock:
             if image.status == "ok":
                 summary.cached += image.from_cache
                 summary.fetched += not image.from_cache
-                summary.bytes += 0 if image.from_cache else len(data)
+                summary.bytes += len(data)
             else:
                 summary.failed += 1
-        if on_done:
-            on_done(image)
+            if on_done:
+                on_done(image)  # under the lock: callers (a progress bar) need not be thread-safe
 
     unique: dict[str, list[Image]] = {}
     for image in images_:
         unique.setdefault(image.url, []).append(image)
-    with httpx.Client(timeout=timeout, limits=limits, headers=headers, follow_redirects=False) as client, \
-            ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as pool:
-        list(pool.map(lambda img: work(img, client), [group[0] for group in unique.values()]))
+    with new_pool(settings) as pool, ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as workers:
+        list(workers.map(lambda img: work(img, pool), [group[0] for group in unique.values()]))
     for group in unique.values():
         for twin in group[1:]:
             _copy_result(group[0], twin)
+            if on_done:
+                on_done(twin)
+    summary.seconds = time.monotonic() - started
     return summary
+
+
+def _describe_original(image: Image, original: Path) -> None:
+    """Size and pixel dimensions of a cached original, from its header only (a cache hit stays cheap)."""
+    image.bytes = original.stat().st_size
+    try:
+        with PILImage.open(original, formats=FORMATS) as probe:
+            image.width, image.height = probe.size
+    except Exception as exc:  # noqa: BLE001 - a damaged cache entry is refetched next time
+        original.unlink(missing_ok=True)
+        raise FetchError(f"cached copy unreadable ({exc}); removed, it is fetched again next build") from None
 
 
 def _copy_result(source: Image, target: Image) -> None:
     for name in ("status", "reason", "path", "media_type", "width", "height", "bytes", "from_cache"):
         setattr(target, name, getattr(source, name))
+    target.variants = dict(source.variants)
 
 
 # ---------------------------------------------------------------- processing (Pillow)
 
+FORMATS = ["JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF"]  # the only decoders hostile bytes ever reach
+# decode() refuses by our own max_pixels before decoding; Pillow's warning below its own limit is noise.
+warnings.filterwarnings("ignore", category=PILImage.DecompressionBombWarning)
 SIGNATURES = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"RIFF", b"BM", b"II*\x00", b"MM\x00*")
 
 
@@ -288,66 +493,229 @@ def sniff(data: bytes) -> None:
     """Believe the bytes, not the Content-Type."""
     if not data:
         raise FetchError("empty response")
-    if not data.startswith(SIGNATURES) or (data.startswith(b"RIFF") and data[8:12] != b"WEBP"):
-        head = data[:64].lstrip().lower()
-        kind = "HTML" if head.startswith((b"<!doctype", b"<html")) else "not an image"
-        raise FetchError(f"the response is {kind}")
+    if data.startswith(SIGNATURES) and not (data.startswith(b"RIFF") and data[8:12] != b"WEBP"):
+        return
+    head = data[:256].lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html")) or b"<html" in head:
+        raise FetchError("the response is an HTML page, not an image")
+    if head.startswith(b"<?xml") or b"<svg" in head:
+        raise FetchError("SVG is not supported (vector images can carry scripts and remote references)")
+    if data[4:12] in (b"ftypavif", b"ftypheic", b"ftypheix", b"ftypmif1"):
+        raise FetchError(f"unsupported image format ({data[8:12].decode()})")
+    raise FetchError("the response is not an image")
 
 
-def process(image: Image, data: bytes, cache: Cache, settings: ImageSettings, profile: str = "epub") -> None:
-    """Decode (bomb-guarded), orient, flatten to RGB/L(A), resize, and save one variant without metadata."""
+def decode(data: bytes, max_pixels: int) -> PILImage.Image:
+    """The first frame, EXIF-oriented and fully decoded; FetchError for bombs and broken files.
+
+    The pixel count is checked from the header before any pixel is decoded (a 50 KB PNG can claim
+    gigapixels). Decoders raise many types on hostile input, so everything is caught here.
+    """
     sniff(data)
-    PILImage.MAX_IMAGE_PIXELS = settings.max_pixels
-    import io
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
-            with PILImage.open(io.BytesIO(data)) as probe:
-                if probe.width * probe.height > settings.max_pixels:
-                    raise FetchError(f"too many pixels: {probe.width}×{probe.height}")
-                probe.verify()
-            with PILImage.open(io.BytesIO(data)) as opened:
-                opened.seek(0)  # first frame of an animation
-                picture = ImageOps.exif_transpose(opened)
-                picture.load()
-    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
+        with PILImage.open(io.BytesIO(data), formats=FORMATS) as opened:
+            width, height = opened.size
+            if width * height > max_pixels:
+                raise FetchError(f"too many pixels: {width}×{height} > limit of {max_pixels} "
+                                 "(decompression bomb guard)")
+            source_format = opened.format
+            opened.seek(0)  # first frame of an animation
+            opened.load()
+            picture = ImageOps.exif_transpose(opened)
+            if picture is opened:
+                picture = opened.copy()
+    except FetchError:
+        raise
+    except PILImage.DecompressionBombError as exc:
         raise FetchError(f"decompression bomb refused: {exc}") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise FetchError(f"not a readable image: {exc}") from None
-    keep_png = picture.mode in ("RGBA", "LA", "P", "1") and _has_transparency_or_few_colors(picture)
-    picture = _normalise_mode(picture, keep_png)
-    picture.thumbnail((settings.max_side, settings.max_side), PILImage.Resampling.LANCZOS)
-    suffix, media_type = (".png", "image/png") if keep_png else (".jpg", "image/jpeg")
-    target = cache.variant(image.url, profile, suffix)
-    if not target.exists():
-        out = io.BytesIO()
-        if keep_png:
-            picture.save(out, "PNG", optimize=True)
-        else:
-            picture.save(out, "JPEG", quality=settings.jpeg_quality, optimize=True, progressive=True)
-        cache.write(target, out.getvalue())
-    image.path, image.media_type = target, media_type
-    image.width, image.height, image.bytes = picture.width, picture.height, target.stat().st_size
+    except Exception as exc:  # noqa: BLE001 - hostile bytes: any decoder error means "not usable"
+        raise FetchError(f"not a readable image ({type(exc).__name__}: {str(exc)[:120]})") from None
+    # No EXIF, GPS, XMP, ICC or comments travel on (PNG saving would copy some of them from info).
+    transparency = picture.info.get("transparency")
+    picture.info.clear()
+    if transparency is not None:
+        picture.info["transparency"] = transparency
+    picture.info["source_format"] = source_format  # read by _wants_png, never written out
+    return picture
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one output wants its images: fitted into `box` pixels, JPEG `quality`, maybe grayscale."""
+
+    name: str  # epub | eink | print
+    box: tuple[int, int]
+    quality: int = 80
+    grayscale: bool = False
+
+    @property
+    def tag(self) -> str:
+        """The variant folder: changing any parameter makes new variants, never reuses stale ones."""
+        gray = "-gray" if self.grayscale else ""
+        return f"{self.name}-{self.box[0]}x{self.box[1]}-q{self.quality}{gray}"
+
+
+PROFILES = ("epub", "eink", "print")
+PAGE_MM = {"A4": (210, 297), "A5": (148, 210), "A6": (105, 148), "B5": (176, 250), "B6": (125, 176),
+           "LETTER": (215.9, 279.4), "LEGAL": (215.9, 355.6)}
+MARGINS_MM = (38, 40)  # page less text block, both sides together: a typical book's margins and indent
+
+
+def profile(name: str, settings: ImageSettings, printed_width_mm: float = 0.0) -> Profile:
+    """The profile of an output: `epub` (long side ≤ max_side), `eink` (gray, 1072×1448), or
+    `print` (≤ print_ppi at `printed_width_mm`, the width of a full-width figure on the page)."""
+    if name == "epub":
+        return Profile("epub", (settings.max_side, settings.max_side), settings.jpeg_quality)
+    if name == "eink":
+        return Profile("eink", (1072, 1448), settings.jpeg_quality, grayscale=True)
+    if name == "print":
+        width_mm = settings.print_width_mm or printed_width_mm or PAGE_MM["A5"][0] - MARGINS_MM[0]
+        width = round(width_mm / 25.4 * settings.print_ppi)
+        return Profile("print", (width, round(width * 1.5)), settings.print_quality)
+    raise ValueError(f"unknown image profile '{name}'; choose from {', '.join(PROFILES)}")
+
+
+def text_width_mm(page_size: str) -> float:
+    """The printed width of a full-width figure for a page size like 'A5' (or '148mm 210mm')."""
+    bits = page_size.upper().split()
+    if bits and bits[0] in PAGE_MM:
+        width, height = PAGE_MM[bits[0]]
+        return (height if "LANDSCAPE" in bits else width) - MARGINS_MM[0]
+    if bits and bits[0].endswith("MM"):
+        try:
+            return float(bits[0][:-2]) - MARGINS_MM[0]
+        except ValueError:
+            pass
+    return PAGE_MM["A5"][0] - MARGINS_MM[0]
+
+
+def render(picture: PILImage.Image, target: Profile) -> tuple[bytes, str, tuple[int, int]]:
+    """(encoded bytes, suffix, size): JPEG for photos; PNG for transparency and line art."""
+    as_png = _wants_png(picture)
+    picture = _normalise_mode(picture, as_png, target.grayscale)
+    if picture.width > target.box[0] or picture.height > target.box[1]:
+        picture = picture.copy()
+        picture.thumbnail(target.box, PILImage.Resampling.LANCZOS)
+    out = io.BytesIO()
+    if as_png:
+        picture.save(out, "PNG", optimize=True)
+    else:
+        picture.save(out, "JPEG", quality=target.quality, optimize=True, progressive=True)
+    return out.getvalue(), ".png" if as_png else ".jpg", picture.size
+
+
+def _wants_png(picture: PILImage.Image) -> bool:
+    """Real transparency, or few colours (charts, diagrams, screenshots of text) that JPEG would smear.
+    A JPEG source stays JPEG: it has no alpha, and its artefacts already ruled out crisp line art."""
+    if picture.info.get("source_format") == "JPEG":
+        return False
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+        alpha = picture.convert("RGBA").getchannel("A")
+        if alpha.getextrema()[0] < 255:
+            return True
+    if picture.mode in ("1", "P"):
+        return True
+    if picture.mode in ("RGB", "L", "RGBA", "LA"):
+        sample = picture if picture.width * picture.height <= 1_000_000 else picture.resize((800, 800))
+        return sample.getcolors(64) is not None
+    return False
+
+
+def _normalise_mode(picture: PILImage.Image, as_png: bool, grayscale: bool) -> PILImage.Image:
+    if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        picture = picture.convert("I").point(lambda v: v / 256).convert("L")
+    if picture.mode == "CMYK":
+        picture = picture.convert("RGB")
+    has_alpha = as_png and (picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info)
+    if grayscale:
+        return picture.convert("LA" if has_alpha else "L")
+    if has_alpha:
+        return picture.convert("RGBA")
+    return picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
+
+
+def process(image: Image, data: bytes, cache: Cache, settings: ImageSettings,
+            target: Profile | str = "epub") -> None:
+    """Decode `data` and write `image`'s variant for one profile; set image.path and friends."""
+    target = profile(target, settings) if isinstance(target, str) else target
+    _make_variant(image, lambda: decode(data, settings.max_pixels), cache, target)
+
+
+def _make_variant(image: Image, load: Callable[[], PILImage.Image], cache: Cache, target: Profile) -> None:
+    existing = [p for p in (cache.variant(image.url, target.tag, s) for s in (".jpg", ".png")) if p.is_file()]
+    if existing:
+        path = existing[0]
+        with PILImage.open(path) as done:
+            size = done.size
+    else:
+        encoded, suffix, size = render(load(), target)
+        path = cache.variant(image.url, target.tag, suffix)
+        cache.write(path, encoded)
+    image.path = path
+    image.media_type = "image/png" if path.suffix == ".png" else "image/jpeg"
+    image.variants[target.name] = {"width": size[0], "height": size[1], "bytes": path.stat().st_size,
+                                   "media_type": image.media_type, "profile": target.tag}
     image.status, image.reason = "ok", ""
 
 
-def _has_transparency_or_few_colors(picture: PILImage.Image) -> bool:
-    if picture.mode in ("RGBA", "LA") or "transparency" in picture.info:
-        return True
-    return picture.mode in ("P", "1")
+# Each step: (JPEG quality, share of the box's side). PNGs only shrink.
+BUDGET_LADDER = ((70, 1.0), (60, 0.85), (50, 0.7), (40, 0.55), (35, 0.45), (30, 0.35))
 
 
-def _normalise_mode(picture: PILImage.Image, keep_png: bool) -> PILImage.Image:
-    if keep_png:
-        return picture.convert("RGBA") if picture.mode != "RGBA" else picture
-    if picture.mode == "CMYK":
-        return picture.convert("RGB")
-    if picture.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return picture.point(lambda v: v / 256).convert("L")
-    if picture.mode not in ("RGB", "L"):
-        return picture.convert("RGB")
-    return picture
+def use_profile(images_: list[Image], target: Profile, cache: Cache, settings: ImageSettings,
+                budget_bytes: int = 0) -> dict:
+    """Make (or reuse) every fetched image's variant for `target` and point the images at it.
+
+    When the variants add up to more than `budget_bytes` (0: no budget), they are made again with
+    lower quality and smaller sides, step by step, until they fit; the returned entry says so.
+    """
+    ok = list({image.url: image for image in images_ if image.status == "ok"}.values())
+    chosen = target
+    total = _variants_for(ok, chosen, cache, settings)
+    entry = {"profile": target.tag, "images": len(ok), "bytes": total, "budget": budget_bytes or None,
+             "recompressed": None}
+    if budget_bytes and total > budget_bytes:
+        first = total
+        for quality, share in BUDGET_LADDER:
+            box = (max(200, round(target.box[0] * share)), max(200, round(target.box[1] * share)))
+            chosen = replace(target, box=box, quality=min(quality, target.quality))
+            total = _variants_for(ok, chosen, cache, settings)
+            if total <= budget_bytes:
+                break
+        fits = "fits" if total <= budget_bytes else "still over budget"
+        entry.update(profile=chosen.tag, bytes=total, recompressed=(
+            f"{target.name} images were {first / 1e6:.1f} MB, over the budget of {budget_bytes / 1e6:.1f} MB; "
+            f"recompressed at JPEG quality {chosen.quality}, at most {chosen.box[0]}×{chosen.box[1]} px: "
+            f"{total / 1e6:.1f} MB ({fits})"))
+    twins = {image.url: image for image in ok}
+    for image in images_:
+        source = twins.get(image.url)
+        if source is not None and source is not image:
+            image.path, image.media_type = source.path, source.media_type
+            image.variants[target.name] = dict(source.variants.get(target.name, {}))
+    return entry
+
+
+def _variants_for(ok: list[Image], target: Profile, cache: Cache, settings: ImageSettings) -> int:
+    def one(image: Image) -> int:
+        try:
+            _make_variant(image, lambda: _load_original(image, cache, settings), cache, target)
+            return image.variants[target.name]["bytes"]
+        except FetchError as exc:
+            image.status, image.reason, image.path = "failed", str(exc), None
+            return 0
+
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 4))) as workers:
+        return sum(workers.map(one, ok))
+
+
+def _load_original(image: Image, cache: Cache, settings: ImageSettings) -> PILImage.Image:
+    original = cache.original(image.url)
+    try:
+        data = original.read_bytes()
+    except OSError as exc:
+        raise FetchError(f"the cached original is gone ({exc})") from None
+    return decode(data, settings.max_pixels)
 
 
 def report_entry(image: Image, article_id: str) -> dict:
@@ -357,4 +725,10 @@ def report_entry(image: Image, article_id: str) -> dict:
     if image.status == "ok":
         entry.update(width=image.width, height=image.height, bytes=image.bytes,
                      media_type=image.media_type, cached=image.from_cache)
+        if image.variants:
+            entry["variants"] = {name: dict(v) for name, v in image.variants.items()}
     return entry
+
+
+def summary_dict(summary: FetchSummary | None) -> dict | None:
+    return asdict(summary) if summary is not None else None

@@ -36,6 +36,7 @@ class Image:
     height: int = 0
     bytes: int = 0
     from_cache: bool = False
+    variants: dict = field(default_factory=dict)  # per output profile: width, height, bytes, media_type
 
 
 @dataclass

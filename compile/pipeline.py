@@ -135,6 +135,7 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override) -> Article:
     dates.date_article(article, zone, override.date if override else None)
     head, _ = dates.body_signals(article.body)
     clean.clean_article(article)
+    images.add_lead_image(article)
     article.outlet = article.outlet or outlets.from_dateline(head) or outlets.from_host(article.url)
     article.title = re.sub(r"\s+", " ", article.title).strip()
     if override is not None:
@@ -167,13 +168,14 @@ def build(
     out_dir: Path,
     settings: Settings,
     on_image: Callable | None = None,
+    on_fetch_start: Callable[[int], None] | None = None,
 ) -> Result:
     chosen = theme.load(settings.theme)
     cache = images.Cache.from_settings(settings.images)
     remove_stale_parts(out_dir)
     prepared = prepare(source, settings, ArticleStore(cache.root))
     anthology = prepared.anthology
-    summary = fetch_images(anthology, settings, cache, on_image)
+    summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start)
     slug = slug_for(source, settings)
     outputs = []
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
@@ -182,7 +184,7 @@ def build(
                     slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug)
         if settings.pdf.pdfa:
             book.attachments = archive_attachments(source, part, prepared, settings, chosen.name)
-        outputs.extend(write_outputs(book, out_dir, cache))
+        outputs.extend(write_outputs(book, out_dir, cache, summary))
     for output in outputs:
         anthology.warnings.extend(output.notes)
     data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
@@ -211,10 +213,13 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, on_image: Callable | None):
+def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, on_image: Callable | None,
+                 on_fetch_start: Callable[[int], None] | None):
     all_images = [image for article in anthology.articles for image in article.images]
     summary = None
     if settings.images.enabled and all_images:
+        if on_fetch_start:
+            on_fetch_start(len(all_images))
         summary = images.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image)
     for image in all_images:
         if image.status == "pending":
@@ -231,19 +236,37 @@ def archive_attachments(source: Path, part: Anthology, prepared: Prepared, setti
     return files
 
 
-def write_outputs(book: Book, out_dir: Path, cache: images.Cache) -> list[Output]:
+def write_outputs(book: Book, out_dir: Path, cache: images.Cache, summary) -> list[Output]:
     outputs = []
     if not book.anthology.articles:
         return outputs
-    for fmt in book.settings.formats:
+    settings, part = book.settings, book.anthology
+    for fmt in settings.formats:
         target = out_dir / f"{book.slug}.{fmt}"
         if fmt == "epub":
+            _use_images(part, fmt, images.profile(settings.images.epub_profile, settings.images), cache, settings,
+                        summary)
             outputs.append(epub_writer.write(book, target))
         elif fmt == "pdf":
+            width = prepress.page_width_mm(settings.pdf.page_size or book.theme.page_size)
+            printed = images.profile("print", settings.images, images.text_width_mm(f"{width:g}mm"))
+            _use_images(part, fmt, printed, cache, settings, summary)
             outputs.append(pdf_writer.write(book, target, [cache.root]))
-            if book.settings.pdf.impose == "booklet":
+            if settings.pdf.impose == "booklet":
                 outputs.append(prepress.impose_booklet(target, out_dir / f"{book.slug}.booklet.pdf"))
     return outputs
+
+
+def _use_images(anthology: Anthology, fmt: str, profile, cache, settings: Settings, summary) -> None:
+    """Point every fetched image at its variant for this output (each output has its own)."""
+    if summary is None:
+        return
+    all_images = [image for article in anthology.articles for image in article.images]
+    budget = settings.images.epub_budget_mb if fmt == "epub" else settings.images.pdf_budget_mb
+    entry = images.use_profile(all_images, profile, cache, settings.images, int(budget * 1e6))
+    summary.profiles[fmt] = entry
+    if entry["recompressed"] and entry["bytes"] > entry["budget"]:
+        anthology.warnings.append(entry["recompressed"])
 
 
 def has_warnings(result: Result) -> bool:

@@ -41,6 +41,13 @@ def css_page_size(value: str) -> str:
     return f"{match[1]}{match[3].lower()} {match[4]}{match[6].lower()}"
 
 
+def page_width_mm(value: str) -> float:
+    """The width of a page size (preset or custom), in millimetres."""
+    width = css_page_size(value).split()[0]
+    number, unit = float(width[:-2]), width[-2:]
+    return number * {"mm": 1.0, "cm": 10.0, "in": 25.4, "pt": 25.4 / 72}[unit]
+
+
 def stylesheet(settings) -> str:
     """Extra CSS that the PDF settings ask for, applied after the theme's print.css."""
     rules = []

@@ -1,0 +1,741 @@
+"""Images: fetched from a real HTTP server on 127.0.0.1, images made with Pillow here, no internet.
+
+Each hostile or broken case must end as status "failed" with a reason a person understands, fast.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import zipfile
+import zlib
+from pathlib import Path
+
+import pytest
+from bs4 import BeautifulSoup
+from PIL import Image as PILImage
+
+from compile import images
+from compile.config import ImageSettings
+from compile.model import Article, Image
+from tests.conftest import ROOT, run_cli
+
+# ---------------------------------------------------------------- images, made here
+
+
+def jpeg(size=(120, 80), color=(200, 30, 30), mode="RGB", **save) -> bytes:
+    out = io.BytesIO()
+    PILImage.new(mode, size, color).save(out, "JPEG", **save)
+    return out.getvalue()
+
+
+def noise_jpeg(size=(800, 600), quality=92) -> bytes:
+    out = io.BytesIO()
+    PILImage.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3)).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def rotated_jpeg_with_gps() -> bytes:
+    """200×100, left half red, right half blue, EXIF orientation 6 (display rotated 90° clockwise), GPS set."""
+    picture = PILImage.new("RGB", (200, 100), (0, 0, 255))
+    picture.paste((255, 0, 0), (0, 0, 100, 100))
+    exif = PILImage.Exif()
+    exif[0x0112] = 6  # Orientation
+    exif[0x010F] = "SpyCam"  # Make
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (48.0, 51.0, 24.0)
+    gps[3], gps[4] = "E", (2.0, 21.0, 3.0)
+    out = io.BytesIO()
+    picture.save(out, "JPEG", exif=exif, quality=95)
+    return out.getvalue()
+
+
+def png_alpha() -> bytes:
+    picture = PILImage.frombytes("RGB", (300, 200), os.urandom(300 * 200 * 3)).convert("RGBA")
+    picture.putalpha(PILImage.new("L", (300, 200), 128))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def png_line_art(size=(400, 300)) -> bytes:
+    picture = PILImage.new("RGB", size, "white")
+    for x in range(0, size[0], 20):
+        picture.paste((0, 0, 0), (x, 0, x + 2, size[1]))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def animated_gif() -> bytes:
+    frames = [PILImage.new("RGB", (64, 48), color) for color in ((0, 200, 0), (200, 0, 0), (0, 0, 200))]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return out.getvalue()
+
+
+def png_claiming(width: int, height: int) -> bytes:
+    """A real, tiny PNG whose header claims width×height: what a decompression bomb looks like first."""
+    data = io.BytesIO()
+    PILImage.new("1", (8, 8)).save(data, "PNG")
+    raw = bytearray(data.getvalue())
+    ihdr = raw[12:29]  # chunk type + 13 bytes of IHDR data
+    ihdr[4:12] = struct.pack(">II", width, height)
+    raw[12:29] = ihdr
+    raw[29:33] = struct.pack(">I", zlib.crc32(bytes(ihdr)))
+    return bytes(raw)
+
+
+# ---------------------------------------------------------------- server routes
+
+
+def serve(data: bytes, content_type: str = "image/jpeg", status: int = 200, delay: float = 0.0,
+          length: int | None = None):
+    def route(handler):
+        if delay:
+            time.sleep(delay)
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        if length != -1:
+            handler.send_header("Content-Length", str(len(data) if length is None else length))
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            handler.wfile.write(data)
+    return route
+
+
+def redirect(location: str):
+    def route(handler):
+        handler.send_response(302)
+        handler.send_header("Location", location)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+    return route
+
+
+def flaky(failures: int, data: bytes):
+    """5xx `failures` times, then the image."""
+    count = {"n": 0}
+
+    def route(handler):
+        count["n"] += 1
+        if count["n"] <= failures:
+            serve(b"busy", "text/plain", status=503)(handler)
+        else:
+            serve(data)(handler)
+    return route
+
+
+def drip(interval: float, limit: int = 200):
+    """Headers at once, then one byte every `interval` seconds: each read is quick, the whole is endless."""
+    def route(handler):
+        handler.send_response(200)
+        handler.send_header("Content-Type", "image/jpeg")
+        handler.send_header("Content-Length", str(limit))
+        handler.end_headers()
+        try:
+            for _ in range(limit):
+                handler.wfile.write(b"\xff")
+                handler.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            pass
+    return route
+
+
+def settings_for(tmp_path: Path, **changes) -> ImageSettings:
+    base = dict(allow_private_hosts=True, cache_dir=str(tmp_path / "cache"), connect_timeout=1.0,
+                read_timeout=1.0, total_timeout=4.0, retries=1, backoff=0.01, concurrency=4, per_host=4)
+    return ImageSettings(**{**base, **changes})
+
+
+def fetch(urls, settings: ImageSettings, offline: bool = False) -> tuple[list[Image], images.FetchSummary]:
+    found = [Image(url=url) for url in urls]
+    summary = images.fetch_all(found, settings, images.Cache.from_settings(settings), offline=offline)
+    return found, summary
+
+
+def variant(image: Image, settings: ImageSettings, name: str = "epub", width_mm: float = 0.0) -> PILImage.Image:
+    cache = images.Cache.from_settings(settings)
+    images.use_profile([image], images.profile(name, settings, width_mm), cache, settings)
+    assert image.status == "ok", image.reason
+    return PILImage.open(image.path)
+
+
+# ---------------------------------------------------------------- good images
+
+
+def test_tiny_jpeg_is_fetched_cached_and_sized(http_server, tmp_path):
+    http_server.routes["/tiny.jpg"] = serve(jpeg((3, 2)))
+    settings = settings_for(tmp_path)
+    (image,), summary = fetch([f"{http_server.url}/tiny.jpg"], settings)
+    assert (image.status, image.width, image.height) == ("ok", 3, 2)
+    assert (summary.fetched, summary.cached, summary.failed) == (1, 0, 0) and summary.bytes == image.bytes
+    assert images.Cache.from_settings(settings).original(image.url).is_file()
+    picture = variant(image, settings)
+    assert picture.size == (3, 2) and picture.format == "JPEG"
+
+
+def test_huge_image_is_resized_per_profile_and_the_original_kept(http_server, tmp_path):
+    data = noise_jpeg((3000, 2000), quality=60)
+    http_server.routes["/huge.jpg"] = serve(data)
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/huge.jpg"], settings)
+    cache = images.Cache.from_settings(settings)
+    epub = variant(image, settings, "epub")
+    assert epub.size == (1600, 1067) and epub.mode == "RGB"
+    eink = variant(image, settings, "eink")
+    assert eink.mode == "L" and eink.width <= 1072 and eink.height <= 1448 and eink.width == 1072
+    printed = variant(image, settings, "print", width_mm=114)
+    assert printed.width == round(114 / 25.4 * 300)  # 300 ppi at the printed width
+    narrow = variant(image, settings, "print", width_mm=50)
+    assert narrow.width == round(50 / 25.4 * 300)
+    assert cache.original(image.url).read_bytes() == data  # the original stays, untouched
+    assert set(image.variants) == {"epub", "eink", "print"}
+    assert len({p for p in (cache.root / "variants").glob("*/*")}) == 4  # one file per variant
+
+
+def test_print_width_comes_from_the_page_size():
+    settings = ImageSettings()
+    assert images.text_width_mm("A5") == 148 - images.MARGINS_MM[0]
+    assert images.text_width_mm("A4 landscape") == 297 - images.MARGINS_MM[0]
+    assert images.profile("print", settings, images.text_width_mm("A4")).box[0] == round((210 - 38) / 25.4 * 300)
+    assert images.profile("print", ImageSettings(print_width_mm=100), 176).box[0] == round(100 / 25.4 * 300)
+    with pytest.raises(ValueError, match="unknown image profile"):
+        images.profile("tiff", settings)
+
+
+def test_too_many_pixels_is_refused_before_decoding(http_server, tmp_path):
+    http_server.routes["/big.jpg"] = serve(jpeg((3000, 2000)))
+    (image,), summary = fetch([f"{http_server.url}/big.jpg"], settings_for(tmp_path, max_pixels=5_000_000))
+    assert image.status == "failed" and "too many pixels: 3000×2000" in image.reason
+    assert summary.failed == 1
+    assert not images.Cache.from_settings(settings_for(tmp_path)).original(image.url).exists()
+
+
+@pytest.mark.parametrize("side", [10_000, 100_000])
+def test_decompression_bomb_is_refused(http_server, tmp_path, side):
+    """A 100-byte PNG claiming 10⁸ or 10¹⁰ pixels: refused from its header, in no time, no memory."""
+    http_server.routes["/bomb.png"] = serve(png_claiming(side, side), "image/png")
+    started = time.monotonic()
+    (image,), _ = fetch([f"{http_server.url}/bomb.png"], settings_for(tmp_path))
+    assert image.status == "failed" and "decompression bomb" in image.reason, image.reason
+    assert time.monotonic() - started < 2
+
+
+def test_cmyk_jpeg_becomes_rgb(http_server, tmp_path):
+    http_server.routes["/cmyk.jpg"] = serve(jpeg((100, 60), (0, 255, 255, 0), mode="CMYK"))
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/cmyk.jpg"], settings)
+    picture = variant(image, settings)
+    assert picture.mode == "RGB" and picture.format == "JPEG"
+    red, green, blue = picture.getpixel((50, 30))
+    assert red > 200 and green < 60 and blue < 60  # no magenta + yellow = red, not inverted
+
+
+def test_exif_orientation_applied_and_metadata_stripped(http_server, tmp_path):
+    data = rotated_jpeg_with_gps()
+    assert PILImage.open(io.BytesIO(data)).getexif().get_ifd(0x8825)  # the source really carries GPS
+    http_server.routes["/rotated.jpg"] = serve(data)
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/rotated.jpg"], settings)
+    for name in ("epub", "eink", "print"):
+        picture = variant(image, settings, name, width_mm=100)
+        assert picture.size == (100, 200), name  # portrait now
+        top, bottom = picture.convert("RGB").getpixel((50, 20)), picture.convert("RGB").getpixel((50, 180))
+        if name != "eink":
+            assert top[0] > 200 and top[2] < 60 and bottom[2] > 200, (name, top, bottom)  # red was left: now top
+        assert not picture.getexif(), name
+        assert "exif" not in picture.info and "icc_profile" not in picture.info
+        assert b"SpyCam" not in image.path.read_bytes()
+
+
+def test_png_with_alpha_stays_png(http_server, tmp_path):
+    http_server.routes["/alpha.png"] = serve(png_alpha(), "image/png")
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/alpha.png"], settings)
+    picture = variant(image, settings)
+    assert picture.format == "PNG" and picture.mode == "RGBA" and image.media_type == "image/png"
+    assert picture.getpixel((10, 10))[3] == 128
+    assert variant(image, settings, "eink").mode == "LA"
+
+
+def test_line_art_png_stays_png_and_photo_png_becomes_jpeg(http_server, tmp_path):
+    photo = io.BytesIO()
+    PILImage.frombytes("RGB", (300, 200), os.urandom(300 * 200 * 3)).save(photo, "PNG")
+    http_server.routes["/chart.png"] = serve(png_line_art(), "image/png")
+    http_server.routes["/photo.png"] = serve(photo.getvalue(), "image/png")
+    settings = settings_for(tmp_path)
+    (chart, photo_image), _ = fetch([f"{http_server.url}/chart.png", f"{http_server.url}/photo.png"], settings)
+    assert variant(chart, settings).format == "PNG"
+    assert variant(photo_image, settings).format == "JPEG"
+
+
+def test_animated_gif_gives_its_first_frame(http_server, tmp_path):
+    http_server.routes["/anim.gif"] = serve(animated_gif(), "image/gif")
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/anim.gif"], settings)
+    picture = variant(image, settings)
+    assert getattr(picture, "n_frames", 1) == 1
+    red, green, blue = picture.convert("RGB").getpixel((10, 10))
+    assert green > 150 and red < 50 and blue < 50
+
+
+def test_sixteen_bit_png_becomes_eight_bit(http_server, tmp_path):
+    out = io.BytesIO()
+    PILImage.new("I;16", (64, 64), 40000).save(out, "PNG")
+    http_server.routes["/deep.png"] = serve(out.getvalue(), "image/png")
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/deep.png"], settings)
+    picture = variant(image, settings)
+    assert picture.mode == "L" and 150 < picture.getpixel((5, 5)) < 160  # 40000 / 256 ≈ 156
+
+
+# ---------------------------------------------------------------- broken and hostile responses
+
+
+@pytest.mark.parametrize(("route", "reason"), [
+    (serve(jpeg((400, 300))[:600]), "not a readable image"),  # truncated
+    (serve(b"\xff\xd8\xff\xe0" + os.urandom(2000)), "not a readable image"),  # corrupt
+    (serve(b"<!DOCTYPE html><html><body>Not found</body></html>", "image/jpeg"), "HTML page"),
+    (serve(b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"), "SVG"),
+    (serve(b"", "image/jpeg"), "empty response"),
+    (serve(b"nothing", status=404), "HTTP 404"),
+    (serve(b"nothing", status=403), "HTTP 403"),
+    (serve(b"", status=204), "HTTP 204"),
+])
+def test_broken_responses_fail_with_a_reason(http_server, tmp_path, route, reason):
+    http_server.routes["/x.jpg"] = route
+    settings = settings_for(tmp_path)
+    (image,), summary = fetch([f"{http_server.url}/x.jpg"], settings)
+    assert image.status == "failed" and reason in image.reason, image.reason
+    assert summary.failed == 1 and summary.fetched == 0
+    assert not images.Cache.from_settings(settings).original(image.url).exists()  # nothing bad is cached
+
+
+def test_5xx_is_retried_then_succeeds(http_server, tmp_path):
+    http_server.routes["/flaky.jpg"] = flaky(2, jpeg())
+    (image,), _ = fetch([f"{http_server.url}/flaky.jpg"], settings_for(tmp_path, retries=2))
+    assert image.status == "ok", image.reason
+    assert http_server.hits.count("/flaky.jpg") == 3
+
+
+def test_5xx_gives_up_after_the_retries(http_server, tmp_path):
+    http_server.routes["/down.jpg"] = flaky(100, jpeg())
+    (image,), _ = fetch([f"{http_server.url}/down.jpg"], settings_for(tmp_path, retries=2))
+    assert image.status == "failed" and image.reason == "HTTP 503 (after 3 attempts)"
+    assert http_server.hits.count("/down.jpg") == 3
+
+
+def test_slow_server_times_out_quickly(http_server, tmp_path):
+    http_server.routes["/slow.jpg"] = serve(jpeg(), delay=3)
+    started = time.monotonic()
+    (image,), _ = fetch([f"{http_server.url}/slow.jpg"], settings_for(tmp_path, read_timeout=0.3, retries=1))
+    elapsed = time.monotonic() - started
+    assert image.status == "failed" and "timed out" in image.reason and "after 2 attempts" in image.reason
+    assert elapsed < 1.5
+
+
+def test_dripping_server_is_cut_at_the_total_deadline(http_server, tmp_path):
+    """Every read is faster than the read timeout; only the total deadline stops it."""
+    http_server.routes["/drip.jpg"] = drip(0.1)
+    started = time.monotonic()
+    (image,), _ = fetch([f"{http_server.url}/drip.jpg"], settings_for(tmp_path, read_timeout=1, total_timeout=1))
+    elapsed = time.monotonic() - started
+    assert image.status == "failed" and "total timeout of 1 s" in image.reason, image.reason
+    assert elapsed < 2
+
+
+def test_redirect_loop_is_refused_after_five(http_server, tmp_path):
+    http_server.routes["/loop.jpg"] = redirect("/loop.jpg")
+    (image,), _ = fetch([f"{http_server.url}/loop.jpg"], settings_for(tmp_path))
+    assert image.status == "failed" and image.reason == "more than 5 redirects"
+    assert http_server.hits.count("/loop.jpg") == 6  # the first request and five redirects followed
+
+
+def test_five_redirects_are_followed(http_server, tmp_path):
+    for hop in range(5):
+        http_server.routes[f"/r{hop}"] = redirect(f"/r{hop + 1}" if hop < 4 else "/final.jpg")
+    http_server.routes["/final.jpg"] = serve(jpeg())
+    (image,), _ = fetch([f"{http_server.url}/r0"], settings_for(tmp_path))
+    assert image.status == "ok", image.reason
+
+
+@pytest.mark.parametrize("length", [None, -1], ids=["declared", "undeclared"])
+def test_byte_limit_aborts_the_download(http_server, tmp_path, length):
+    big = noise_jpeg((800, 800))
+    http_server.routes["/big.jpg"] = serve(big, length=length)
+    (image,), _ = fetch([f"{http_server.url}/big.jpg"], settings_for(tmp_path, max_bytes=100_000))
+    assert image.status == "failed" and "too large" in image.reason and "100000" in image.reason
+
+
+def test_private_hosts_refused_by_default_without_a_request(http_server, tmp_path):
+    http_server.routes["/ok.jpg"] = serve(jpeg())
+    port = http_server.server_address[1]
+    urls = [f"{http_server.url}/ok.jpg", f"http://localhost:{port}/ok.jpg", f"http://[::ffff:127.0.0.1]:{port}/ok.jpg"]
+    found, summary = fetch(urls, settings_for(tmp_path, allow_private_hosts=False))
+    for image in found:
+        assert image.status == "failed" and "non-public address" in image.reason, image.reason
+        assert "allow_private_hosts" in image.reason
+    assert summary.failed == 3
+    assert http_server.hits == []  # the server never heard of us
+    (allowed,), _ = fetch(urls[:1], settings_for(tmp_path, allow_private_hosts=True))
+    assert allowed.status == "ok" and http_server.hits == ["/ok.jpg"]
+
+
+def test_redirect_to_a_private_host_is_refused(http_server, tmp_path):
+    """allow_private_hosts lets loopback through, but never link-local (cloud metadata)."""
+    http_server.routes["/meta.jpg"] = redirect("http://169.254.169.254/latest/meta-data/")
+    (image,), _ = fetch([f"{http_server.url}/meta.jpg"], settings_for(tmp_path, allow_private_hosts=True))
+    assert image.status == "failed" and "169.254.169.254" in image.reason and "refused" in image.reason
+
+
+@pytest.mark.parametrize("address", ["169.254.169.254", "0.0.0.0", "224.0.0.1", "fe80::1", "10.1.2.3", "::1"])
+def test_address_rules(address):
+    assert not images.allowed_address(address, allow_private=False)
+    private_ok = address in ("10.1.2.3", "::1")
+    assert images.allowed_address(address, allow_private=True) == private_ok
+    assert images.allowed_address("93.184.216.34", allow_private=False)
+
+
+def test_hostname_resolving_to_a_private_address_is_refused_at_connect(monkeypatch, http_server, tmp_path):
+    """The address checked is the address connected to: a public-looking name cannot smuggle loopback."""
+    http_server.routes["/x.jpg"] = serve(jpeg())
+    real = images.socket.getaddrinfo
+    monkeypatch.setattr(images.socket, "getaddrinfo",
+                        lambda host, *a, **k: real("127.0.0.1" if host == "cdn.example.com" else host, *a, **k))
+    port = http_server.server_address[1]
+    (image,), _ = fetch([f"http://cdn.example.com:{port}/x.jpg"], settings_for(tmp_path, allow_private_hosts=False))
+    assert image.status == "failed" and "cdn.example.com resolves to a non-public address" in image.reason
+    assert http_server.hits == []
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.com/a.jpg", "gopher://x/1",
+                                 "data:image/png;base64,iVBORw0KGgo=", "javascript:alert(1)", "/relative.jpg"])
+def test_non_http_schemes_are_refused(tmp_path, url):
+    (image,), _ = fetch([url], settings_for(tmp_path))
+    assert image.status == "failed" and "refused (only http and https)" in image.reason
+
+
+def test_redirect_to_file_scheme_is_refused(http_server, tmp_path):
+    http_server.routes["/sneaky.jpg"] = redirect("file:///etc/passwd")
+    (image,), _ = fetch([f"{http_server.url}/sneaky.jpg"], settings_for(tmp_path))
+    assert image.status == "failed" and "scheme 'file' refused" in image.reason
+
+
+# ---------------------------------------------------------------- cache
+
+
+def test_offline_uses_only_the_cache(http_server, tmp_path):
+    http_server.routes["/a.jpg"] = serve(jpeg())
+    http_server.routes["/b.jpg"] = serve(jpeg())
+    settings = settings_for(tmp_path)
+    fetch([f"{http_server.url}/a.jpg"], settings)
+    hits = len(http_server.hits)
+    (cached, missing), summary = fetch([f"{http_server.url}/a.jpg", f"{http_server.url}/b.jpg"], settings,
+                                       offline=True)
+    assert cached.status == "ok" and cached.from_cache and cached.width == 120
+    assert missing.status == "failed" and missing.reason == "offline, and not in the image cache"
+    assert (summary.cached, summary.fetched, summary.failed) == (1, 0, 1)
+    assert len(http_server.hits) == hits  # offline: not one request
+
+
+def test_cache_hit_makes_no_request_and_reuses_variants(http_server, tmp_path):
+    http_server.routes["/a.jpg"] = serve(jpeg((2000, 1000)))
+    settings = settings_for(tmp_path)
+    (first,), _ = fetch([f"{http_server.url}/a.jpg"], settings)
+    variant(first, settings)
+    written = first.path.stat().st_mtime_ns
+    (again,), summary = fetch([f"{http_server.url}/a.jpg"], settings)
+    assert again.from_cache and summary.cached == 1 and http_server.hits == ["/a.jpg"]
+    assert variant(again, settings).size == (1600, 800) and again.path.stat().st_mtime_ns == written
+
+
+def test_same_url_twice_is_fetched_once(http_server, tmp_path):
+    http_server.routes["/a.jpg"] = serve(jpeg())
+    found, _ = fetch([f"{http_server.url}/a.jpg"] * 3, settings_for(tmp_path))
+    assert [i.status for i in found] == ["ok"] * 3 and http_server.hits == ["/a.jpg"]
+
+
+def test_cache_paths_never_come_from_the_url(tmp_path):
+    cache = images.Cache(tmp_path / "cache")
+    for url in ["https://x/../../../../etc/passwd", "https://x/%2e%2e/%2e%2e/a.jpg", "https://x/a\x00b/../c"]:
+        for path in (cache.original(url), cache.variant(url, "epub-1600x1600-q80", ".jpg")):
+            assert path.resolve().is_relative_to(cache.root.resolve())
+            assert ".." not in path.relative_to(cache.root).parts
+
+
+def test_cut_connection_leaves_nothing_in_the_cache(http_server, tmp_path):
+    """The server promises 100 kB and hangs up after 1 kB: a failed image, no partial file."""
+    http_server.routes["/cut.jpg"] = serve(jpeg()[:1000], length=100_000)
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/cut.jpg"], settings)
+    assert image.status == "failed" and "connection failed" in image.reason, image.reason
+    cache_root = Path(settings.cache_dir)
+    assert not any(p.is_file() for p in cache_root.rglob("*"))
+
+
+FETCH_SCRIPT = textwrap.dedent("""
+    import json, sys
+    from compile import images
+    from compile.config import ImageSettings
+    from compile.model import Image
+    settings = ImageSettings(allow_private_hosts=True, cache_dir=sys.argv[1], total_timeout=30, concurrency=4)
+    found = [Image(url=u) for u in sys.argv[2:]]
+    images.fetch_all(found, settings, images.Cache.from_settings(settings))
+    cache = images.Cache.from_settings(settings)
+    images.use_profile(found, images.profile("epub", settings), cache, settings)
+    print(json.dumps([[i.status, i.reason] for i in found]))
+""")
+
+
+def _fetch_process(cache_dir: Path, urls: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", FETCH_SCRIPT, str(cache_dir), *urls], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_killed_download_leaves_the_cache_usable(http_server, tmp_path):
+    data = jpeg((300, 200))
+    state = {"slow": True}
+
+    def sometimes_slow(handler):
+        if state["slow"]:
+            drip(0.05, limit=len(data))(handler)
+        else:
+            serve(data)(handler)
+    http_server.routes["/a.jpg"] = sometimes_slow
+    cache_dir = tmp_path / "cache"
+    process = _fetch_process(cache_dir, [f"{http_server.url}/a.jpg"])
+    deadline = time.monotonic() + 10
+    while "/a.jpg" not in http_server.hits and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # mid-download
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    cache = images.Cache(cache_dir)
+    assert not cache.original(f"{http_server.url}/a.jpg").exists()
+    state["slow"] = False
+    settings = settings_for(tmp_path)
+    (image,), _ = fetch([f"{http_server.url}/a.jpg"], settings)
+    assert image.status == "ok" and PILImage.open(cache.original(image.url)).size == (300, 200)
+
+
+def test_stale_part_files_are_swept(tmp_path):
+    cache = images.Cache(tmp_path / "cache")
+    old = cache.root / "originals" / "ab" / ".abc.x.part"
+    fresh = cache.root / "originals" / "ab" / ".abd.x.part"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"half")
+    fresh.write_bytes(b"being written by another build")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    assert cache.sweep() == 1 and not old.exists() and fresh.exists()
+
+
+def test_write_atomic_never_leaves_half_a_file(tmp_path, monkeypatch):
+    target = tmp_path / "x" / "file"
+    images.write_atomic(target, b"old")
+
+    def crash(*args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(images.os, "replace", crash)
+    with pytest.raises(KeyboardInterrupt):
+        images.write_atomic(target, b"new")
+    assert target.read_bytes() == b"old" and list(target.parent.iterdir()) == [target]
+
+
+def test_two_builds_share_one_cache_dir(http_server, tmp_path):
+    """Two processes fetch and process the same 24 images into the same cache at the same time."""
+    pictures = {f"/p{n}.jpg": noise_jpeg((400, 300)) for n in range(24)}
+    for path, data in pictures.items():
+        http_server.routes[path] = serve(data, delay=0.02)
+    urls = [f"{http_server.url}{path}" for path in pictures]
+    cache_dir = tmp_path / "cache"
+    processes = [_fetch_process(cache_dir, urls), _fetch_process(cache_dir, list(reversed(urls)))]
+    for process in processes:
+        out, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+        assert all(status == "ok" for status, _ in json.loads(out)), out
+    cache = images.Cache(cache_dir)
+    for path, data in pictures.items():
+        assert cache.original(f"{http_server.url}{path}").read_bytes() == data
+    for file in (cache_dir / "variants").rglob("*"):
+        if file.is_file():
+            PILImage.open(file).load()  # every variant whole
+    assert not list(cache_dir.rglob("*.part"))
+
+
+def test_concurrent_fetch_in_threads(http_server, tmp_path):
+    for n in range(10):
+        http_server.routes[f"/t{n}.jpg"] = serve(jpeg(), delay=0.05)
+    urls = [f"{http_server.url}/t{n}.jpg" for n in range(10)]
+    settings = settings_for(tmp_path)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(fetch(urls, settings)[0])) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(image.status == "ok" for found in results for image in found)
+
+
+# ---------------------------------------------------------------- budgets
+
+
+def test_budget_recompresses_and_says_so(http_server, tmp_path):
+    for n in range(4):
+        http_server.routes[f"/n{n}.jpg"] = serve(noise_jpeg((1200, 900)))
+    settings = settings_for(tmp_path)
+    found, _ = fetch([f"{http_server.url}/n{n}.jpg" for n in range(4)], settings)
+    cache = images.Cache.from_settings(settings)
+    free = images.use_profile(found, images.profile("epub", settings), cache, settings)
+    assert free["recompressed"] is None
+    budget = free["bytes"] // 3
+    entry = images.use_profile(found, images.profile("epub", settings), cache, settings, budget_bytes=budget)
+    assert entry["bytes"] <= budget < free["bytes"]
+    assert "over the budget" in entry["recompressed"] and "(fits)" in entry["recompressed"]
+    assert sum(image.path.stat().st_size for image in found) == entry["bytes"]
+    assert all(image.variants["epub"]["profile"] == entry["profile"] for image in found)
+
+
+def test_impossible_budget_says_it_is_still_over(http_server, tmp_path):
+    http_server.routes["/n.jpg"] = serve(noise_jpeg((800, 600)))
+    settings = settings_for(tmp_path)
+    found, _ = fetch([f"{http_server.url}/n.jpg"], settings)
+    entry = images.use_profile(found, images.profile("epub", settings), images.Cache.from_settings(settings),
+                               settings, budget_bytes=1000)
+    assert "still over budget" in entry["recompressed"] and found[0].status == "ok"
+
+
+# ---------------------------------------------------------------- finding images
+
+
+def test_front_matter_image_becomes_the_lead_figure():
+    article = Article(id="a", source="a.md", title="T <x>", url="https://news.example.com/2020/05/story.html",
+                      body="<p>text</p>", meta={"front_matter_image": "../img/lead.jpg"})
+    images.add_lead_image(article)
+    assert article.images[0].url == "https://news.example.com/2020/img/lead.jpg"
+    soup = BeautifulSoup(article.body, "html.parser")
+    assert soup.figure.img["src"] == article.images[0].url and soup.figure.img["alt"] == "T <x>"
+    images.add_lead_image(article)  # idempotent: already in the body
+    assert len(article.images) == 1
+
+
+def test_front_matter_image_must_be_http():
+    article = Article(id="a", source="a.md", body="<p>x</p>", meta={"front_matter_image": "javascript:alert(1)"})
+    images.add_lead_image(article)
+    assert article.images == [] and article.body == "<p>x</p>" and "not an http(s) URL" in article.warnings[0]
+
+
+def test_front_matter_proxy_image_is_unwrapped():
+    article = Article(id="a", source="a.md", body="", meta={"front_matter_image":
+                                                           "https://images.weserv.nl/?url=cdn.example.com/a.jpg"})
+    images.add_lead_image(article)
+    assert article.images[0].url == "https://cdn.example.com/a.jpg"
+    assert article.images[0].found_url.startswith("https://images.weserv.nl/")
+
+
+# ---------------------------------------------------------------- the whole build
+
+
+def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
+    http_server.routes["/photo.jpg"] = serve(noise_jpeg((2400, 1600), quality=70))
+    http_server.routes["/lead.png"] = serve(png_line_art((500, 300)), "image/png")
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "anthology.toml").write_text(textwrap.dedent(f"""
+        title = "Test"
+        [images]
+        allow_private_hosts = true
+        cache_dir = "{tmp_path / 'cache'}"
+        """), encoding="utf-8")
+    (source / "story.md").write_text(textwrap.dedent(f"""
+        ---
+        title: A story with pictures
+        date: 2021-05-22
+        url: {http_server.url}/news/story.html
+        image: ../lead.png
+        ---
+        Some text of the story, long enough to be an article body.
+
+        ![A photo]({http_server.url}/photo.jpg)
+
+        More text after the photo.
+
+        ![Gone](/missing.jpg)
+        """).lstrip(), encoding="utf-8")
+    result = run_cli("build", str(source), "-o", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    assert "images: 2 fetched" in result.stderr and "1 failed" in result.stderr
+    assert "\x1b[" not in result.stderr  # not a terminal: plain lines
+    report = json.loads((tmp_path / "out" / "src.report.json").read_text(encoding="utf-8"))
+    by_url = {entry["url"]: entry for entry in report["images"]}
+    photo = by_url[f"{http_server.url}/photo.jpg"]
+    assert photo["status"] == "ok" and photo["width"] == 2400
+    assert photo["variants"]["epub"]["width"] == 1600
+    assert photo["variants"]["print"]["width"] == round(images.text_width_mm("A5") / 25.4 * 300)
+    assert by_url[f"{http_server.url}/lead.png"]["variants"]["epub"]["media_type"] == "image/png"
+    missing = by_url[f"{http_server.url}/missing.jpg"]
+    assert missing["status"] == "failed" and missing["reason"] == "HTTP 404"
+    summary = report["image_summary"]
+    assert (summary["fetched"], summary["failed"]) == (2, 1) and summary["bytes"] > 0
+    assert set(summary["profiles"]) == {"epub", "pdf"}
+    with zipfile.ZipFile(tmp_path / "out" / "src.epub") as book:
+        names = [n for n in book.namelist() if "/images/" in n]
+        sizes = sorted(PILImage.open(io.BytesIO(book.read(n))).size for n in names)
+    assert sizes == [(500, 300), (1600, 1067)]  # the EPUB carries the epub variants, not the print ones
+    hits = list(http_server.hits)
+    again = run_cli("build", str(source), "-o", str(tmp_path / "out2"), "--offline", "--format", "epub")
+    assert again.returncode == 0 and "2 from cache" in again.stderr and http_server.hits == hits
+
+
+def test_unicode_urls_are_encoded_on_the_wire(monkeypatch, http_server, tmp_path):
+    """Chinese file names and IDN hosts are common in news URLs: sent as browsers send them."""
+    http_server.routes["/%E5%9B%BE%E7%89%87%20a.jpg"] = serve(jpeg())
+    real = images.socket.getaddrinfo
+    monkeypatch.setattr(images.socket, "getaddrinfo",
+                        lambda host, *a, **k: real("127.0.0.1" if host.startswith("xn--") else host, *a, **k))
+    port = http_server.server_address[1]
+    found, _ = fetch([f"{http_server.url}/图片 a.jpg", f"http://例子.测试:{port}/图片 a.jpg"], settings_for(tmp_path))
+    assert [image.status for image in found] == ["ok", "ok"], [image.reason for image in found]
+    assert http_server.hits == ["/%E5%9B%BE%E7%89%87%20a.jpg"] * 2
+
+
+def test_an_unexpected_error_fails_one_image_not_the_build(monkeypatch, http_server, tmp_path):
+    http_server.routes["/a.jpg"] = serve(jpeg())
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("surprise")
+    monkeypatch.setattr(images, "fetch_one", broken)
+    (image,), summary = fetch([f"{http_server.url}/a.jpg"], settings_for(tmp_path))
+    assert image.status == "failed" and "internal error: RuntimeError: surprise" in image.reason
+    assert summary.failed == 1
+
+
+def test_process_makes_one_variant_from_bytes(tmp_path):
+    settings = settings_for(tmp_path)
+    image = Image(url="https://example.com/a.jpg")
+    images.process(image, jpeg((4000, 1000)), images.Cache.from_settings(settings), settings,
+                   images.profile("print", settings, printed_width_mm=60))
+    assert image.status == "ok" and image.variants["print"]["width"] == round(60 / 25.4 * 300)
+    with pytest.raises(images.FetchError, match="HTML"):
+        images.process(image, b"<html><body>hi</body></html>", images.Cache.from_settings(settings), settings)
+
+
+def test_epub_profile_is_validated(tmp_path):
+    from compile import config
+    path = tmp_path / "anthology.toml"
+    path.write_text('[images]\nepub_profile = "kindle"\n', encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="epub_profile"):
+        config.load(path)
+    path.write_text('[images]\nepub_profile = "eink"\nepub_budget_mb = 25\n', encoding="utf-8")
+    assert config.load(path).images.epub_budget_mb == 25.0
