@@ -94,7 +94,7 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override) -> Article:
     dates.date_article(article, zone, override.date if override else None)
     head, _ = dates.body_signals(article.body)
     clean.clean_article(article)
-    article.outlet = article.outlet or outlets.from_dateline(head) or outlets.from_host(article.url)
+    article.outlet = outlets.resolve(article, head)
     article.title = re.sub(r"\s+", " ", article.title).strip()
     if override is not None:
         article.title = override.title or article.title

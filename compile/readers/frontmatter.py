@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from compile import outlets
 from compile.model import Article
 
 FENCE = re.compile(r"\A\ufeff?(?P<fence>---|\+\+\+)[ \t]*\n(?P<meta>.*?)\n(?P=fence)[ \t]*(\n|\Z)", re.S)
@@ -37,7 +38,10 @@ def read(path: Path, text: str) -> Article:
     inner.url = _text(meta.get("from") or meta.get("source_url") or meta.get("url") or meta.get("link")) or inner.url
     if inner.url and not re.match(r"https?://", inner.url):
         inner.url = ""
-    inner.author = _text(meta.get("author")) or inner.author
+    author = _text(meta.get("author") or meta.get("authors"))
+    # Feed mirrors put the outlet in `author` ("author: 美国之音"): that is an outlet, not a person.
+    if author and not outlets.is_outlet(author):
+        inner.author = author
     inner.outlet = _outlet(meta) or inner.outlet
     if "image" in meta and isinstance(meta["image"], str):
         inner.meta["front_matter_image"] = meta["image"]
@@ -69,8 +73,13 @@ def _text(value) -> str:
 
 
 def _outlet(meta: dict) -> str:
-    for key in ("outlet", "source", "publisher", "categories", "author"):
+    """An explicit outlet key, else a category, tag or author that names a known outlet."""
+    for key in ("outlet", "source", "publisher", "site_name", "site"):
         value = _text(meta.get(key))
         if value and not value.startswith("http"):
+            return value
+    for key in ("categories", "tags", "author"):
+        value = _text(meta.get(key))
+        if outlets.is_outlet(value):
             return value
     return ""
