@@ -26,9 +26,14 @@ def read(path: Path, text: str) -> Article:
     match = FENCE.match(text)
     warnings = []
     if match is None:
-        # The closing fence is missing: keep the whole text as the body rather than lose it.
-        meta, body = {}, text.split("\n", 1)[1]
-        warnings.append("front matter has no closing fence; read as body text")
+        # The closing fence is missing: the `key: value` lines up to the first blank line are the
+        # front matter if they parse as one; the rest is the body, so that nothing is lost.
+        rest = text.split("\n", 1)[1] if "\n" in text else ""
+        head, _, body = rest.partition("\n\n")
+        meta = _parse(text[:3], head, []) if head.strip() else {}
+        if not meta:
+            body = rest
+        warnings.append("front matter has no closing fence; read up to the first blank line")
     else:
         meta, body = _parse(match["fence"], match["meta"], warnings), text[match.end():]
     inner = read_text(path, body) if body.strip() else Article(id="", source=str(path))
