@@ -275,11 +275,11 @@ def _make_figures(tree: Tag) -> None:
             continue
         container = img.parent if img.parent is not tree and img.parent.name == "p" else None
         figure = factory.new_tag("figure")
-        anchor = container if container is not None and not container.get_text(strip=True) else img
-        anchor.insert_before(figure)
+        bare = container is not None and not container.get_text(strip=True)
+        (container if bare else img).insert_before(figure)  # a figure never sits inside a bare <p>
         figure.append(img.extract())
-        if anchor is not img:
-            anchor.decompose()
+        if bare and not container.find("img"):
+            container.decompose()
         caption = figure.find_next_sibling()
         if caption is not None and caption.name == "p" and _is_caption(caption):
             caption.name = "figcaption"
@@ -427,10 +427,12 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
         img = figure.find("img")
         if img is None:
             continue
-        if img["src"] in seen:
-            article.warn(f"dropped a repeated image: {img['src'][:60]}")
+        src = img.get("src", "")
+        if src in seen:
+            article.warn(f"dropped a repeated image: {src[:60]}")
             figure.decompose()
-        seen.add(img["src"])
+            continue
+        seen.add(src)
 
 
 def _adjacent(first: Tag, second: Tag) -> bool:
