@@ -7,12 +7,14 @@ writers; the structural passes work on that safe tree.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from urllib.parse import urlsplit
 
 import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from compile import dates, images
+from compile import dates, images, outlets
 from compile.model import Article, Image
 
 ALLOWED_TAGS = {
@@ -22,32 +24,57 @@ ALLOWED_TAGS = {
 }
 ALLOWED_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}, "th": {"colspan", "rowspan"},
                       "td": {"colspan", "rowspan"}, "abbr": {"title"}, "time": {"datetime"}}
-BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "table", "hr"}
+BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
 # Class/id words of widgets that are never the article's text.
-WIDGET = re.compile(r"share|social|promo|newsletter|related|advert|\bads?\b|sponsor|comment|subscribe|toolbar", re.I)
-# Feed footers and calls to action, as whole blocks of text.
-BOILERPLATE = [
-    re.compile(p)
-    for p in (
-        r"^分享\s*[:：]?$", r"获取更多\s*RSS", r"^https?://feedx\.(net|run)$", r"下载.{0,12}(APP|App|客户端)",
-        r"^(Share|Share this|Follow us)\b.{0,40}$", r"^(相关新闻|相關新聞|延伸阅读|延伸閱讀|更多内容)[:：]?$",
-        r"^©\s*\d{4}\s*年?\s*德国之声版权声明", r"^(点击|點擊).{0,20}(订阅|訂閱)",
-    )
+WIDGET = re.compile(r"share|social|promo|newsletter|related|advert|\bads?\b|sponsor|comment|subscribe|toolbar|"
+                    r"trustbadge|media-placeholder|video-placeholder", re.I)
+# Whole blocks of text that are feed footers, calls to action, copyright notices or relative stamps.
+# Data, not code: one pattern per line, generic first, then per outlet (keyed by outlets.canonical names).
+GENERIC_JUNK = [
+    r"^分享\s*[:：]?$",
+    r"获取更多\s*RSS",
+    r"^https?://feedx\.(net|run)/?$",
+    r"下载.{0,12}(APP|App|app|客户端|應用)",
+    r"^(Share|Share this|Follow us)\b.{0,40}$",
+    r"^(相关新闻|相關新聞|延伸阅读|延伸閱讀|更多内容|相关阅读|相關閱讀)[:：]?$",
+    r"^(点击|點擊).{0,20}(订阅|訂閱)",
+    r"^(订阅|訂閱).{0,20}(频道|頻道|电子报|電子報|newsletter)",
+    r"^©\ufe0f?\s*\d{4}\s*年?.{0,20}(版权|版權|保留|所有|声明|聲明)",
+    r"^(©|\(c\)|Copyright)\ufe0f?\s*\d{4}\s+[\w .&-]{2,40}$",
+    r"^(版权所有|版權所有|All rights reserved)",
+    r"^(最近更新|最后更新|最後更新|更新时间|更新時間)\s*[:：]?\s*\d+\s*(秒|分钟|分鐘|小时|小時|天)前$",
+    r"^\d+\s*(秒|分钟|分鐘|小时|小時|天)前$",
+    r"^(使用浏览器播视频|使用瀏覽器播放影片).{0,40}$",
+    r"^view video in browser$",
 ]
+OUTLET_JUNK = {
+    "路透社": [r"^我们的标准[:：]?", r"^汤森路透“信任原则”$"],
+    "德国之声": [r"^©\ufe0f?\s*\d{4}\s*年?德国之声版权声明"],
+    "BBC": [r"^(BBC中文|BBC News 中文)\s*(版权所有|版權所有)"],
+    "法国国际广播电台": [r"^(下载|下載)法广(APP|应用)", r"^(订阅|訂閱)法广"],
+    "美国之音": [r"^(请订阅|請訂閱)美国之音"],
+}
+# Images that are a logo or a spacer, not a picture of the story.
+JUNK_IMAGES = [r"/meta_og_twcards/", r"^data:", r"/spacer\.gif", r"/grey-placeholder\.png"]
+JUNK_ALTS = [r"^line break$", r"^spacer$"]
 SHARE_HOSTS = re.compile(r"facebook\.com/(dialog|sharer)|twitter\.com/intent|x\.com/intent|whatsapp:|web\.whatsapp|"
                          r"line\.me/R/msg|weibo\.com/share|t\.me/share|mailto:\?")
 CJK = r"\u3400-\u9fff\uf900-\ufaff"
 # A paragraph that ends with one of these is complete; without one, a long CJK paragraph followed by
 # one starting with a CJK character was split by a hard wrap.
 TERMINAL = "。！？!?…”’」』）)》】：:；;.—"
+CJK_PUNCT = "，。、；：！？”“」「『』（）《》"
 OPENING_PUNCT = "，。、；：？！）」』”’》〉】"
 
 
 def clean_article(article: Article) -> Article:
     soup = BeautifulSoup(article.body, "lxml")
     root = soup.body or soup
-    _drop_boilerplate(root, article)
+    junk = _junk_patterns(article)
+    _demote_headings(root, article.title)
+    _media_to_images(root)
+    _drop_boilerplate(root, article, junk)
     _choose_image_sources(root, article.url)
     safe = nh3.clean(
         "".join(str(c) for c in root.contents),
@@ -58,52 +85,120 @@ def clean_article(article: Article) -> Article:
         strip_comments=True,
     )
     tree = BeautifulSoup(f"<div>{safe}</div>", "lxml").div
-    _demote_headings(tree, article.title)
     _blocks_from_divs(tree)
     _make_figures(tree)
     _drop_empty(tree)
+    _drop_title_repeat(tree, article.title)
     _reflow(tree)
+    _trim_blocks(tree)
     _drop_repeats(tree, article)
     article.images = _collect_images(tree)
     article.body = "".join(str(c) for c in tree.contents)
-    article.language = article.language or detect_language(tree.get_text(""))
+    article.language = normalise_language(article.language) or detect_language(tree.get_text(""))
     if not tree.get_text(strip=True) and not article.images:
         article.warn("the article has no text after cleaning")
     return article
 
 
-def _drop_boilerplate(root: Tag, article: Article) -> None:
+def _junk_patterns(article: Article) -> list[re.Pattern]:
+    """The generic rules plus those of the article's outlet (by its name or its URL's host)."""
+    names = {outlets.canonical(article.outlet)}
+    with contextlib.suppress(ValueError):
+        names.add(outlets.from_host(article.url, known_only=True))
+    patterns = list(GENERIC_JUNK)
+    for name in names:
+        patterns.extend(OUTLET_JUNK.get(name, []))
+    return [re.compile(p, re.I) for p in patterns]
+
+
+def _is_junk_text(text: str, junk: list[re.Pattern]) -> bool:
+    return 0 < len(text) < 200 and any(p.search(text) for p in junk)
+
+
+def _media_to_images(root: Tag) -> None:
+    """A video's poster is its picture (the caption under it stays with it); players themselves go."""
+    for media in root.find_all(["video", "audio", "iframe", "embed", "object"]):
+        poster = media.get("poster") if media.name == "video" else None
+        if poster:
+            img = BeautifulSoup("", "lxml").new_tag("img", src=poster, alt="")
+            media.replace_with(img)
+        else:
+            media.decompose()
+
+
+def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> None:
     for tag in root.find_all(True):
         if tag.decomposed:
             continue
-        if "-" in tag.name or tag.name in ("script", "style", "noscript", "iframe", "form", "button", "svg"):
+        if "-" in tag.name or tag.name in ("script", "style", "noscript", "form", "button", "svg", "nav"):
             tag.decompose()
             continue
         marks = " ".join([*tag.get("class", []), tag.get("id", ""), *(k for k in tag.attrs if k.startswith("data-"))])
         if marks.strip() and WIDGET.search(marks):
             tag.decompose()
-    for tag in root.find_all(["div", "p", "span", "small", "section"]):
+    for tag in root.find_all(["div", "p", "span", "small", "section", "a", "em", "i", "li", "time"]):
         if tag.decomposed:
             continue
         text = tag.get_text(" ", strip=True)
         links = tag.find_all("a")
-        footer = len(text) < 200 and any(p.search(text) for p in BOILERPLATE)
         share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(a.get("href", "")) for a in links)
-        if footer or share_bar:
+        if _is_junk_text(text, junk) or share_bar:
             tag.decompose()
-    _drop_leading_timestamps(root)
+    _drop_related_lists(root, article.url)
+    _drop_leading_timestamps(root, article)
     for hr in root.find_all("hr"):
         hr.decompose()  # feeds put rules before their footers; the theme separates articles itself
 
 
-def _drop_leading_timestamps(root: Tag) -> None:
-    """The dateline above the text (already read by dates.py) is shown in the article header."""
+def _drop_related_lists(root: Tag, url: str) -> None:
+    """A list whose every item is only a link to another page of the same site: "related stories"."""
+    try:
+        host = (urlsplit(url).hostname or "").removeprefix("www.")
+    except ValueError:
+        host = ""
+    if not host:
+        return
+    for listing in root.find_all(["ul", "ol"]):
+        items = listing.find_all("li", recursive=False)
+        if items and all(_only_same_site_link(li, host) for li in items):
+            listing.decompose()
+
+
+def _only_same_site_link(li: Tag, host: str) -> bool:
+    links = li.find_all("a")
+    if len(links) != 1 or links[0].get_text(strip=True) != li.get_text(strip=True):
+        return False
+    try:
+        target = (urlsplit(links[0].get("href", "")).hostname or "").removeprefix("www.")
+    except ValueError:
+        return False
+    return target == host
+
+
+def _drop_leading_timestamps(root: Tag, article: Article) -> None:
+    """The dateline above the text (already read by dates.py) is shown in the article header.
+
+    DW puts the author above it (`<i>Alexander Freund<br>2020-09-20T07:31:08Z</i>`): the name goes
+    to `article.author`.
+    """
     for tag in root.find_all(["div", "i", "time", "span", "p", "small"], limit=30):
-        if tag.decomposed:
+        if tag.decomposed or tag.find(["img", "p"]):
             continue
-        text = tag.get_text(" ", strip=True)
-        if text and dates.TIMESTAMP_LINE.match(text) and not tag.find(["img", "p"]):
+        lines = [t.strip() for t in tag.get_text("\n", strip=True).split("\n") if t.strip()]
+        if not lines or not dates.TIMESTAMP_LINE.match(lines[-1]):
+            continue
+        if len(lines) == 1 or (len(lines) == 2 and _looks_like_name(lines[0])):
+            if len(lines) == 2 and not article.author:
+                article.author = lines[0]
             tag.decompose()
+    for time in root.find_all("time"):  # BBC: the date, then "最近更新： 45 分钟前"
+        text = time.get_text(" ", strip=True)
+        if len(text) <= 40 and (dates.CJK_DATE.search(text) or dates.EN_DATE.search(text) or re.search(r"前$", text)):
+            time.decompose()
+
+
+def _looks_like_name(text: str) -> bool:
+    return 1 < len(text) <= 40 and not re.search(r"[\d，。！？；,.!?;:：]", text)
 
 
 def _choose_image_sources(root: Tag, base_url: str) -> None:
@@ -119,10 +214,14 @@ def _choose_image_sources(root: Tag, base_url: str) -> None:
             picture.decompose()
     for img in root.find_all("img"):
         best = images.best_source(img, base_url=base_url)
-        if not best or images.is_tracking_pixel(img):
+        if not best or images.is_tracking_pixel(img) or _junk_image(best, img.get("alt", "")):
             img.decompose()
             continue
-        img.attrs = {"src": best, "alt": img.get("alt", "")}
+        img.attrs = {"src": best, "alt": img.get("alt") or img.get("aria-label") or ""}
+
+
+def _junk_image(src: str, alt: str) -> bool:
+    return any(re.search(p, src) for p in JUNK_IMAGES) or any(re.search(p, alt.strip(), re.I) for p in JUNK_ALTS)
 
 
 def _demote_headings(tree: Tag, title: str) -> None:
@@ -137,7 +236,7 @@ def _demote_headings(tree: Tag, title: str) -> None:
 def _blocks_from_divs(tree: Tag) -> None:
     """Feeds wrap everything in divs: unwrap them, wrapping loose inline runs in paragraphs."""
     for div in reversed(tree.find_all(["div", "span"])):
-        if div.name == "span" or div.find(BLOCKS | {"div"}):
+        if div.name == "span" or div.find(BLOCKS | {"div"}) or div.find_parent(["figcaption", "li", "td", "th"]):
             div.unwrap()
         elif div.get_text(strip=True) or div.find("img"):
             div.name = "p"
@@ -176,17 +275,24 @@ def _make_figures(tree: Tag) -> None:
             continue
         container = img.parent if img.parent is not tree and img.parent.name == "p" else None
         figure = factory.new_tag("figure")
-        anchor = container if container is not None and not container.get_text(strip=True) else img
-        anchor.insert_before(figure)
+        bare = container is not None and not container.get_text(strip=True)
+        (container if bare else img).insert_before(figure)  # a figure never sits inside a bare <p>
         figure.append(img.extract())
-        if anchor is not img:
-            anchor.decompose()
+        if bare and not container.find("img"):
+            container.decompose()
         caption = figure.find_next_sibling()
         if caption is not None and caption.name == "p" and _is_caption(caption):
             caption.name = "figcaption"
             figure.append(caption.extract())
     for figure in tree.find_all("figure"):
+        for p in figure.find_all("p"):
+            if not p.get_text(strip=True):
+                p.unwrap()  # <figure><p><img></p></figure>
         caption = figure.find("figcaption")
+        following = figure.find_next_sibling()
+        if caption is None and following is not None and following.name == "figcaption":
+            figure.append(following.extract())  # Reuters closes the figure before its caption
+            caption = following
         img = figure.find("img")
         if img is not None and caption is not None and not img.get("alt"):
             img["alt"] = caption.get_text(" ", strip=True)
@@ -198,7 +304,8 @@ def _is_caption(tag: Tag) -> bool:
 
 
 def _drop_empty(tree: Tag) -> None:
-    for tag in reversed(tree.find_all(["p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b"])):
+    for tag in reversed(tree.find_all(["p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b",
+                                       "figcaption"])):
         if not tag.get_text(strip=True) and not tag.find("img"):
             tag.decompose()
     for text in tree.find_all(string=True):
@@ -210,6 +317,21 @@ def _drop_empty(tree: Tag) -> None:
 
 def _sole_child(node) -> bool:
     return len(node.parent.contents) == 1
+
+
+def _drop_title_repeat(tree: Tag, title: str) -> None:
+    """Feeds repeat the headline above the text (BBC's h1, VOA's caption of a player): drop it once."""
+    key = _key(title)
+    if len(key) < 4:
+        return
+    for block in tree.find_all(["p", "h2", "h3", "figcaption"], limit=4):
+        if _key(block.get_text()) == key:
+            block.decompose()
+            return
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", "", text or "")
 
 
 def _reflow(tree: Tag) -> None:
@@ -224,31 +346,105 @@ def _reflow(tree: Tag) -> None:
             nxt.decompose()
             nxt = p.find_next_sibling()
     for text in tree.find_all(string=True):  # hard wraps inside a paragraph
-        if "\n" in text:
-            joined = re.sub(rf"(?<=[{CJK}，。、；：！？”“」「])\s*\n\s*(?=[{CJK}，。、；：！？”“」「])", "", text)
-            text.replace_with(joined.replace("\n", " ") if text.parent.name != "pre" else text)
+        if "\n" in text and text.parent.name != "pre":
+            joined = re.sub(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]*\n\s*(?=[{CJK}{CJK_PUNCT}])", "", text)
+            text.replace_with(joined.replace("\n", " "))
 
 
 def _split_mid_sentence(p: Tag, nxt: Tag) -> bool:
+    """Split by a hard wrap: prose that stops without punctuation, continued by a broken-off word.
+
+    Headings and subtitles stop without punctuation too; they are told apart by being short, bold,
+    spaced like headlines, or free of the commas prose has, and by the next paragraph starting a
+    sentence of its own rather than finishing one (`晤，并签署` closes a clause in a few characters).
+    """
     before, after = p.get_text().rstrip(), nxt.get_text().lstrip()
     if not before or not after or p.find("img") or nxt.find("img"):
         return False
-    if len(before) < 20 or before[-1] in TERMINAL:
+    if len(before) < 20 or before[-1] in TERMINAL or re.search(r"\S(\s{2,}|\u3000)\S", before):
         return False
-    return bool(re.match(rf"[{CJK}]|[{OPENING_PUNCT}]", after[0])) and bool(re.match(rf"[{CJK}]", before[-1]))
+    if _all_emphasis(p) or _all_emphasis(nxt):
+        return False
+    if not (re.match(rf"[{CJK}]|[{OPENING_PUNCT}]", after[0]) and re.match(rf"[{CJK}]", before[-1])):
+        return False
+    prose = re.search(r"[，、；：,;]", before) is not None
+    closes_soon = re.match(rf"[{CJK}]{{0,6}}[{OPENING_PUNCT}]", after) is not None
+    return prose or closes_soon
+
+
+def _all_emphasis(p: Tag) -> bool:
+    children = [c for c in p.children if not (isinstance(c, NavigableString) and not c.strip())]
+    return len(children) == 1 and getattr(children[0], "name", None) in ("strong", "b", "em")
+
+
+def _trim_blocks(tree: Tag) -> None:
+    """Feeds indent their paragraphs with spaces: trim each block's leading and trailing white space."""
+    for block in tree.find_all(["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote"]):
+        texts = list(block.find_all(string=True))
+        if not texts:
+            continue
+        _replace_text(texts[0], re.sub(r"^[\s\u3000]+", "", texts[0]))
+        last = list(block.find_all(string=True))[-1]
+        _replace_text(last, re.sub(r"[\s\u3000]+$", "", last))
+
+
+def _replace_text(node: NavigableString, text: str) -> None:
+    if text == node or node.parent is None:
+        return
+    if text:
+        node.replace_with(text)
+    else:
+        node.extract()
 
 
 def _drop_repeats(tree: Tag, article: Article) -> None:
-    """Exact repeats of a block (a feed emitting a paragraph or caption twice) are kept once."""
-    seen: set[str] = set()
-    for block in tree.find_all(["p", "figcaption", "blockquote", "li"]):
-        key = re.sub(r"\s+", "", block.get_text())
-        if len(key) < 12:
+    """Repeats that feeds and scrapers make, kept once: a block emitted twice in a row, a caption
+    repeated as the paragraph next to its figure, the same image twice. A sentence the outlet
+    itself writes twice, apart (a closing dateline of two sub-articles), is its text and stays.
+    """
+    previous = None
+    names = ["p", "figcaption", "blockquote", "li", "h2", "h3", "h4"]
+    for block in tree.find_all(names):
+        if block.decomposed or block.find_parent(names):
             continue
-        if key in seen:
+        key = _key(block.get_text())
+        if previous is not None and key and key == previous[0] and _adjacent(previous[1], block):
             article.warn(f"dropped a repeated {block.name}: '{key[:30]}…'")
             block.decompose()
-        seen.add(key)
+            continue
+        previous = (key, block)
+    for figure in tree.find_all("figure"):
+        caption = figure.find("figcaption")
+        if caption is None:
+            continue
+        key = _key(caption.get_text())
+        for sibling in (figure.find_previous_sibling(), figure.find_next_sibling()):
+            if sibling is not None and sibling.name == "p" and key and _key(sibling.get_text()) == key:
+                article.warn(f"dropped a caption repeated as a paragraph: '{key[:30]}…'")
+                sibling.decompose()
+    seen: set[str] = set()
+    for figure in tree.find_all("figure"):
+        img = figure.find("img")
+        if img is None:
+            continue
+        src = img.get("src", "")
+        if src in seen:
+            article.warn(f"dropped a repeated image: {src[:60]}")
+            figure.decompose()
+            continue
+        seen.add(src)
+
+
+def _adjacent(first: Tag, second: Tag) -> bool:
+    """Nothing with text between two blocks."""
+    for node in first.next_elements:
+        if node is second:
+            return True
+        if isinstance(node, NavigableString) and node.strip() and first not in node.parents:
+            return False
+        if isinstance(node, Tag) and node.name == "img":
+            return False
+    return False
 
 
 def _collect_images(tree: Tag) -> list[Image]:
@@ -271,6 +467,21 @@ _SIMPLIFIED = "这个们说时国会对发经现长门问东车马书买卖语�
 _TRADITIONAL = "這個們說時國會對發經現長門問東車馬書買賣語話見後來實變開關過還進邊為與專業網務報總統戰爭軍選舉華覺認識讓產動員關係"  # noqa: E501
 _ONLY_S = {s for s, t in zip(_SIMPLIFIED, _TRADITIONAL, strict=True) if s != t}
 _ONLY_T = {t for s, t in zip(_SIMPLIFIED, _TRADITIONAL, strict=True) if s != t}
+
+
+def normalise_language(tag: str) -> str:
+    """`zh-CN` -> zh-Hans, `zh-TW`/`zh-HK` -> zh-Hant, `en-US` -> en; unknown tags pass through."""
+    tag = (tag or "").strip().replace("_", "-")
+    lower = tag.lower()
+    if not lower:
+        return ""
+    if lower.startswith("zh"):
+        if re.search(r"hant|-tw|-hk|-mo", lower):
+            return "zh-Hant"
+        if re.search(r"hans|-cn|-sg|-my", lower):
+            return "zh-Hans"
+        return ""  # bare `zh` says nothing about the script: detect it
+    return lower.split("-")[0] if re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]+)*", lower) else tag
 
 
 def detect_language(text: str) -> str:

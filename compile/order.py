@@ -5,7 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import heapq
+import html
 import re
+import zlib
+from urllib.parse import unquote, urlsplit
 
 from compile.model import Anthology, Article, Section
 
@@ -22,55 +26,120 @@ def chronological(articles: list[Article]) -> list[Article]:
 
 
 def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]:
-    """The same article twice (same URL or same text) is kept once: the most complete copy.
+    """The same article twice is kept once, the most complete copy; every decision is returned.
 
-    Articles are grouped transitively (A shares a URL with B, B shares its text with C: one group);
-    an article with no key (no URL, little text) is its own group and always kept.
+    Same article: the same URL (scheme, `www.`, trailing slash, fragment and tracking parameters
+    ignored), or near-identical text under another name: at least 90% of the shorter text's
+    character 5-grams are in the longer one. Candidates are found through a bottom-k sketch of each
+    text's 5-grams, so thousands of articles are not compared pair by pair.
     """
-    groups: list[list[Article]] = []
-    index: dict[str, int] = {}
-    for article in articles:
-        keys = [k for k in (_url_key(article.url), _text_key(article)) if k]
-        hits = sorted({index[k] for k in keys if k in index})
-        if not hits:
-            group = len(groups)
-            groups.append([article])
-        else:
-            group = hits[0]
-            groups[group].append(article)
-            for other in hits[1:]:
-                groups[group].extend(groups[other])
-                groups[other] = []
-                for key, value in index.items():
-                    if value == other:
-                        index[key] = group
-        for key in keys:
-            index[key] = group
-    keep, decisions = set(), []
-    for group in groups:
-        if not group:
+    n = len(articles)
+    parent = list(range(n))
+    reasons: dict[tuple[int, int], str] = {}
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(i: int, j: int, reason: str) -> None:
+        ri, rj = find(i), find(j)
+        if ri != rj:
+            parent[rj] = ri
+            reasons[(min(i, j), max(i, j))] = reason
+
+    by_url: dict[str, int] = {}
+    for i, article in enumerate(articles):
+        key = url_key(article.url)
+        if key:
+            if key in by_url:
+                union(by_url[key], i, "same URL")
+            else:
+                by_url.setdefault(key, i)
+    grams = [_shingles(article) for article in articles]
+    for i, j in _candidate_pairs(grams):
+        if find(i) == find(j):
             continue
-        best = max(group, key=_completeness)
-        keep.add(id(best))
-        for other in group:
-            if other is not best:
-                decisions.append({"kept": best.source, "dropped": other.source, "reason": "same article"})
-                best.warn(f"duplicate of {other.source}, which was dropped")
-    return [a for a in articles if id(a) in keep], decisions
+        shared = _containment(grams[i], grams[j])
+        if shared >= NEAR_DUPLICATE:
+            union(i, j, f"near-identical text ({shared:.0%} shared)")
+    clusters: dict[int, list[int]] = {}
+    for i in range(n):
+        clusters.setdefault(find(i), []).append(i)
+    dropped: set[int] = set()
+    decisions = []
+    for members in clusters.values():
+        if len(members) == 1:
+            continue
+        best = max(members, key=lambda i: (_completeness(articles[i]), -i))
+        for i in members:
+            if i == best:
+                continue
+            reason = next((r for (a, b), r in reasons.items() if i in (a, b)), "same article")
+            dropped.add(i)
+            decisions.append({"kept": articles[best].source, "dropped": articles[i].source, "reason": reason})
+            articles[best].warn(f"duplicate of {articles[i].source} ({reason}), which was dropped")
+    return [a for i, a in enumerate(articles) if i not in dropped], decisions
 
 
-def _url_key(url: str) -> str:
-    url = re.sub(r"^https?://(www\.)?", "", url.strip().lower()).rstrip("/")
-    return f"url:{url}" if url else ""
+NEAR_DUPLICATE = 0.9
+MIN_TEXT = 200  # shorter texts are not compared: too little to tell a copy from a coincidence
+SKETCH = 48
+TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|spm|from|share|ref|src)$", re.I)
 
 
-def _text_key(article: Article) -> str:
-    text = re.sub(r"<[^>]+>|\s+", "", article.body)
-    return f"text:{hashlib.sha1(text[:2000].encode()).hexdigest()}" if len(text) > 200 else ""
+def url_key(url: str) -> str:
+    """A URL reduced to what names the page."""
+    url = (url or "").strip()
+    if not re.match(r"https?://", url, re.I):
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().removeprefix("www.")
+    except ValueError:
+        return ""
+    path = re.sub(r"/{2,}", "/", unquote(parts.path)).rstrip("/")
+    query = "&".join(sorted(q for q in parts.query.split("&") if q and not TRACKING.match(q.split("=")[0])))
+    return f"{host}{path}" + (f"?{query}" if query else "")
+
+
+def _text(article: Article) -> str:
+    text = re.sub(r"<[^>]+>", "", article.body)
+    return re.sub(r"[\W_]+", "", html.unescape(text))
+
+
+def _shingles(article: Article) -> set[int]:
+    text = _text(article)
+    if len(text) < MIN_TEXT:
+        return set()
+    return {zlib.crc32(text[k:k + 5].encode()) for k in range(len(text) - 4)}  # stable across runs
+
+
+def _candidate_pairs(grams: list[set[int]]) -> set[tuple[int, int]]:
+    """Pairs that share part of their bottom-k sketches: near-duplicates always do."""
+    index: dict[int, list[int]] = {}
+    for i, shingles in enumerate(grams):
+        for value in heapq.nsmallest(SKETCH, shingles):
+            index.setdefault(value, []).append(i)
+    counts: dict[tuple[int, int], int] = {}
+    for members in index.values():
+        if len(members) > 200:
+            continue  # a boilerplate 5-gram shared by everything says nothing
+        for x in range(len(members)):
+            for y in range(x + 1, len(members)):
+                pair = (members[x], members[y])
+                counts[pair] = counts.get(pair, 0) + 1
+    return {pair for pair, count in counts.items() if count >= 4}
+
+
+def _containment(a: set[int], b: set[int]) -> float:
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    return len(small & large) / len(small) if small else 0.0
 
 
 def _completeness(article: Article) -> tuple:
-    return (len(re.sub(r"<[^>]+>", "", article.body)), len(article.images), article.dated)
+    return (len(_text(article)), len(article.images), article.dated, len(article.url) > 0)
 
 
 def sections(articles: list[Article], by: str, zone: dt.tzinfo) -> list[Section]:

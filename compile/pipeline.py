@@ -136,7 +136,7 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override) -> Article:
     head, _ = dates.body_signals(article.body)
     clean.clean_article(article)
     images.add_lead_image(article)
-    article.outlet = article.outlet or outlets.from_dateline(head) or outlets.from_host(article.url)
+    article.outlet = outlets.resolve(article, head)
     article.title = re.sub(r"\s+", " ", article.title).strip()
     if override is not None:
         article.title = override.title or article.title

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from compile import outlets
 from compile.model import Article
 
 FENCE = re.compile(r"\A\ufeff?(?P<fence>---|\+\+\+)[ \t]*\n(?P<meta>.*?)\n(?P=fence)[ \t]*(\n|\Z)", re.S)
@@ -25,9 +26,14 @@ def read(path: Path, text: str) -> Article:
     match = FENCE.match(text)
     warnings = []
     if match is None:
-        # The closing fence is missing: keep the whole text as the body rather than lose it.
-        meta, body = {}, text.split("\n", 1)[1]
-        warnings.append("front matter has no closing fence; read as body text")
+        # The closing fence is missing: the `key: value` lines up to the first blank line are the
+        # front matter if they parse as one; the rest is the body, so that nothing is lost.
+        rest = text.split("\n", 1)[1] if "\n" in text else ""
+        head, _, body = rest.partition("\n\n")
+        meta = _parse(text[:3], head, []) if head.strip() else {}
+        if not meta:
+            body = rest
+        warnings.append("front matter has no closing fence; read up to the first blank line")
     else:
         meta, body = _parse(match["fence"], match["meta"], warnings), text[match.end():]
     inner = read_text(path, body) if body.strip() else Article(id="", source=str(path))
@@ -37,7 +43,10 @@ def read(path: Path, text: str) -> Article:
     inner.url = _text(meta.get("from") or meta.get("source_url") or meta.get("url") or meta.get("link")) or inner.url
     if inner.url and not re.match(r"https?://", inner.url):
         inner.url = ""
-    inner.author = _text(meta.get("author")) or inner.author
+    author = _text(meta.get("author") or meta.get("authors"))
+    # Feed mirrors put the outlet in `author` ("author: 美国之音"): that is an outlet, not a person.
+    if author and not outlets.is_outlet(author):
+        inner.author = author
     inner.outlet = _outlet(meta) or inner.outlet
     if "image" in meta and isinstance(meta["image"], str):
         inner.meta["front_matter_image"] = meta["image"]
@@ -69,8 +78,13 @@ def _text(value) -> str:
 
 
 def _outlet(meta: dict) -> str:
-    for key in ("outlet", "source", "publisher", "categories", "author"):
+    """An explicit outlet key, else a category, tag or author that names a known outlet."""
+    for key in ("outlet", "source", "publisher", "site_name", "site"):
         value = _text(meta.get(key))
         if value and not value.startswith("http"):
+            return value
+    for key in ("categories", "tags", "author"):
+        value = _text(meta.get(key))
+        if outlets.is_outlet(value):
             return value
     return ""

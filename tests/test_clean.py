@@ -1,0 +1,161 @@
+"""Cleaning: nothing of the article lost, no junk kept, repeats, reflow, figures, language."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+
+from compile import clean, pipeline, readers
+from compile.model import Article
+from tests.conftest import SEEDS
+
+ZONE = ZoneInfo("Asia/Shanghai")
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+# Source blocks that are the feed's, not the article's: they must go.
+SEED_JUNK = ["获取更多RSS", "feedx", "whatsapp", "share-button", "selfpromo", "data-root-share", "x.com/intent",
+             "facebook.com/sharer"]
+
+
+def cleaned(body: str, title: str = "标题", url: str = "") -> Article:
+    return clean.clean_article(Article(id="x", source="x", title=title, body=body, url=url))
+
+
+def norm(text: str) -> str:
+    return re.sub(r"[\s\u3000*#>]+", "", text)
+
+
+def source_paragraphs(path: Path) -> list[str]:
+    """The article's own paragraphs, read straight from the source file."""
+    article = readers.read_file(SEEDS, path)
+    html = article.body
+    if article.meta.get("body_format") == "markdown":
+        html = MarkdownIt("commonmark").render(path.read_text("utf-8"))
+    soup = BeautifulSoup(html, "lxml")
+    blocks = [t.get_text("", strip=True) for t in soup.find_all(["p", "h2", "h3", "li", "small", "strong"])
+              if not t.find(["p", "li"])]
+    return [b for b in blocks if len(norm(b)) >= 4]
+
+
+@pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name[:3])
+def test_every_seed_paragraph_survives(path):
+    article = pipeline.read_one(SEEDS, path, ZONE, None)
+    text = norm(BeautifulSoup(article.body, "lxml").get_text(""))
+    lost = [p for p in source_paragraphs(path) if norm(p) not in text and not p.startswith(article.title[:8])]
+    assert lost == []
+
+
+@pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name[:3])
+def test_no_seed_junk(path):
+    article = pipeline.read_one(SEEDS, path, ZONE, None)
+    assert [j for j in SEED_JUNK if j in article.body] == []
+    assert "<script" not in article.body and "style=" not in article.body and "on" + "click" not in article.body
+
+
+def test_seed_004_reflow_and_closing_datelines():
+    article = pipeline.read_one(SEEDS, SEEDS / "004_1ce8e493f6fa649e.txt", ZONE, None)
+    text = BeautifulSoup(article.body, "lxml").get_text("\n")
+    for joined in ("首次会晤，", "迈出实质性步伐", "他还说，"):
+        assert joined in text, joined
+    assert text.count("(新华社新加坡6月12日电)") == 2, "the outlet's own repeated dateline stays"
+    assert "<h2>现场直击</h2>" in article.body and "<h3>和平，相向而行</h3>" in article.body
+    assert not any("repeated" in w for w in article.warnings)
+
+
+def test_seed_001_joint_statement_kept_in_both_wordings():
+    path = SEEDS / "001_5d74d41885d7a365.txt"
+    before = [p for p in source_paragraphs(path) if "联合声明" in p]
+    article = pipeline.read_one(SEEDS, path, ZONE, None)
+    text = norm(BeautifulSoup(article.body, "lxml").get_text(""))
+    assert len(before) >= 2 and all(norm(p) in text for p in before)
+
+
+def test_seed_002_small_becomes_figcaption():
+    article = pipeline.read_one(SEEDS, SEEDS / "002_fabee16c874f7378.txt", ZONE, None)
+    assert "<figcaption><small>美国国务卿布林肯和英国外交大臣拉布" in article.body
+    assert article.images[0].caption.startswith("美国国务卿布林肯")
+    assert article.images[0].url.startswith("https://gdb.voanews.com/"), "the proxy is unwrapped"
+
+
+def test_sanitizer_allow_list():
+    article = cleaned('<p onclick="x()" style="color:red">文字<script>alert(1)</script><share-button>分享'
+                      '</share-button><iframe src="https://e.com"></iframe></p><img src="https://t.co/p.gif" '
+                      'width="1" height="1">')
+    assert article.body == "<p>文字</p>"
+
+
+def test_adjacent_repeat_dropped_but_distant_repeat_kept():
+    para = "<p>这是一段足够长的正文段落，用来检查重复。</p>"
+    article = cleaned(para + para + "<p>中间的段落。</p>" + para)
+    assert article.body.count("足够长的正文段落") == 2
+    assert any("repeated" in w for w in article.warnings)
+
+
+def test_caption_repeated_as_paragraph_dropped():
+    article = cleaned('<img src="https://e.com/a.jpg"><div><small>图片说明文字重复一次</small></div>'
+                      '<p>图片说明文字重复一次</p><p>正文。</p>')
+    assert article.body.count("图片说明文字重复一次") == 2  # caption + alt
+    assert "<p>图片说明文字重复一次</p>" not in article.body
+
+
+def test_same_image_twice_kept_once():
+    article = cleaned('<img src="https://e.com/a.jpg"><p>正文。</p><img src="https://e.com/a.jpg">')
+    assert article.body.count("<figure>") == 1 and len(article.images) == 1
+
+
+def test_reflow_joins_split_sentence_without_spaces():
+    article = cleaned("<p>金正恩和特朗普当天在这里举行朝美在任领导人历史上首次会</p><p>晤，并签署了一份联合声明。</p>")
+    assert article.body == "<p>金正恩和特朗普当天在这里举行朝美在任领导人历史上首次会晤，并签署了一份联合声明。</p>"
+    wrapped = cleaned("<p>第一行没有标点\n第二行接着写。Latin\nwords</p>")
+    assert wrapped.body == "<p>第一行没有标点第二行接着写。Latin words</p>"
+
+
+@pytest.mark.parametrize("first", [
+    "传播圣经构成“非法经营”罪  中共当局垄断圣经出版发行",  # a headline: spaced, no commas
+    "东盟在美中间平衡",  # a short subtitle
+    "<strong>拜登带来的承诺以及东南亚国家对此的各种反应和评论</strong>",  # a bold subtitle
+])
+def test_reflow_keeps_headings_and_subtitles(first):
+    article = cleaned(f"<p>{first}</p><p>深圳法院近日开庭审理两起涉及民间圣经传播的案子，再次引发关注。</p>")
+    assert article.body.count("<p>") == 2
+
+
+def test_headline_repeated_above_text_dropped():
+    article = cleaned("<h1>新冠疫情：出口增加</h1><p>正文。</p>", title="新冠疫情：出口增加")
+    assert article.body == "<p>正文。</p>"
+
+
+def test_generic_and_outlet_junk():
+    body = ("<p>正文。</p><p>©️ 2020年德国之声版权声明：本文所有内容受到著作权法保护。</p><p>© 2020 AFP</p>"
+            "<p>最近更新： 45 分钟前</p><div>获取更多RSS：<br><a href='https://feedx.net'>https://feedx.net</a></div>")
+    assert cleaned(body, url="https://www.dw.com/zh/x/a-1").body == "<p>正文。</p>"
+    reuters = '<p>正文。</p><div><span>我们的标准：</span><span><a href="https://x.cn/a.pdf">汤森路透“信任原则”</a></span></div>'
+    assert cleaned(reuters, url="https://cn.reuters.com/article/x").body == "<p>正文。</p>"
+
+
+def test_related_links_list_dropped_but_content_lists_kept():
+    related = ('<p>正文。</p><ul><li><a href="https://www.bbc.com/zhongwen/simp/a">相关报道一</a></li>'
+               '<li><a href="https://www.bbc.com/zhongwen/simp/b">相关报道二</a></li></ul>')
+    assert cleaned(related, url="http://www.bbc.com/zhongwen/simp/x").body == "<p>正文。</p>"
+    content = "<ul><li>病毒感染者呼吸的深度和速度；</li><li>接触的距离与时间。</li></ul>"
+    assert "<li>" in cleaned(content, url="http://www.bbc.com/zhongwen/simp/x").body
+
+
+@pytest.mark.parametrize("text, language", [
+    ("这是简体中文的文章，国会选举的结果让人们对这个国家的发展有了新的认识。", "zh-Hans"),
+    ("這是繁體中文的文章，國會選舉的結果讓人們對這個國家的發展有了新的認識。", "zh-Hant"),
+    ("This is an English article about the elections.", "en"),
+    ("", ""),
+])
+def test_detect_language(text, language):
+    assert clean.detect_language(text) == language
+
+
+@pytest.mark.parametrize("tag, expected", [("zh-CN", "zh-Hans"), ("zh_TW", "zh-Hant"), ("zh-HK", "zh-Hant"),
+                                           ("en-GB", "en"), ("zh", ""), ("", "")])
+def test_normalise_language(tag, expected):
+    assert clean.normalise_language(tag) == expected

@@ -1,0 +1,171 @@
+"""Readers and decoding, on fixtures written for each shape and encoding."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from compile import order, pipeline, readers
+from compile.model import Article
+from tests.conftest import SEEDS, make_settings
+
+FIX = Path(__file__).parent / "fixtures" / "ingest"
+ZONE = ZoneInfo("Asia/Shanghai")
+
+
+def read(name: str) -> Article:
+    return pipeline.read_one(FIX, FIX / name, ZONE, None)
+
+
+@pytest.mark.parametrize("name, encoding, language", [
+    ("big5_traditional.txt", "big5", "zh-Hant"),
+    ("gb18030_markdown.md", "gb18030", "zh-Hans"),
+    ("utf16_bom.html", "utf-16", "zh-Hant"),
+    ("utf8_bom.txt", "utf-8", "zh-Hans"),
+    ("english_jsonld.html", "utf-8", "en"),
+])
+def test_encodings_and_languages(name, encoding, language):
+    article = read(name)
+    assert article.encoding == encoding
+    assert article.language == language
+    assert "\ufffd" not in article.body and "\ufeff" not in article.body + article.title
+    if encoding not in ("utf-8",):
+        assert any(encoding in w for w in article.warnings), "the encoding is reported"
+
+
+def test_big5_dateline_and_outlet():
+    article = read("big5_traditional.txt")
+    assert article.title == "台灣半導體產業再創新高"
+    assert article.published.date() == dt.date(2023, 3, 5) and article.outlet == "中央社"
+    assert "創下歷史新高" in article.body and "\n" not in article.body
+
+
+def test_gb18030_markdown_dateline_outlet_and_reflow():
+    article = read("gb18030_markdown.md")
+    assert article.reader == "markdown" and article.title == "长江流域迎来春耕"
+    assert article.outlet == "新华社" and article.published.date() == dt.date(2019, 3, 2)
+    assert "农民抢抓农时，田间地头" in article.body  # hard wrap joined, no space between CJK
+
+
+def test_html_page_with_json_ld_and_og_meta():
+    article = read("english_jsonld.html")
+    assert article.reader == "html"
+    assert article.title == "Seoul and Tokyo agree to restart talks"
+    assert article.url == "https://news.example.org/world/2023/03/16/seoul-tokyo-talks"
+    assert article.outlet == "Example News" and article.author == "Jane Doe"
+    assert article.date_source == "json-ld"
+    assert article.published == dt.datetime(2023, 3, 16, 0, 30, tzinfo=dt.UTC)
+    for junk in ("Home | World", "Tweet", "Follow us", "Copyright 2023"):
+        assert junk not in article.body
+    assert "ending a freeze" in article.body
+
+
+def test_utf16_page_meta_and_author():
+    article = read("utf16_bom.html")
+    assert article.title == "颱風逼近 東部停班停課" and article.author == "林小華"
+    assert article.published.isoformat() == "2022-09-03T18:20:00+08:00"
+    assert article.body.count("颱風逼近") == 0, "the h1 repeating the title is dropped"
+
+
+def test_front_matter_with_timezone_offset():
+    article = read("frontmatter_offset.md")
+    assert article.reader.startswith("front-matter")
+    assert article.published.isoformat() == "2021-07-01T08:30:00+09:00"
+    assert article.author == "王小明" and article.url == "https://example.com/posts/tokyo-countdown"
+    assert article.outlet == "example.com"
+
+
+def test_toml_front_matter():
+    article = read("toml_frontmatter.md")
+    assert article.title == "读书笔记：边城" and article.author == "李四"
+    assert article.published.date() == dt.date(2020, 5, 4) and article.precision == "day"
+
+
+def test_front_matter_without_closing_fence_keeps_everything():
+    article = read("unclosed_frontmatter.md")
+    assert article.title == "没有结束的前言"
+    assert article.published.date() == dt.date(2019, 10, 1)
+    assert "正文从这里开始" in article.body
+    assert any("no closing fence" in w for w in article.warnings)
+
+
+def test_no_date_is_flagged():
+    article = read("no_date.md")
+    assert article.published is None and any("no publication date" in w for w in article.warnings)
+
+
+def test_two_dates_disagree():
+    article = read("two_dates.html")
+    assert any("disagree" in w for w in article.warnings)
+
+
+def test_plain_text_title_and_reflow():
+    article = read("plain_hardwrapped.txt")
+    assert article.reader == "text" and article.title == "山里的冬天"
+    assert "三天三夜，村口" in article.body and "打雪仗，一直" in article.body
+
+
+@pytest.mark.parametrize("name, reason", [("binary.txt", "binary"), ("empty.txt", "empty")])
+def test_unreadable_files_are_reported(name, reason):
+    with pytest.raises(readers.UnreadableFile, match=reason):
+        read(name)
+
+
+def test_every_fixture_becomes_an_entry():
+    prepared = pipeline.prepare(FIX, make_settings())
+    statuses = {i["source"]: i["status"] for i in prepared.inputs}
+    assert statuses["binary.txt"] == "failed" and statuses["empty.txt"] == "failed"
+    articles = [s for s, status in statuses.items() if status == "article"]
+    assert len(articles) == len(prepared.anthology.articles) == 11, "no article silently lost"
+    assert [a.id for a in prepared.anthology.articles][-4:] and prepared.anthology.articles[-1].published is None
+
+
+def test_generic_reader_warns():
+    article = readers.read_text(Path("x"), "just some <b>bold</b> text without any structure")
+    assert article.reader == "generic" and any("unrecognised" in w for w in article.warnings)
+
+
+def test_invisible_characters_removed_and_nfc():
+    text, _ = readers.decode("标\u200b题\n\ncafe\u0301 text\u0007".encode())
+    assert text == "标题\n\ncafé text"
+
+
+def test_seed_readers():
+    shapes = {p.name: readers.read_file(SEEDS, p).reader for p in sorted(SEEDS.glob("*.txt"))}
+    assert shapes["000_a1d4f1b7f99dda5e.txt"] == "rss-dump"
+    assert shapes["002_fabee16c874f7378.txt"] == "front-matter+rss-dump"
+    assert shapes["004_1ce8e493f6fa649e.txt"] == "markdown"
+
+
+def _article(source: str, body: str, url: str = "") -> Article:
+    return Article(id=source, source=source, body=body, url=url)
+
+
+def test_same_url_kept_once_most_complete():
+    long = "<p>" + "朝美领导人会晤取得积极成果。" * 30 + "</p>"
+    a = _article("a.txt", long[:200] + "</p>", "https://www.example.com/a/1.html?utm_source=rss")
+    b = _article("b.txt", long, "http://example.com/a/1.html/")
+    kept, decisions = order.drop_duplicates([a, b])
+    assert kept == [b]
+    assert decisions == [{"kept": "b.txt", "dropped": "a.txt", "reason": "same URL"}]
+
+
+def test_near_identical_text_under_another_name():
+    text = "".join(f"<p>第{i}段：美国与东盟宣布建立全面战略伙伴关系，双方将在经济、安全和气候领域加强合作。</p>"
+                   for i in range(20))
+    a = _article("copy.html", text)
+    b = _article("original.txt", text + "<p>（完）编辑补充的一段结尾。</p>")
+    c = _article("other.txt", text.replace("东盟", "欧盟").replace("美国", "日本").replace("气候", "能源"))
+    kept, decisions = order.drop_duplicates([a, b, c])
+    assert kept == [b, c]
+    assert decisions[0]["kept"] == "original.txt" and decisions[0]["dropped"] == "copy.html"
+    assert "near-identical" in decisions[0]["reason"]
+
+
+def test_short_and_urlless_articles_are_never_lost():
+    articles = [_article(f"{i}.txt", f"<p>短文{i}</p>") for i in range(5)]
+    kept, decisions = order.drop_duplicates(articles)
+    assert kept == articles and decisions == []
