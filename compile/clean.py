@@ -123,15 +123,27 @@ def _media_to_images(root: Tag) -> None:
             img = BeautifulSoup("", "lxml").new_tag("img", src=poster, alt="")
             media.replace_with(img)
         else:
-            media.decompose()
+            _remove_container(media)
+
+
+def _remove_container(tag: Tag) -> None:
+    """Remove a widget, but never the article's text: the lenient parser nests everything after an
+    unclosed or unknown tag (`<embed>`, `<share-button>`, an ASP.NET page-wide `<form>`) inside it."""
+    if tag.find(["p", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "figure"]):
+        tag.unwrap()
+    else:
+        tag.decompose()
 
 
 def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> None:
     for tag in root.find_all(True):
         if tag.decomposed:
             continue
-        if "-" in tag.name or tag.name in ("script", "style", "noscript", "form", "button", "svg", "nav"):
+        if tag.name in ("script", "style", "noscript", "svg", "template"):
             tag.decompose()
+            continue
+        if "-" in tag.name or tag.name in ("form", "button", "nav", "input", "select", "textarea"):
+            _remove_container(tag)
             continue
         marks = " ".join([*tag.get("class", []), tag.get("id", ""), *(k for k in tag.attrs if k.startswith("data-"))])
         if marks.strip() and WIDGET.search(marks):

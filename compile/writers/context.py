@@ -127,8 +127,8 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None])
             continue
         placeholder = soup.new_tag("div", attrs={"class": "image-missing"})
         host = urlsplit(img.get("src", "")).netloc or "?"
-        why = image.reason if image is not None and image.reason else "未获取"
-        placeholder.string = f"图片未能获取（{host}）：{why}"
+        # Where the image was, for the reader; why it failed is in the report.
+        placeholder.string = f"图片未能获取：{host}"
         img.replace_with(placeholder)
     return "".join(str(c) for c in root.contents)
 
