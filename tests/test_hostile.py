@@ -148,7 +148,7 @@ def broken_inputs() -> dict[str, bytes]:
     seed = (SEEDS / "000_a1d4f1b7f99dda5e.txt").read_bytes()
     return {
         "invalid-utf8.txt": seed[:3000] + b"\xff\xfe\xfa" + seed[3000:],
-        "truncated.txt": seed[: len(seed) // 2],
+        "truncated.txt": (SEEDS / "001_5d74d41885d7a365.txt").read_bytes()[:3001],  # cut inside a character
         "unclosed.html": b"<html><body><article><h1>\xe6\x9c\xaa\xe9\x97\xad\xe5\x90\x88</h1><p>\xe6\xae\xb5<div><p>",
         "no-closing-fence.md": "---\ntitle: 没有结尾\ndate: 2020-01-01\n\n正文内容在这里。\n".encode(),
         "huge.txt": "".join(f"<p>第{i}段：" + "很长的文章。" * 600 + "</p>\n" for i in range(600)).encode(),  # 6.5 MB
@@ -173,6 +173,10 @@ def test_broken_inputs_each_become_an_article_or_a_reason(tmp_path):
             assert entry["reason"], entry
     ids = [a.id for a in prepared.anthology.articles]
     assert len(ids) == len(set(ids)), "ids are unique"
+    for damaged in ("invalid-utf8.txt", "truncated.txt"):
+        assert statuses[damaged]["status"] == "article", "a few bad bytes do not cost the whole article"
+    damaged = next(a for a in prepared.anthology.articles if a.source == "invalid-utf8.txt")
+    assert any("U+FFFD" in w for w in damaged.warnings) and "韩美领导人白宫峰会" in damaged.title
     fence = next(a for a in prepared.anthology.articles if a.source == "no-closing-fence.md")
     assert "正文内容在这里" in fence.body and any("closing" in w for w in fence.warnings)
 

@@ -57,6 +57,8 @@ def _detect_encoding(data: bytes) -> str:
         return "utf-8"
     except UnicodeDecodeError:
         pass
+    if _mostly_utf8(data):
+        return "utf-8"  # a few damaged bytes: keep the text, read_file reports the replacements
     if b"\x00" in data[:4096] and not _looks_utf16(data):
         raise UnreadableFile("the file is binary, not text")
     from charset_normalizer import from_bytes
@@ -69,6 +71,14 @@ def _detect_encoding(data: bytes) -> str:
     name = best.encoding
     # GB2312/GBK are subsets of GB18030: decode with the superset so that rare characters survive.
     return "gb18030" if name in ("gb2312", "gbk") else name
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """UTF-8 with a handful of bad bytes (a cut-off file, a stray byte), not another encoding."""
+    text = data.decode("utf-8", errors="replace")
+    bad = text.count("\ufffd")
+    multibyte = sum(1 for c in text if ord(c) > 0x7F) - bad
+    return bad <= max(8, len(text) // 200) and multibyte > 4 * bad
 
 
 def _looks_utf16(data: bytes) -> bool:
@@ -104,4 +114,7 @@ def read_file(root: Path, path: Path) -> Article:
     article.encoding = encoding
     if encoding not in ("utf-8", "ascii"):
         article.warn(f"decoded as {encoding}")
+    damaged = text.count("\ufffd")
+    if damaged:
+        article.warn(f"{damaged} undecodable byte sequence(s) replaced by U+FFFD")
     return article
