@@ -73,12 +73,16 @@ def main(ctx: click.Context) -> None:
 @click.option("--format", "formats", help="Comma-separated formats: epub,pdf.")
 @click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
 @click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
-def build(source, out_dir, config_file, theme_name, formats, offline, strict) -> None:
+@click.option("--target", "epub_target", type=click.Choice(config.EPUB_TARGETS),
+              help="The EPUB's reader: size budget and small per-reader differences (default: generic).")
+@click.option("--no-embed-fonts", "embed_fonts", flag_value=False, default=None,
+              help="Do not embed subset CJK fonts in the EPUB.")
+def build(source, out_dir, config_file, theme_name, formats, offline, strict, epub_target, embed_fonts) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
-                             strict=strict)
+                             strict=strict, epub_target=epub_target, embed_fonts=embed_fonts)
     result = pipeline.build(source, out_dir, settings, on_image=_image_line)
     _summary(result)
     if settings.strict and pipeline.has_warnings(result):

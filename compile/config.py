@@ -60,6 +60,8 @@ class Settings:
     slug: str = ""  # output file name; default: from the source folder's name
     timezone: str = "Asia/Shanghai"  # how dates are shown, and the zone of date-only values
     images: ImageSettings = field(default_factory=ImageSettings)
+    epub_target: str = "generic"  # generic | kindle | kobo | apple | email: size budget and reader tweaks
+    embed_fonts: bool = True  # embed the theme's CJK fonts in the EPUB, subset to the characters used
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
     offline: bool = False
@@ -68,6 +70,7 @@ class Settings:
 
 FORMATS = ("epub", "pdf")
 SECTIONS = ("year", "month", "outlet", "none")
+EPUB_TARGETS = ("generic", "kindle", "kobo", "apple", "email")
 # Keys the CLI sets; they are not allowed in the file.
 _CLI_ONLY = {"offline", "strict"}
 
@@ -165,6 +168,9 @@ def _check_values(settings: Settings, path: Path | None) -> None:
             raise ConfigError(f"{where}: key 'formats': unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
     if settings.sections not in SECTIONS:
         raise ConfigError(f"{where}: key 'sections': '{settings.sections}' is not one of {', '.join(SECTIONS)}")
+    if settings.epub_target not in EPUB_TARGETS:
+        raise ConfigError(f"{where}: key 'epub_target': '{settings.epub_target}' is not one of "
+                          f"{', '.join(EPUB_TARGETS)}")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:
