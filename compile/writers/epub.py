@@ -135,11 +135,13 @@ class Doc:
     styles: list[str] = field(default_factory=list)  # hrefs relative to the document
     body_class: str = ""
     properties: list[str] = field(default_factory=list)
+    epub_type: str = ""  # structural semantics of the whole document (bodymatter, frontmatter ...)
 
     def xhtml(self) -> bytes:
         links = "".join(f'<link rel="stylesheet" type="text/css" href="{html.escape(href)}"/>\n'
                         for href in self.styles)
         body_class = f' class="{self.body_class}"' if self.body_class else ""
+        body_class += f' epub:type="{self.epub_type}"' if self.epub_type else ""
         return (
             '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
             '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" '
@@ -206,14 +208,14 @@ def _documents(book: Book, lab: dict[str, str]) -> Parts:
                     "cover-page")
     title_doc = Doc("titlepage", "text/titlepage.xhtml", anthology.title, lang,
                     to_xhtml(env.get_template("titlepage.html.j2").render(**book.template_context())), styles,
-                    "titlepage-page")
+                    "titlepage-page", epub_type="frontmatter titlepage")
     articles = [a for section in anthology.sections for a in section.articles]
     chapters = []
     for index, article in enumerate(articles):
         body = to_xhtml(render_article(env, book, article, image_src))
         body += _chapter_nav(articles, index, lab)
         chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", article.title or article.source,
-                            article.language or lang, body, styles, "chapter"))
+                            article.language or lang, body, styles, "chapter", epub_type="bodymatter"))
     toc = []
     by_id = {doc.uid: doc for doc in chapters}
     for section in anthology.sections:
@@ -224,7 +226,7 @@ def _documents(book: Book, lab: dict[str, str]) -> Parts:
         else:
             toc.extend(links)
     nav_doc = Doc("nav", "nav.xhtml", lab["toc"], lang, _nav_body(book, chapters, lab),
-                  list(STYLES), "toc-page", ["nav"])
+                  list(STYLES), "toc-page", ["nav"], epub_type="frontmatter")
     return Parts([cover_doc, title_doc, nav_doc, *chapters], chapters, images, toc)
 
 
@@ -305,8 +307,8 @@ def characters_by_role(docs: Iterable[Doc]) -> dict[tuple[str, str, bool], set[s
     """(script variant "hans"/"hant", role "body"/"heading", bold) -> the characters set that way.
 
     The roles follow what book CSS does everywhere (headings in the heading face, bold, the rest in the body
-    face); the body face gets every non-heading character, bold ones included, so that a theme which sets
-    <strong> differently still finds its glyphs."""
+    face). The regular body face gets *every* visible character: whatever a theme does with headings or
+    <strong>, any text can be shown with an embedded face (at worst in another weight), never with tofu."""
     found: dict[tuple[str, str, bool], set[str]] = {}
     for doc in docs:
         root = etree.fromstring(doc.xhtml())
@@ -332,11 +334,10 @@ def _add(found: dict, text: str, owner, default_lang: str) -> None:
     lang = lang or default_lang
     variant = "hant" if lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
     chars = set(text)
+    found.setdefault((variant, "body", False), set()).update(chars)
     if names & HEADINGS:
         found.setdefault((variant, "heading", True), set()).update(chars)
-        return
-    found.setdefault((variant, "body", False), set()).update(chars)
-    if names & BOLD:
+    elif names & BOLD:
         found.setdefault((variant, "body", True), set()).update(chars)
 
 
@@ -481,6 +482,8 @@ def _writer_css() -> str:
         ".chapter-nav a { color: inherit; }\n"
         ".toc-page ol { list-style: none; padding-left: 0; }\n"
         ".toc-page ol ol { padding-left: 1.5em; margin-bottom: .6em; }\n"
+        ".toc-page a { color: inherit; text-decoration: none; }\n"
+        ".toc-page .toc-section > a { color: #555; font-size: .9em; }\n"
     )
 
 
@@ -488,6 +491,20 @@ def _opf_with_lang(data: bytes, language: str) -> bytes:
     """ebooklib puts no xml:lang on <package>; accessibility checkers (and screen readers) want it."""
     root = etree.fromstring(data)
     root.set(XML_LANG, language)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def _ncx_with_depth(data: bytes) -> bytes:
+    """ebooklib writes dtb:depth 0; the NCX spec wants the depth of the navMap (2 with sections)."""
+    root = etree.fromstring(data)
+    ns = {"n": root.nsmap.get(None, "")}
+
+    def depth(node) -> int:
+        return 1 + max((depth(child) for child in node.findall("n:navPoint", ns)), default=0)
+
+    nav_map = root.find("n:navMap", ns)
+    for meta in root.iterfind("n:head/n:meta[@name='dtb:depth']", ns):
+        meta.set("content", str(depth(nav_map) - 1 if nav_map is not None else 1))
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
@@ -502,6 +519,8 @@ def normalize_zip(data: bytes, language: str, when: dt.datetime) -> bytes:
             content = source.read(name)
             if name.endswith(".opf"):
                 content = _opf_with_lang(content, language)
+            elif name.endswith(".ncx"):
+                content = _ncx_with_depth(content)
             info = zipfile.ZipInfo(name, date_time=stamp)
             info.create_system = 3
             info.external_attr = 0o100644 << 16
