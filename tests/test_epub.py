@@ -20,7 +20,7 @@ from compile import cover, fonts, pipeline, theme
 from compile.writers import epub as epub_writer
 from compile.writers.context import Book
 from tests.checks import epubcheck_messages
-from tests.conftest import FIXTURES, ROOT, SEEDS, make_settings, run_cli
+from tests.conftest import CORPUS_DEV, FIXTURES, ROOT, SEEDS, make_settings, run_cli
 
 NS = {"opf": "http://www.idpf.org/2007/opf", "dc": "http://purl.org/dc/elements/1.1/",
       "x": "http://www.w3.org/1999/xhtml", "epub": "http://www.idpf.org/2007/ops",
@@ -467,3 +467,29 @@ def test_make_settings_still_builds(tmp_path):
     settings = make_settings(formats=["epub"], offline=True, title="测试", slug="bare")
     result = pipeline.build(EPUB_FIXTURES / "hant", tmp_path, settings)
     assert (tmp_path / "bare.epub").is_file() and result.outputs[0].details["target"] == "generic"
+
+
+# ------------------------------------------------------------------ real archives
+
+
+def test_fragment_repairs_for_the_package():
+    body = ('<article><h1>T</h1><h3>Sub</h3><p>before<figure><img src="x.jpg" alt="a"/></figure>after<br/></p>'
+            '<p>see <a href="/markets?x=1">index</a>, <a href="//cdn.example/y">cdn</a>, <a href="#nope">gone</a>'
+            '</p><time datetime="2020-09-02T03:44:32.692000+00:00">t</time></article>')
+    out = etree.fromstring(epub_writer.to_xhtml(body, base_url="https://news.example/a/b.html"))
+    assert [h.tag for h in out.iter("h1", "h2", "h3")] == ["h1", "h2"]
+    assert [e.tag for e in out if e.tag in ("p", "figure")] == ["p", "figure", "p", "p"]
+    assert "".join(out.itertext()).count("before") == 1 and "after" in "".join(out.itertext())
+    hrefs = [a.get("href") for a in out.iter("a")]
+    assert hrefs == ["https://news.example/markets?x=1", "https://cdn.example/y"]
+    assert "gone" in "".join(out.itertext())
+    assert out.find(".//time").get("datetime") == "2020-09-02T03:44:32+00:00"
+
+
+@pytest.mark.skipif(not CORPUS_DEV.is_dir(), reason="corpus-dev not present")
+def test_corpus_dev_epub_is_valid_and_accessible(tmp_path):
+    path, output = build_epub(CORPUS_DEV, tmp_path)
+    messages = epubcheck_messages_with(path, ["--usage"])
+    assert [m for m in messages if m["severity"] != "USAGE" or m["ID"].startswith("ACC")] == []
+    assert ace_violations(run_ace(path, tmp_path / "ace")) == []
+    assert output["bytes"] <= 3_000_000

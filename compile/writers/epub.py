@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from ebooklib import epub
@@ -151,10 +152,20 @@ class Doc:
         ).encode()
 
 
-def to_xhtml(fragment: str) -> str:
+def to_xhtml(fragment: str, base_url: str | None = None) -> str:
     """An HTML fragment (as the shared templates render it) as well-formed XHTML: void elements closed,
-    entities resolved, and `xml:lang` beside every `lang` (older readers match :lang() on xml:lang only)."""
+    entities resolved, and `xml:lang` beside every `lang` (older readers match :lang() on xml:lang only).
+
+    With `base_url` (an article page), the fragment is also made safe for a package: links that would point
+    inside the EPUB but are really the site's own (`/investing/...`) are resolved against the article's URL,
+    and heading levels that skip (h1 then h3) are closed up, as screen readers navigate by them."""
     parts = lxml.html.fragments_fromstring(fragment) if fragment.strip() else []
+    if base_url is not None:
+        elements = [p for p in parts if not isinstance(p, str)]
+        _absolute_links(elements, base_url)
+        _heading_order(elements)
+        _blocks_out_of_paragraphs(elements)
+        _valid_datetimes(elements)
     out = []
     for part in parts:
         if isinstance(part, str):
@@ -165,6 +176,82 @@ def to_xhtml(fragment: str) -> str:
                 element.set(XML_LANG, element.get("lang"))
         out.append(etree.tostring(part, method="xml", encoding="unicode", with_tail=True))
     return "".join(out)
+
+
+def _absolute_links(elements: list, base_url: str) -> None:
+    ids = {e.get("id") for root in elements for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    for root in elements:
+        for link in list(root.iter("a")):
+            href = (link.get("href") or "").strip()
+            if not href or href.startswith(("http://", "https://", "mailto:")):
+                continue
+            if href.startswith("#") and href[1:] in ids:
+                continue
+            if href.startswith("//"):
+                link.set("href", "https:" + href)
+            elif not href.startswith("#") and urlsplit(base_url).scheme in ("http", "https"):
+                link.set("href", urljoin(base_url, href))
+            else:  # nowhere to point: keep the words, drop the link
+                link.drop_tag()
+
+
+def _heading_order(elements: list) -> None:
+    previous = 0
+    for root in elements:
+        for heading in [e for e in root.iter() if isinstance(e.tag, str) and re.fullmatch(r"h[1-6]", e.tag)]:
+            level = min(int(heading.tag[1]), previous + 1)
+            heading.tag, previous = f"h{level}", level
+
+
+BLOCKS = {"figure", "div", "table", "ul", "ol", "dl", "blockquote", "pre", "section", "article", "aside",
+          "header", "footer", "nav", "hr", "p", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption", "address"}
+
+
+def _blocks_out_of_paragraphs(elements: list) -> None:
+    """`<p>text<figure/>more</p>` (archives do this) is invalid XHTML: split the paragraph around the block,
+    or, when the block sits deeper inside inline markup, make the paragraph a div."""
+    for root in elements:
+        for para in reversed([e for e in root.iter("p")]):
+            if any(child.tag in BLOCKS for child in para.iterdescendants() if isinstance(child.tag, str)):
+                if any(child.tag in BLOCKS for child in para.iterdescendants()
+                       if isinstance(child.tag, str) and child.getparent() is not para):
+                    para.tag = "div"
+                    continue
+                _split(para)
+
+
+def _split(para) -> None:
+    pieces, current = [], lxml.html.Element("p", dict(para.attrib))
+    current.text = para.text
+    for child in list(para):
+        if isinstance(child.tag, str) and child.tag in BLOCKS:
+            tail, child.tail = child.tail, None
+            pieces += [current, child]
+            current = lxml.html.Element("p", {k: v for k, v in para.attrib.items() if k != "id"})
+            current.text = tail
+        else:
+            current.append(child)
+    pieces.append(current)
+    if para.getparent() is None:
+        para.tag = "div"  # a top-level paragraph has nowhere to put the pieces
+        return
+    anchor = para
+    for piece in pieces:
+        empty = piece.tag == "p" and not (piece.text or "").strip() and all(
+            isinstance(c.tag, str) and c.tag == "br" and not (c.tail or "").strip() for c in piece)
+        if not empty:
+            anchor.addnext(piece)
+            anchor = piece
+    anchor.tail = para.tail
+    para.getparent().remove(para)
+
+
+def _valid_datetimes(elements: list) -> None:
+    """HTML allows at most three digits of fractional seconds; Python's isoformat() writes six."""
+    for root in elements:
+        for stamp in root.iter("time"):
+            value = stamp.get("datetime") or ""
+            stamp.set("datetime", re.sub(r"(T\d\d:\d\d:\d\d)\.\d+", r"\1", value))
 
 
 class RawXhtml(epub.EpubHtml):
@@ -212,7 +299,7 @@ def _documents(book: Book, lab: dict[str, str]) -> Parts:
     articles = [a for section in anthology.sections for a in section.articles]
     chapters = []
     for index, article in enumerate(articles):
-        body = to_xhtml(render_article(env, book, article, image_src))
+        body = to_xhtml(render_article(env, book, article, image_src), base_url=article.url)
         body += _chapter_nav(articles, index, lab)
         chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", article.title or article.source,
                             article.language or lang, body, styles, "chapter", epub_type="bodymatter"))
@@ -597,6 +684,9 @@ def _write_atomic(target: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output file is the user's, readable as usual
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
