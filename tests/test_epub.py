@@ -323,9 +323,12 @@ def embedded_fonts(book: Epub) -> dict[str, TTFont]:
 
 
 def visible_text(doc) -> str:
+    def shown(element) -> bool:
+        return all(a.get("hidden") is None for a in (element, *element.iterancestors()))
+
     body = doc.find("x:body", NS)
-    hidden = {id(e) for n in body.iter() if n.get("hidden") is not None for e in n.iter()}
-    return "".join(t for e in body.iter() if id(e) not in hidden for t in (e.text or "", e.tail or ""))
+    return "".join((e.text or "" if shown(e) else "") + (e.tail or "" if shown(e.getparent()) else "")
+                   for e in body.iter() if isinstance(e.tag, str))
 
 
 def test_fonts_are_subset_and_cover_every_character(seeds_epub, theme_epubs):
