@@ -10,12 +10,24 @@ if command -v apt-get >/dev/null 2>&1; then
   # libpango: WeasyPrint's text layout; libharfbuzz-subset0: fast font subsetting (fontTools takes ~15 s per CJK PDF); a Java runtime: EPUBCheck in the tests; poppler-utils: pdftoppm previews.
   want="python3 python3-venv python3-pip fonts-noto-cjk fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils"
   command -v java >/dev/null 2>&1 || want="$want default-jre-headless"
+  # chromium: headless browser for DAISY Ace (EPUB accessibility tests) and chapter previews;
+  # node/npm: to install Ace. Debian 12 ships nodejs 18 + npm 9; a NodeSource nodejs already bundles npm.
+  want="$want chromium"
+  command -v node >/dev/null 2>&1 || want="$want nodejs"
+  command -v npm >/dev/null 2>&1 || want="$want npm"
   missing=""
   for pkg in $want; do dpkg -s "$pkg" >/dev/null 2>&1 || missing="$missing $pkg"; done
   if [ -n "$missing" ]; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
   fi
+fi
+
+# DAISY Ace (EPUB accessibility checker) in .ace/, run by the tests with Debian's chromium: no browser download.
+if [ ! -x .ace/node_modules/.bin/ace-cli ] && command -v npm >/dev/null 2>&1; then
+  mkdir -p .ace
+  [ -f .ace/package.json ] || echo '{"name": "anthology-ace", "private": true}' > .ace/package.json
+  (cd .ace && PUPPETEER_SKIP_DOWNLOAD=1 npm install --no-save --no-audit --no-fund --loglevel=error @daisy/ace-cli@1.4.6)
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -89,13 +89,17 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--print", "print_ready", is_flag=True, default=None, help="PDF for the printer: 3 mm bleed, crop marks.")
 @click.option("--pdfa", is_flag=True, default=None, help="PDF/A-3b with the sources and the report attached.")
 @click.option("--impose", type=click.Choice(["booklet"]), help="Also write a saddle-stitched booklet imposition.")
+@click.option("--target", "epub_target", type=click.Choice(config.EPUB_TARGETS),
+              help="The EPUB's reader: size budget and small per-reader differences (default: generic).")
+@click.option("--no-embed-fonts", "embed_fonts", flag_value=False, default=None,
+              help="Do not embed subset CJK fonts in the EPUB.")
 def build(source, out_dir, config_file, theme_name, formats, offline, strict, page_size, print_ready, pdfa,
-          impose) -> None:
+          impose, epub_target, embed_fonts) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
-                             strict=strict)
+                             strict=strict, epub_target=epub_target, embed_fonts=embed_fonts)
     for key, value in (("page_size", page_size), ("bleed", print_ready), ("pdfa", pdfa), ("impose", impose)):
         if value is not None:
             setattr(settings.pdf, key, value)

@@ -89,6 +89,8 @@ class Settings:
     volumes: VolumeSettings = field(default_factory=lambda: VolumeSettings())
     pdf: PdfSettings = field(default_factory=lambda: PdfSettings())
     images: ImageSettings = field(default_factory=ImageSettings)
+    epub_target: str = "generic"  # generic | kindle | kobo | apple | email: size budget and reader tweaks
+    embed_fonts: bool = True  # embed the theme's CJK fonts in the EPUB, subset to the characters used
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
     offline: bool = False
@@ -97,6 +99,7 @@ class Settings:
 
 FORMATS = ("epub", "pdf")
 SECTIONS = ("year", "month", "outlet", "none")
+EPUB_TARGETS = ("generic", "kindle", "kobo", "apple", "email")
 # Keys the CLI sets; they are not allowed in the file.
 _CLI_ONLY = {"offline", "strict"}
 
@@ -214,6 +217,9 @@ def _check_values(settings: Settings, path: Path | None) -> None:
             raise ConfigError(f"{where}: key 'pdf.page_size': {exc}") from None
     if settings.images.epub_profile not in ("epub", "eink"):
         raise ConfigError(f"{where}: key 'images.epub_profile': '{settings.images.epub_profile}' is not epub or eink")
+    if settings.epub_target not in EPUB_TARGETS:
+        raise ConfigError(f"{where}: key 'epub_target': '{settings.epub_target}' is not one of "
+                          f"{', '.join(EPUB_TARGETS)}")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

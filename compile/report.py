@@ -66,7 +66,8 @@ def build_report(anthology: Anthology, settings, theme: str, inputs: list[dict],
         "images": [report_entry(image, a.id) for a in anthology.articles for image in a.images],
         "image_summary": vars(image_summary) if image_summary else None,
         "duplicates": duplicates,
-        "outputs": [{"path": str(o.path), "format": o.format, "bytes": o.bytes, "pages": o.pages, "notes": o.notes}
+        "outputs": [{"path": str(o.path), "format": o.format, "bytes": o.bytes, "pages": o.pages, "notes": o.notes,
+                     "details": o.details}
                     for o in outputs],
         "warnings": list(anthology.warnings),
     }

@@ -24,6 +24,7 @@ class Output:
     bytes: int
     pages: int | None = None
     notes: list[str] = field(default_factory=list)
+    details: dict = field(default_factory=dict)  # writer-specific facts for the report (EPUB: target, fonts)
 
 
 @dataclass

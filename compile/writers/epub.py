@@ -1,15 +1,105 @@
-"""EPUB writer: ebooklib, one XHTML file per article, rendered through the shared article template."""
+"""EPUB writer: EPUB 3 (with an NCX for older readers), valid, accessible, self-contained and reproducible.
+
+Book order: cover page, title page, table of contents (the nav document), one XHTML file per article.
+Every XHTML document is built here as a whole (ebooklib would re-parse and rewrap body fragments, and drop
+what it does not know); ebooklib writes the package document, the NCX and the container. The zip is then
+rewritten with fixed timestamps, so that the same inputs give the same bytes.
+
+Decisions, and why:
+- Article pages end with one small line of links (previous · contents · next). Every reader turns pages
+  across articles by itself, but jumping to the next *article* from the middle of a long one, or back to the
+  contents, takes several taps in most reader menus; one quiet line at the end costs nothing while reading.
+- Fonts: the theme's CJK faces, subset to the characters the book uses (fonts.py), declared with @font-face
+  under the very family names the theme's CSS asks for, so the theme needs no EPUB-specific CSS and a reader
+  without Chinese fonts still shows the book as designed.
+- `dcterms:modified` is not the wall clock: it is SOURCE_DATE_EPOCH when set (the reproducible-builds
+  convention), else the newest article date.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import html
+import io
 import os
+import re
 import tempfile
+import time
+import zipfile
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
+import lxml.html
 from ebooklib import epub
+from lxml import etree
 
-from compile.writers.context import Book, Output, environment, render_article
+from compile import cover as cover_art
+from compile import fonts as font_tools
+from compile.config import EPUB_TARGETS
+from compile.model import Article, Image
+from compile.writers.context import Book, BookView, Output, environment, render_article
+
+XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+MB = 1_000_000
+
+
+@dataclass(frozen=True)
+class Target:
+    """What one kind of reader needs: a size budget and whether embedded fonts are worth their bytes."""
+
+    name: str
+    budget: int | None  # bytes; over it, fonts are dropped first, then the report warns
+    embed_fonts: bool
+    applied: tuple[str, ...]  # what this target changes, in words, for the report
+
+
+TARGETS = {
+    "generic": Target("generic", None, True, (
+        "subset CJK fonts embedded", "ibooks:specified-fonts so Apple Books uses them")),
+    "kindle": Target("kindle", 50 * MB, False, (
+        "no embedded fonts: Kindle devices and apps ship CJK fonts, and Send to Kindle's conversion does "
+        "not need them", "50 MB budget (Send to Kindle by e-mail)")),
+    "kobo": Target("kobo", None, True, (
+        "subset CJK fonts embedded (older Kobo firmware has no Traditional Chinese face)",
+        "NCX and the EPUB 2 cover meta, which Kobo's EPUB renderer reads",
+        "no kobo spans: Kobo or Calibre add them when converting to kepub")),
+    "apple": Target("apple", None, True, (
+        "subset CJK fonts embedded", "ibooks:specified-fonts so Apple Books uses them instead of its own")),
+    "email": Target("email", 18 * MB, True, (
+        "18 MB budget: base64 grows a file by a third, and mail services refuse messages over 25 MB",)),
+}
+assert set(TARGETS) == set(EPUB_TARGETS), "config.EPUB_TARGETS and writers/epub.TARGETS must agree"
+
+LABELS = {
+    "zh-Hans": {"toc": "目录", "landmarks": "导览", "cover": "封面", "start": "正文", "titlepage": "书名页",
+                "prev": "上一篇", "next": "下一篇", "chapter_nav": "文章导航", "count": "共 {n} 篇",
+                "editor": "{name} 编",
+                "summary": "本书是新闻文章的文字选集：每篇文章一章，有目录和地标导航，按时间顺序阅读。{images}"
+                           "文字可由阅读器调整字号、字体和颜色；没有闪烁、声音或动画。",
+                "images": "插图均有替代文字（取自图注或标题）。"},
+    "zh-Hant": {"toc": "目錄", "landmarks": "導覽", "cover": "封面", "start": "正文", "titlepage": "書名頁",
+                "prev": "上一篇", "next": "下一篇", "chapter_nav": "文章導覽", "count": "共 {n} 篇",
+                "editor": "{name} 編",
+                "summary": "本書是新聞文章的文字選集：每篇文章一章，有目錄和地標導覽，按時間順序閱讀。{images}"
+                           "文字可由閱讀器調整字號、字型和顏色；沒有閃爍、聲音或動畫。",
+                "images": "插圖均有替代文字（取自圖說或標題）。"},
+    "en": {"toc": "Contents", "landmarks": "Landmarks", "cover": "Cover", "start": "Start", "titlepage": "Title page",
+           "prev": "Previous", "next": "Next", "chapter_nav": "Article navigation", "count": "{n} articles",
+           "editor": "Edited by {name}",
+           "summary": "A text anthology of news articles: one chapter per article, with a table of contents and "
+                      "landmarks, in chronological reading order. {images}Text size, font and colours can be "
+                      "changed by the reader; no flashing, sound or motion.",
+           "images": "Images have text alternatives taken from their captions or titles. "},
+}
+
+
+def labels(language: str) -> dict[str, str]:
+    if language.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")):
+        return LABELS["zh-Hant"]
+    return LABELS["zh-Hans"] if language.startswith("zh") else LABELS["en"]
 
 
 def book_identifier(book: Book) -> str:
@@ -22,75 +112,582 @@ def book_identifier(book: Book) -> str:
     return f"urn:uuid:{h[:8]}-{h[8:12]}-5{h[13:16]}-8{h[17:20]}-{h[20:32]}"
 
 
-def _link_css(page: epub.EpubHtml) -> None:
-    """Pages live in text/, the stylesheet in styles/: ebooklib writes hrefs verbatim, so make them relative."""
-    page.add_link(href="../styles/book.css", rel="stylesheet", type="text/css")
+def modified_time(book: Book) -> dt.datetime:
+    """The package's last-modified time, without the wall clock: SOURCE_DATE_EPOCH, else the newest date."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC)
+    stamps = [d for a in book.anthology.articles for d in (a.published, a.archived) if d is not None]
+    return max(stamps).astimezone(dt.UTC) if stamps else dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
-def write(book: Book, target: Path) -> Output:
+# ---------------------------------------------------------------- documents
+
+
+@dataclass
+class Doc:
+    """One XHTML content document, before packaging."""
+
+    uid: str
+    file_name: str  # inside EPUB/
+    title: str
+    lang: str
+    body: str  # well-formed XHTML body content
+    styles: list[str] = field(default_factory=list)  # hrefs relative to the document
+    body_class: str = ""
+    properties: list[str] = field(default_factory=list)
+    epub_type: str = ""  # structural semantics of the whole document (bodymatter, frontmatter ...)
+
+    def xhtml(self) -> bytes:
+        links = "".join(f'<link rel="stylesheet" type="text/css" href="{html.escape(href)}"/>\n'
+                        for href in self.styles)
+        body_class = f' class="{self.body_class}"' if self.body_class else ""
+        body_class += f' epub:type="{self.epub_type}"' if self.epub_type else ""
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
+            '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" '
+            f'lang="{self.lang}" xml:lang="{self.lang}">\n<head>\n<meta charset="utf-8"/>\n'
+            f"<title>{html.escape(self.title, quote=False)}</title>\n{links}</head>\n"
+            f"<body{body_class}>\n{self.body}\n</body>\n</html>\n"
+        ).encode()
+
+
+def to_xhtml(fragment: str, base_url: str | None = None) -> str:
+    """An HTML fragment (as the shared templates render it) as well-formed XHTML: void elements closed,
+    entities resolved, and `xml:lang` beside every `lang` (older readers match :lang() on xml:lang only).
+
+    With `base_url` (an article page), the fragment is also made safe for a package: links that would point
+    inside the EPUB but are really the site's own (`/investing/...`) are resolved against the article's URL,
+    and heading levels that skip (h1 then h3) are closed up, as screen readers navigate by them."""
+    parts = lxml.html.fragments_fromstring(fragment) if fragment.strip() else []
+    if base_url is not None:
+        elements = [p for p in parts if not isinstance(p, str)]
+        _absolute_links(elements, base_url)
+        _heading_order(elements)
+        _blocks_out_of_paragraphs(elements)
+        _valid_datetimes(elements)
+    out = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(html.escape(part, quote=False))
+            continue
+        for element in part.iter():
+            if isinstance(element.tag, str) and element.get("lang"):
+                element.set(XML_LANG, element.get("lang"))
+        out.append(etree.tostring(part, method="xml", encoding="unicode", with_tail=True))
+    return "".join(out)
+
+
+def _absolute_links(elements: list, base_url: str) -> None:
+    ids = {e.get("id") for root in elements for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
+    for root in elements:
+        for link in list(root.iter("a")):
+            href = (link.get("href") or "").strip()
+            if not href or href.startswith(("http://", "https://", "mailto:")):
+                continue
+            if href.startswith("#") and href[1:] in ids:
+                continue
+            if href.startswith("//"):
+                link.set("href", "https:" + href)
+            elif not href.startswith("#") and urlsplit(base_url).scheme in ("http", "https"):
+                link.set("href", urljoin(base_url, href))
+            else:  # nowhere to point: keep the words, drop the link
+                link.drop_tag()
+
+
+def _heading_order(elements: list) -> None:
+    previous = 0
+    for root in elements:
+        for heading in [e for e in root.iter() if isinstance(e.tag, str) and re.fullmatch(r"h[1-6]", e.tag)]:
+            level = min(int(heading.tag[1]), previous + 1)
+            heading.tag, previous = f"h{level}", level
+
+
+BLOCKS = {"figure", "div", "table", "ul", "ol", "dl", "blockquote", "pre", "section", "article", "aside",
+          "header", "footer", "nav", "hr", "p", "h1", "h2", "h3", "h4", "h5", "h6", "figcaption", "address"}
+
+
+def _blocks_out_of_paragraphs(elements: list) -> None:
+    """`<p>text<figure/>more</p>` (archives do this) is invalid XHTML: split the paragraph around the block,
+    or, when the block sits deeper inside inline markup, make the paragraph a div."""
+    for root in elements:
+        for para in reversed([e for e in root.iter("p")]):
+            if any(child.tag in BLOCKS for child in para.iterdescendants() if isinstance(child.tag, str)):
+                if any(child.tag in BLOCKS for child in para.iterdescendants()
+                       if isinstance(child.tag, str) and child.getparent() is not para):
+                    para.tag = "div"
+                    continue
+                _split(para)
+
+
+def _split(para) -> None:
+    pieces, current = [], lxml.html.Element("p", dict(para.attrib))
+    current.text = para.text
+    for child in list(para):
+        if isinstance(child.tag, str) and child.tag in BLOCKS:
+            tail, child.tail = child.tail, None
+            pieces += [current, child]
+            current = lxml.html.Element("p", {k: v for k, v in para.attrib.items() if k != "id"})
+            current.text = tail
+        else:
+            current.append(child)
+    pieces.append(current)
+    if para.getparent() is None:
+        para.tag = "div"  # a top-level paragraph has nowhere to put the pieces
+        return
+    anchor = para
+    for piece in pieces:
+        empty = piece.tag == "p" and not (piece.text or "").strip() and all(
+            isinstance(c.tag, str) and c.tag == "br" and not (c.tail or "").strip() for c in piece)
+        if not empty:
+            anchor.addnext(piece)
+            anchor = piece
+    anchor.tail = para.tail
+    para.getparent().remove(para)
+
+
+def _valid_datetimes(elements: list) -> None:
+    """HTML allows at most three digits of fractional seconds; Python's isoformat() writes six."""
+    for root in elements:
+        for stamp in root.iter("time"):
+            value = stamp.get("datetime") or ""
+            stamp.set("datetime", re.sub(r"(T\d\d:\d\d:\d\d)\.\d+", r"\1", value))
+
+
+class RawXhtml(epub.EpubHtml):
+    """A content document whose bytes are written as they are (ebooklib would rebuild them)."""
+
+    def get_content(self, default=None):
+        return self.content
+
+
+@dataclass
+class Parts:
+    docs: list[Doc]
+    chapters: list[Doc]
+    images: dict[str, tuple[str, bytes]]  # file name -> (media type, bytes)
+    toc: list  # ebooklib's toc structure, for the NCX
+
+
+STYLES = ("styles/epub.css", "styles/book.css")  # writer's own rules first, so the theme can override them
+FONT_CSS = "styles/fonts.css"
+
+
+def _documents(book: Book, lab: dict[str, str]) -> Parts:
+    anthology, env = book.anthology, environment(book.theme, book.zone)
+    lang = anthology.language
+    images: dict[str, tuple[str, bytes]] = {}
+    by_path: dict[Path, str] = {}
+
+    def image_src(image: Image) -> str | None:
+        if image.path is None or not image.path.is_file():
+            return None
+        if image.path not in by_path:
+            name = f"images/{image.path.name}"
+            while name in images:
+                name = f"images/{len(images)}-{image.path.name}"
+            images[name] = (image.media_type, image.path.read_bytes())
+            by_path[image.path] = name
+        return "../" + by_path[image.path]
+
+    styles = [f"../{s}" for s in STYLES]
+    cover_doc = Doc("cover", "text/cover.xhtml", lab["cover"], lang, _cover_body(anthology.title, lab), styles,
+                    "cover-page")
+    title_doc = Doc("titlepage", "text/titlepage.xhtml", anthology.title, lang,
+                    to_xhtml(env.get_template("titlepage.html.j2").render(**book.template_context())), styles,
+                    "titlepage-page", epub_type="frontmatter titlepage")
+    articles = [a for section in anthology.sections for a in section.articles]
+    chapters = []
+    for index, article in enumerate(articles):
+        body = to_xhtml(render_article(env, book, article, image_src), base_url=article.url)
+        body += _chapter_nav(articles, index, lab)
+        chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", article.title or article.source,
+                            article.language or lang, body, styles, "chapter", epub_type="bodymatter"))
+    toc = []
+    by_id = {doc.uid: doc for doc in chapters}
+    for section in anthology.sections:
+        links = [epub.Link(by_id[f"a-{a.id}"].file_name, by_id[f"a-{a.id}"].title, f"a-{a.id}")
+                 for a in section.articles]
+        if section.title and links:
+            toc.append((epub.Section(section.title, links[0].href), links))
+        else:
+            toc.extend(links)
+    nav_doc = Doc("nav", "nav.xhtml", lab["toc"], lang, _nav_body(book, chapters, lab),
+                  list(STYLES), "toc-page", ["nav"], epub_type="frontmatter")
+    return Parts([cover_doc, title_doc, nav_doc, *chapters], chapters, images, toc)
+
+
+def _chapter_nav(articles: list[Article], index: int, lab: dict[str, str]) -> str:
+    links = []
+    if index > 0:
+        links.append(f'<a href="{articles[index - 1].id}.xhtml" rel="prev">‹ {lab["prev"]}</a>')
+    links.append(f'<a href="../nav.xhtml">{lab["toc"]}</a>')
+    if index + 1 < len(articles):
+        links.append(f'<a href="{articles[index + 1].id}.xhtml" rel="next">{lab["next"]} ›</a>')
+    return (f'\n<nav class="chapter-nav" aria-label="{lab["chapter_nav"]}"><p>'
+            + '<span class="sep"> · </span>'.join(links) + "</p></nav>")
+
+
+def _nav_body(book: Book, chapters: list[Doc], lab: dict[str, str]) -> str:
+    """The nav document: the table of contents grouped by section, and hidden landmarks."""
+    esc = html.escape
+    by_id = {doc.uid: doc for doc in chapters}
+    items = []
+    for section in book.anthology.sections:
+        entries = "".join(f'<li><a href="{by_id[f"a-{a.id}"].file_name}">{esc(by_id[f"a-{a.id}"].title)}</a></li>'
+                          for a in section.articles)
+        if not entries:
+            continue
+        if section.title:
+            first = by_id[f"a-{section.articles[0].id}"].file_name
+            items.append(f'<li class="toc-section"><a href="{first}">{esc(section.title)}</a>\n<ol>{entries}</ol></li>')
+        else:
+            items.append(entries)
+    first = chapters[0].file_name if chapters else "text/titlepage.xhtml"
+    return (
+        f'<nav epub:type="toc" role="doc-toc" id="toc" aria-labelledby="toc-title">\n'
+        f'<h1 id="toc-title" class="toc-title">{esc(lab["toc"])}</h1>\n<ol class="toc-list">\n'
+        + "\n".join(items) + "\n</ol>\n</nav>\n"
+        f'<nav epub:type="landmarks" id="landmarks" hidden="hidden" aria-label="{esc(lab["landmarks"])}">\n'
+        f'<h2>{esc(lab["landmarks"])}</h2>\n<ol>\n'
+        f'<li><a epub:type="cover" href="text/cover.xhtml">{esc(lab["cover"])}</a></li>\n'
+        f'<li><a epub:type="titlepage" href="text/titlepage.xhtml">{esc(lab["titlepage"])}</a></li>\n'
+        f'<li><a epub:type="toc" href="nav.xhtml">{esc(lab["toc"])}</a></li>\n'
+        f'<li><a epub:type="bodymatter" href="{first}">{esc(lab["start"])}</a></li>\n'
+        "</ol>\n</nav>"
+    )
+
+
+# ---------------------------------------------------------------- fonts
+
+
+@dataclass
+class EmbeddedFont:
+    family: str
+    weight: int
+    face: font_tools.Face
+    file_name: str
+    data: bytes
+    characters: int
+
+
+@dataclass
+class FontPlan:
+    fonts: list[EmbeddedFont] = field(default_factory=list)
+    seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def css(self) -> str:
+        rules = [
+            f'@font-face {{ font-family: "{f.family}"; font-weight: {f.weight}; font-style: normal; '
+            f'src: url("../{f.file_name}"); }}'
+            for f in self.fonts
+        ]
+        return "/* The theme's faces, subset to the characters of this book. */\n" + "\n".join(rules) + "\n"
+
+
+HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
+BOLD = HEADINGS | {"strong", "b", "th"}
+
+
+def characters_by_role(docs: Iterable[Doc]) -> dict[tuple[str, str, bool], set[str]]:
+    """(script variant "hans"/"hant", role "body"/"heading", bold) -> the characters set that way.
+
+    The roles follow what book CSS does everywhere (headings in the heading face, bold, the rest in the body
+    face). The regular body face gets *every* visible character: whatever a theme does with headings or
+    <strong>, any text can be shown with an embedded face (at worst in another weight), never with tofu."""
+    found: dict[tuple[str, str, bool], set[str]] = {}
+    for doc in docs:
+        root = etree.fromstring(doc.xhtml())
+        body = root.find("{http://www.w3.org/1999/xhtml}body")
+        for element in body.iter():
+            if not isinstance(element.tag, str):
+                continue
+            for text, owner in ((element.text, element), (element.tail, element.getparent())):
+                if text and text.strip() and owner is not None:
+                    _add(found, text, owner, doc.lang)
+    return found
+
+
+def _add(found: dict, text: str, owner, default_lang: str) -> None:
+    names, lang, node, hidden = set(), None, owner, False
+    while node is not None and isinstance(node.tag, str):
+        names.add(etree.QName(node).localname)
+        hidden = hidden or node.get("hidden") is not None
+        lang = lang or node.get("lang")  # the nearest declaration wins
+        node = node.getparent()
+    if hidden:
+        return  # never rendered: the hidden landmarks list
+    lang = lang or default_lang
+    variant = "hant" if lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
+    chars = set(text)
+    found.setdefault((variant, "body", False), set()).update(chars)
+    if names & HEADINGS:
+        found.setdefault((variant, "heading", True), set()).update(chars)
+    elif names & BOLD:
+        found.setdefault((variant, "body", True), set()).update(chars)
+
+
+def _family_for(book: Book, variant: str, role: str, bold: bool, css: str) -> font_tools.Face | None:
+    """The first family of the theme's list for this role that is installed, has CJK glyphs and is named in
+    the theme's EPUB stylesheet (a face the CSS never asks for would be dead weight)."""
+    families = book.theme.fonts.get(f"{role}-{variant}") or book.theme.fonts.get(role) or []
+    for family in families:
+        if family.lower() not in css.lower():
+            continue
+        face = font_tools.find_face(family, bold)
+        if face is not None and 0x4E00 in font_tools.cmap(face):
+            return face
+    return None
+
+
+def plan_fonts(book: Book, docs: list[Doc], cache_dir: Path | None) -> FontPlan:
+    start = time.perf_counter()
+    plan = FontPlan()
+    css = book.theme.css("epub").read_text(encoding="utf-8")
+    wanted: dict[tuple[str, int], tuple[font_tools.Face, set[str]]] = {}
+    for (variant, role, bold), chars in sorted(characters_by_role(docs).items()):
+        if not any(ord(c) >= 0x2E80 for c in chars):
+            continue  # no CJK here: the reader's own fonts do
+        face = _family_for(book, variant, role, bold, css)
+        if face is None:
+            plan.notes.append(f"no installed CJK face for the theme's {role} ({variant}) fonts; not embedded")
+            continue
+        weight = 700 if bold else 400
+        key = (face.family, weight)
+        wanted.setdefault(key, (face, set()))[1].update(chars)
+    for (family, weight), (face, chars) in sorted(wanted.items()):
+        data = font_tools.subset(face, chars, cache_dir=cache_dir)
+        slug = re.sub(r"[^A-Za-z0-9]+", "", family) or "font"
+        plan.fonts.append(EmbeddedFont(family, weight, face, f"fonts/{slug}-{weight}.{face.kind}", data, len(chars)))
+    plan.seconds = time.perf_counter() - start
+    return plan
+
+
+# ---------------------------------------------------------------- package
+
+
+def _accessibility(ebook: epub.EpubBook, lab: dict[str, str], has_images: bool) -> None:
+    def meta(prop: str, value: str) -> None:
+        ebook.add_metadata(None, "meta", value, {"property": f"schema:{prop}"})
+
+    meta("accessMode", "textual")
+    if has_images:
+        meta("accessMode", "visual")
+    meta("accessModeSufficient", "textual")
+    if has_images:
+        meta("accessModeSufficient", "textual,visual")
+    for feature in ("structuralNavigation", "tableOfContents", "readingOrder", "displayTransformability"):
+        meta("accessibilityFeature", feature)
+    if has_images:
+        meta("accessibilityFeature", "alternativeText")
+    meta("accessibilityHazard", "none")
+    meta("accessibilitySummary", lab["summary"].format(images=lab["images"] if has_images else ""))
+
+
+def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, lab: dict[str, str], when: dt.datetime) -> bytes:
     anthology, theme = book.anthology, book.theme
-    env = environment(theme, book.zone)
     ebook = epub.EpubBook()
     ebook.set_identifier(book_identifier(book))
     ebook.set_title(anthology.title)
     ebook.set_language(anthology.language)
     if anthology.editor:
-        ebook.add_author(anthology.editor)
-    for outlet in sorted({a.outlet for a in anthology.articles if a.outlet}):
+        ebook.add_author(anthology.editor, role="edt", uid="editor")
+    if anthology.subtitle:
+        ebook.add_metadata("DC", "description", anthology.subtitle)
+    span = anthology.date_range
+    if span:
+        ebook.add_metadata("DC", "date", span[1].astimezone(book.zone).date().isoformat())
+    for outlet in BookView(anthology, book.zone, False).outlets:
         ebook.add_metadata("DC", "source", outlet)
+    _accessibility(ebook, lab, bool(parts.images))
+    if plan.fonts:
+        ebook.prefixes.append("ibooks: http://vocabulary.itunes.apple.com/rdf/ibooks/vocabulary-extensions-1.0/")
+        ebook.add_metadata(None, "meta", "true", {"property": "ibooks:specified-fonts"})
+    if theme.writing_mode.startswith("vertical"):
+        # Kindle's documented switch for vertical CJK books; other readers take it from the CSS.
+        ebook.add_metadata(None, "meta", "", {"name": "primary-writing-mode", "content": theme.writing_mode})
     if theme.page_progression == "rtl":
-        ebook.set_direction("rtl")
+        ebook.set_direction("rtl")  # only the spine's page-progression-direction (see the write options)
 
-    css = epub.EpubItem(uid="style", file_name="styles/book.css", media_type="text/css",
-                        content=theme.css("epub").read_bytes())
-    ebook.add_item(css)
+    ebook.add_item(epub.EpubItem(uid="style-epub", file_name=STYLES[0], media_type="text/css",
+                                 content=_writer_css().encode("utf-8")))
+    ebook.add_item(epub.EpubItem(uid="style-theme", file_name=STYLES[1], media_type="text/css",
+                                 content=theme.css("epub").read_bytes()))
+    if plan.fonts:
+        ebook.add_item(epub.EpubItem(uid="style-fonts", file_name=FONT_CSS, media_type="text/css",
+                                     content=plan.css().encode("utf-8")))
+        for index, font in enumerate(plan.fonts):
+            ebook.add_item(epub.EpubItem(uid=f"font-{index}", file_name=font.file_name,
+                                         media_type=f"font/{font.face.kind}", content=font.data))
+    cover_item = epub.EpubCover(uid="cover-img", file_name="images/cover.jpg")
+    cover_item.content = cover
+    ebook.add_item(cover_item)
+    ebook.add_metadata(None, "meta", "", {"name": "cover", "content": "cover-img"})  # EPUB 2 readers, Kindle
+    for index, (name, (media_type, data)) in enumerate(parts.images.items()):
+        ebook.add_item(epub.EpubItem(uid=f"img-{index}", file_name=name, media_type=media_type, content=data))
 
-    title_page = epub.EpubHtml(uid="titlepage", file_name="text/titlepage.xhtml", title=anthology.title,
-                               lang=anthology.language)
-    title_page.content = env.get_template("titlepage.html.j2").render(**book.template_context())
-    _link_css(title_page)
-    ebook.add_item(title_page)
-
-    image_items: dict[Path, str] = {}
-
-    def image_src(image) -> str | None:
-        if image.path is None:
-            return None
-        if image.path not in image_items:
-            name = f"images/{image.path.name}"
-            ebook.add_item(epub.EpubItem(uid=f"img-{len(image_items)}", file_name=name,
-                                         media_type=image.media_type, content=image.path.read_bytes()))
-            image_items[image.path] = name
-        return "../" + image_items[image.path]
-
-    chapters, toc = [], []
-    for section in anthology.sections:
-        links = []
-        for article in section.articles:
-            chapter = epub.EpubHtml(uid=f"a-{article.id}", file_name=f"text/{article.id}.xhtml",
-                                    title=article.title or article.source, lang=article.language or anthology.language)
-            chapter.content = render_article(env, book, article, image_src)
-            _link_css(chapter)
-            ebook.add_item(chapter)
-            chapters.append(chapter)
-            links.append(epub.Link(chapter.file_name, chapter.title, chapter.id))
-        if section.title and links:
-            toc.append((epub.Section(section.title, links[0].href), links))
-        else:
-            toc.extend(links)
-    ebook.toc = toc or [epub.Link(title_page.file_name, anthology.title, "titlepage")]
+    items = {}
+    for doc in parts.docs:
+        if plan.fonts:
+            doc.styles = [*doc.styles, ("" if doc.file_name.count("/") == 0 else "../") + FONT_CSS]
+        item = RawXhtml(uid=doc.uid, file_name=doc.file_name, title=doc.title, lang=doc.lang)
+        item.content = doc.xhtml()
+        item.properties = list(doc.properties)
+        ebook.add_item(item)
+        items[doc.uid] = item
+    ebook.spine = [items[doc.uid] for doc in parts.docs]
+    ebook.toc = parts.toc or [epub.Link("text/titlepage.xhtml", anthology.title, "titlepage")]
+    ebook.guide = [
+        {"type": "cover", "href": "text/cover.xhtml", "title": lab["cover"]},
+        {"type": "toc", "href": "nav.xhtml", "title": lab["toc"]},
+        {"type": "text", "href": (parts.chapters[0] if parts.chapters else parts.docs[1]).file_name,
+         "title": lab["start"]},
+    ]
     ebook.add_item(epub.EpubNcx())
-    nav = epub.EpubNav(uid="nav", file_name="nav.xhtml")
-    nav.add_link(href="styles/book.css", rel="stylesheet", type="text/css")
-    ebook.add_item(nav)
-    ebook.spine = [title_page, "nav", *chapters]
+    raw = io.BytesIO()
+    epub.write_epub(raw, ebook, {"epub3_pages": False, "epub3_landmark": False, "mtime": when,
+                                 "package_direction": False, "spine_direction": True})
+    return normalize_zip(raw.getvalue(), anthology.language, when)
 
+
+def _cover_body(title: str, lab: dict[str, str]) -> str:
+    alt = html.escape(f"{lab['cover']}: {title}" if lab is LABELS["en"] else f"{lab['cover']}：{title}")
+    return (f'<section class="cover" aria-label="{html.escape(lab["cover"])}">'
+            f'<img src="../images/cover.jpg" alt="{alt}" epub:type="cover" role="doc-cover"/></section>')
+
+
+def _writer_css() -> str:
+    """Rules for what the writer itself adds (cover page, article links); the theme's stylesheet follows."""
+    return (
+        "/* Added by the EPUB writer; the theme's stylesheet comes after and may override. */\n"
+        ".cover-page { margin: 0; padding: 0; text-align: center; }\n"
+        ".cover-page .cover { margin: 0; padding: 0; height: 100%; }\n"
+        ".cover-page img { display: block; margin: 0 auto; max-width: 100%; max-height: 100vh; height: auto; }\n"
+        ".chapter-nav { margin: 2em 0 0; text-align: center; font-size: .75em; }\n"
+        ".chapter-nav p { margin: 0; text-indent: 0; }\n"
+        ".chapter-nav a { color: inherit; }\n"
+        ".toc-page ol { list-style: none; padding-left: 0; }\n"
+        ".toc-page ol ol { padding-left: 1.5em; margin-bottom: .6em; }\n"
+        ".toc-page a { color: inherit; text-decoration: none; }\n"
+        ".toc-page .toc-section > a { color: #555; font-size: .9em; }\n"
+    )
+
+
+def _opf_with_lang(data: bytes, language: str) -> bytes:
+    """ebooklib puts no xml:lang on <package>; accessibility checkers (and screen readers) want it."""
+    root = etree.fromstring(data)
+    root.set(XML_LANG, language)
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def _ncx_with_depth(data: bytes) -> bytes:
+    """ebooklib writes dtb:depth 0; the NCX spec wants the depth of the navMap (2 with sections)."""
+    root = etree.fromstring(data)
+    ns = {"n": root.nsmap.get(None, "")}
+
+    def depth(node) -> int:
+        return 1 + max((depth(child) for child in node.findall("n:navPoint", ns)), default=0)
+
+    nav_map = root.find("n:navMap", ns)
+    for meta in root.iterfind("n:head/n:meta[@name='dtb:depth']", ns):
+        meta.set("content", str(depth(nav_map) - 1 if nav_map is not None else 1))
+    return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def normalize_zip(data: bytes, language: str, when: dt.datetime) -> bytes:
+    """Rewrite the container reproducibly: `mimetype` first and stored, every entry with the same timestamp,
+    permissions and system, in the order ebooklib wrote them (which follows the book)."""
+    stamp = max(when, dt.datetime(1980, 1, 2, tzinfo=dt.UTC)).timetuple()[:6]
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
+        names = source.namelist()
+        for name in ["mimetype", *[n for n in names if n != "mimetype"]]:
+            content = source.read(name)
+            if name.endswith(".opf"):
+                content = _opf_with_lang(content, language)
+            elif name.endswith(".ncx"):
+                content = _ncx_with_depth(content)
+            info = zipfile.ZipInfo(name, date_time=stamp)
+            info.create_system = 3
+            info.external_attr = 0o100644 << 16
+            info.compress_type = zipfile.ZIP_STORED if name == "mimetype" else zipfile.ZIP_DEFLATED
+            target.writestr(info, content, compresslevel=9)
+    return out.getvalue()
+
+
+def _cover(book: Book, lab: dict[str, str], css: str) -> bytes:
+    anthology = book.anthology
+    view = BookView(anthology, book.zone, False)
+    text = cover_art.CoverText(
+        title=anthology.title,
+        subtitle=anthology.subtitle,
+        dates=view.date_range_text,
+        count=lab["count"].format(n=len(anthology.articles)),
+        editor=lab["editor"].format(name=anthology.editor) if anthology.editor else "",
+    )
+    variant = "hant" if lab is LABELS["zh-Hant"] else "hans"
+    heading = _family_for(book, variant, "heading", True, css) or _family_for(book, variant, "body", True, css)
+    body = _family_for(book, variant, "body", False, css) or heading
+    palette = cover_art.Palette.from_theme(getattr(book.theme, "cover", None))
+    return cover_art.render(text, heading, body, vertical=book.theme.writing_mode.startswith("vertical"),
+                            palette=palette)
+
+
+def write(book: Book, target: Path) -> Output:
+    settings = book.settings
+    profile = TARGETS[settings.epub_target]
+    lab = labels(book.anthology.language)
+    parts = _documents(book, lab)
+    css = book.theme.css("epub").read_text(encoding="utf-8")
+    cover = _cover(book, lab, css)
+    when = modified_time(book)
+    notes: list[str] = []
+    applied = list(profile.applied)
+    plan = FontPlan()
+    if settings.embed_fonts and profile.embed_fonts:
+        from compile.images import Cache  # the build's cache folder, shared with images
+
+        cache = Cache.from_settings(settings.images).root / "fonts"
+        plan = plan_fonts(book, parts.docs, cache)
+        notes.extend(plan.notes)
+    elif not settings.embed_fonts:
+        applied.append("fonts not embedded (--no-embed-fonts)")
+    data = _package(book, parts, cover, plan, lab, when)
+    if profile.budget and len(data) > profile.budget and plan.fonts:
+        applied.append(f"embedded fonts dropped to fit the {profile.budget / MB:.0f} MB budget")
+        plan = FontPlan(seconds=plan.seconds)
+        parts = _documents(book, lab)
+        data = _package(book, parts, cover, plan, lab, when)
+    if profile.budget and len(data) > profile.budget:
+        notes.append(f"EPUB is {len(data) / MB:.1f} MB, over the {profile.budget / MB:.0f} MB budget of the "
+                     f"'{profile.name}' target")
+    _write_atomic(target, data)
+    details = {
+        "target": profile.name,
+        "budget_bytes": profile.budget,
+        "applied": applied,
+        "cover_bytes": len(cover),
+        "fonts": [{"family": f.family, "weight": f.weight, "file": f.file_name, "source": str(f.face.path),
+                   "face_index": f.face.index, "characters": f.characters, "bytes": len(f.data)}
+                  for f in plan.fonts],
+        "font_subset_seconds": round(plan.seconds, 2),
+        "identifier": book_identifier(book),
+        "modified": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    return Output(path=target, format="epub", bytes=len(data), notes=notes, details=details)
+
+
+def _write_atomic(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
     os.close(fd)
     try:
-        epub.write_epub(tmp, ebook, {"epub3_pages": False})
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output file is the user's, readable as usual
         os.replace(tmp, target)
     finally:
         Path(tmp).unlink(missing_ok=True)
-    return Output(path=target, format="epub", bytes=target.stat().st_size)

@@ -1,0 +1,189 @@
+"""Fonts: find a face by family name, and subset it to the characters a document uses.
+
+General on purpose (the EPUB writer embeds subsets; the PDF side may share it): nothing here knows about
+books. A `Face` is one face of a font file, which may be a TrueType/OpenType collection (the Noto CJK
+`.ttc` files hold SC, TC, JP, KR and HK faces). Faces are found through fontconfig (`fc-match`), with a
+scan of the usual font folders when fontconfig is absent. Subsetting uses fontTools and keeps the layout
+features CJK typesetting relies on (vertical forms, punctuation widths), so a subset sets text exactly as
+the full font would, for the characters it keeps.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import io
+import shutil
+import subprocess
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from fontTools import subset as ft_subset
+from fontTools.ttLib import TTCollection, TTFont, TTLibError
+
+FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".local/share/fonts",
+             Path.home() / ".fonts", Path("/Library/Fonts"), Path("/System/Library/Fonts"))
+FONT_SUFFIXES = {".ttf", ".otf", ".ttc", ".otc"}
+GENERIC_FAMILIES = {"serif", "sans-serif", "monospace", "cursive", "fantasy", "system-ui", "math", "emoji",
+                    "ui-serif", "ui-sans-serif", "ui-monospace", "ui-rounded", "fangsong"}
+# fontTools' defaults keep vert/vrt2/locl/kern...; CJK typesetting also uses these: proportional and half-width
+# punctuation (palt/halt, vertical vpal/vhal) and contextual half-width spacing (chws/vchw).
+CJK_FEATURES = ["halt", "vhal", "palt", "vpal", "chws", "vchw", "fwid", "hwid", "pwid"]
+# Naming, copyright, version, licence: keep what identifies the font and its OFL licence.
+KEEP_NAME_IDS = [0, 1, 2, 3, 4, 5, 6, 13, 14, 16, 17]
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face of a font file: `index` selects the face in a collection (0 for a single font)."""
+
+    path: Path
+    index: int
+    family: str
+    style: str = "Regular"
+    weight: int = 400  # CSS weight, from the OS/2 table
+
+    @property
+    def bold(self) -> bool:
+        return self.weight >= 600
+
+    @property
+    def is_collection(self) -> bool:
+        return self.path.suffix.lower() in (".ttc", ".otc")
+
+    def font(self, lazy: bool = True) -> TTFont:
+        # recalcTimestamp=False: saving must not stamp the clock into `head`, or builds are not reproducible.
+        return TTFont(str(self.path), fontNumber=self.index, lazy=lazy, recalcTimestamp=False)
+
+    @property
+    def kind(self) -> str:
+        """`otf` for CFF outlines, `ttf` for TrueType ones: the file type a subset of this face is."""
+        return "otf" if "CFF " in _tables(self.path, self.index) or "CFF2" in _tables(self.path, self.index) else "ttf"
+
+
+@functools.lru_cache(maxsize=256)
+def _tables(path: Path, index: int) -> frozenset[str]:
+    return frozenset(TTFont(str(path), fontNumber=index, lazy=True).keys())
+
+
+@functools.lru_cache(maxsize=256)
+def find_face(family: str, bold: bool = False) -> Face | None:
+    """The installed face of `family` (exact family name, case-insensitive), or None.
+
+    Generic names (serif, sans-serif ...) are never matched: they are no particular font. When the family has
+    no bold face, the regular one is returned (its `weight` tells)."""
+    if not family or family.lower() in GENERIC_FAMILIES:
+        return None
+    return _fc_match(family, bold) or _scan_match(family, bold)
+
+
+def _fc_match(family: str, bold: bool) -> Face | None:
+    if shutil.which("fc-match") is None:
+        return None
+    pattern = f"{family}:weight={'bold' if bold else 'regular'}"
+    try:
+        done = subprocess.run(["fc-match", "-f", "%{file}\n%{index}\n%{family}\n%{style}", pattern],
+                              capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = done.stdout.split("\n")
+    if done.returncode != 0 or len(lines) < 4 or not lines[0]:
+        return None
+    # fc-match always answers with *something*: accept only the family asked for.
+    families = {f.strip().lower() for f in lines[2].split(",")}
+    if family.lower() not in families:
+        return None
+    return _face(Path(lines[0]), int(lines[1] or 0), family)
+
+
+def _face(path: Path, index: int, family: str) -> Face | None:
+    try:
+        font = TTFont(str(path), fontNumber=index, lazy=True)
+        weight = font["OS/2"].usWeightClass if "OS/2" in font else 400
+        style = font["name"].getDebugName(17) or font["name"].getDebugName(2) or "Regular"
+    except (OSError, TTLibError, KeyError):
+        return None
+    return Face(path=path, index=index, family=family, style=style, weight=weight)
+
+
+def _scan_match(family: str, bold: bool) -> Face | None:
+    """Without fontconfig: read the name tables of the fonts in the usual folders."""
+    candidates = [face for face in _installed() if face.family.lower() == family.lower()]
+    if not candidates:
+        return None
+    want = 700 if bold else 400
+    return min(candidates, key=lambda face: (abs(face.weight - want), str(face.path), face.index))
+
+
+@functools.lru_cache(maxsize=1)
+def _installed() -> tuple[Face, ...]:
+    faces = []
+    for folder in FONT_DIRS:
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            if path.suffix.lower() not in FONT_SUFFIXES:
+                continue
+            try:
+                count = len(TTCollection(str(path), lazy=True).fonts) if path.suffix.lower() in (".ttc", ".otc") else 1
+                for index in range(count):
+                    font = TTFont(str(path), fontNumber=index, lazy=True)
+                    name = font["name"]
+                    family = name.getDebugName(16) or name.getDebugName(1) or ""
+                    weight = font["OS/2"].usWeightClass if "OS/2" in font else 400
+                    faces.append(Face(path, index, family, name.getDebugName(2) or "Regular", weight))
+            except (OSError, TTLibError, KeyError, AssertionError):
+                continue  # not a font we can read: the scan goes on
+    return tuple(faces)
+
+
+@functools.lru_cache(maxsize=64)
+def cmap(face: Face) -> frozenset[int]:
+    """The code points the face has glyphs for."""
+    return frozenset(face.font()["cmap"].getBestCmap() or {})
+
+
+def covers(face: Face, text: str) -> bool:
+    return all(ord(c) in cmap(face) for c in set(text) if not c.isspace())
+
+
+def subset(face: Face, chars: Iterable[str], *, flavor: str | None = None, cache_dir: Path | None = None) -> bytes:
+    """The face cut down to `chars` (plus what its layout features need), as font file bytes.
+
+    `flavor`: None for a plain sfnt (OTF/TTF), or "woff2"/"woff". With `cache_dir`, results are kept there,
+    keyed by the font file, face and characters, so rebuilding the same book costs nothing."""
+    unicodes = sorted({ord(c) for c in chars if c and not c.isspace()} | {0x20, 0x3000})
+    key = _cache_key(face, unicodes, flavor)
+    cached = cache_dir / f"{key}.{flavor or face.kind}" if cache_dir else None
+    if cached is not None and cached.is_file():
+        return cached.read_bytes()
+    options = ft_subset.Options()
+    options.layout_features = [*options.layout_features, *CJK_FEATURES]
+    options.name_IDs = KEEP_NAME_IDS
+    options.name_languages = ["*"]
+    options.notdef_outline = True  # a missing character shows as a box, not as nothing
+    options.flavor = flavor
+    font = face.font(lazy=False)
+    subsetter = ft_subset.Subsetter(options)
+    subsetter.populate(unicodes=unicodes)
+    subsetter.subset(font)
+    buffer = io.BytesIO()
+    font.save(buffer, reorderTables=True)
+    data = buffer.getvalue()
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(cached.suffix + ".part")
+            tmp.write_bytes(data)
+            tmp.replace(cached)
+        except OSError:
+            pass  # a cache that cannot be written is no reason to fail
+    return data
+
+
+def _cache_key(face: Face, unicodes: list[int], flavor: str | None) -> str:
+    stat = face.path.stat()
+    digest = hashlib.sha256(f"{face.path}|{face.index}|{stat.st_size}|{stat.st_mtime_ns}|{flavor}|v1".encode())
+    digest.update(",".join(map(str, unicodes)).encode())
+    return digest.hexdigest()[:32]
