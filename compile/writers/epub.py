@@ -681,7 +681,6 @@ def write(book: Book, target: Path) -> Output:
 def _write_atomic(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
-    os.close(fd)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
