@@ -285,10 +285,15 @@ def _make_figures(tree: Tag) -> None:
     for img in tree.find_all("img"):
         if img.find_parent("figure"):
             continue
-        container = img.parent if img.parent is not tree and img.parent.name == "p" else None
+        container = img.find_parent("p")
         figure = factory.new_tag("figure")
         bare = container is not None and not container.get_text(strip=True)
-        (container if bare else img).insert_before(figure)  # a figure never sits inside a bare <p>
+        if container is None:
+            img.insert_before(figure)
+        elif bare:
+            container.insert_before(figure)
+        else:  # a figure never sits inside a paragraph (invalid, and it breaks the text): put it after
+            container.insert_after(figure)
         figure.append(img.extract())
         if bare and not container.find("img"):
             container.decompose()
@@ -317,7 +322,7 @@ def _is_caption(tag: Tag) -> bool:
 
 def _drop_empty(tree: Tag) -> None:
     for tag in reversed(tree.find_all(["p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b",
-                                       "figcaption"])):
+                                       "i", "a", "span", "figcaption"])):
         if not tag.get_text(strip=True) and not tag.find("img"):
             tag.decompose()
     for text in tree.find_all(string=True):
