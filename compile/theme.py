@@ -30,6 +30,7 @@ class Theme:
     writing_mode: str = "horizontal-tb"
     page_progression: str = "ltr"
     fonts: dict[str, list[str]] = field(default_factory=dict)
+    cover: dict[str, str] = field(default_factory=dict)  # cover colours: background, ink, muted, accent
     notes: list[str] = field(default_factory=list)
 
     @property
