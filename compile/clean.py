@@ -401,8 +401,9 @@ def _trim_blocks(tree: Tag) -> None:
         if not texts:
             continue
         _replace_text(texts[0], re.sub(r"^[\s\u3000]+", "", texts[0]))
-        last = list(block.find_all(string=True))[-1]
-        _replace_text(last, re.sub(r"[\s\u3000]+$", "", last))
+        texts = list(block.find_all(string=True))  # trimming may have removed the only text node
+        if texts:
+            _replace_text(texts[-1], re.sub(r"[\s\u3000]+$", "", texts[-1]))
 
 
 def _replace_text(node: NavigableString, text: str) -> None:
