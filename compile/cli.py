@@ -73,12 +73,14 @@ def main(ctx: click.Context) -> None:
 @click.option("--format", "formats", help="Comma-separated formats: epub,pdf.")
 @click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
 @click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
-def build(source, out_dir, config_file, theme_name, formats, offline, strict) -> None:
+@click.option("--script", type=click.Choice(["hant", "hans"]), default=None,
+              help="Convert Chinese text to Traditional (hant) or Simplified (hans) with OpenCC.")
+def build(source, out_dir, config_file, theme_name, formats, offline, strict, script) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
-                             strict=strict)
+                             strict=strict, script=script)
     result = pipeline.build(source, out_dir, settings, on_image=_image_line)
     _summary(result)
     if settings.strict and pipeline.has_warnings(result):

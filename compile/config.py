@@ -59,6 +59,7 @@ class Settings:
     sections: str = "year"  # year | month | outlet | none
     slug: str = ""  # output file name; default: from the source folder's name
     timezone: str = "Asia/Shanghai"  # how dates are shown, and the zone of date-only values
+    script: str = ""  # "" keeps each article's script; "hant" / "hans": a Traditional / Simplified edition (OpenCC)
     images: ImageSettings = field(default_factory=ImageSettings)
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
@@ -165,6 +166,8 @@ def _check_values(settings: Settings, path: Path | None) -> None:
             raise ConfigError(f"{where}: key 'formats': unknown format '{fmt}'; choose from {', '.join(FORMATS)}")
     if settings.sections not in SECTIONS:
         raise ConfigError(f"{where}: key 'sections': '{settings.sections}' is not one of {', '.join(SECTIONS)}")
+    if settings.script not in ("", "hant", "hans"):
+        raise ConfigError(f"{where}: key 'script': '{settings.script}' is not one of hant, hans")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

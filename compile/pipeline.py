@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from compile import clean, dates, images, order, outlets, readers, report, theme
+from compile import clean, dates, images, order, outlets, readers, report, theme, typeset
 from compile.config import Settings
 from compile.model import Anthology, Article
 from compile.writers import epub as epub_writer
@@ -138,6 +138,8 @@ def build(
     for image in all_images:
         if image.status == "pending":
             image.status, image.reason = "skipped", "image fetching is disabled"
+    # Text-level typography (and the Simplified/Traditional edition) after images: captions are converted too.
+    scripts = typeset.typeset(anthology, settings.script)
     book = Book(anthology=anthology, theme=chosen, settings=settings, slug=slug_for(source, settings))
     outputs = []
     if anthology.articles:
@@ -150,6 +152,9 @@ def build(
     for output in outputs:
         anthology.warnings.extend(output.notes)
     data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
+    for entry in data["articles"]:
+        if entry["id"] in scripts:
+            entry["script"] = scripts[entry["id"]]
     report_path = out_dir / f"{book.slug}.report.json"
     report.write(data, report_path)
     return Result(prepared, outputs, data, report_path)

@@ -10,6 +10,7 @@ from pathlib import Path
 import weasyprint
 from weasyprint.urls import URLFetcher
 
+from compile.writers import justify
 from compile.writers.context import Book, Output, environment, render_article
 
 
@@ -43,14 +44,20 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
     html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
     css = weasyprint.CSS(filename=str(book.theme.css("print")), url_fetcher=fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    document = html.render(stylesheets=[css])
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
     os.close(fd)
-    try:
-        document.write_pdf(tmp)
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    # CJK inter-character justification: layout (render) and drawing (write_pdf) both need it.
+    with justify.installed() as cjk_justify:
+        document = html.render(stylesheets=[css])
+        try:
+            document.write_pdf(tmp)
+            os.replace(tmp, target)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
     notes = [f"refused resource: {url}" for url in fetcher.refused]
+    if not cjk_justify:
+        notes.append(f"WeasyPrint {weasyprint.__version__} is not supported by the CJK justification extension "
+                     "(compile/writers/justify.py): Chinese lines are justified at spaces only")
+    notes.extend(book.theme.pdf_notes)
     return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)
