@@ -139,7 +139,7 @@ def build(
         if image.status == "pending":
             image.status, image.reason = "skipped", "image fetching is disabled"
     # Text-level typography (and the Simplified/Traditional edition) after images: captions are converted too.
-    scripts = typeset.typeset(anthology, settings.script)
+    scripts = typeset.typeset(anthology, settings.script or chosen.script)
     book = Book(anthology=anthology, theme=chosen, settings=settings, slug=slug_for(source, settings))
     outputs = []
     if anthology.articles:

@@ -36,6 +36,7 @@ class Theme:
     measure: int = 31  # line length in whole body characters (clreq): the block is measure x font_size wide
     line_height: float = 1.8
     margins: str = ""  # CSS shorthand of the page margins, for the record
+    script: str = ""  # "hant"/"hans": the edition this theme is made for, when the build does not say
     extends: str = ""  # a theme whose templates/ are used for any template this theme does not have
     pdf_notes: list[str] = field(default_factory=list)  # said in the build report whenever a PDF is made
 
