@@ -21,7 +21,7 @@ from pathlib import Path
 import pdfplumber
 
 # clreq 3.1.7: characters not allowed at the start / end of a line.
-NO_START = set("。．，、；：？！）］｝〕〉》」』】〙〗〟’”｠»ヽヾーァィゥェォッャュョヮヵヶぁぃぅぇぉっゃゅょゎゕゖㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ々〻‐゠–〜？！‼⁇⁈⁉・:;,.?!)]}")
+NO_START = set("。．，、；：？！）］｝〕〉》」』】〙〗〟’”｠»ヽヾーァィゥェォッャュョヮヵヶぁぃぅぇぉっゃゅょゎゕゖㇰㇱㇲㇳㇴㇵㇶㇷㇸㇹㇺㇻㇼㇽㇾㇿ々〻‐゠–〜？！‼⁇⁈⁉・:;,.?!)]}")  # noqa: E501
 NO_END = set("（［｛〔〈《「『【〘〖〝‘“｟«([{")
 # Full-width punctuation that takes one em and can be compressed when two meet (not the 2-em dash/ellipsis).
 CJK_PUNCT = set("。．，、；：？！（）［］｛｝〔〕〈〉《》「」『』【】〖〗‘’“”")
@@ -126,7 +126,8 @@ class Figures:
 
     def summary(self) -> str:
         return (f"prohibition violations {len(self.violations)}; flush lines {self.flush}/{self.nonfinal} "
-                f"({self.flush_ratio:.1%}, {self.forced} forced breaks apart); punctuation pairs <= 1.5 em {self.pairs_ok}/{self.pairs} "
+                f"({self.flush_ratio:.1%}, {self.forced} forced breaks apart); "
+                f"punctuation pairs <= 1.5 em {self.pairs_ok}/{self.pairs} "
                 f"({self.pair_ratio:.1%}); CJK-Latin boundaries spaced {self.spaced}/{self.boundaries} "
                 f"({self.spaced_ratio:.1%})")
 
@@ -158,10 +159,10 @@ def _where(line: Line) -> str:
 
 def _prohibitions(line: Line, figures: Figures) -> None:
     glyphs = line.glyphs
-    if glyphs[0]["text"] in NO_START or glyphs[-1]["text"] in NO_END:
-        # A line that is only punctuation (e.g. a lone "）" as a table cell) is not a break decision.
-        if any(CJK_RE.match(c["text"]) or LATIN_RE.match(c["text"]) for c in glyphs):
-            figures.violations.append(_where(line))
+    # A line that is only punctuation (e.g. a lone "）" as a table cell) is not a break decision.
+    words = any(CJK_RE.match(c["text"]) or LATIN_RE.match(c["text"]) for c in glyphs)
+    if words and (glyphs[0]["text"] in NO_START or glyphs[-1]["text"] in NO_END):
+        figures.violations.append(_where(line))
 
 
 def _pairs(line: Line, figures: Figures) -> None:
