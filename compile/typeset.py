@@ -193,6 +193,7 @@ def convert_article(article: Article, script: str, convert) -> dict:
     new_title = convert(article.title)
     changed += sum(1 for a, b in zip(article.title, new_title, strict=False) if a != b)
     article.title = new_title
+    article.outlet = convert(article.outlet)
     for image in article.images:
         image.caption, image.alt = convert(image.caption), convert(image.alt)
     article.language = target_language
