@@ -91,15 +91,17 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--impose", type=click.Choice(["booklet"]), help="Also write a saddle-stitched booklet imposition.")
 @click.option("--target", "epub_target", type=click.Choice(config.EPUB_TARGETS),
               help="The EPUB's reader: size budget and small per-reader differences (default: generic).")
+@click.option("--script", type=click.Choice(["hant", "hans"]), default=None,
+              help="Convert Chinese text to Traditional (hant) or Simplified (hans) with OpenCC.")
 @click.option("--no-embed-fonts", "embed_fonts", flag_value=False, default=None,
               help="Do not embed subset CJK fonts in the EPUB.")
 def build(source, out_dir, config_file, theme_name, formats, offline, strict, page_size, print_ready, pdfa,
-          impose, epub_target, embed_fonts) -> None:
+          impose, epub_target, embed_fonts, script) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
-                             strict=strict, epub_target=epub_target, embed_fonts=embed_fonts)
+                             strict=strict, epub_target=epub_target, embed_fonts=embed_fonts, script=script)
     for key, value in (("page_size", page_size), ("bleed", print_ready), ("pdfa", pdfa), ("impose", impose)):
         if value is not None:
             setattr(settings.pdf, key, value)

@@ -88,6 +88,7 @@ class Settings:
     exclude: list[str] = field(default_factory=list)  # globs; a file matching both is excluded
     volumes: VolumeSettings = field(default_factory=lambda: VolumeSettings())
     pdf: PdfSettings = field(default_factory=lambda: PdfSettings())
+    script: str = ""  # "" keeps each article's script; "hant" / "hans": a Traditional / Simplified edition (OpenCC)
     images: ImageSettings = field(default_factory=ImageSettings)
     epub_target: str = "generic"  # generic | kindle | kobo | apple | email: size budget and reader tweaks
     embed_fonts: bool = True  # embed the theme's CJK fonts in the EPUB, subset to the characters used
@@ -220,6 +221,8 @@ def _check_values(settings: Settings, path: Path | None) -> None:
     if settings.epub_target not in EPUB_TARGETS:
         raise ConfigError(f"{where}: key 'epub_target': '{settings.epub_target}' is not one of "
                           f"{', '.join(EPUB_TARGETS)}")
+    if settings.script not in ("", "hant", "hans"):
+        raise ConfigError(f"{where}: key 'script': '{settings.script}' is not one of hant, hans")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

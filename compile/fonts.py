@@ -10,6 +10,7 @@ the full font would, for the characters it keeps.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import io
@@ -21,6 +22,8 @@ from pathlib import Path
 
 from fontTools import subset as ft_subset
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
+
+from compile import atomic
 
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".local/share/fonts",
              Path.home() / ".fonts", Path("/Library/Fonts"), Path("/System/Library/Fonts"))
@@ -172,13 +175,9 @@ def subset(face: Face, chars: Iterable[str], *, flavor: str | None = None, cache
     font.save(buffer, reorderTables=True)
     data = buffer.getvalue()
     if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cached.with_suffix(cached.suffix + ".part")
-            tmp.write_bytes(data)
-            tmp.replace(cached)
-        except OSError:
-            pass  # a cache that cannot be written is no reason to fail
+        # A cache that cannot be written is no reason to fail; concurrent builds each write their own temp name.
+        with contextlib.suppress(OSError):
+            atomic.write_bytes(cached, data)
     return data
 
 

@@ -18,7 +18,6 @@ import ipaddress
 import os
 import socket
 import ssl
-import tempfile
 import threading
 import time
 import warnings
@@ -35,6 +34,7 @@ from bs4 import Tag
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from compile import atomic
 from compile.config import ImageSettings
 from compile.model import Article, Image
 
@@ -161,7 +161,7 @@ class Cache:
         return self.root / "variants" / profile / f"{key[:24]}{suffix}"
 
     def write(self, path: Path, data: bytes) -> None:
-        write_atomic(path, data)
+        atomic.write_bytes(path, data)
 
     def sweep(self, older_than: float = 3600) -> int:
         """Remove temporary files left by killed builds (not those of a build running now)."""
@@ -174,19 +174,6 @@ class Cache:
             except OSError:
                 pass
         return removed
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary name in the same folder, then rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ---------------------------------------------------------------- fetching (I/O)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import clean, dates, images, order, outlets, readers, report, theme
+from compile import clean, dates, images, order, outlets, readers, report, theme, typeset
 from compile.config import Settings
 from compile.model import Anthology, Article
 from compile.store import ArticleStore, article_key
@@ -176,6 +176,8 @@ def build(
     prepared = prepare(source, settings, ArticleStore(cache.root))
     anthology = prepared.anthology
     summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start)
+    # Text-level typography (and the Simplified/Traditional edition) after images: captions are converted too.
+    scripts = typeset.typeset(anthology, settings.script or chosen.script)
     slug = slug_for(source, settings)
     outputs = []
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
@@ -188,6 +190,9 @@ def build(
     for output in outputs:
         anthology.warnings.extend(output.notes)
     data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
+    for entry in data["articles"]:
+        if entry["id"] in scripts:
+            entry["script"] = scripts[entry["id"]]
     if len(parts) > 1:
         data["volumes"] = [report.volume_entry(part) for part in parts]
     report_path = out_dir / f"{slug}.report.json"

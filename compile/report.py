@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-from compile import __version__
-from compile.images import report_entry, write_atomic
+from compile import __version__, atomic
+from compile.images import report_entry
 from compile.model import Anthology, Article
 
 
@@ -74,4 +74,4 @@ def build_report(anthology: Anthology, settings, theme: str, inputs: list[dict],
 
 
 def write(report: dict, target: Path) -> None:
-    write_atomic(target, json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"))
+    atomic.write_bytes(target, json.dumps(report, ensure_ascii=False, indent=2).encode("utf-8"))

@@ -14,7 +14,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from compile.images import write_atomic
+from compile import atomic
 from compile.model import Article, Image
 
 PACKAGE = Path(__file__).resolve().parent
@@ -59,7 +59,7 @@ class ArticleStore:
         return article
 
     def put(self, key: str, article: Article) -> None:
-        write_atomic(self._path(key), json.dumps(to_json(article), ensure_ascii=False).encode("utf-8"))
+        atomic.write_bytes(self._path(key), json.dumps(to_json(article), ensure_ascii=False).encode("utf-8"))
 
 
 def to_json(article: Article) -> dict:

@@ -32,10 +32,30 @@ class Theme:
     fonts: dict[str, list[str]] = field(default_factory=dict)
     cover: dict[str, str] = field(default_factory=dict)  # cover colours: background, ink, muted, accent
     notes: list[str] = field(default_factory=list)
+    # The print text block, as declared (print.css must agree; tests measure it on the PDF).
+    font_size: float = 10.5  # body size in pt
+    measure: int = 31  # line length in whole body characters (clreq): the block is measure x font_size wide
+    line_height: float = 1.8
+    margins: str = ""  # CSS shorthand of the page margins, for the record
+    script: str = ""  # "hant"/"hans": the edition this theme is made for, when the build does not say
+    extends: str = ""  # a theme whose templates/ are used for any template this theme does not have
+    pdf_notes: list[str] = field(default_factory=list)  # said in the build report whenever a PDF is made
+
+    @property
+    def measure_pt(self) -> float:
+        return self.measure * self.font_size
 
     @property
     def templates(self) -> Path:
         return self.root / "templates"
+
+    @property
+    def template_dirs(self) -> list[Path]:
+        """Own templates first, then the parent theme's (`extends`)."""
+        dirs = [self.templates]
+        if self.extends:
+            dirs.append(themes_root() / self.extends / "templates")
+        return dirs
 
     def css(self, kind: str) -> Path:
         return self.root / f"{kind}.css"

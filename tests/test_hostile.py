@@ -283,3 +283,11 @@ def test_readers_decode_never_raises_anything_but_unreadable():
         data = bytes(rng.randrange(256) for _ in range(rng.randint(0, 300)))
         with contextlib.suppress(readers.UnreadableFile):
             readers.decode(data)
+
+
+def test_outputs_are_written_with_the_users_umask(seeds_build):
+    """Atomic writes go through mkstemp (0600); the renamed output must be as readable as any file the user makes."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in seeds_build.iterdir():
+        assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path.name

@@ -10,11 +10,13 @@ from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
+import markupsafe
 from bs4 import BeautifulSoup
 
 from compile.config import Settings
 from compile.model import Anthology, Article, Image
 from compile.theme import Theme
+from compile.typeset import typeset_html
 
 
 @dataclass
@@ -103,7 +105,7 @@ def display_url(url: str) -> str:
 
 def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(theme.templates),
+        loader=jinja2.FileSystemLoader(theme.template_dirs),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
@@ -111,6 +113,7 @@ def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
     )
     env.filters["display_date"] = lambda article: display_date(article, zone)
     env.filters["display_url"] = display_url
+    env.filters["typeset"] = lambda text: markupsafe.Markup(typeset_html(str(markupsafe.escape(text))))
     return env
 
 
@@ -136,4 +139,6 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None])
 
 def render_article(env: jinja2.Environment, book: Book, article: Article, image_src) -> str:
     template = env.get_template("article.html.j2")
-    return template.render(article=article, body=body_with_images(article, image_src), **book.template_context())
+    # typeset again: image placeholders are made here (the pass is idempotent on the rest).
+    body = typeset_html(body_with_images(article, image_src))
+    return template.render(article=article, body=body, **book.template_context())

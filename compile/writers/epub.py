@@ -24,7 +24,6 @@ import html
 import io
 import os
 import re
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterable
@@ -36,6 +35,7 @@ import lxml.html
 from ebooklib import epub
 from lxml import etree
 
+from compile import atomic
 from compile import cover as cover_art
 from compile import fonts as font_tools
 from compile.config import EPUB_TARGETS
@@ -662,7 +662,7 @@ def write(book: Book, target: Path) -> Output:
     if profile.budget and len(data) > profile.budget:
         notes.append(f"EPUB is {len(data) / MB:.1f} MB, over the {profile.budget / MB:.0f} MB budget of the "
                      f"'{profile.name}' target")
-    _write_atomic(target, data)
+    atomic.write_bytes(target, data)
     details = {
         "target": profile.name,
         "budget_bytes": profile.budget,
@@ -678,15 +678,3 @@ def write(book: Book, target: Path) -> Output:
     return Output(path=target, format="epub", bytes=len(data), notes=notes, details=details)
 
 
-def _write_atomic(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output file is the user's, readable as usual
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

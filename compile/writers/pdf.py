@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 import weasyprint
 from weasyprint.urls import URLFetcher
 
-from compile.writers import prepress
+from compile import atomic
+from compile.writers import justify, prepress
 from compile.writers.context import Book, Output, environment, render_article
 
 
@@ -47,14 +46,13 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
     if extra:
         stylesheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    document = html.render(stylesheets=stylesheets)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.", suffix=".part")
-    os.close(fd)
-    try:
+    # CJK inter-character justification: layout (render) and drawing (write_pdf) both need it.
+    with justify.installed() as cjk_justify, atomic.replacing(target) as tmp:
+        document = html.render(stylesheets=stylesheets)
         document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
-        os.replace(tmp, target)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
     notes = [f"refused resource: {url}" for url in fetcher.refused]
+    if not cjk_justify:
+        notes.append(f"WeasyPrint {weasyprint.__version__} is not supported by the CJK justification extension "
+                     "(compile/writers/justify.py): Chinese lines are justified at spaces only")
+    notes.extend(book.theme.pdf_notes)
     return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)

@@ -73,11 +73,11 @@ def impose_booklet(source: Path, target: Path) -> Output:
     """Saddle stitch: pages padded with blanks to a multiple of 4, two per sheet side, in booklet order."""
     from pdfimpose.schema import saddle
 
-    from compile.images import write_atomic
+    from compile import atomic
 
     buffer = io.BytesIO()
     saddle.impose([source], buffer, folds="h", bind="left")
-    write_atomic(target, buffer.getvalue())
+    atomic.write_bytes(target, buffer.getvalue())
     from pypdf import PdfReader
 
     pages = len(PdfReader(target).pages)

@@ -1,0 +1,231 @@
+"""Inter-character justification for CJK text: a small, explicit extension of WeasyPrint's line layout.
+
+Why: WeasyPrint (up to at least 70) justifies a line by widening only U+0020/U+00A0 spaces
+(`layout.inline.justify_line`). Chinese has no spaces, so its justified lines stay ragged by up to two
+characters wherever kinsoku (no 。 at line start...) or a Latin word moves the break. Browsers follow CSS
+Text 3 `text-justify: auto`: for CJK they add the extra room between characters ("inter-character").
+
+What this module does, only inside `installed()` (the PDF writer wraps render() and write_pdf() with it):
+
+1. `justify_line` is replaced. Each character gets a weight: 1 for ideographs, kana, hangul and spaces, 0 for
+   punctuation, Latin letters and digits. The room left on the line is divided by the total weight, and each
+   weighted character is widened by its share, half on each side (Pango's letter-spacing model). So an
+   ideograph pair gets a full share between them, an ideograph next to punctuation or Latin half a share, and
+   a compressed punctuation pair (see typeset.py) none: compression survives justification.
+   Pango drops the outer halves at the ends of each text box; where a box meets the next one inside the line,
+   those halves are restored by moving the following boxes, so the widening is the same across <a>, <strong>
+   and the spans typeset.py adds. At the two ends of the line nothing is added: the line is flush.
+   Lines with no weighted character, right-to-left lines and lines with CSS letter/word-spacing keep
+   WeasyPrint's own algorithm.
+2. `Layout.set_text` is wrapped: when a text box carries a share (`inter_character`), the share is applied as
+   Pango letter-spacing attributes on the weighted characters when the box is drawn.
+3. `text_align` is wrapped: the CJK–Latin spacing spans of typeset.py (class `cjk-latin`) lose their margin
+   at the start and end of a line, as `text-autospace` does in browsers, so a line never begins with a gap
+   and justified lines end flush even when they end with a Latin word.
+
+Nothing is inserted into the text: spacing is glyph positioning only, so the PDF's text (copy, search)
+is exactly the document's text. `installed()` restores WeasyPrint's functions on exit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import unicodedata
+from collections.abc import Iterator
+
+import weasyprint
+from weasyprint.formatting_structure import boxes
+from weasyprint.layout import inline
+from weasyprint.text import line_break
+from weasyprint.text.ffi import TO_UNITS, ffi, pango
+
+from compile.typeset import AUTOSPACE_CLASS
+
+# WeasyPrint versions whose inline.justify_line / text_align / Layout.set_text this was written against.
+SUPPORTED_MAJOR = {"70"}
+_ORIGINAL = {
+    "justify_line": inline.justify_line,
+    "text_align": inline.text_align,
+    "set_text": line_break.Layout.set_text,
+}
+
+
+def supported(version: str = weasyprint.__version__) -> bool:
+    return version.split(".")[0] in SUPPORTED_MAJOR
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[bool]:
+    """Install the extension for the duration of the block; yields False (and does nothing) if unsupported."""
+    if not supported():
+        yield False
+        return
+    inline.justify_line = justify_line
+    inline.text_align = text_align
+    line_break.Layout.set_text = set_text
+    try:
+        yield True
+    finally:
+        inline.justify_line = _ORIGINAL["justify_line"]
+        inline.text_align = _ORIGINAL["text_align"]
+        line_break.Layout.set_text = _ORIGINAL["set_text"]
+
+
+# --- Character weights -----------------------------------------------------------------------------------
+
+def weight(char: str) -> int:
+    """1 where a justifying engine may add room around the character (CJK inter-character), else 0."""
+    if char in " \u00a0\u3000":
+        return 1
+    code = ord(char)
+    if (0x3040 <= code <= 0x30FF or 0x3100 <= code <= 0x312F or 0x3400 <= code <= 0x4DBF
+            or 0x4E00 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF
+            or 0x20000 <= code <= 0x3134F):
+        # Kana prolonged sound mark and iteration marks count as letters; punctuation inside these blocks
+        # (U+30FB katakana middle dot) does not.
+        return 0 if unicodedata.category(char).startswith("P") else 1
+    return 0
+
+
+def weights(text: str) -> list[int]:
+    return [weight(c) for c in text]
+
+
+# --- Layout: line-level distribution -----------------------------------------------------------------------
+
+def _leaves(box) -> Iterator:
+    """Text boxes and atomic inline boxes of a line, in logical order."""
+    if isinstance(box, (boxes.LineBox, boxes.InlineBox)):
+        for child in box.children:
+            if child.is_in_normal_flow():
+                yield from _leaves(child)
+    else:
+        yield box
+
+
+def _plain(box) -> bool:
+    style = box.style
+    return style["letter_spacing"] == "normal" and not style["word_spacing"] and style["direction"] == "ltr"
+
+
+def justify_line(context, line, extra_width):
+    """Distribute `extra_width` over spaces and CJK characters (see the module docstring)."""
+    leaves = list(_leaves(line))
+    texts = [leaf for leaf in leaves if isinstance(leaf, boxes.TextBox)]
+    if not texts or line.style["direction"] != "ltr" or not all(_plain(box) for box in texts):
+        return _ORIGINAL["justify_line"](context, line, extra_width)
+    box_weights = {id(box): weights(box.text) for box in texts}
+    total = sum(sum(w) for w in box_weights.values())
+    first, last = leaves[0], leaves[-1]
+    if isinstance(first, boxes.TextBox) and box_weights[id(first)]:
+        total -= box_weights[id(first)][0] / 2
+    if isinstance(last, boxes.TextBox) and box_weights[id(last)]:
+        total -= box_weights[id(last)][-1] / 2
+    if total <= 0:
+        return _ORIGINAL["justify_line"](context, line, extra_width)
+    share = extra_width / total
+    _spread(context, line, share, 0.0, box_weights, first, last)
+
+
+def _spread(context, box, share, x_advance, box_weights, first, last) -> float:
+    if isinstance(box, boxes.TextBox):
+        w = box_weights[id(box)]
+        if not any(w):
+            box.position_x += x_advance
+            return x_advance
+        lead = 0 if box is first else share * w[0] / 2
+        trail = 0 if box is last else share * w[-1] / 2
+        inner = share * (sum(w) - w[0] / 2 - w[-1] / 2)  # Pango drops the outer halves of a box
+        x_advance += lead
+        box.position_x += x_advance
+        box.width += inner
+        layout = line_break.create_layout(box.text, box.style, context, max_width=None, justification_spacing=0)
+        layout.inter_character = share
+        layout.deactivate()
+        box.pango_layout, box.justification_spacing = layout, 0
+        return x_advance + inner + trail
+    if isinstance(box, (boxes.LineBox, boxes.InlineBox)):
+        box.position_x += x_advance
+        before = x_advance
+        for child in box.children:
+            if child.is_in_normal_flow():
+                x_advance = _spread(context, child, share, x_advance, box_weights, first, last)
+        box.width += x_advance - before
+        return x_advance
+    box.translate(x_advance, 0)  # atomic inline-level box (image, inline-block)
+    return x_advance
+
+
+# --- Layout: CJK–Latin spacing at line edges ---------------------------------------------------------------
+
+def _is_autospace(box) -> bool:
+    element = getattr(box, "element", None)
+    return (isinstance(box, boxes.InlineBox) and element is not None
+            and AUTOSPACE_CLASS in (element.get("class") or "").split())
+
+
+def _edge_chain(line, end: bool) -> list:
+    """The inline boxes from the line down to its first (or last) leaf."""
+    chain, box = [], line
+    while isinstance(box, (boxes.LineBox, boxes.InlineBox)):
+        children = [c for c in box.children if c.is_in_normal_flow()]
+        if not children:
+            break
+        box = children[-1] if end else children[0]
+        chain.append(box)
+    return chain
+
+
+def trim_edges(line) -> None:
+    """Drop the autospace margin of a `cjk-latin` span at the very start or end of a line."""
+    if line.style["direction"] != "ltr":
+        return
+    chain = _edge_chain(line, end=False)
+    for depth, box in enumerate(chain):
+        if _is_autospace(box) and box.margin_left:
+            margin, box.margin_left = box.margin_left, 0
+            for child in line.children:
+                child.translate(-margin, 0)
+            for ancestor in chain[:depth + 1]:
+                ancestor.position_x += margin  # their left edge stays; only what they contain moves
+            for ancestor in chain[:depth]:
+                ancestor.width -= margin
+            line.width -= margin
+            break
+    chain = _edge_chain(line, end=True)
+    for depth, box in enumerate(chain):
+        if _is_autospace(box) and box.margin_right:
+            margin, box.margin_right = box.margin_right, 0
+            for ancestor in chain[:depth]:
+                ancestor.width -= margin
+            line.width -= margin
+            break
+
+
+def text_align(context, line, available_width, last):
+    trim_edges(line)
+    return _ORIGINAL["text_align"](context, line, available_width, last)
+
+
+# --- Drawing: apply the share as Pango letter-spacing ----------------------------------------------------
+
+def set_text(self, text, justify=False):
+    _ORIGINAL["set_text"](self, text, justify)
+    share = getattr(self, "inter_character", 0)
+    if not (justify and share and self.text):
+        return
+    attr_list = pango.pango_layout_get_attributes(self.layout)
+    if attr_list == ffi.NULL:
+        attr_list = ffi.gc(pango.pango_attr_list_new(), pango.pango_attr_list_unref)
+    spacing = int(share * TO_UNITS)
+    position = 0  # byte offset: Pango attributes index UTF-8
+    for char, w in zip(self.text, weights(self.text), strict=True):
+        size = len(char.encode())
+        if w:
+            attr = pango.pango_attr_letter_spacing_new(spacing * w)
+            attr.start_index, attr.end_index = position, position + size
+            pango.pango_attr_list_change(attr_list, attr)
+        position += size
+    pango.pango_layout_set_attributes(self.layout, attr_list)
+
+
