@@ -24,7 +24,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image as PILImage
 
-from compile import images
+from compile import atomic, images
 from compile.config import ImageSettings
 from compile.model import Article, Image
 from tests.conftest import ROOT, run_cli
@@ -543,13 +543,13 @@ def test_stale_part_files_are_swept(tmp_path):
 
 def test_write_atomic_never_leaves_half_a_file(tmp_path, monkeypatch):
     target = tmp_path / "x" / "file"
-    images.write_atomic(target, b"old")
+    atomic.write_bytes(target, b"old")
 
     def crash(*args):
         raise KeyboardInterrupt
-    monkeypatch.setattr(images.os, "replace", crash)
+    monkeypatch.setattr(atomic.os, "replace", crash)
     with pytest.raises(KeyboardInterrupt):
-        images.write_atomic(target, b"new")
+        atomic.write_bytes(target, b"new")
     assert target.read_bytes() == b"old" and list(target.parent.iterdir()) == [target]
 
 
