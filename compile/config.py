@@ -48,6 +48,15 @@ class VolumeSettings:
 
 
 @dataclass
+class PdfSettings:
+    """How the PDF is rendered; the result is the same page for page, only the time differs."""
+
+    mode: str = "auto"  # auto | single | chunked; auto = chunked with >1 CPU and enough articles
+    workers: int = 0  # worker processes for chunked rendering; 0 = one per available CPU
+    chunk_articles: int = 8  # average articles per chunk (chunk boundaries are content-defined)
+
+
+@dataclass
 class Override:
     """Per-article corrections, keyed by the source file name."""
 
@@ -72,6 +81,7 @@ class Settings:
     exclude: list[str] = field(default_factory=list)  # globs; a file matching both is excluded
     volumes: VolumeSettings = field(default_factory=lambda: VolumeSettings())
     images: ImageSettings = field(default_factory=ImageSettings)
+    pdf: PdfSettings = field(default_factory=PdfSettings)
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
     offline: bool = False
@@ -181,6 +191,10 @@ def _check_values(settings: Settings, path: Path | None) -> None:
         raise ConfigError(f"{where}: key 'volumes.by': '{settings.volumes.by}' is not one of \"\", year")
     if settings.volumes.max_articles < 0 or settings.volumes.max_pages < 0:
         raise ConfigError(f"{where}: key 'volumes': limits must be 0 (none) or positive")
+    if settings.pdf.mode not in ("auto", "single", "chunked"):
+        raise ConfigError(f"{where}: key 'pdf.mode': '{settings.pdf.mode}' is not one of auto, single, chunked")
+    if settings.pdf.workers < 0 or settings.pdf.chunk_articles < 1:
+        raise ConfigError(f"{where}: key 'pdf': workers must be >= 0 and chunk_articles >= 1")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

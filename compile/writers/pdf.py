@@ -10,6 +10,7 @@ from pathlib import Path
 import weasyprint
 from weasyprint.urls import URLFetcher
 
+from compile.images import Cache
 from compile.writers.context import Book, Output, environment, render_article
 
 
@@ -39,6 +40,23 @@ def html_document(book: Book) -> str:
 
 
 def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
+    """Chunked when it pays (see pdf_chunks: same pages, rendered in parallel and cached), else one pass."""
+    from compile.writers import pdf_chunks, pdf_split
+
+    notes = []
+    if pdf_chunks.wanted(book):
+        cache_root = Cache.from_settings(book.settings.images).root
+        try:
+            output, _ = pdf_chunks.build(book, target, image_roots, cache_root, pdf_chunks.worker_count(book))
+            return output
+        except pdf_split.NotChunkable as exc:
+            notes.append(f"PDF rendered in one pass: {exc}")
+    output = write_single(book, target, image_roots)
+    output.notes[:0] = notes
+    return output
+
+
+def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
     fetcher = LockedFetcher([book.theme.root, *image_roots])
     html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
     css = weasyprint.CSS(filename=str(book.theme.css("print")), url_fetcher=fetcher)
