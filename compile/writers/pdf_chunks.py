@@ -246,6 +246,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
 
     roots = [str(book.theme.root), *map(str, image_roots)]
     base_url = book.theme.root.as_uri() + "/"
+    probe(cache, common, css, roots, base_url)
     facts = _render_chunks(chunks, cache, css, roots, base_url, workers, stats)
     stats.seconds["chunks"] = time.perf_counter() - clock - stats.seconds["split"]
 
@@ -282,6 +283,24 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
              "rendered" if stats.frame_rendered else "reused", workers, stats.seconds["total"])
     output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=pages, notes=notes)
     return output, stats
+
+
+PROBE_HTML = "<html><body><p>1</p>" + "".join(f'<p style="break-before: page">{n}</p>' for n in (2, 3)) + \
+    "</body></html>"
+
+
+def probe(cache: ChunkCache, common: str, css: list[str], roots: list[str], base_url: str) -> None:
+    """A three-page render with the theme's CSS: left and right pages must have the same text block."""
+    key = _digest(common, "probe", PROBE_HTML)
+    facts = cache.get(key)
+    if facts is None:
+        facts = render({"html": PROBE_HTML, "base_url": base_url, "css": css, "roots": roots, "anchors": [],
+                        "out": str(cache.paths(key)[0])})
+        cache.put(key, facts)
+    left, right = facts["pages"][1]["block"], facts["pages"][2]["block"]
+    if any(abs(a - b) > 0.01 for a, b in zip(left[1:], right[1:], strict=True)):
+        raise pdf_split.NotChunkable(f"the theme's text block differs between left {left} and right pages {right}, "
+                                     "so pagination depends on parity")
 
 
 def _render_chunks(chunks: list[Chunk], cache: ChunkCache, css: list[str], roots: list[str], base_url: str,
