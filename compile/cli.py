@@ -84,12 +84,14 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--format", "formats", help="Comma-separated formats: epub,pdf.")
 @click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
 @click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
-def build(source, out_dir, config_file, theme_name, formats, offline, strict) -> None:
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:8786): build the volumes on that cluster "
+              "(needs the 'dask' extra and a file system shared with the workers).")
+def build(source, out_dir, config_file, theme_name, formats, offline, strict, scheduler) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
-                             strict=strict)
+                             strict=strict, scheduler=scheduler)
     result = pipeline.build(source, out_dir, settings, on_image=_image_line)
     _summary(result)
     if settings.strict and pipeline.has_warnings(result):

@@ -86,12 +86,13 @@ class Settings:
     # Not from the file: set by the CLI.
     offline: bool = False
     strict: bool = False
+    scheduler: str = ""  # a Dask scheduler address (tcp://host:8786): volumes are built on that cluster
 
 
 FORMATS = ("epub", "pdf")
 SECTIONS = ("year", "month", "outlet", "none")
 # Keys the CLI sets; they are not allowed in the file.
-_CLI_ONLY = {"offline", "strict"}
+_CLI_ONLY = {"offline", "strict", "scheduler"}
 
 
 def load(path: Path | None, **cli: object) -> Settings:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import clean, dates, images, order, outlets, readers, report, theme
+from compile import clean, dates, images, order, outlets, readers, report, theme, volumes
 from compile.config import Settings
 from compile.model import Anthology, Article
 from compile.store import ArticleStore, article_key
@@ -169,10 +169,11 @@ def build(
     slug = slug_for(source, settings)
     outputs = []
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
-    for part in parts:
-        book = Book(anthology=part, theme=chosen, settings=settings,
-                    slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug)
-        outputs.extend(write_outputs(book, out_dir, cache))
+    books = [Book(anthology=part, theme=chosen, settings=settings,
+                  slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug) for part in parts]
+    # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/volumes.py).
+    for written in volumes.run(books, write_volume, out_dir, cache.root, scheduler=settings.scheduler):
+        outputs.extend(written)
     for output in outputs:
         anthology.warnings.extend(output.notes)
     data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
@@ -192,6 +193,11 @@ def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, 
         if image.status == "pending":
             image.status, image.reason = "skipped", "image fetching is disabled"
     return summary
+
+
+def write_volume(book: Book, out_dir: Path, cache_root: Path) -> list[Output]:
+    """One volume's outputs; a top-level function so that worker processes can run it."""
+    return write_outputs(book, out_dir, images.Cache(cache_root))
 
 
 def write_outputs(book: Book, out_dir: Path, cache: images.Cache) -> list[Output]:
