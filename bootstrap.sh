@@ -8,7 +8,8 @@ if command -v apt-get >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   # python3-venv: the virtualenv; fonts-noto-cjk/-core: the CJK and Latin faces the themes use;
   # libpango: WeasyPrint's text layout; libharfbuzz-subset0: fast font subsetting (fontTools takes ~15 s per CJK PDF); a Java runtime: EPUBCheck in the tests; poppler-utils: pdftoppm previews.
-  want="python3 python3-venv python3-pip fonts-noto-cjk fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils"
+  # pandoc: the EPUB benchmark's yardstick (bench/epub_bench.py).
+  want="pandoc python3 python3-venv python3-pip fonts-noto-cjk fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils"
   command -v java >/dev/null 2>&1 || want="$want default-jre-headless"
   # chromium: headless browser for DAISY Ace (EPUB accessibility tests) and chapter previews;
   # node/npm: to install Ace. Debian 12 ships nodejs 18 + npm 9; a NodeSource nodejs already bundles npm.
@@ -32,5 +33,5 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[test,dask]"
 .venv/bin/anthology build

@@ -95,13 +95,16 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
               help="Convert Chinese text to Traditional (hant) or Simplified (hans) with OpenCC.")
 @click.option("--no-embed-fonts", "embed_fonts", flag_value=False, default=None,
               help="Do not embed subset CJK fonts in the EPUB.")
+@click.option("--scheduler", help="Dask scheduler address (tcp://host:8786): build the volumes on that cluster "
+              "(needs the 'dask' extra and a file system shared with the workers).")
 def build(source, out_dir, config_file, theme_name, formats, offline, strict, page_size, print_ready, pdfa,
-          impose, epub_target, embed_fonts, script) -> None:
+          impose, epub_target, embed_fonts, script, scheduler) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
-                             strict=strict, epub_target=epub_target, embed_fonts=embed_fonts, script=script)
+                             strict=strict, epub_target=epub_target, embed_fonts=embed_fonts, script=script,
+                             scheduler=scheduler)
     for key, value in (("page_size", page_size), ("bleed", print_ready), ("pdfa", pdfa), ("impose", impose)):
         if value is not None:
             setattr(settings.pdf, key, value)

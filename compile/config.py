@@ -52,6 +52,10 @@ class PdfSettings:
     bleed_mm: float = 3.0
     pdfa: bool = False  # PDF/A-3b with the sources and the report attached (--pdfa)
     impose: str = ""  # "" | "booklet": also write a saddle-stitched imposition (--impose booklet)
+    # How it is rendered; the pages are the same either way, only the time differs (compile/writers/pdf_chunks.py).
+    mode: str = "auto"  # auto | single | chunked
+    workers: int = 0  # worker processes for chunked rendering; 0 = one per available CPU
+    chunk_articles: int = 8  # average articles per chunk (chunk boundaries are content-defined)
 
 
 @dataclass
@@ -96,13 +100,14 @@ class Settings:
     # Not from the file: set by the CLI.
     offline: bool = False
     strict: bool = False
+    scheduler: str = ""  # a Dask scheduler address (tcp://host:8786): volumes are built on that cluster
 
 
 FORMATS = ("epub", "pdf")
 SECTIONS = ("year", "month", "outlet", "none")
 EPUB_TARGETS = ("generic", "kindle", "kobo", "apple", "email")
 # Keys the CLI sets; they are not allowed in the file.
-_CLI_ONLY = {"offline", "strict"}
+_CLI_ONLY = {"offline", "strict", "scheduler"}
 
 
 def load(path: Path | None, **cli: object) -> Settings:
@@ -223,6 +228,10 @@ def _check_values(settings: Settings, path: Path | None) -> None:
                           f"{', '.join(EPUB_TARGETS)}")
     if settings.script not in ("", "hant", "hans"):
         raise ConfigError(f"{where}: key 'script': '{settings.script}' is not one of hant, hans")
+    if settings.pdf.mode not in ("auto", "single", "chunked"):
+        raise ConfigError(f"{where}: key 'pdf.mode': '{settings.pdf.mode}' is not one of auto, single, chunked")
+    if settings.pdf.workers < 0 or settings.pdf.chunk_articles < 1:
+        raise ConfigError(f"{where}: key 'pdf': workers must be >= 0 and chunk_articles >= 1")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

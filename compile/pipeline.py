@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import functools
 import json
 import logging
 import os
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import clean, dates, images, order, outlets, readers, report, theme, typeset
+from compile import clean, dates, images, order, outlets, readers, report, theme, typeset, volumes
 from compile.config import Settings
 from compile.model import Anthology, Article
 from compile.store import ArticleStore, article_key
@@ -181,12 +182,19 @@ def build(
     slug = slug_for(source, settings)
     outputs = []
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
+    books = []
     for part in parts:
         book = Book(anthology=part, theme=chosen, settings=settings,
                     slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug)
-        if settings.pdf.pdfa:
+        if settings.pdf.pdfa and "pdf" in settings.formats:
             book.attachments = archive_attachments(source, part, prepared, settings, chosen.name)
-        outputs.extend(write_outputs(book, out_dir, cache, summary))
+        books.append(book)
+    # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/volumes.py).
+    write = functools.partial(write_volume, images_fetched=summary is not None)
+    done = volumes.run(books, write, out_dir, cache.root, scheduler=settings.scheduler)
+    for part, volume in zip(parts, done, strict=True):
+        outputs.extend(volume.outputs)
+        _take_back(anthology, part, volume, summary, len(parts))
     for output in outputs:
         anthology.warnings.extend(output.notes)
     data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
@@ -239,6 +247,32 @@ def archive_attachments(source: Path, part: Anthology, prepared: Prepared, setti
     data = report.build_report(part, settings, theme_name, prepared.inputs, prepared.duplicates, [], None)
     files.append(("report.json", json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")))
     return files
+
+
+@dataclass
+class VolumeDone:
+    """What writing a volume produced. From a worker process it comes back as a copy: the book it wrote,
+    with what the writers did to it (image variants and statuses, warnings), is taken back by the build."""
+
+    outputs: list[Output]
+    anthology: Anthology
+    profiles: dict
+
+
+def write_volume(book: Book, out_dir: Path, cache_root: Path, images_fetched: bool = True) -> VolumeDone:
+    """One volume's outputs; a top-level function so that worker processes can run it."""
+    summary = images.FetchSummary() if images_fetched else None
+    outputs = write_outputs(book, out_dir, images.Cache(cache_root), summary)
+    return VolumeDone(outputs, book.anthology, summary.profiles if summary else {})
+
+
+def _take_back(anthology: Anthology, part: Anthology, volume: VolumeDone, summary, count: int) -> None:
+    for mine, theirs in zip(part.articles, volume.anthology.articles, strict=True):
+        mine.images, mine.warnings = theirs.images, theirs.warnings
+    prefix = f"volume {part.volume}: " if count > 1 else ""
+    anthology.warnings.extend(prefix + w for w in volume.anthology.warnings if prefix + w not in anthology.warnings)
+    if summary is not None:
+        summary.profiles.update(volume.profiles)
 
 
 def write_outputs(book: Book, out_dir: Path, cache: images.Cache, summary) -> list[Output]:

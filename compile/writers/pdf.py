@@ -9,8 +9,11 @@ import weasyprint
 from weasyprint.urls import URLFetcher
 
 from compile import atomic
+from compile.images import Cache
 from compile.writers import justify, prepress
 from compile.writers.context import Book, Output, environment, render_article
+
+log = logging.getLogger("anthology")
 
 
 class LockedFetcher(URLFetcher):
@@ -39,20 +42,45 @@ def html_document(book: Book) -> str:
 
 
 def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
-    fetcher = LockedFetcher([book.theme.root, *image_roots])
-    html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
-    stylesheets = [weasyprint.CSS(filename=str(book.theme.css("print")), url_fetcher=fetcher)]
+    """Chunked when it pays (see pdf_chunks: same pages, rendered in parallel and cached), else one pass."""
+    from compile.writers import pdf_chunks, pdf_split
+
+    notes = []
+    output = None
+    if pdf_chunks.wanted(book):
+        cache_root = Cache.from_settings(book.settings.images).root
+        try:
+            output, _ = pdf_chunks.build(book, target, image_roots, cache_root, pdf_chunks.worker_count(book))
+        except pdf_split.NotChunkable as exc:
+            log.info("pdf: rendered in one pass: %s", exc)
+            if book.settings.pdf.mode == "chunked":  # asked for, so say why it was not done
+                notes.append(f"PDF rendered in one pass: {exc}")
+    if output is None:
+        output = write_single(book, target, image_roots)
+    output.notes[:0] = notes
+    if not justify.supported():
+        output.notes.append(f"WeasyPrint {weasyprint.__version__} is not supported by the CJK justification "
+                            "extension (compile/writers/justify.py): Chinese lines are justified at spaces only")
+    output.notes.extend(book.theme.pdf_notes)
+    return output
+
+
+def stylesheets(book: Book, fetcher: URLFetcher) -> list[weasyprint.CSS]:
+    """The theme's print.css, then what the PDF settings ask for (page size, bleed)."""
+    sheets = [weasyprint.CSS(filename=str(book.theme.css("print")), url_fetcher=fetcher)]
     extra = prepress.stylesheet(book.settings.pdf)
     if extra:
-        stylesheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
+        sheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
+    return sheets
+
+
+def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
+    fetcher = LockedFetcher([book.theme.root, *image_roots])
+    html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     # CJK inter-character justification: layout (render) and drawing (write_pdf) both need it.
-    with justify.installed() as cjk_justify, atomic.replacing(target) as tmp:
-        document = html.render(stylesheets=stylesheets)
+    with justify.installed(), atomic.replacing(target) as tmp:
+        document = html.render(stylesheets=stylesheets(book, fetcher))
         document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
     notes = [f"refused resource: {url}" for url in fetcher.refused]
-    if not cjk_justify:
-        notes.append(f"WeasyPrint {weasyprint.__version__} is not supported by the CJK justification extension "
-                     "(compile/writers/justify.py): Chinese lines are justified at spaces only")
-    notes.extend(book.theme.pdf_notes)
     return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)

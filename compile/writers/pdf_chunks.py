@@ -1,0 +1,393 @@
+"""Chunked PDF rendering: independent chunks in parallel worker processes, cached, stamped onto a frame.
+
+WeasyPrint's layout is linear in pages and single-threaded, so a big book is cut into chunks (runs of
+articles, see pdf_split) that worker processes render at the same time. A chunk's layout does not depend
+on where it lands because the theme's text block has the same width on left and right pages: a chunk is
+rendered from a right page, without margin boxes, and a page that lands on a left page is shifted. The
+frame (see pdf_split) supplies folios, running heads, blank pages, the front matter with its table of
+contents, the outline and the link destinations; pdf_merge stamps the chunk pages onto it.
+
+Every chunk's PDF is cached by what produced it (its HTML, the theme's files, the images it uses, the
+extra CSS, the code and WeasyPrint's version), and so is the frame: after editing one article only that
+article's chunk is rendered again (and the frame, if the page sequence changed), then merged.
+
+Nothing here is taken on trust: the frame must show exactly the chunks' page sequence with the same text
+block on every page, or the writer falls back to one pass and says why.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from compile import atomic
+from compile.writers import pdf_merge, pdf_split, prepress
+from compile.writers.context import Book, Output
+
+log = logging.getLogger("anthology")
+
+# Suppresses what the frame draws: margin boxes (folios, running heads) and the page's own painting.
+_MARGIN_BOXES = ("top-left-corner", "top-left", "top-center", "top-right", "top-right-corner",
+                 "bottom-left-corner", "bottom-left", "bottom-center", "bottom-right", "bottom-right-corner",
+                 "left-top", "left-middle", "left-bottom", "right-top", "right-middle", "right-bottom")
+CHUNK_CSS = "@page { background: none !important; border: none !important;\n" + "\n".join(
+    f"  @{box} {{ content: none !important; }}" for box in _MARGIN_BOXES) + "\n}\n"
+PX_TO_PT = 0.75  # WeasyPrint measures in CSS pixels (1/96 in); PDF in points (1/72 in)
+MIN_ARTICLES = 24  # below this, one pass is about as fast and simpler
+
+
+@dataclass
+class Stats:
+    """What a chunked build did: for tests, benchmarks and the verbose log."""
+
+    chunks: int = 0
+    rendered: int = 0  # chunks rendered in this build (the rest came from the cache)
+    frame_rendered: bool = False
+    workers: int = 1
+    seconds: dict = field(default_factory=dict)
+
+
+@dataclass
+class Chunk:
+    units: list[pdf_split.Unit]
+    html: str = ""
+    key: str = ""
+
+
+# ------------------------------------------------------------------------------------------------ plan
+
+def plan(units: list[pdf_split.Unit], target: int) -> list[list[pdf_split.Unit]]:
+    """Runs of units; a chunk ends after an article whose id hashes to 0 mod `target` (or at 2×target).
+
+    Content-defined boundaries (as in rsync) keep chunks stable: editing, adding or removing one article
+    changes only its own chunk, never shifts the others, so the cache keeps serving them.
+    """
+    chunks: list[list[pdf_split.Unit]] = [[]]
+    for unit in units:
+        chunks[-1].append(unit)
+        articles = sum(u.kind == "article" for u in chunks[-1])
+        if unit.kind == "article" and (int(unit.digest[:8], 16) % target == 0 or articles >= 2 * target):
+            chunks.append([])
+    return [c for c in chunks if c]
+
+
+def wanted(book: Book) -> bool:
+    mode = book.settings.pdf.mode
+    if mode == "single" or book.settings.pdf.pdfa or book.settings.pdf.bleed:
+        return False  # PDF/A and bleed boxes are made by WeasyPrint's writer for the whole document
+    if mode == "chunked":
+        return True
+    return worker_count(book) > 1 and len(book.anthology.articles) >= MIN_ARTICLES
+
+
+def worker_count(book: Book) -> int:
+    if book.settings.pdf.workers:
+        return book.settings.pdf.workers
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------------------------------ cache
+
+def _digest(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def theme_digest(book: Book) -> str:
+    """Every file of the theme (CSS, templates, fonts it ships): any change invalidates every chunk."""
+    parts = []
+    for path in sorted(p for p in book.theme.root.rglob("*") if p.is_file()):
+        parts += [path.relative_to(book.theme.root).as_posix(), path.read_bytes()]
+    return _digest(*parts)
+
+
+def _files_in(html: str) -> list[str]:
+    """The local files a chunk uses (images): their size and mtime are part of its key."""
+    found = []
+    for url in sorted(set(re.findall(r'file://[^"\'\s)]+', html))):
+        path = Path(unquote(urlsplit(url).path))
+        try:
+            stat = path.stat()
+            found.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+        except OSError:
+            found.append(f"{path}:missing")
+    return found
+
+
+class ChunkCache:
+    """Rendered chunk PDFs and their page facts, by key. Entries are written atomically."""
+
+    def __init__(self, root: Path):
+        self.root = root / "pdf"
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        folder = self.root / key[:2]
+        return folder / f"{key}.pdf", folder / f"{key}.json"
+
+    def get(self, key: str) -> dict | None:
+        pdf, meta = self.paths(key)
+        try:
+            facts = json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return facts if pdf.is_file() else None
+
+    def put(self, key: str, facts: dict) -> None:
+        _, meta = self.paths(key)
+        atomic.write_bytes(meta, json.dumps(facts).encode())
+
+
+# ------------------------------------------------------------------------------------------------ render
+
+def render(job: dict) -> dict:
+    """Render one HTML document to job["out"] and return its page facts. Runs in worker processes.
+
+    Importing compile.writers.pdf installs whatever WeasyPrint extensions the PDF writer installs, so a
+    chunk is laid out exactly as the one-pass writer would lay it out.
+    """
+    import weasyprint
+
+    from compile.writers import justify, pdf
+
+    started = time.perf_counter()
+    fetcher = pdf.LockedFetcher([Path(r) for r in job["roots"]])
+    stylesheets = [weasyprint.CSS(filename=css, url_fetcher=fetcher) for css in job["css"]]
+    for extra in (job.get("page_css"), job.get("extra_css")):
+        if extra:
+            stylesheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    # Laid out and drawn exactly as the one-pass writer does it, CJK justification included.
+    with justify.installed(), atomic.replacing(Path(job["out"])) as tmp:
+        document = weasyprint.HTML(string=job["html"], base_url=job["base_url"], url_fetcher=fetcher).render(
+            stylesheets=stylesheets)
+        document.write_pdf(tmp)
+    wanted_ids = set(job["anchors"])
+    pages = [_page_facts(page, wanted_ids) for page in document.pages]
+    return {"pages": pages, "refused": fetcher.refused, "seconds": time.perf_counter() - started}
+
+
+def _page_facts(page, wanted_ids: set[str]) -> dict:
+    box = page._page_box  # noqa: SLF001 - the text block's geometry is only on the page box (WeasyPrint 70)
+    return {
+        "anchors": sorted(a for a in page.anchors if a in wanted_ids),
+        "blank": bool(box.page_type.blank),
+        "block": [round(v, 3) for v in (box.content_box_x(), box.content_box_y(), box.width, box.height)],
+    }
+
+
+_POOL: dict[int, ProcessPoolExecutor] = {}
+
+
+def _init_worker() -> None:
+    import compile.writers.pdf  # noqa: F401 - weasyprint and the writer's extensions, once per worker
+
+
+def pool(workers: int) -> ProcessPoolExecutor:
+    """One pool per process, reused by every volume and every build in it."""
+    if workers not in _POOL:
+        _POOL[workers] = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+    return _POOL[workers]
+
+
+@atexit.register
+def _shutdown() -> None:
+    for executor in _POOL.values():
+        executor.shutdown(wait=False, cancel_futures=True)
+
+
+# ------------------------------------------------------------------------------------------------ build
+
+def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
+          workers: int = 1) -> tuple[Output, Stats]:
+    """Chunked PDF of `book` at `target`. Raises pdf_split.NotChunkable when it cannot be done safely."""
+    from compile.writers import pdf
+
+    stats, clock = Stats(workers=workers), time.perf_counter()
+    cache = ChunkCache(cache_root)
+    html = pdf.html_document(book)
+    parts = pdf_split.split(html, [a.id for a in book.anthology.articles])
+    chunks = [Chunk(units) for units in plan(parts.units, book.settings.pdf.chunk_articles)]
+    stats.chunks = len(chunks)
+    css = [str(book.theme.css("print"))]
+    page_css = prepress.stylesheet(book.settings.pdf)  # page size
+    style = {"css": css, "page_css": page_css}
+    common = _digest(_code_version(), _weasyprint_version(), theme_digest(book), *css, page_css)
+    for chunk in chunks:
+        chunk.html = parts.chunk_html(chunk.units)
+        chunk.key = _digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html))
+    stats.seconds["split"] = time.perf_counter() - clock
+
+    roots = [str(book.theme.root), *map(str, image_roots)]
+    base_url = book.theme.root.as_uri() + "/"
+    probe(cache, common, style, roots, base_url)
+    facts = _render_chunks(chunks, cache, style, roots, base_url, workers, stats)
+    stats.seconds["chunks"] = time.perf_counter() - clock - stats.seconds["split"]
+
+    counts = unit_pages(chunks, facts)
+    frame_html = parts.frame_html(counts)
+    frame_key = _digest(common, frame_html, *_files_in(frame_html))
+    frame_facts = cache.get(frame_key)
+    if frame_facts is None:
+        started = time.perf_counter()
+        anchors = [u.id for u in parts.units] + [pdf_split.fill_id(u, k) for u in parts.units
+                                                 for k in range(1, counts[u.id])]
+        frame_facts = render({"html": frame_html, "base_url": base_url, **style, "roots": roots,
+                              "anchors": anchors, "out": str(cache.paths(frame_key)[0])})
+        cache.put(frame_key, frame_facts)
+        stats.frame_rendered = True
+        stats.seconds["frame"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    placements = place(parts.units, chunks, facts, frame_facts["pages"], counts)
+    with atomic.replacing(target) as tmp:
+        pages = pdf_merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
+                                placements, tmp)
+    stats.seconds["merge"] = time.perf_counter() - started
+    stats.seconds["total"] = time.perf_counter() - clock
+    refused = sorted({url for f in [*facts, frame_facts] for url in f.get("refused", [])})
+    notes = [f"refused resource: {url}" for url in refused]
+    log.info("pdf: %d chunks, %d rendered, frame %s, %d workers, %.1f s", stats.chunks, stats.rendered,
+             "rendered" if stats.frame_rendered else "reused", workers, stats.seconds["total"])
+    output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=pages, notes=notes)
+    return output, stats
+
+
+PROBE_HTML = "<html><body><p>1</p>" + "".join(f'<p style="break-before: page">{n}</p>' for n in (2, 3)) + \
+    "</body></html>"
+
+
+def probe(cache: ChunkCache, common: str, style: dict, roots: list[str], base_url: str) -> None:
+    """A three-page render with the theme's CSS: left and right pages must have the same text block."""
+    key = _digest(common, "probe", PROBE_HTML)
+    facts = cache.get(key)
+    if facts is None:
+        facts = render({"html": PROBE_HTML, "base_url": base_url, **style, "roots": roots, "anchors": [],
+                        "out": str(cache.paths(key)[0])})
+        cache.put(key, facts)
+    left, right = facts["pages"][1]["block"], facts["pages"][2]["block"]
+    if any(abs(a - b) > 0.01 for a, b in zip(left[1:], right[1:], strict=True)):
+        raise pdf_split.NotChunkable(f"the theme's text block differs between left {left} and right pages {right}, "
+                                     "so pagination depends on parity")
+
+
+def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: dict, roots: list[str], base_url: str,
+                   workers: int, stats: Stats) -> list[dict]:
+    facts: list[dict | None] = [cache.get(chunk.key) for chunk in chunks]
+    todo = [i for i, f in enumerate(facts) if f is None]
+    # Longest first: the pool then finishes with small chunks, and no worker waits for a long tail.
+    todo.sort(key=lambda i: -len(chunks[i].html))
+    jobs = {i: {"html": chunks[i].html, "base_url": base_url, **style, "roots": roots,
+                "extra_css": CHUNK_CSS, "anchors": [u.id for u in chunks[i].units],
+                "out": str(cache.paths(chunks[i].key)[0])} for i in todo}
+    if workers > 1 and len(todo) > 1:
+        executor = pool(workers)
+        futures = {i: executor.submit(render, jobs[i]) for i in todo}
+        results = {i: future.result() for i, future in futures.items()}
+    else:
+        results = {i: render(jobs[i]) for i in todo}
+    for i, result in results.items():
+        cache.put(chunks[i].key, result)
+        facts[i] = result
+    stats.rendered = len(todo)
+    return facts  # type: ignore[return-value]
+
+
+def unit_pages(chunks: list[Chunk], facts: list[dict]) -> dict[str, int]:
+    """Pages of each unit, from the anchors on each chunk's pages; blank pages (forced left/right breaks,
+    which depend on where the chunk lands) are not counted: the frame makes its own."""
+    counts: dict[str, int] = {}
+    for chunk, fact in zip(chunks, facts, strict=True):
+        for _unit, _k, _page in _chunk_sequence(chunk, fact):
+            counts[_unit] = counts.get(_unit, 0) + 1
+    return counts
+
+
+def _chunk_sequence(chunk: Chunk, fact: dict):
+    """(unit id, k-th page of that unit, chunk page index) for every non-blank page of a chunk."""
+    order = [u.id for u in chunk.units]
+    current, k, seen, previous = None, 0, 0, set()
+    for index, page in enumerate(fact["pages"]):
+        # A box split over pages leaves its anchor on each of them: a unit starts where its anchor is new.
+        starts = [a for a in page["anchors"] if a in order and a not in previous]
+        previous = set(page["anchors"])
+        if len(starts) > 1:
+            raise pdf_split.NotChunkable(f"units {', '.join(starts)} start on the same page: no page break "
+                                         "between them, so they cannot be rendered apart")
+        if starts:
+            if order.index(starts[0]) != seen:
+                raise pdf_split.NotChunkable(f"unit {starts[0]} is out of order in its chunk")
+            current, k, seen = starts[0], 0, seen + 1
+        elif page["blank"]:
+            continue
+        elif current is None:
+            raise pdf_split.NotChunkable("a chunk page precedes its first unit")
+        else:
+            k += 1
+        yield current, k, index
+    if seen != len(order):
+        raise pdf_split.NotChunkable("a unit of a chunk left no anchor on any page")
+
+
+def place(units: list[pdf_split.Unit], chunks: list[Chunk], facts: list[dict], frame_pages: list[dict],
+          counts: dict[str, int]) -> list[pdf_merge.Placement]:
+    """Match every chunk page with its frame page, checking the sequence and the text block."""
+    markers = {}
+    for unit in units:
+        markers[unit.id] = (unit.id, 0)
+        for k in range(1, counts[unit.id]):
+            markers[pdf_split.fill_id(unit, k)] = (unit.id, k)
+    frame_at: dict[tuple[str, int], int] = {}
+    previous: set[str] = set()
+    for index, page in enumerate(frame_pages):
+        found = [markers[a] for a in page["anchors"] if a in markers and a not in previous]
+        previous = set(page["anchors"])
+        if len(found) > 1:
+            raise pdf_split.NotChunkable(f"frame page {index + 1} holds {len(found)} units: the theme does not "
+                                         "break pages between articles")
+        if found:
+            if found[0] in frame_at:
+                raise pdf_split.NotChunkable(f"frame: {found[0]} appears twice")
+            frame_at[found[0]] = index
+    placements = []
+    last = -1
+    for source, (chunk, fact) in enumerate(zip(chunks, facts, strict=True)):
+        for unit, k, page in _chunk_sequence(chunk, fact):
+            frame_index = frame_at.get((unit, k))
+            if frame_index is None or frame_index <= last:
+                raise pdf_split.NotChunkable(f"frame and chunks disagree on the pages of {unit}")
+            last = frame_index
+            mine, theirs = fact["pages"][page]["block"], frame_pages[frame_index]["block"]
+            if any(abs(a - b) > 0.01 for a, b in zip(mine[1:], theirs[1:], strict=True)):
+                raise pdf_split.NotChunkable(f"the text block of {unit} page {k + 1} differs between a lone "
+                                             f"chunk {mine} and the book {theirs} (e.g. :first or :left pages "
+                                             "with other widths): cannot chunk this theme")
+            placements.append(pdf_merge.Placement(frame_index, source, page, (theirs[0] - mine[0]) * PX_TO_PT))
+    return placements
+
+
+def _code_version() -> str:
+    from compile.store import code_version
+
+    return code_version()
+
+
+def _weasyprint_version() -> str:
+    import weasyprint
+
+    return f"weasyprint {weasyprint.__version__} {zlib.crc32(CHUNK_CSS.encode())}"

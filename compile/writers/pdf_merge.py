@@ -1,0 +1,97 @@
+"""Stamp rendered chunk pages onto the frame's pages (pikepdf, i.e. qpdf): the last step of chunked PDFs.
+
+The frame PDF is the base: it already has the final page sequence, the folios and running heads, the
+front matter, the outline and the named destinations. Each chunk page becomes a form XObject drawn on its
+frame page, shifted horizontally when it lands on a page of the other parity; its link annotations are
+copied with the same shift, and named destinations the frame lacks (anchors inside article bodies) are
+added, pointing at the final page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+
+
+@dataclass
+class Placement:
+    frame_page: int  # index in the frame (= final) document
+    source: int  # index into the list of chunk PDFs
+    page: int  # page index inside that chunk PDF
+    dx: float  # horizontal shift, in PDF points
+
+
+def stamp(frame: Path, sources: list[Path], placements: list[Placement], target: Path) -> int:
+    """Write the merged PDF to `target`; returns its page count."""
+    with pikepdf.open(frame) as pdf:
+        opened = [pikepdf.open(path) for path in sources]
+        try:
+            dests = _name_tree(pdf)
+            missing: dict[str, tuple[int, pikepdf.Pdf]] = {}
+            for placement in placements:
+                page = pdf.pages[placement.frame_page]
+                source = opened[placement.source]
+                chunk_page = source.pages[placement.page]
+                box = [float(v) for v in page.mediabox]
+                width, height = box[2] - box[0], box[3] - box[1]
+                page.add_overlay(chunk_page, pikepdf.Rectangle(box[0] + placement.dx, box[1],
+                                                               box[0] + placement.dx + width, box[1] + height))
+                for name in _copy_links(pdf, page, chunk_page, placement.dx):
+                    if dests is not None and name not in dests:
+                        missing[name] = (placement.source, source)
+            if missing and dests is not None:
+                _add_destinations(pdf, dests, missing, placements)
+            pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True)
+            return len(pdf.pages)
+        finally:
+            for source in opened:
+                source.close()
+
+
+def _name_tree(pdf: pikepdf.Pdf) -> pikepdf.NameTree | None:
+    names = pdf.Root.get("/Names")
+    if names is None or "/Dests" not in names:
+        return None
+    return pikepdf.NameTree(names.Dests)
+
+
+def _copy_links(pdf: pikepdf.Pdf, page: pikepdf.Page, chunk_page: pikepdf.Page, dx: float) -> list[str]:
+    """Copy the chunk page's annotations, shifted by dx; returns the named destinations they use."""
+    annots = chunk_page.obj.get("/Annots")
+    if not annots:
+        return []
+    used = []
+    target = page.obj.get("/Annots")
+    if target is None:
+        page.obj.Annots = pdf.make_indirect(pikepdf.Array())
+        target = page.obj.Annots
+    for annot in annots:
+        if "/P" in annot:
+            del annot["/P"]  # the chunk's page: copying it would drag the whole page along
+        copied = pdf.copy_foreign(annot)
+        rect = [float(v) for v in copied.Rect]
+        copied.Rect = pikepdf.Array([rect[0] + dx, rect[1], rect[2] + dx, rect[3]])
+        dest = copied.get("/Dest")
+        if isinstance(dest, pikepdf.String):
+            used.append(str(dest))
+        target.append(copied)
+    return used
+
+
+def _add_destinations(pdf, dests, missing: dict, placements: list[Placement]) -> None:
+    """Anchors that only the chunks know (inside article bodies): point them at the final pages."""
+    where = {(p.source, p.page): p for p in placements}
+    for name, (index, source) in missing.items():
+        source_names = _name_tree(source)
+        if source_names is None or name not in source_names:
+            continue
+        dest = source_names[name]
+        page_number = next((i for i, page in enumerate(source.pages) if page.obj.objgen == dest[0].objgen), None)
+        placement = where.get((index, page_number))
+        if placement is None:
+            continue
+        x = float(dest[2]) + placement.dx if len(dest) > 2 else 0
+        rest = [pdf.copy_foreign(v) if isinstance(v, pikepdf.Object) and v.is_indirect else v for v in dest[3:]]
+        dests[name] = pikepdf.Array([pdf.pages[placement.frame_page].obj, dest[1], x, *rest])
