@@ -11,6 +11,8 @@ that a reader copies or searches in the EPUB or the PDF is the article's text.
   full-width marks, the one whose blank half faces the other is wrapped in `<span class="halt">`, and the
   theme sets `font-feature-settings: "halt"` on it, so `。」` `，“` `）。` take 1.5 em instead of 2.
 - Upright numbers for vertical text: a standalone run of one or two digits gets `tcy` (text-combine-upright).
+- Headings never end on a line of one character (clreq 3.1.7 for titles): the last two Han characters of a
+  title are kept together (`<span class="keep">`, `white-space: nowrap`).
 - Language tags normalised (zh-CN → zh-Hans, zh-TW → zh-Hant), so the right SC/TC glyphs are chosen.
 - Simplified ↔ Traditional editions with OpenCC, phrase-level (`s2twp` / `tw2sp`), reported per article.
 """
@@ -27,6 +29,7 @@ from compile.model import Anthology, Article
 AUTOSPACE_CLASS = "cjk-latin"
 HALT_CLASS = "halt"
 TCY_CLASS = "tcy"
+KEEP_CLASS = "keep"
 
 HAN = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
 HAN_RE = re.compile(f"[{HAN}]")
@@ -59,6 +62,17 @@ def normalise_language(tag: str) -> str:
 class Piece:
     text: str
     classes: tuple[str, ...] = ()
+
+
+def keep_end(text: str) -> str:
+    """HTML for a title whose last two characters, when Han, stay on one line (no lone character last)."""
+    import html
+
+    tail = re.search(f"[{HAN}]{{2}}[^{HAN}\\s]*$", text)
+    if not tail or tail.start() == 0:
+        return html.escape(text, quote=False)
+    head, end = text[:tail.start()], text[tail.start():]
+    return f'{html.escape(head, quote=False)}<span class="{KEEP_CLASS}">{html.escape(end, quote=False)}</span>'
 
 
 def halt_positions(text: str, before: str, after: str) -> set[int]:

@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup
 from compile.config import Settings
 from compile.model import Anthology, Article, Image
 from compile.theme import Theme
-from compile.typeset import typeset_html
+from compile.typeset import keep_end, typeset_html
 
 
 @dataclass
@@ -114,6 +114,7 @@ def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
     env.filters["display_date"] = lambda article: display_date(article, zone)
     env.filters["display_url"] = display_url
     env.filters["typeset"] = lambda text: markupsafe.Markup(typeset_html(str(markupsafe.escape(text))))
+    env.filters["keep_end"] = lambda text: markupsafe.Markup(keep_end(str(text)))
     return env
 
 
