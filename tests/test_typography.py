@@ -221,3 +221,12 @@ def test_extension_is_version_checked_and_restores_weasyprint():
 
 def test_weights():
     assert [justify.weight(c) for c in "字か한 。，A1"] == [1, 1, 1, 1, 0, 0, 0, 0]
+
+
+def test_titles_never_end_on_a_lone_character():
+    from compile.typeset import keep_end
+
+    assert keep_end("朝鲜半岛外交新闻选集") == '朝鲜半岛外交新闻<span class="keep">选集</span>'
+    assert keep_end("确定半岛无核和平目标。") == '确定半岛无核和平<span class="keep">目标。</span>'
+    assert keep_end("A <b> title") == "A &lt;b&gt; title"  # escaped, nothing to keep
+    assert keep_end("集") == "集"
