@@ -32,7 +32,8 @@ def main() -> None:
     started = time.perf_counter()
     html = pdf.html_document(book)
     document = weasyprint.HTML(string=html, base_url=book.theme.root.as_uri() + "/")
-    document.write_pdf(work / "plain.pdf", stylesheets=[weasyprint.CSS(filename=str(book.theme.css("print")))])
+    sheets = [weasyprint.CSS(filename=str(p)) for p in book.theme.print_stylesheets()]
+    document.write_pdf(work / "plain.pdf", stylesheets=sheets)
     plain = time.perf_counter() - started
 
     print(f"{args.count} articles, {output.pages} pages, {_common.cores()} cores, mode {args.mode}")

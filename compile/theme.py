@@ -39,6 +39,7 @@ class Theme:
     margins: str = ""  # CSS shorthand of the page margins, for the record
     script: str = ""  # "hant"/"hans": the edition this theme is made for, when the build does not say
     extends: str = ""  # a theme whose templates/ are used for any template this theme does not have
+    extends_print_css: bool = False  # apply the `extends` theme's print.css before this theme's own
     pdf_notes: list[str] = field(default_factory=list)  # said in the build report whenever a PDF is made
 
     @property
@@ -59,6 +60,13 @@ class Theme:
 
     def css(self, kind: str) -> Path:
         return self.root / f"{kind}.css"
+
+    def print_stylesheets(self) -> list[Path]:
+        """The PDF's stylesheets, in cascade order."""
+        own = [self.css("print")]
+        if self.extends and self.extends_print_css:
+            return [themes_root() / self.extends / "print.css", *own]
+        return own
 
 
 def available() -> list[str]:

@@ -139,7 +139,7 @@ def test_themes_are_listed_and_complete():
         chosen = theme.load(name)
         for path in (chosen.css("epub"), chosen.css("print")):
             assert path.is_file()
-        css = chosen.css("print").read_text(encoding="utf-8")
+        css = "".join(path.read_text(encoding="utf-8") for path in chosen.print_stylesheets())
         # The declared text block is what print.css sets: a whole number of characters.
         assert f"font-size: {chosen.font_size:g}pt" in css
 

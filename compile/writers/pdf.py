@@ -67,7 +67,7 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
 
 def stylesheets(book: Book, fetcher: URLFetcher) -> list[weasyprint.CSS]:
     """The theme's print.css, then what the PDF settings ask for (page size, bleed)."""
-    sheets = [weasyprint.CSS(filename=str(book.theme.css("print")), url_fetcher=fetcher)]
+    sheets = [weasyprint.CSS(filename=str(path), url_fetcher=fetcher) for path in book.theme.print_stylesheets()]
     extra = prepress.stylesheet(book.settings.pdf)
     if extra:
         sheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))

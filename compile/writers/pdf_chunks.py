@@ -110,10 +110,13 @@ def _digest(*parts: bytes | str) -> str:
 
 
 def theme_digest(book: Book) -> str:
-    """Every file of the theme (CSS, templates, fonts it ships): any change invalidates every chunk."""
+    """Every file of the theme (CSS, templates, fonts it ships) and the stylesheets it borrows: any change
+    invalidates every chunk."""
     parts = []
     for path in sorted(p for p in book.theme.root.rglob("*") if p.is_file()):
         parts += [path.relative_to(book.theme.root).as_posix(), path.read_bytes()]
+    for path in book.theme.print_stylesheets():
+        parts += [str(path), path.read_bytes()]
     return _digest(*parts)
 
 
@@ -224,7 +227,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     parts = pdf_split.split(html, [a.id for a in book.anthology.articles])
     chunks = [Chunk(units) for units in plan(parts.units, book.settings.pdf.chunk_articles)]
     stats.chunks = len(chunks)
-    css = [str(book.theme.css("print"))]
+    css = [str(path) for path in book.theme.print_stylesheets()]
     page_css = prepress.stylesheet(book.settings.pdf)  # page size
     style = {"css": css, "page_css": page_css}
     common = _digest(_code_version(), _weasyprint_version(), theme_digest(book), *css, page_css)
