@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import nh3
 from bs4 import BeautifulSoup, NavigableString, Tag
@@ -92,6 +92,7 @@ def clean_article(article: Article) -> Article:
     _reflow(tree)
     _trim_blocks(tree)
     _drop_repeats(tree, article)
+    _resolve_links(tree, article.url)
     article.images = _collect_images(tree)
     article.body = "".join(str(c) for c in tree.contents)
     article.language = normalise_language(article.language) or detect_language(tree.get_text(""))
@@ -451,6 +452,24 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
             figure.decompose()
             continue
         seen.add(src)
+
+
+def _resolve_links(tree: Tag, base_url: str) -> None:
+    """Links that are the site's own (`/news/x.html`, `page.html`) are resolved against the article's URL: left
+    relative, they would point inside the EPUB, or at a local file in the PDF. A link that cannot be resolved,
+    or points at an anchor the article lacks, keeps its words and loses the link."""
+    ids = {tag["id"] for tag in tree.find_all(id=True)}
+    web = urlsplit(base_url).scheme in ("http", "https")
+    for link in tree.find_all("a"):
+        href = (link.get("href") or "").strip()
+        if href.startswith(("http://", "https://", "mailto:")) or (href.startswith("#") and href[1:] in ids):
+            continue
+        if href.startswith("//"):
+            link["href"] = "https:" + href
+        elif href and not href.startswith("#") and web:
+            link["href"] = urljoin(base_url, href)
+        else:
+            link.unwrap()
 
 
 def _adjacent(first: Tag, second: Tag) -> bool:

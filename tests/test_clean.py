@@ -159,3 +159,19 @@ def test_detect_language(text, language):
                                            ("en-GB", "en"), ("zh", ""), ("", "")])
 def test_normalise_language(tag, expected):
     assert clean.normalise_language(tag) == expected
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://news.example/a/b.html", ["https://news.example/markets?x=1", "https://news.example/a/rel.html",
+                                       "https://cdn.example/y", "mailto:desk@news.example"]),
+    ("", ["https://cdn.example/y", "mailto:desk@news.example"]),  # no URL: relative links lose the link
+])
+def test_site_links_are_resolved_for_both_writers(url, expected):
+    body = ('<p id="s">see <a href="/markets?x=1">index</a>, <a href="rel.html">rel</a>, '
+            '<a href="//cdn.example/y">cdn</a>, <a href="#s">top</a>, <a href="#nope">gone</a>, '
+            '<a href="mailto:desk@news.example">desk</a> and <a href="file:///etc/passwd">file</a>.</p>')
+    article = clean.clean_article(Article(id="x", source="x.html", title="T", body=body, url=url))
+    tree = BeautifulSoup(article.body, "lxml")
+    assert [a["href"] for a in tree.find_all("a")] == expected
+    # Anchors go with the ids the sanitizer drops; every link's words stay.
+    assert all(word in tree.get_text() for word in ("index", "rel", "top", "gone", "file"))

@@ -50,7 +50,9 @@ def hostile_article(server: str) -> str:
     body = "".join(s.format(server=server) for s in HOSTILE_SNIPPETS)
     return (
         "<!--1621698305000-->\n[恶意文章测试](https://example.org/news/20210522-hostile)\n------\n\n"
-        f"<div>22/05/2021 - 17:24</div><p>正文第一段，应当完整保留。</p>{body}<p>正文最后一段，也应保留。</p>\n"
+        f"<div>22/05/2021 - 17:24</div><p>正文第一段，应当完整保留。</p>{body}<p>正文最后一段，也应保留。"
+        # Site-relative links: left relative they would become file: links in the PDF.
+        '<a href="/local/page.html">站内</a><a href="../../etc/passwd">上级</a></p>\n'
     )
 
 

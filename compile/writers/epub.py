@@ -29,7 +29,6 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
 
 import lxml.html
 from ebooklib import epub
@@ -156,13 +155,12 @@ def to_xhtml(fragment: str, base_url: str | None = None) -> str:
     """An HTML fragment (as the shared templates render it) as well-formed XHTML: void elements closed,
     entities resolved, and `xml:lang` beside every `lang` (older readers match :lang() on xml:lang only).
 
-    With `base_url` (an article page), the fragment is also made safe for a package: links that would point
-    inside the EPUB but are really the site's own (`/investing/...`) are resolved against the article's URL,
-    and heading levels that skip (h1 then h3) are closed up, as screen readers navigate by them."""
+    With `base_url` (an article page), the fragment is also made valid for a package: heading levels that
+    skip (h1 then h3) are closed up, as screen readers navigate by them, blocks are lifted out of paragraphs
+    and `datetime` values made valid. (Site-relative links were resolved by clean.py, for both writers.)"""
     parts = lxml.html.fragments_fromstring(fragment) if fragment.strip() else []
     if base_url is not None:
         elements = [p for p in parts if not isinstance(p, str)]
-        _absolute_links(elements, base_url)
         _heading_order(elements)
         _blocks_out_of_paragraphs(elements)
         _valid_datetimes(elements)
@@ -176,23 +174,6 @@ def to_xhtml(fragment: str, base_url: str | None = None) -> str:
                 element.set(XML_LANG, element.get("lang"))
         out.append(etree.tostring(part, method="xml", encoding="unicode", with_tail=True))
     return "".join(out)
-
-
-def _absolute_links(elements: list, base_url: str) -> None:
-    ids = {e.get("id") for root in elements for e in root.iter() if isinstance(e.tag, str) and e.get("id")}
-    for root in elements:
-        for link in list(root.iter("a")):
-            href = (link.get("href") or "").strip()
-            if not href or href.startswith(("http://", "https://", "mailto:")):
-                continue
-            if href.startswith("#") and href[1:] in ids:
-                continue
-            if href.startswith("//"):
-                link.set("href", "https:" + href)
-            elif not href.startswith("#") and urlsplit(base_url).scheme in ("http", "https"):
-                link.set("href", urljoin(base_url, href))
-            else:  # nowhere to point: keep the words, drop the link
-                link.drop_tag()
 
 
 def _heading_order(elements: list) -> None:
