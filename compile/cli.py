@@ -99,7 +99,19 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
               "(needs the 'dask' extra and a file system shared with the workers).")
 def build(source, out_dir, config_file, theme_name, formats, offline, strict, page_size, print_ready, pdfa,
           impose, epub_target, embed_fonts, script, scheduler) -> None:
-    """Build SOURCE (default: seeds/) into OUT (default: dist/)."""
+    """Build SOURCE (default: seeds/) into OUT (default: dist/).
+
+    \b
+    Examples:
+      anthology build archive/ --theme briefing                  an A4 briefing booklet, sans, running heads
+      anthology build archive/ --print --impose booklet          for the print shop: bleed, crop marks, imposition
+      anthology build archive/ --pdfa                            one PDF that also holds the sources and the report
+      anthology build archive/ --format epub --target kindle     only the EPUB, for Send to Kindle
+      anthology build archive/ --offline --strict                no network; exit 1 if anything needs attention
+
+    Settings in SOURCE/anthology.toml apply first; options given here override them. Everything the build
+    decided (dates and where they came from, failed images, duplicates) is in OUT/<name>.report.json.
+    """
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
