@@ -116,25 +116,25 @@ def _groups(pdf: pikepdf.Pdf) -> list[Group]:
         name = rest if plus and len(tag) == 6 and tag.isupper() else name
         family = str(descriptor.get("/FontFamily", ""))
         group = groups.setdefault((family, name, key), Group(family, name, key))
-        group.members.append(Member(descriptor, descriptor[key], _widths_cids(cidfont.W),
+        group.members.append(Member(descriptor, descriptor[key], set(widths(cidfont.W)),
                                     isinstance(obj.get("/Encoding"), pikepdf.Stream)))
     return list(groups.values())
 
 
-def _widths_cids(widths: pikepdf.Array) -> set[int]:
-    """The CIDs a /W array lists: `c [w1 w2 ...]` and `c_first c_last w` forms."""
-    cids: set[int] = set()
-    items = list(widths)
+def widths(array: pikepdf.Array) -> dict[int, float]:
+    """CID -> width from a /W array, in both its forms: `c [w1 w2 ...]` and `c_first c_last w`."""
+    found: dict[int, float] = {}
+    items = list(array)
     i = 0
     while i < len(items):
         first = int(items[i])
         if isinstance(items[i + 1], pikepdf.Array):
-            cids.update(range(first, first + len(items[i + 1])))
+            found.update((first + k, float(w)) for k, w in enumerate(items[i + 1]))
             i += 2
         else:
-            cids.update(range(first, int(items[i + 1]) + 1))
+            found.update((cid, float(items[i + 2])) for cid in range(first, int(items[i + 1]) + 1))
             i += 3
-    return cids
+    return found
 
 
 def union_subset(group: Group) -> bytes:
@@ -156,19 +156,22 @@ def _original(group: Group, embedded: dict) -> hb.Face:
     candidates = [f for f in fonts.family_faces(group.family) if f.kind == kind]
     if not candidates:
         raise Unshareable(f"no installed {kind} face of the family {group.family!r}")
+    reasons = []
     for candidate in candidates:
         face = hb.Face(hb.Blob.from_file_path(str(candidate.path)), candidate.index)
-        problems = [_mismatch(face, embedded[objgen], members) for objgen, members in group.programs().items()]
-        if not any(problems):
+        problem = next(filter(None, (_mismatch(face, embedded[objgen], members)
+                                     for objgen, members in group.programs().items())), "")
+        if not problem:
             return face
-        log.debug("pdf fonts: %s is not %s:%d: %s", group.name, candidate.path, candidate.index,
-                  next(p for p in problems if p))
-    raise Unshareable(f"no installed face of {group.family!r} matches the embedded programs")
+        reasons.append(f"{candidate.path.name}:{candidate.index}: {problem}")
+    raise Unshareable(f"no installed face of {group.family!r} matches the embedded programs ({'; '.join(reasons)})")
 
 
 def _mismatch(face: hb.Face, program: hb.Face, members: list[Member]) -> str:
     """Why `program` is not a glyph-id-retaining subset of `face` holding exactly the glyphs of its /W ('' if it is)."""
     cids = set().union(*(m.gids for m in members))
+    if not cids:
+        return "an empty /W"
     if program.upem != face.upem:
         return f"units per em {program.upem} != {face.upem}"
     # WeasyPrint keeps glyph ids 0..max(used): a longer program would hold glyphs no /W accounts for.
