@@ -289,21 +289,39 @@ def _two_chunks(work: Path) -> pikepdf.Pdf:
     return document
 
 
+def _cidfont(document: pikepdf.Pdf, member: pdf_fonts.Member) -> pikepdf.Dictionary:
+    return next(obj.DescendantFonts[0] for obj in document.objects if isinstance(obj, pikepdf.Dictionary)
+                and obj.get("/Subtype") == "/Type0"
+                and obj.DescendantFonts[0].FontDescriptor.objgen == member.descriptor.objgen)
+
+
 def test_faces_not_found_or_inconsistent_keep_their_programs(merged):
     work, _ = merged
     document = _two_chunks(work)
     groups = {g.name: g for g in pdf_fonts._groups(document)}
-    serif = groups["Noto-Serif-CJK-SC"]
-    assert len(serif.programs()) == 2
-    for member in groups["Noto-Sans-CJK-SC"].members:
+    serif, sans = groups["Noto-Serif-CJK-SC"], groups["Noto-Sans-CJK-SC"]
+    assert len(serif.programs()) == len(sans.programs()) == 2
+    serif.members[0].descriptor.FontFile3 = sans.members[0].program  # not cut from the serif face
+    for member in sans.members:
         member.descriptor.FontFamily = pikepdf.String("No Such Family")
-    cidfont = next(obj.DescendantFonts[0] for obj in document.objects if isinstance(obj, pikepdf.Dictionary)
-                   and obj.get("/Subtype") == "/Type0"
-                   and obj.DescendantFonts[0].FontDescriptor.objgen == serif.members[0].descriptor.objgen)
-    runs = list(cidfont.W)  # drop the last glyph from /W: the program then holds a glyph no /W lists
-    runs[-1] = pikepdf.Array(list(runs[-1])[:-1])
-    cidfont.W = pikepdf.Array(runs if len(runs[-1]) else runs[:-2])
     done = pdf_fonts.share(document)
     assert "no installed" in done["kept"]["Noto-Sans-CJK-SC"]
-    assert "glyphs, /W reaches" in done["kept"]["Noto-Serif-CJK-SC"]
-    assert {g.name: len(g.programs()) for g in pdf_fonts._groups(document)}["Noto-Serif-CJK-SC"] == 2
+    assert "glyph" in done["kept"]["Noto-Serif-CJK-SC"] and "differs" in done["kept"]["Noto-Serif-CJK-SC"]
+    after = {g.name: len(g.programs()) for g in pdf_fonts._groups(document)}
+    assert after["Noto-Serif-CJK-SC"] == 2 and after["Noto-Sans-CJK-SC"] == 2 and after["Noto-Serif-CJK-SC-Bold"] == 1
+
+
+def test_a_glyph_in_a_program_but_in_no_widths_array_is_kept(merged):
+    work, _ = merged
+    document = _two_chunks(work)
+    serif = next(g for g in pdf_fonts._groups(document) if g.name == "Noto-Serif-CJK-SC")
+    first, second = serif.members[0], serif.members[1]
+    gid = max(first.gids - second.gids)  # drawn in the first chunk only
+    cidfont = _cidfont(document, first)
+    widths = pdf_fonts.widths(cidfont.W)
+    del widths[gid]
+    cidfont.W = pikepdf.Array([v for cid, width in sorted(widths.items()) for v in (cid, [width])])
+    assert not pdf_fonts.share(document)["kept"]
+    program = first.descriptor.FontFile3
+    assert program.objgen == second.descriptor.FontFile3.objgen  # shared
+    assert gid in pdf_fonts.outlined(program.read_bytes(), set())

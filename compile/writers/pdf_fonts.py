@@ -141,9 +141,14 @@ def union_subset(group: Group) -> bytes:
     """One subset of the group's original face holding every glyph its members use, glyph ids retained."""
     if hb is None:
         raise Unshareable("uharfbuzz is not installed")
-    embedded = {objgen: hb.Face(members[0].program.read_bytes()) for objgen, members in group.programs().items()}
-    face = _original(group, embedded)
+    programs = {objgen: members[0].program.read_bytes() for objgen, members in group.programs().items()}
+    face = _original(group, {objgen: hb.Face(data) for objgen, data in programs.items()})
     gids = {0} | {g for m in group.members for g in m.gids if g < face.glyph_count}  # beyond: WeasyPrint's .notdef
+    # A program may hold glyphs no /W lists (HarfBuzz's closure adds a few: vertical and alternate forms, and a
+    # page's resources may name only one of WeasyPrint's font objects of a face): keep every glyph that has an
+    # outline in any program. Passing the growing set keeps this to one sum per program, as they repeat.
+    for data in programs.values():
+        gids |= outlined(data, gids)
     data = _subset(face, gids, any(m.notdef_outline for m in group.members))
     if hb.Face(data).glyph_count != max(gids) + 1:
         raise Unshareable(f"the union subset has {hb.Face(data).glyph_count} glyphs, not {max(gids) + 1}")
@@ -174,9 +179,8 @@ def _mismatch(face: hb.Face, program: hb.Face, members: list[Member]) -> str:
         return "an empty /W"
     if program.upem != face.upem:
         return f"units per em {program.upem} != {face.upem}"
-    # WeasyPrint keeps glyph ids 0..max(used): a longer program would hold glyphs no /W accounts for.
-    if program.glyph_count != min(max(cids) + 1, face.glyph_count):
-        return f"{program.glyph_count} glyphs, /W reaches {max(cids)}"
+    if program.glyph_count > face.glyph_count:
+        return f"{program.glyph_count} glyphs, the face has {face.glyph_count}"
     used = sorted(g for g in cids if 0 < g < face.glyph_count)
     mine, theirs = hb.Font(program), hb.Font(face)
     for gid in used[::max(1, len(used) // SAMPLE)]:
@@ -210,3 +214,92 @@ def _subset(face: hb.Face, gids: set[int], notdef_outline: bool) -> bytes:
     if trimmed is None:
         raise Unshareable("HarfBuzz could not subset the face")
     return trimmed.blob.data
+
+
+# ------------------------------------------------------------------------------------------------ outlines
+
+def outlined(data: bytes, known: set[int]) -> set[int]:
+    """The glyphs outside `known` that have an outline in the sfnt `data` (CFF or glyf), or Unshareable.
+
+    Glyph-id-retaining subsets keep a minimal stand-in for every dropped glyph (a 1-byte CFF `endchar`, an
+    empty glyf entry). Usually the known glyphs account for all the outline data and one sum shows it; only
+    otherwise is every glyph looked at."""
+    length, count, empty = _outline_lengths(data)
+    known = {g for g in known if g < count}
+    if sum(length(g) for g in known) + (count - len(known)) * empty == length(None):
+        return set()
+    return {g for g in range(count) if g not in known and length(g) > empty}
+
+
+def _outline_lengths(data: bytes):
+    """(length of glyph g's outline data, or of all of it for None; glyph count; a dropped glyph's length)."""
+    tables = {data[12 + 16 * k:16 + 16 * k]: (_u(data, 20 + 16 * k, 4), _u(data, 24 + 16 * k, 4))
+              for k in range(_u(data, 4, 2))}
+    if b"CFF " in tables:
+        start = tables[b"CFF "][0]
+        pos = _index_end(data, start + data[start + 2])  # header, then the Name INDEX
+        top = _index_item(data, pos, 0)  # Top DICT
+        pos = start + _dict_operand(data[top[0]:top[1]], 17)  # CharStrings
+        count, size = _u(data, pos, 2), data[pos + 2]
+        return _lengths(data, pos + 3, size, 1, count), count, 1
+    if b"glyf" in tables and b"loca" in tables and b"head" in tables:
+        size = 4 if _u(data, tables[b"head"][0] + 50, 2) else 2  # indexToLocFormat: short offsets are halved
+        count = tables[b"loca"][1] // size - 1
+        return _lengths(data, tables[b"loca"][0], size, 2 if size == 2 else 1, count), count, 0
+    raise Unshareable("the embedded program has neither CFF nor glyf outlines")
+
+
+def _lengths(data: bytes, offsets: int, size: int, factor: int, count: int):
+    def offset(g: int) -> int:
+        return _u(data, offsets + g * size, size) * factor
+
+    return lambda g: offset(count) - offset(0) if g is None else offset(g + 1) - offset(g)
+
+
+def _u(data: bytes, pos: int, size: int) -> int:
+    return int.from_bytes(data[pos:pos + size], "big")
+
+
+def _index_item(data: bytes, pos: int, item: int) -> tuple[int, int]:
+    """Start and end of a CFF INDEX's item."""
+    size = data[pos + 2]
+    base = pos + 3 + (_u(data, pos, 2) + 1) * size - 1
+    return base + _u(data, pos + 3 + item * size, size), base + _u(data, pos + 3 + (item + 1) * size, size)
+
+
+def _index_end(data: bytes, pos: int) -> int:
+    count = _u(data, pos, 2)
+    return pos + 2 if count == 0 else _index_item(data, pos, count - 1)[1]
+
+
+def _dict_operand(data: bytes, operator: int) -> int:
+    """The (last) operand of a one-byte operator in a CFF DICT."""
+    operands, i = [], 0
+    while i < len(data):
+        b0 = data[i]
+        if b0 == operator:
+            return int(operands[-1])
+        if b0 <= 21:
+            operands, i = [], i + (2 if b0 == 12 else 1)
+        elif b0 == 28:
+            operands.append(int.from_bytes(data[i + 1:i + 3], "big", signed=True))
+            i += 3
+        elif b0 == 29:
+            operands.append(int.from_bytes(data[i + 1:i + 5], "big", signed=True))
+            i += 5
+        elif b0 == 30:  # a real: nibbles up to an 0xf; never the CharStrings offset
+            i += 1
+            while data[i] & 0x0F != 0x0F and data[i] >> 4 != 0x0F:
+                i += 1
+            operands.append(0)
+            i += 1
+        elif b0 <= 246:
+            operands.append(b0 - 139)
+            i += 1
+        elif b0 <= 250:
+            operands.append((b0 - 247) * 256 + data[i + 1] + 108)
+            i += 2
+        else:
+            operands.append(-(b0 - 251) * 256 - data[i + 1] - 108)
+            i += 2
+    raise Unshareable("the CFF table has no CharStrings")
