@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import time
 
 import _common
@@ -20,6 +21,10 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--mode", default="chunked")
     args = parser.parse_args()
+    handler = logging.StreamHandler()  # the writer's own figures: chunks, frame, font step
+    handler.addFilter(lambda record: record.getMessage().startswith("pdf"))
+    logging.getLogger("anthology").addHandler(handler)
+    logging.getLogger("anthology").setLevel(logging.INFO)
     work = _common.workspace(args.count)
     book = _common.book(work / "src")
     book = dataclasses.replace(book, settings=dataclasses.replace(
@@ -39,7 +44,7 @@ def main() -> None:
     print(f"{args.count} articles, {output.pages} pages, {_common.cores()} cores, mode {args.mode}")
     print(f"tool  {tool:6.1f} s  {output.bytes / 1e6:5.1f} MB  {'; '.join(output.notes)}")
     print(f"plain {plain:6.1f} s  {(work / 'plain.pdf').stat().st_size / 1e6:5.1f} MB")
-    print(f"ratio {tool / plain:.2f}  (goal <= 0.5)")
+    print(f"ratio {tool / plain:.2f}  (goal <= 0.5); size {output.bytes / (work / 'plain.pdf').stat().st_size:.2f}")
 
 
 if __name__ == "__main__":

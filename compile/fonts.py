@@ -14,6 +14,7 @@ import contextlib
 import functools
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -98,6 +99,24 @@ def _fc_match(family: str, bold: bool) -> Face | None:
     if family.lower() not in families:
         return None
     return _face(Path(lines[0]), int(lines[1] or 0), family)
+
+
+@functools.lru_cache(maxsize=64)
+def family_faces(family: str) -> tuple[Face, ...]:
+    """Every installed face of `family` (all weights and styles), through fontconfig or the folder scan."""
+    if not family or family.lower() in GENERIC_FAMILIES:
+        return ()
+    if shutil.which("fc-list") is None:
+        return tuple(face for face in _installed() if face.family.lower() == family.lower())
+    pattern = ":family=" + re.sub(r"([\\\-:,=])", r"\\\1", family)  # fontconfig's pattern escapes
+    try:
+        done = subprocess.run(["fc-list", "-f", "%{file}\t%{index}\n", pattern], capture_output=True, text=True,
+                              timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    found = sorted({(line.split("\t")[0], int(line.split("\t")[1] or 0)) for line in done.stdout.splitlines()
+                    if "\t" in line})
+    return tuple(face for path, index in found if (face := _face(Path(path), index, family)) is not None)
 
 
 def _face(path: Path, index: int, family: str) -> Face | None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import dataclasses
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
+import pdfplumber
+import pikepdf
 import pytest
+from PIL import Image, ImageChops
 from pypdf import PdfReader
 
 from compile import pipeline, theme
-from compile.writers import pdf, pdf_chunks, pdf_split
+from compile.writers import pdf, pdf_chunks, pdf_fonts, pdf_split
 from compile.writers.context import Book
 from tests.checks import outline_titles
 from tests.conftest import ROOT, SEEDS, make_settings
@@ -34,14 +38,21 @@ def _build_chunked(book: Book, target: Path, cache: Path, workers: int = 2):
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory):
-    """A 40-article corpus built both ways: (one-pass reader, chunked reader, chunked stats)."""
+def merged(tmp_path_factory):
+    """A 40-article corpus built both ways, in a folder: (single.pdf, chunked.pdf, cache/), chunked stats."""
     work = tmp_path_factory.mktemp("merge")
     corpus.generate(work / "src", 40, seed=3)
     book = _book(work / "src", title="合并测试")
     cache = work / "cache"
     pdf.write_single(book, work / "single.pdf", [cache])
     _, stats = _build_chunked(book, work / "chunked.pdf", cache)
+    return work, stats
+
+
+@pytest.fixture(scope="module")
+def pair(merged):
+    """(one-pass reader, chunked reader, chunked stats)."""
+    work, stats = merged
     return PdfReader(work / "single.pdf"), PdfReader(work / "chunked.pdf"), stats
 
 
@@ -193,3 +204,124 @@ def test_chunk_boundaries_are_content_defined():
     changed = [c for c in after if [u.id for u in c] not in [[u.id for u in d] for d in before]]
     assert len(changed) == 1 and "new" in [u.id for u in changed[0]]
     assert all(len(c) <= 16 for c in before) and 10 < len(before) < 60
+
+
+# ------------------------------------------------------------------------------------------------ fonts
+
+def _face(base_font) -> str:
+    """A font's name without its subset tag (ABCDEF+)."""
+    tag, _, rest = str(base_font)[1:].partition("+")
+    return rest or tag
+
+
+def _cid_fonts(path: Path):
+    """(face name, CIDFont dictionary) for every Type0 font in the PDF."""
+    with pikepdf.open(path) as document:
+        for obj in document.objects:
+            if isinstance(obj, pikepdf.Dictionary) and obj.get("/Subtype") == "/Type0":
+                yield _face(obj.BaseFont), obj.DescendantFonts[0]
+
+
+def _programs(path: Path) -> dict[str, set]:
+    programs: dict[str, set] = {}
+    for face, cidfont in _cid_fonts(path):
+        descriptor = cidfont.FontDescriptor
+        key = next(k for k in ("/FontFile2", "/FontFile3") if k in descriptor)
+        programs.setdefault(face, set()).add(descriptor[key].objgen)
+    return programs
+
+
+def _widths(path: Path) -> dict[tuple[str, int], float]:
+    """(face, CID) -> width from every /W array; one face's fonts never disagree on a CID's width."""
+    found: dict[tuple[str, int], float] = {}
+    for face, cidfont in _cid_fonts(path):
+        for cid, width in pdf_fonts.widths(cidfont.W).items():
+            assert found.setdefault((face, cid), width) == width, (face, cid)
+    return found
+
+
+def test_one_font_program_per_face_and_about_the_one_pass_size(merged):
+    work, stats = merged
+    single, chunked = work / "single.pdf", work / "chunked.pdf"
+    ratio = chunked.stat().st_size / single.stat().st_size
+    print(f"one pass {single.stat().st_size / 1e6:.2f} MB, chunked {chunked.stat().st_size / 1e6:.2f} MB, "
+          f"ratio {ratio:.2f}, font step {stats.seconds['fonts']:.2f} s")
+    programs = _programs(chunked)
+    assert {face: len(p) for face, p in programs.items()} == {face: 1 for face in _programs(single)}
+    assert len(programs) >= 2 and ratio <= 1.5
+
+
+def test_same_glyph_widths(merged, pair):
+    work, _ = merged
+    assert _widths(work / "chunked.pdf") == _widths(work / "single.pdf")
+    single, chunked = (pdfplumber.open(work / name) for name in ("single.pdf", "chunked.pdf"))
+    with single, chunked:
+        for index in (0, 4, 20, len(single.pages) - 1):
+            # Text as extracted, but one space glyph may map to U+0020 in one chunk and U+202F in another
+            # (WeasyPrint's ToUnicode keeps a glyph's first character in each PDF).
+            glyphs = [sorted((c["text"].strip() or " ", _face("/" + c["fontname"]), round(c["width"], 2),
+                              round(c["size"], 2)) for c in document.pages[index].chars)
+                      for document in (single, chunked)]
+            assert glyphs[0] == glyphs[1] and glyphs[0], f"page {index + 1}"
+
+
+@pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (pdftoppm) is not installed")
+def test_pages_render_the_same(merged, tmp_path):
+    """A glyph lost from the shared font program would show: the pixels of whole pages are compared."""
+    work, _ = merged
+    for page in (1, 5, 21, 40):
+        images = []
+        for name in ("single", "chunked"):
+            prefix = tmp_path / f"{name}-{page}"
+            subprocess.run(["pdftoppm", "-r", "80", "-png", "-singlefile", "-f", str(page), "-l", str(page),
+                            str(work / f"{name}.pdf"), str(prefix)], check=True)
+            images.append(Image.open(f"{prefix}.png").convert("RGB"))
+        assert images[0].size == images[1].size
+        assert ImageChops.difference(*images).getbbox() is None, f"page {page}"
+
+
+def _two_chunks(work: Path) -> pikepdf.Pdf:
+    """The pages of two cached chunk PDFs in one document: two programs of each face they share."""
+    sources = sorted((work / "cache" / "pdf").glob("*/*.pdf"), key=lambda p: p.stat().st_size)[-2:]
+    document = pikepdf.new()
+    for source in sources:
+        document.pages.extend(pikepdf.open(source).pages)
+    return document
+
+
+def _cidfont(document: pikepdf.Pdf, member: pdf_fonts.Member) -> pikepdf.Dictionary:
+    return next(obj.DescendantFonts[0] for obj in document.objects if isinstance(obj, pikepdf.Dictionary)
+                and obj.get("/Subtype") == "/Type0"
+                and obj.DescendantFonts[0].FontDescriptor.objgen == member.descriptor.objgen)
+
+
+def test_faces_not_found_or_inconsistent_keep_their_programs(merged):
+    work, _ = merged
+    document = _two_chunks(work)
+    groups = {g.name: g for g in pdf_fonts._groups(document)}
+    serif, sans = groups["Noto-Serif-CJK-SC"], groups["Noto-Sans-CJK-SC"]
+    assert len(serif.programs()) == len(sans.programs()) == 2
+    serif.members[0].descriptor.FontFile3 = sans.members[0].program  # not cut from the serif face
+    for member in sans.members:
+        member.descriptor.FontFamily = pikepdf.String("No Such Family")
+    done = pdf_fonts.share(document)
+    assert "no installed" in done["kept"]["Noto-Sans-CJK-SC"]
+    assert "glyph" in done["kept"]["Noto-Serif-CJK-SC"] and "differs" in done["kept"]["Noto-Serif-CJK-SC"]
+    after = {g.name: len(g.programs()) for g in pdf_fonts._groups(document)}
+    assert after["Noto-Serif-CJK-SC"] == 2 and after["Noto-Sans-CJK-SC"] == 2 and after["Noto-Serif-CJK-SC-Bold"] == 1
+
+
+def test_a_glyph_in_a_program_but_in_no_widths_array_is_kept(merged):
+    work, _ = merged
+    document = _two_chunks(work)
+    serif = next(g for g in pdf_fonts._groups(document) if g.name == "Noto-Serif-CJK-SC")
+    first, second = serif.members[0], serif.members[1]
+    gid = max(first.gids - second.gids)  # drawn in the first chunk only
+    cidfont = _cidfont(document, first)
+    widths = pdf_fonts.widths(cidfont.W)
+    del widths[gid]
+    cidfont.W = pikepdf.Array([v for cid, width in sorted(widths.items()) for v in (cid, [width])])
+    assert not pdf_fonts.share(document)["kept"]
+    program = first.descriptor.FontFile3
+    assert program.objgen == second.descriptor.FontFile3.objgen  # shared
+    assert gid in pdf_fonts.outlined(program.read_bytes(), set())

@@ -260,7 +260,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     placements = place(parts.units, chunks, facts, frame_facts["pages"], counts)
     with atomic.replacing(target) as tmp:
         pages = pdf_merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
-                                placements, tmp)
+                                placements, tmp, stats.seconds)
     stats.seconds["merge"] = time.perf_counter() - started
     stats.seconds["total"] = time.perf_counter() - clock
     refused = sorted({url for f in [*facts, frame_facts] for url in f.get("refused", [])})

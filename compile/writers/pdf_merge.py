@@ -4,7 +4,8 @@ The frame PDF is the base: it already has the final page sequence, the folios an
 front matter, the outline and the named destinations. Each chunk page becomes a form XObject drawn on its
 frame page, shifted horizontally when it lands on a page of the other parity; its link annotations are
 copied with the same shift, and named destinations the frame lacks (anchors inside article bodies) are
-added, pointing at the final page.
+added, pointing at the final page. Then every face gets one font program instead of one per chunk
+(pdf_fonts).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
+
+from compile.writers import pdf_fonts
 
 
 @dataclass
@@ -23,8 +26,9 @@ class Placement:
     dx: float  # horizontal shift, in PDF points
 
 
-def stamp(frame: Path, sources: list[Path], placements: list[Placement], target: Path) -> int:
-    """Write the merged PDF to `target`; returns its page count."""
+def stamp(frame: Path, sources: list[Path], placements: list[Placement], target: Path,
+          seconds: dict | None = None) -> int:
+    """Write the merged PDF to `target`; returns its page count. `seconds["fonts"]`: the font step's time."""
     with pikepdf.open(frame) as pdf:
         opened = [pikepdf.open(path) for path in sources]
         try:
@@ -43,6 +47,9 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                         missing[name] = (placement.source, source)
             if missing and dests is not None:
                 _add_destinations(pdf, dests, missing, placements)
+            fonts = pdf_fonts.share(pdf)
+            if seconds is not None:
+                seconds["fonts"] = fonts["seconds"]
             pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True)
             return len(pdf.pages)
         finally:
