@@ -88,6 +88,11 @@ class Anthology:
     volume_count: int = 0
 
     @property
+    def images(self) -> list[Image]:
+        """Every article's images, in reading order."""
+        return [image for article in self.articles for image in article.images]
+
+    @property
     def date_range(self) -> tuple[datetime, datetime] | None:
         dates = [a.published for a in self.articles if a.published]
         return (min(dates), max(dates)) if dates else None

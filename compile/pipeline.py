@@ -228,7 +228,7 @@ def _alive(pid: int) -> bool:
 
 def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, on_image: Callable | None,
                  on_fetch_start: Callable[[int], None] | None):
-    all_images = [image for article in anthology.articles for image in article.images]
+    all_images = anthology.images
     summary = None
     if settings.images.enabled and all_images:
         if on_fetch_start:
@@ -300,7 +300,7 @@ def _use_images(anthology: Anthology, fmt: str, profile, cache, settings: Settin
     """Point every fetched image at its variant for this output (each output has its own)."""
     if summary is None:
         return
-    all_images = [image for article in anthology.articles for image in article.images]
+    all_images = anthology.images
     budget = settings.images.epub_budget_mb if fmt == "epub" else settings.images.pdf_budget_mb
     entry = images.use_profile(all_images, profile, cache, settings.images, int(budget * 1e6))
     summary.profiles[fmt] = entry
