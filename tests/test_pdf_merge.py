@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pdfplumber
 import pikepdf
 import pytest
+import uharfbuzz as hb
 from PIL import Image, ImageChops
 from pypdf import PdfReader
 
@@ -295,23 +297,46 @@ def _cidfont(document: pikepdf.Pdf, member: pdf_fonts.Member) -> pikepdf.Diction
                 and obj.DescendantFonts[0].FontDescriptor.objgen == member.descriptor.objgen)
 
 
-def test_faces_not_found_or_inconsistent_keep_their_programs(merged):
+def test_chunks_embed_stubs_not_subsets(merged):
+    """Every face a chunk uses is a stub naming the face and the glyphs drawn: no per-chunk subsetting."""
+    work, _ = merged
+    for source in (work / "cache" / "pdf").glob("*/*.pdf"):
+        with pikepdf.open(source) as document:
+            for group in pdf_fonts._groups(document):
+                for member in group.members:
+                    assert member.gids <= set(member.stub["gids"]) | {0}, source.name
+                    assert len(member.descriptor[group.key].read_bytes()) < 256 + 8 * len(member.stub["gids"])
+            assert pdf_fonts._groups(document), source.name
+
+
+def test_a_stub_whose_face_is_missing_or_another_renders_in_one_pass(merged, tmp_path, monkeypatch):
     work, _ = merged
     document = _two_chunks(work)
     groups = {g.name: g for g in pdf_fonts._groups(document)}
-    serif, sans = groups["Noto-Serif-CJK-SC"], groups["Noto-Sans-CJK-SC"]
-    assert len(serif.programs()) == len(sans.programs()) == 2
-    serif.members[0].descriptor.FontFile3 = sans.members[0].program  # not cut from the serif face
-    for member in sans.members:
+    for member in groups["Noto-Sans-CJK-SC"].members:
         member.descriptor.FontFamily = pikepdf.String("No Such Family")
-    done = pdf_fonts.share(document)
-    assert "no installed" in done["kept"]["Noto-Sans-CJK-SC"]
-    assert "glyph" in done["kept"]["Noto-Serif-CJK-SC"] and "differs" in done["kept"]["Noto-Serif-CJK-SC"]
-    after = {g.name: len(g.programs()) for g in pdf_fonts._groups(document)}
-    assert after["Noto-Serif-CJK-SC"] == 2 and after["Noto-Sans-CJK-SC"] == 2 and after["Noto-Serif-CJK-SC-Bold"] == 1
+    with pytest.raises(pdf_fonts.Deferred, match="no installed"):
+        pdf_fonts.share(document)
+
+    document = _two_chunks(work)
+    serif = next(g for g in pdf_fonts._groups(document) if g.name == "Noto-Serif-CJK-SC")
+    program = serif.members[0].descriptor.FontFile3
+    said = pdf_fonts.stub(program.read_bytes())
+    said["head"] = "0" * 16  # another version of the face than the one the chunk was laid out with
+    program.write(b"OTTO" + pdf_fonts.STUB + json.dumps(said).encode())
+    with pytest.raises(pdf_fonts.Deferred, match="is the one the chunks were laid out with"):
+        pdf_fonts.share(document)
+
+    monkeypatch.setattr(pdf_fonts.fonts, "family_faces", lambda family: ())
+    book = _book(work / "src", title="合并测试", pdf=dataclasses.replace(make_settings().pdf, mode="chunked"))
+    output = pdf.write(book, tmp_path / "one-pass.pdf", [work / "cache"])
+    assert any("one pass" in note and "font" in note for note in output.notes), output.notes
+    assert output.pages == len(PdfReader(work / "single.pdf").pages)
 
 
-def test_a_glyph_in_a_program_but_in_no_widths_array_is_kept(merged):
+def test_a_glyph_drawn_by_a_font_object_no_page_names_is_kept(merged):
+    """WeasyPrint may draw a glyph with one of its font objects of a face whose dictionary no page names:
+    that /W is lost in the merge, but the stub lists every glyph drawn with the face."""
     work, _ = merged
     document = _two_chunks(work)
     serif = next(g for g in pdf_fonts._groups(document) if g.name == "Noto-Serif-CJK-SC")
@@ -321,7 +346,8 @@ def test_a_glyph_in_a_program_but_in_no_widths_array_is_kept(merged):
     widths = pdf_fonts.widths(cidfont.W)
     del widths[gid]
     cidfont.W = pikepdf.Array([v for cid, width in sorted(widths.items()) for v in (cid, [width])])
-    assert not pdf_fonts.share(document)["kept"]
+    assert pdf_fonts.share(document)["faces"] >= 2
     program = first.descriptor.FontFile3
     assert program.objgen == second.descriptor.FontFile3.objgen  # shared
-    assert gid in pdf_fonts.outlined(program.read_bytes(), set())
+    extents = hb.Font(hb.Face(program.read_bytes())).get_glyph_extents(gid)
+    assert extents and extents.width > 0  # its outline is there

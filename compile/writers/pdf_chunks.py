@@ -31,7 +31,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from compile import atomic
-from compile.writers import pdf_merge, pdf_split, prepress
+from compile.writers import pdf_fonts, pdf_merge, pdf_split, prepress
 from compile.writers.context import Book, Output
 
 log = logging.getLogger("anthology")
@@ -175,8 +175,9 @@ def render(job: dict) -> dict:
         if extra:
             stylesheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    # Laid out and drawn exactly as the one-pass writer does it, CJK justification included.
-    with justify.installed(), atomic.replacing(Path(job["out"])) as tmp:
+    # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
+    # embedded as a stub, cut once for the whole book after the merge (pdf_fonts).
+    with justify.installed(), pdf_fonts.deferred(), atomic.replacing(Path(job["out"])) as tmp:
         document = weasyprint.HTML(string=job["html"], base_url=job["base_url"], url_fetcher=fetcher).render(
             stylesheets=stylesheets)
         document.write_pdf(tmp)
@@ -258,9 +259,12 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
 
     started = time.perf_counter()
     placements = place(parts.units, chunks, facts, frame_facts["pages"], counts)
-    with atomic.replacing(target) as tmp:
-        pages = pdf_merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
-                                placements, tmp, stats.seconds)
+    try:
+        with atomic.replacing(target) as tmp:
+            pages = pdf_merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
+                                    placements, tmp, stats.seconds)
+    except pdf_fonts.Deferred as exc:
+        raise pdf_split.NotChunkable(f"a font cannot be embedded after the merge: {exc}") from exc
     stats.seconds["merge"] = time.perf_counter() - started
     stats.seconds["total"] = time.perf_counter() - clock
     refused = sorted({url for f in [*facts, frame_facts] for url in f.get("refused", [])})
