@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import weasyprint
@@ -10,7 +13,7 @@ from weasyprint.urls import URLFetcher
 
 from compile import atomic
 from compile.images import Cache
-from compile.writers import justify, prepress
+from compile.writers import justify, page_styles, prepress
 from compile.writers.context import Book, Output, environment, render_article
 
 log = logging.getLogger("anthology")
@@ -30,6 +33,30 @@ class LockedFetcher(URLFetcher):
             self.refused.append(url)
             raise ValueError(f"refused: {url} is not one of the build's own resources")
         return super().fetch(url, headers)
+
+
+@contextlib.contextmanager
+def fewer_collections(threshold: int = 20_000) -> Iterator[None]:
+    """Run Python's cyclic GC less often while WeasyPrint renders.
+
+    A render allocates millions of small objects that live until the pages are drawn; at the default
+    cadence (a young collection every 700 allocations, promoting into ever-larger older ones) the collector
+    walks them again and again: ~12 % of a 573-page render, ~7 % of a chunk's. Nothing is left uncollected.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(threshold, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+@contextlib.contextmanager
+def extended() -> Iterator[None]:
+    """WeasyPrint as both PDF paths use it, for layout (render) and drawing (write_pdf): CJK justification
+    (justify.py), page styles computed once per kind of page (page_styles.py), fewer GC passes."""
+    with justify.installed(), page_styles.installed(), fewer_collections():
+        yield
 
 
 def html_document(book: Book) -> str:
@@ -65,22 +92,20 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
     return output
 
 
-def stylesheets(book: Book, fetcher: URLFetcher) -> list[weasyprint.CSS]:
-    """The theme's print.css, then what the PDF settings ask for (page size, bleed)."""
-    sheets = [weasyprint.CSS(filename=str(path), url_fetcher=fetcher) for path in book.theme.print_stylesheets()]
-    extra = prepress.stylesheet(book.settings.pdf)
-    if extra:
-        sheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
-    return sheets
+def stylesheets(paths: list[str], extras: list[str], fetcher: URLFetcher) -> list[weasyprint.CSS]:
+    """The theme's print stylesheets, then extra CSS text (page size and bleed; a chunk's own rules)."""
+    return [*(weasyprint.CSS(filename=path, url_fetcher=fetcher) for path in paths),
+            *(weasyprint.CSS(string=extra, url_fetcher=fetcher) for extra in extras if extra)]
 
 
 def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
     fetcher = LockedFetcher([book.theme.root, *image_roots])
     html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    # CJK inter-character justification: layout (render) and drawing (write_pdf) both need it.
-    with justify.installed(), atomic.replacing(target) as tmp:
-        document = html.render(stylesheets=stylesheets(book, fetcher))
+    with extended(), atomic.replacing(target) as tmp:
+        sheets = stylesheets([str(p) for p in book.theme.print_stylesheets()], [prepress.stylesheet(book.settings.pdf)],
+                             fetcher)
+        document = html.render(stylesheets=sheets)
         document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
     notes = [f"refused resource: {url}" for url in fetcher.refused]
     return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)

@@ -18,6 +18,7 @@ block on every page, or the writer falls back to one pass and says why.
 from __future__ import annotations
 
 import atexit
+import gc
 import hashlib
 import json
 import logging
@@ -166,18 +167,15 @@ def render(job: dict) -> dict:
     """
     import weasyprint
 
-    from compile.writers import justify, pdf
+    from compile.writers import pdf
 
     started = time.perf_counter()
     fetcher = pdf.LockedFetcher([Path(r) for r in job["roots"]])
-    stylesheets = [weasyprint.CSS(filename=css, url_fetcher=fetcher) for css in job["css"]]
-    for extra in (job.get("page_css"), job.get("extra_css")):
-        if extra:
-            stylesheets.append(weasyprint.CSS(string=extra, url_fetcher=fetcher))
+    stylesheets = pdf.stylesheets(job["css"], [job.get("page_css"), job.get("extra_css")], fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
     # embedded as a stub, cut once for the whole book after the merge (pdf_fonts).
-    with justify.installed(), pdf_fonts.deferred(), atomic.replacing(Path(job["out"])) as tmp:
+    with pdf.extended(), pdf_fonts.deferred(), atomic.replacing(Path(job["out"])) as tmp:
         document = weasyprint.HTML(string=job["html"], base_url=job["base_url"], url_fetcher=fetcher).render(
             stylesheets=stylesheets)
         document.write_pdf(tmp)
@@ -200,6 +198,8 @@ _POOL: dict[int, ProcessPoolExecutor] = {}
 
 def _init_worker() -> None:
     import compile.writers.pdf  # noqa: F401 - weasyprint and the writer's extensions, once per worker
+
+    gc.freeze()  # what is imported lives as long as the worker: no collection need walk it again
 
 
 def pool(workers: int) -> ProcessPoolExecutor:

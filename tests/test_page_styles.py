@@ -1,0 +1,57 @@
+"""Page styles computed once per kind of page (compile/writers/page_styles.py) change nothing on the page."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import pytest
+import weasyprint
+from pypdf import PdfReader
+
+from compile.writers import page_styles
+
+CSS = """
+@page { size: A6; margin: 20mm 12mm; @bottom-center { content: counter(page) " / " counter(pages); } }
+@page :right { @top-right { content: string(title) " (R)"; } }
+@page :left { margin-left: 16mm; @top-left { content: string(title) " (L)"; } }
+@page :first { @bottom-center { content: "first"; } }
+@page :blank { @top-right { content: "blank"; } @top-left { content: "blank"; } }
+@page opener { margin-top: 40mm; @top-right { content: none; } @top-left { content: none; } }
+h1 { string-set: title content(); break-before: right; }
+.opener { page: opener; }
+"""
+NTH = "@page :nth(3) { @top-center { content: 'third'; } }"
+
+
+def _html(sections: int) -> str:
+    body = "".join(f"<section class='{'opener' if n % 3 == 0 else ''}'><h1>章节 {n}</h1>"
+                   + "<p>正文。</p>" * (10 + 7 * n) + "</section>" for n in range(sections))
+    return f"<html lang='zh'><body>{body}</body></html>"
+
+
+def _pages(css: str, memo: bool) -> list[str]:
+    document = weasyprint.HTML(string=_html(8))
+    with page_styles.installed() if memo else contextlib.nullcontext():
+        data = document.write_pdf(stylesheets=[weasyprint.CSS(string=css)])
+    return [page.extract_text() for page in PdfReader(io.BytesIO(data)).pages]
+
+
+@pytest.mark.skipif(not page_styles.supported(), reason="WeasyPrint version not supported by the extension")
+@pytest.mark.parametrize("css", [CSS, CSS + NTH], ids=["kinds", "nth"])
+def test_same_pages_with_and_without(css):
+    plain, memo = _pages(css, memo=False), _pages(css, memo=True)
+    assert memo == plain
+    assert len(plain) > 12 and any("blank" in text for text in plain) and "first" in plain[0]
+    assert any("(L)" in text for text in plain) and any("(R)" in text for text in plain)
+    if css.endswith(NTH):
+        assert "third" in plain[2] and not any("third" in text for text in plain[3:])
+
+
+def test_pages_of_one_kind_share_no_style_objects():
+    """Each page keeps its own style objects (layout adjusts them in place)."""
+    document = weasyprint.HTML(string=_html(4))
+    with page_styles.installed():
+        rendered = document.render(stylesheets=[weasyprint.CSS(string=CSS)])
+    styles = [page._page_box.style for page in rendered.pages]  # noqa: SLF001
+    assert len({id(style) for style in styles}) == len(styles)
