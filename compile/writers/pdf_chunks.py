@@ -202,6 +202,10 @@ def _init_worker() -> None:
     gc.freeze()  # what is imported lives as long as the worker: no collection need walk it again
 
 
+def _ready() -> None:
+    """A task that only makes the pool start a worker (the initializer does the work)."""
+
+
 def pool(workers: int) -> ProcessPoolExecutor:
     """One pool per process, reused by every volume and every build in it."""
     if workers not in _POOL:
@@ -223,6 +227,9 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     from compile.writers import pdf
 
     stats, clock = Stats(workers=workers), time.perf_counter()
+    if workers > 1:  # start the workers (each imports WeasyPrint, ~0.5 s) while the book's HTML is made and cut
+        for _ in range(workers):
+            pool(workers).submit(_ready)
     cache = ChunkCache(cache_root)
     html = pdf.html_document(book)
     parts = pdf_split.split(html, [a.id for a in book.anthology.articles])
