@@ -138,6 +138,22 @@ def _scan_match(family: str, bold: bool) -> Face | None:
     return min(candidates, key=lambda face: (abs(face.weight - want), str(face.path), face.index))
 
 
+def fingerprint() -> str:
+    """The installed fonts (file, size, modification time), as fontconfig lists them: what a cached layout
+    depends on besides its own inputs."""
+    files: list[str] = []
+    if shutil.which("fc-list") is not None:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            files = subprocess.run(["fc-list", "-f", "%{file}\n"], capture_output=True, text=True,
+                                   timeout=20).stdout.splitlines()
+    digest = hashlib.sha256()
+    for name in sorted(set(files)) or [str(folder) for folder in FONT_DIRS]:
+        with contextlib.suppress(OSError):
+            stat = Path(name).stat()
+            digest.update(f"{name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 @functools.lru_cache(maxsize=1)
 def _installed() -> tuple[Face, ...]:
     faces = []

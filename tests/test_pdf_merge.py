@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import re
 import shutil
@@ -14,8 +15,10 @@ import pdfplumber
 import pikepdf
 import pytest
 import uharfbuzz as hb
+import weasyprint
 from PIL import Image, ImageChops
 from pypdf import PdfReader
+from weasyprint.text.fonts import FontConfiguration
 
 from compile import pipeline, theme
 from compile.writers import pdf, pdf_chunks, pdf_fonts, pdf_split
@@ -309,6 +312,25 @@ def test_chunks_embed_stubs_not_subsets(merged):
             assert pdf_fonts._groups(document), source.name
 
 
+def test_a_face_that_is_not_installed_is_embedded_as_a_subset(tmp_path):
+    """A theme's @font-face face cannot be found after the merge: the chunk embeds a real subset of it."""
+    installed = sorted(Path("/usr/share/fonts").rglob("NotoSansCJK-Regular.ttc"))
+    if not installed:
+        pytest.skip("fonts-noto-cjk is not installed")
+    shutil.copy(installed[0], tmp_path / "face.ttc")
+    config = FontConfiguration()
+    face = (tmp_path / "face.ttc").as_uri()
+    css = weasyprint.CSS(string=f"@font-face {{ font-family: 'Not Installed'; src: url({face}) }}"
+                                "p { font-family: 'Not Installed' } h1 { font-family: 'Noto Serif CJK SC' }",
+                         font_config=config)
+    with pdf_fonts.deferred():
+        data = weasyprint.HTML(string="<h1>标题</h1><p>正文</p>").write_pdf(stylesheets=[css], font_config=config)
+    with pikepdf.open(io.BytesIO(data)) as document:
+        said = {str(obj.FontFamily): pdf_fonts.stub(obj.FontFile3.read_bytes()) for obj in document.objects
+                if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/FontDescriptor"}
+    assert said["Not Installed"] is None and said["Noto Serif CJK SC"]["gids"]
+
+
 def test_a_stub_whose_face_is_missing_or_another_renders_in_one_pass(merged, tmp_path, monkeypatch):
     work, _ = merged
     document = _two_chunks(work)
@@ -328,7 +350,9 @@ def test_a_stub_whose_face_is_missing_or_another_renders_in_one_pass(merged, tmp
         pdf_fonts.share(document)
 
     monkeypatch.setattr(pdf_fonts.fonts, "family_faces", lambda family: ())
-    book = _book(work / "src", title="合并测试", pdf=dataclasses.replace(make_settings().pdf, mode="chunked"))
+    # Workers are other processes: they still find the faces and embed stubs; the merge does not.
+    book = _book(work / "src", title="合并测试",
+                 pdf=dataclasses.replace(make_settings().pdf, mode="chunked", workers=2))
     output = pdf.write(book, tmp_path / "one-pass.pdf", [work / "cache"])
     assert any("one pass" in note and "font" in note for note in output.notes), output.notes
     assert output.pages == len(PdfReader(work / "single.pdf").pages)

@@ -196,8 +196,12 @@ def test_halt_picks_the_blank_half():
 @given(st.text(alphabet="中文字汉漢ABCxyz 0123。，、“”「」（）《》!?", max_size=60))
 def test_typeset_never_changes_the_text(text):
     html = f"<p>{text}</p><p>字<b>{text}</b>G</p>"
-    before = BeautifulSoup(html, "lxml").get_text()
-    assert BeautifulSoup(typeset.typeset_html(html), "lxml").get_text() == before
+    # Spaces compared as HTML renders them, a run as one: BeautifulSoup reads a blank text node between tags,
+    # such as the one typeset leaves in `<span>0</span>  </p>`, as a single space.
+    def text_of(markup: str) -> str:
+        return re.sub(r"[ \t\n\r\f]+", " ", BeautifulSoup(markup, "lxml").get_text())
+
+    assert text_of(typeset.typeset_html(html)) == text_of(html)
 
 
 def test_language_tags_are_normalised():

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from compile import atomic
+from compile import atomic, fonts
 from compile.writers import pdf_fonts, pdf_merge, pdf_split, prepress
 from compile.writers.context import Book, Output
 
@@ -214,9 +214,11 @@ def pool(workers: int) -> ProcessPoolExecutor:
 
 
 @atexit.register
-def _shutdown() -> None:
+def close_pools() -> None:
+    """Stop the workers (at exit; a benchmark's cold runs)."""
     for executor in _POOL.values():
         executor.shutdown(wait=False, cancel_futures=True)
+    _POOL.clear()
 
 
 # ------------------------------------------------------------------------------------------------ build
@@ -238,7 +240,8 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     css = [str(path) for path in book.theme.print_stylesheets()]
     page_css = prepress.stylesheet(book.settings.pdf)  # page size
     style = {"css": css, "page_css": page_css}
-    common = _digest(_code_version(), _weasyprint_version(), theme_digest(book), *css, page_css)
+    # Cached layouts hold for these fonts only: a font upgraded between builds renders everything again.
+    common = _digest(_code_version(), _weasyprint_version(), fonts.fingerprint(), theme_digest(book), *css, page_css)
     for chunk in chunks:
         chunk.html = parts.chunk_html(chunk.units)
         chunk.key = _digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html))

@@ -12,12 +12,14 @@ of the glyphs, ids retained, and points every font dictionary of that face at it
 
 Correctness first: the face is found through fontconfig by family and must match the stub exactly, or
 `share` raises Deferred and the writer renders the book in one pass. Variable, colour and bitmap faces
-(which WeasyPrint rewrites while embedding) are embedded as usual, one program per chunk.
+(which WeasyPrint rewrites while embedding) and faces that are not installed (a theme's @font-face) are
+embedded as usual, one subset per chunk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -60,11 +62,15 @@ def deferred() -> Iterator[None]:
         length = ffi.new("unsigned int *")
         head = bytes(ffi.buffer(harfbuzz.hb_blob_get_data(blob, length), length[0]))
         harfbuzz.hb_blob_destroy(blob)
+        kind = "otf" if {"CFF ", "CFF2"} & set(font.tables) else "ttf"
+        named = identity(font.index, font.glyph_count, font.upem, head)
+        if not any(found == named for _, _, found in _worker_faces(font.family, kind)):
+            return original(font, to_unicode, hinting)  # not an installed face (@font-face): a real subset
         # to_unicode: every glyph drawn with any of WeasyPrint's font objects of this face, some of which
         # no page names (so their /W does not survive the merge).
-        stub = {**identity(font.index, font.glyph_count, font.upem, head), "gids": sorted(to_unicode)}
-        tag = b"OTTO" if {"CFF ", "CFF2"} & set(font.tables) else b"\x00\x01\x00\x00"
-        font.file_content = tag + STUB + json.dumps(stub, sort_keys=True).encode()
+        stub = {**named, "gids": sorted(to_unicode)}
+        font.file_content = (b"OTTO" if kind == "otf" else b"\x00\x01\x00\x00") + STUB + \
+            json.dumps(stub, sort_keys=True).encode()
         return None
 
     Font.clean = clean
@@ -77,6 +83,20 @@ def deferred() -> Iterator[None]:
 def identity(index: int, glyphs: int, upem: int, head: bytes) -> dict:
     """What names a face: its place in the file, its size, its version and checksum (the `head` table)."""
     return {"index": index, "glyphs": glyphs, "upem": upem, "head": hashlib.sha256(head).hexdigest()[:16]}
+
+
+def installed_faces(family: str, kind: str) -> list[tuple[fonts.Face, hb.Face, dict]]:
+    """Each installed face of the family with outlines of that kind (`otf`: CFF, `ttf`), with its identity."""
+    found = []
+    for candidate in fonts.family_faces(family):
+        if candidate.kind == kind:
+            face = hb.Face(hb.Blob.from_file_path(str(candidate.path)), candidate.index)
+            found.append((candidate, face, identity(candidate.index, face.glyph_count, face.upem,
+                                                    face.reference_table("head").data)))
+    return found
+
+
+_worker_faces = functools.lru_cache(maxsize=64)(installed_faces)  # a worker renders many chunks
 
 
 def stub(data: bytes) -> dict | None:
@@ -186,17 +206,15 @@ def union_subset(group: Group) -> bytes:
 def _original(group: Group) -> hb.Face:
     """The installed face every stub of the group names, or Deferred."""
     kind = "otf" if group.key == "/FontFile3" else "ttf"
-    candidates = [f for f in fonts.family_faces(group.family) if f.kind == kind]
+    candidates = installed_faces(group.family, kind)
     if not candidates:
         raise Deferred(f"no installed {kind} face of the family {group.family!r}")
     wanted = [{k: v for k, v in m.stub.items() if k != "gids"} for m in group.members]
-    for candidate in candidates:
-        face = hb.Face(hb.Blob.from_file_path(str(candidate.path)), candidate.index)
-        found = identity(candidate.index, face.glyph_count, face.upem, face.reference_table("head").data)
+    for _, face, found in candidates:
         if all(w == found for w in wanted):
             return face
     raise Deferred(f"no installed face of {group.family!r} is the one the chunks were laid out with "
-                   f"({', '.join(f'{c.path.name}:{c.index}' for c in candidates)})")
+                   f"({', '.join(f'{c.path.name}:{c.index}' for c, _, _ in candidates)})")
 
 
 def _subset(face: hb.Face, gids: set[int], notdef_outline: bool) -> bytes:
