@@ -26,6 +26,11 @@ from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
 from compile import atomic
 
+try:  # HarfBuzz's subsetter, ~30x faster than fontTools' on CJK faces
+    import uharfbuzz as hb
+except ImportError:  # pragma: no cover - a declared dependency; fontTools does the same, slowly
+    hb = None
+
 FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".local/share/fonts",
              Path.home() / ".fonts", Path("/Library/Fonts"), Path("/System/Library/Fonts"))
 FONT_SUFFIXES = {".ttf", ".otf", ".ttc", ".otc"}
@@ -196,6 +201,45 @@ def subset(face: Face, chars: Iterable[str], *, flavor: str | None = None, cache
     cached = cache_dir / f"{key}.{flavor or face.kind}" if cache_dir else None
     if cached is not None and cached.is_file():
         return cached.read_bytes()
+    data = _harfbuzz_subset(face, unicodes, flavor)
+    if data is None:
+        data = _fonttools_subset(face, unicodes, flavor)
+    if cached is not None:
+        # A cache that cannot be written is no reason to fail; concurrent builds each write their own temp name.
+        with contextlib.suppress(OSError):
+            atomic.write_bytes(cached, data)
+    return data
+
+
+def _tag(name: str) -> int:
+    return int.from_bytes(name.encode("ascii").ljust(4), "big")
+
+
+def _harfbuzz_subset(face: Face, unicodes: list[int], flavor: str | None) -> bytes | None:
+    """HarfBuzz's subsetter: ~0.1 s for a CJK face, where fontTools takes ~3 s. None if it cannot."""
+    if hb is None:
+        return None
+    request = hb.SubsetInput()
+    request.unicode_set.update(unicodes)
+    request.layout_feature_tag_set.update(_tag(name) for name in CJK_FEATURES)  # beside HarfBuzz's defaults
+    request.name_id_set.update(KEEP_NAME_IDS)
+    request.name_lang_id_set.clear()
+    request.name_lang_id_set.invert()  # every language's names
+    request.flags = hb.SubsetFlags.NOTDEF_OUTLINE  # a missing character shows as a box, not as nothing
+    subset = hb.subset(hb.Face(hb.Blob.from_file_path(str(face.path)), face.index), request)
+    if subset is None:
+        return None
+    data = subset.blob.data
+    if flavor:
+        font = TTFont(io.BytesIO(data))
+        font.flavor = flavor
+        buffer = io.BytesIO()
+        font.save(buffer, reorderTables=True)
+        data = buffer.getvalue()
+    return data
+
+
+def _fonttools_subset(face: Face, unicodes: list[int], flavor: str | None) -> bytes:
     options = ft_subset.Options()
     options.layout_features = [*options.layout_features, *CJK_FEATURES]
     options.name_IDs = KEEP_NAME_IDS
@@ -208,16 +252,11 @@ def subset(face: Face, chars: Iterable[str], *, flavor: str | None = None, cache
     subsetter.subset(font)
     buffer = io.BytesIO()
     font.save(buffer, reorderTables=True)
-    data = buffer.getvalue()
-    if cached is not None:
-        # A cache that cannot be written is no reason to fail; concurrent builds each write their own temp name.
-        with contextlib.suppress(OSError):
-            atomic.write_bytes(cached, data)
-    return data
+    return buffer.getvalue()
 
 
 def _cache_key(face: Face, unicodes: list[int], flavor: str | None) -> str:
     stat = face.path.stat()
-    digest = hashlib.sha256(f"{face.path}|{face.index}|{stat.st_size}|{stat.st_mtime_ns}|{flavor}|v1".encode())
+    digest = hashlib.sha256(f"{face.path}|{face.index}|{stat.st_size}|{stat.st_mtime_ns}|{flavor}|v2".encode())
     digest.update(",".join(map(str, unicodes)).encode())
     return digest.hexdigest()[:32]
