@@ -40,6 +40,7 @@ from weasyprint.text import line_break
 from weasyprint.text.ffi import TO_UNITS, ffi, pango
 
 from compile.typeset import AUTOSPACE_CLASS
+from compile.writers import extension
 
 # WeasyPrint versions whose inline.justify_line / text_align / Layout.set_text this was written against.
 SUPPORTED_MAJOR = {"70"}
@@ -51,24 +52,14 @@ _ORIGINAL = {
 
 
 def supported(version: str = weasyprint.__version__) -> bool:
-    return version.split(".")[0] in SUPPORTED_MAJOR
+    return extension.supported(SUPPORTED_MAJOR, version)
 
 
-@contextlib.contextmanager
-def installed() -> Iterator[bool]:
+def installed() -> contextlib.AbstractContextManager[bool]:
     """Install the extension for the duration of the block; yields False (and does nothing) if unsupported."""
-    if not supported():
-        yield False
-        return
-    inline.justify_line = justify_line
-    inline.text_align = text_align
-    line_break.Layout.set_text = set_text
-    try:
-        yield True
-    finally:
-        inline.justify_line = _ORIGINAL["justify_line"]
-        inline.text_align = _ORIGINAL["text_align"]
-        line_break.Layout.set_text = _ORIGINAL["set_text"]
+    return extension.installed(SUPPORTED_MAJOR, [(inline, "justify_line", justify_line),
+                                                 (inline, "text_align", text_align),
+                                                 (line_break.Layout, "set_text", set_text)])
 
 
 # --- Character weights -----------------------------------------------------------------------------------

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import weakref
-from collections.abc import Iterator
 
 import weasyprint
 from weasyprint.layout import page as layout_page
+
+from compile.writers import extension
 
 SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose PageType and StyleFor this was written against
 _ORIGINAL = layout_page.set_page_type_computed_styles
@@ -28,20 +29,13 @@ _KINDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def supported(version: str = weasyprint.__version__) -> bool:
-    return version.split(".")[0] in SUPPORTED_MAJOR
+    return extension.supported(SUPPORTED_MAJOR, version)
 
 
-@contextlib.contextmanager
-def installed() -> Iterator[bool]:
+def installed() -> contextlib.AbstractContextManager[bool]:
     """Compute page styles once per kind of page for the duration of the block (False: unsupported)."""
-    if not supported():
-        yield False
-        return
-    layout_page.set_page_type_computed_styles = set_page_type_computed_styles
-    try:
-        yield True
-    finally:
-        layout_page.set_page_type_computed_styles = _ORIGINAL
+    return extension.installed(SUPPORTED_MAJOR, [(layout_page, "set_page_type_computed_styles",
+                                                  set_page_type_computed_styles)])
 
 
 def kind(page_type) -> tuple:
