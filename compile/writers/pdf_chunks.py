@@ -117,7 +117,8 @@ def theme_digest(book: Book) -> str:
     for path in sorted(p for p in book.theme.root.rglob("*") if p.is_file()):
         parts += [path.relative_to(book.theme.root).as_posix(), path.read_bytes()]
     for path in book.theme.print_stylesheets():
-        parts += [str(path), path.read_bytes()]
+        if not path.is_relative_to(book.theme.root):  # borrowed from the theme it extends
+            parts += [str(path), path.read_bytes()]
     return _digest(*parts)
 
 
@@ -230,8 +231,9 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
 
     stats, clock = Stats(workers=workers), time.perf_counter()
     if workers > 1:  # start the workers (each imports WeasyPrint, ~0.5 s) while the book's HTML is made and cut
+        executor = pool(workers)
         for _ in range(workers):
-            pool(workers).submit(_ready)
+            executor.submit(_ready)
     cache = ChunkCache(cache_root)
     html = pdf.html_document(book)
     parts = pdf_split.split(html, [a.id for a in book.anthology.articles])

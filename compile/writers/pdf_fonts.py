@@ -24,12 +24,14 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pikepdf
+from weasyprint.pdf.fonts import Font
+from weasyprint.text.ffi import ffi, harfbuzz
 
 from compile import fonts
+from compile.writers import extension
 
 log = logging.getLogger("anthology")
 
@@ -40,6 +42,8 @@ except ImportError:  # pragma: no cover - a declared dependency
 
 # What WeasyPrint 70 drops from its subsets (pdf/fonts.py, Font._harfbuzz_subset), besides HarfBuzz's defaults.
 DROP_TABLES = (b"BASE", b"DSIG", b"EBDT", b"EBLC", b"EBSC", b"GPOS", b"GSUB", b"JSTF", b"LTSH", b"PCLT", b"SVG ")
+SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose Font (clean, hb_face, tables...) `_clean` was written against
+_ORIGINAL_CLEAN = Font.clean
 STUB = b"anthology: deferred font program\n"  # after the sfnt tag, so WeasyPrint still tells CFF from TrueType
 
 
@@ -47,41 +51,35 @@ class Deferred(Exception):
     """A face embedded as a stub cannot be cut after the merge: the PDF must be rendered in one pass."""
 
 
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Inside: WeasyPrint embeds a stub for each plain outline face instead of a subset of it."""
-    from weasyprint.pdf.fonts import Font
-    from weasyprint.text.ffi import ffi, harfbuzz
+def deferred() -> contextlib.AbstractContextManager[bool]:
+    """Inside: WeasyPrint embeds a stub for each plain outline face instead of a subset of it (on the
+    WeasyPrint versions `_clean` was written against; elsewhere chunks embed real subsets, kept as they are)."""
+    return extension.installed(SUPPORTED_MAJOR, [(Font, "clean", _clean)])
 
-    original = Font.clean
 
-    def clean(font, to_unicode, hinting):
-        if font.bitmap or font.png or font.svg or font.colr or "fvar" in font.tables or not to_unicode:
-            return original(font, to_unicode, hinting)
-        blob = harfbuzz.hb_face_reference_table(font.hb_face, harfbuzz.hb_tag_from_string(b"head", 4))
-        length = ffi.new("unsigned int *")
-        head = bytes(ffi.buffer(harfbuzz.hb_blob_get_data(blob, length), length[0]))
-        harfbuzz.hb_blob_destroy(blob)
-        kind = "otf" if {"CFF ", "CFF2"} & set(font.tables) else "ttf"
-        named = identity(font.index, font.glyph_count, font.upem, head)
-        if not any(found == named for _, _, found in _worker_faces(font.family, kind)):
-            return original(font, to_unicode, hinting)  # not an installed face (@font-face): a real subset
-        # to_unicode: every glyph drawn with any of WeasyPrint's font objects of this face, some of which
-        # no page names (so their /W does not survive the merge).
-        stub = {**named, "gids": sorted(to_unicode)}
-        font.file_content = (b"OTTO" if kind == "otf" else b"\x00\x01\x00\x00") + STUB + \
-            json.dumps(stub, sort_keys=True).encode()
-        return None
-
-    Font.clean = clean
-    try:
-        yield
-    finally:
-        Font.clean = original
+def _clean(font, to_unicode, hinting):
+    """Font.clean, for chunks: a stub naming an installed face and the glyphs drawn, instead of a subset."""
+    if font.bitmap or font.png or font.svg or font.colr or "fvar" in font.tables or not to_unicode:
+        return _ORIGINAL_CLEAN(font, to_unicode, hinting)
+    blob = harfbuzz.hb_face_reference_table(font.hb_face, harfbuzz.hb_tag_from_string(b"head", 4))
+    length = ffi.new("unsigned int *")
+    head = bytes(ffi.buffer(harfbuzz.hb_blob_get_data(blob, length), length[0]))
+    harfbuzz.hb_blob_destroy(blob)
+    kind = "otf" if {"CFF ", "CFF2"} & set(font.tables) else "ttf"
+    named = identity(font.index, font.glyph_count, font.upem, head)
+    if not any(found == named for _, _, found in _worker_faces(font.family, kind)):
+        return _ORIGINAL_CLEAN(font, to_unicode, hinting)  # not an installed face (@font-face): a real subset
+    # to_unicode: every glyph drawn with any of WeasyPrint's font objects of this face, some of which
+    # no page names (so their /W does not survive the merge).
+    stub = {**named, "gids": sorted(to_unicode)}
+    font.file_content = (b"OTTO" if kind == "otf" else b"\x00\x01\x00\x00") + STUB + \
+        json.dumps(stub, sort_keys=True).encode()
+    return None
 
 
 def identity(index: int, glyphs: int, upem: int, head: bytes) -> dict:
-    """What names a face: its place in the file, its size, its version and checksum (the `head` table)."""
+    """What names a face: its place in the file, its glyph count and units per em, its version and checksum
+    (a digest of the `head` table)."""
     return {"index": index, "glyphs": glyphs, "upem": upem, "head": hashlib.sha256(head).hexdigest()[:16]}
 
 
