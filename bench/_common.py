@@ -12,7 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 
-from compile import config, pipeline, theme  # noqa: E402
+from compile import config, pipeline, theme, typeset  # noqa: E402
 from compile.writers.context import Book  # noqa: E402
 
 
@@ -28,7 +28,9 @@ def book(source: Path, **overrides) -> Book:
     for key, value in overrides.items():
         setattr(settings, key, value)
     prepared = pipeline.prepare(source, settings)
-    return Book(prepared.anthology, theme.load(settings.theme), settings, "bench")
+    chosen = theme.load(settings.theme)
+    typeset.typeset(prepared.anthology, settings.script or chosen.script)  # as `build` does
+    return Book(prepared.anthology, chosen, settings, "bench")
 
 
 def cores() -> int:

@@ -130,16 +130,20 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None])
             img["src"] = src
             img["alt"] = img.get("alt") or (image.caption if image else "") or article.title
             continue
-        placeholder = soup.new_tag("div", attrs={"class": "image-missing"})
-        host = urlsplit(img.get("src", "")).netloc or "?"
-        # Where the image was, for the reader; why it failed is in the report.
-        placeholder.string = f"图片未能获取：{host}"
-        img.replace_with(placeholder)
+        img.replace_with(_placeholder(soup, urlsplit(img.get("src", "")).netloc or "?"))
     return "".join(str(c) for c in root.contents)
+
+
+def _placeholder(soup: BeautifulSoup, host: str):
+    """Where the image was, for the reader (why it failed is in the report); typeset like the body around it,
+    which the pipeline has typeset already."""
+    placeholder = soup.new_tag("div", attrs={"class": "image-missing"})
+    text = typeset_html(str(markupsafe.escape(f"图片未能获取：{host}")))
+    placeholder.extend(list(BeautifulSoup(f"<div>{text}</div>", "lxml").div.contents))
+    return placeholder
 
 
 def render_article(env: jinja2.Environment, book: Book, article: Article, image_src) -> str:
     template = env.get_template("article.html.j2")
-    # typeset again: image placeholders are made here (the pass is idempotent on the rest).
-    body = typeset_html(body_with_images(article, image_src))
+    body = body_with_images(article, image_src)
     return template.render(article=article, body=body, **book.template_context())
