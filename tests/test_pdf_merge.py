@@ -20,8 +20,8 @@ from PIL import Image, ImageChops
 from pypdf import PdfReader
 from weasyprint.text.fonts import FontConfiguration
 
-from compile import pipeline, theme
-from compile.writers import pdf, pdf_chunks, pdf_fonts, pdf_split
+from compile import pipeline, theme, typeset
+from compile.writers import frame_prune, pdf, pdf_chunks, pdf_fonts, pdf_split
 from compile.writers.context import Book
 from tests.checks import outline_titles
 from tests.conftest import ROOT, SEEDS, make_settings
@@ -35,6 +35,7 @@ MARGIN_PT = 40  # folios sit in the bottom 56pt, running heads in the top 52pt o
 def _book(source: Path, **overrides) -> Book:
     settings = make_settings(offline=True, **overrides)
     prepared = pipeline.prepare(source, settings)
+    typeset.typeset(prepared.anthology)  # as `build` does
     return Book(prepared.anthology, theme.load(settings.theme), settings, "t")
 
 
@@ -155,6 +156,29 @@ def test_seeds_chunked_equal_one_pass(tmp_path):
     assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
 
 
+def test_frame_keeps_what_hidden_content_carries(tmp_path, monkeypatch):
+    """The frame leaves out hidden content that carries nothing (frame_prune), and keeps a string set
+    inside an article's meta line: the running heads it feeds are the one-pass heads."""
+    changed = tmp_path / "theme"
+    book = _book(SEEDS, title="种子")
+    shutil.copytree(book.theme.root, changed)
+    css = changed / "print.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n.article-meta .outlet { string-set: outlet content(); }\n"
+                   "@page :left { @top-left { content: string(outlet); } }\n", encoding="utf-8")
+    book = dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed))
+    decisions = []
+    original = frame_prune._needed
+    monkeypatch.setattr(frame_prune, "_needed", lambda *args: decisions.append(original(*args)) or decisions[-1])
+    pdf.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    assert decisions == [], "only the frame marks elements it may leave out"
+    _build_chunked(book, tmp_path / "chunked.pdf", tmp_path / "cache", workers=1)
+    assert {"", "box", "whole"} <= set(decisions)  # pruned, kept for a descendant, kept whole
+    single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(tmp_path / "chunked.pdf")
+    heads = [_margin_text(p, top=True) for p in chunked.pages]
+    assert heads == [_margin_text(p, top=True) for p in single.pages]
+    assert any(head in ("新华社", "美国之音", "法国国际广播电台") for head in heads)
+
+
 def _edited(book: Book, index: int) -> Book:
     articles = list(book.anthology.articles)
     articles[index] = dataclasses.replace(articles[index], body=articles[index].body + "<p>编者补记：一处修订。</p>")
@@ -263,8 +287,9 @@ def test_same_glyph_widths(merged, pair):
     with single, chunked:
         for index in (0, 4, 20, len(single.pages) - 1):
             # Text as extracted, but one space glyph may map to U+0020 in one chunk and U+202F in another
-            # (WeasyPrint's ToUnicode keeps a glyph's first character in each PDF).
-            glyphs = [sorted((c["text"].strip() or " ", _face("/" + c["fontname"]), round(c["width"], 2),
+            # (WeasyPrint's ToUnicode keeps a glyph's first character in each PDF). A width is measured
+            # between two positions, so a page shifted for parity may round it differently at 0.01 pt.
+            glyphs = [sorted((c["text"].strip() or " ", _face("/" + c["fontname"]), round(c["width"], 1),
                               round(c["size"], 2)) for c in document.pages[index].chars)
                       for document in (single, chunked)]
             assert glyphs[0] == glyphs[1] and glyphs[0], f"page {index + 1}"

@@ -69,12 +69,13 @@ def test_long_fixtures_meet_the_typography_goals(fixture_build):
 
 def test_without_the_extension_lines_are_ragged(tmp_path):
     """The figures can fail: WeasyPrint alone leaves most Chinese lines short of the measure."""
-    from compile import pipeline
+    from compile import pipeline, typeset
     from compile.writers import context, pdf
     from tests.conftest import make_settings
 
     settings = make_settings(offline=True, formats=["pdf"])
     prepared = pipeline.prepare(TYPO, settings)
+    typeset.typeset(prepared.anthology)  # as `build` does
     book = context.Book(anthology=prepared.anthology, theme=theme.load("book"), settings=settings, slug="raw")
     saved = set(justify.SUPPORTED_MAJOR)
     justify.SUPPORTED_MAJOR.clear()

@@ -29,6 +29,7 @@ from lxml import etree
 
 FILL_PREFIX = "anthology-fill-"
 UNIT_PREFIX = "anthology-unit-"
+PRUNE = "data-anthology-prunable"  # what the frame hides and may leave out (frame_prune)
 DOCTYPE = "<!DOCTYPE html>"
 
 
@@ -206,6 +207,14 @@ def _hide(element) -> None:
     element.set("style", f"{style}{';' if style and not style.endswith(';') else ''} visibility: hidden")
 
 
+def _prunable(element) -> None:
+    """Mark a hidden element and its content: the frame lays out only what carries strings, bookmarks,
+    anchors, counters or breaks (frame_prune)."""
+    for node in element.iter():
+        if isinstance(node.tag, str):
+            node.set(PRUNE, "")
+
+
 def _fillers(unit: Unit, count: int) -> list:
     fillers = []
     for k in range(1, count):
@@ -234,6 +243,7 @@ def frame_document(root, units: list[Unit], pages: dict[str, int]):
             first.text = None
             if keep is not None:
                 keep.tail = None
+                _prunable(keep)
             _hide(first)
             first.extend(_fillers(unit, count))
         else:
@@ -241,6 +251,7 @@ def frame_document(root, units: list[Unit], pages: dict[str, int]):
             elements = [frame.getroottree().xpath(tree.getpath(e))[0] for e in unit.elements]
             for element in elements:
                 _hide(element)
+                _prunable(element)
             last = elements[-1]
             for filler in reversed(_fillers(unit, count)):
                 last.addnext(filler)
