@@ -179,6 +179,20 @@ def test_frame_keeps_what_hidden_content_carries(tmp_path, monkeypatch):
     assert any(head in ("新华社", "美国之音", "法国国际广播电台") for head in heads)
 
 
+def test_a_worker_parses_stylesheets_once_and_again_when_they_change(tmp_path):
+    css = tmp_path / "print.css"
+    css.write_text("p { color: red }", encoding="utf-8")
+    job = {"css": [str(css)], "page_css": "@page { size: A5 }", "extra_css": pdf_chunks.CHUNK_CSS,
+           "roots": [str(tmp_path)], "base_url": tmp_path.as_uri() + "/"}
+    fetcher = pdf.LockedFetcher([tmp_path])
+    first = pdf_chunks._parsed_stylesheets(job, fetcher)
+    assert pdf_chunks._parsed_stylesheets(job, fetcher) is first
+    css.write_text("p { color: blue }", encoding="utf-8")
+    assert pdf_chunks._parsed_stylesheets(job, fetcher) is not first
+    css.write_text("@import url(other.css);", encoding="utf-8")  # what an import brings is not in the key
+    assert pdf_chunks._parsed_stylesheets(job, fetcher) is not pdf_chunks._parsed_stylesheets(job, fetcher)
+
+
 def _edited(book: Book, index: int) -> Book:
     articles = list(book.anthology.articles)
     articles[index] = dataclasses.replace(articles[index], body=articles[index].body + "<p>编者补记：一处修订。</p>")
