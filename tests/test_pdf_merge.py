@@ -185,12 +185,12 @@ def test_a_worker_parses_stylesheets_once_and_again_when_they_change(tmp_path):
     job = {"css": [str(css)], "page_css": "@page { size: A5 }", "extra_css": pdf_chunks.CHUNK_CSS,
            "roots": [str(tmp_path)], "base_url": tmp_path.as_uri() + "/"}
     fetcher = pdf.LockedFetcher([tmp_path])
-    first = pdf_chunks._parsed_stylesheets(job, fetcher)
-    assert pdf_chunks._parsed_stylesheets(job, fetcher) is first
+    first, _ = pdf_chunks._parsed_stylesheets(job, fetcher)
+    assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is first
     css.write_text("p { color: blue }", encoding="utf-8")
-    assert pdf_chunks._parsed_stylesheets(job, fetcher) is not first
+    assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is not first
     css.write_text("@import url(other.css);", encoding="utf-8")  # what an import brings is not in the key
-    assert pdf_chunks._parsed_stylesheets(job, fetcher) is not pdf_chunks._parsed_stylesheets(job, fetcher)
+    assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is not pdf_chunks._parsed_stylesheets(job, fetcher)[0]
 
 
 def _edited(book: Book, index: int) -> Book:
@@ -368,6 +368,30 @@ def test_a_face_that_is_not_installed_is_embedded_as_a_subset(tmp_path):
         said = {str(obj.FontFamily): pdf_fonts.stub(obj.FontFile3.read_bytes()) for obj in document.objects
                 if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/FontDescriptor"}
     assert said["Not Installed"] is None and said["Noto Serif CJK SC"]["gids"]
+
+
+def test_a_theme_font_face_is_used_by_both_pdf_paths(tmp_path):
+    """A face the theme ships and declares with @font-face in its print CSS is the one the PDF embeds."""
+    shipped = sorted(Path("/usr/share/fonts").rglob("NotoSans-Regular.ttf"))  # fonts-noto-core
+    if not shipped:
+        pytest.skip("fonts-noto-core is not installed")
+    book = _book(SEEDS, title="种子")
+    changed = tmp_path / "theme"
+    shutil.copytree(book.theme.root, changed)
+    (changed / "fonts").mkdir(exist_ok=True)
+    shutil.copy(shipped[0], changed / "fonts" / "face.ttf")
+    css = changed / "print.css"
+    css.write_text(css.read_text(encoding="utf-8") +
+                   '\n@font-face { font-family: "Theme Face"; src: url(fonts/face.ttf) }\n'
+                   '.article-meta { font-family: "Theme Face", "Noto Sans CJK SC", sans-serif; }\n', encoding="utf-8")
+    book = dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed))
+    pdf.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    _build_chunked(book, tmp_path / "chunked.pdf", tmp_path / "cache", workers=1)
+    for path in (tmp_path / "single.pdf", tmp_path / "chunked.pdf"):
+        with pikepdf.open(path) as document:
+            faces = {str(obj.BaseFont).split("+")[-1] for obj in document.objects
+                     if isinstance(obj, pikepdf.Dictionary) and obj.get("/Type") == "/Font" and "/BaseFont" in obj}
+        assert any(face.startswith("Theme-Face") for face in faces), (path.name, faces)
 
 
 def test_a_stub_whose_face_is_missing_or_another_renders_in_one_pass(merged, tmp_path, monkeypatch):

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import weasyprint
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from compile import atomic
@@ -93,10 +94,12 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
     return output
 
 
-def stylesheets(paths: list[str], extras: list[str], fetcher: URLFetcher) -> list[weasyprint.CSS]:
-    """The theme's print stylesheets, then extra CSS text (page size and bleed; a chunk's own rules)."""
-    return [*(weasyprint.CSS(filename=path, url_fetcher=fetcher) for path in paths),
-            *(weasyprint.CSS(string=extra, url_fetcher=fetcher) for extra in extras if extra)]
+def stylesheets(paths: list[str], extras: list[str], fetcher: URLFetcher,
+                font_config: FontConfiguration) -> list[weasyprint.CSS]:
+    """The theme's print stylesheets, then extra CSS text (page size and bleed; a chunk's own rules).
+    Their @font-face rules load into `font_config`, which the document must then be rendered with."""
+    return [*(weasyprint.CSS(filename=path, url_fetcher=fetcher, font_config=font_config) for path in paths),
+            *(weasyprint.CSS(string=extra, url_fetcher=fetcher, font_config=font_config) for extra in extras if extra)]
 
 
 def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
@@ -104,9 +107,10 @@ def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
     html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     with extended(), atomic.replacing(target) as tmp:
+        font_config = FontConfiguration()
         sheets = stylesheets([str(p) for p in book.theme.print_stylesheets()], [prepress.stylesheet(book.settings.pdf)],
-                             fetcher)
-        document = html.render(stylesheets=sheets)
+                             fetcher, font_config)
+        document = html.render(stylesheets=sheets, font_config=font_config)
         document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
     notes = [f"refused resource: {url}" for url in fetcher.refused]
     return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)

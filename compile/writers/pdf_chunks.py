@@ -172,38 +172,43 @@ def render(job: dict) -> dict:
 
     started = time.perf_counter()
     fetcher = pdf.LockedFetcher([Path(r) for r in job["roots"]])
-    stylesheets = _parsed_stylesheets(job, fetcher)
+    stylesheets, font_config = _parsed_stylesheets(job, fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
     # embedded as a stub, cut once for the whole book after the merge (pdf_fonts).
     with pdf.extended(), pdf_fonts.deferred(), atomic.replacing(Path(job["out"])) as tmp:
         document = weasyprint.HTML(string=job["html"], base_url=job["base_url"], url_fetcher=fetcher).render(
-            stylesheets=stylesheets)
+            stylesheets=stylesheets, font_config=font_config)
         document.write_pdf(tmp)
     wanted_ids = set(job["anchors"])
     pages = [_page_facts(page, wanted_ids) for page in document.pages]
     return {"pages": pages, "refused": fetcher.refused, "seconds": time.perf_counter() - started}
 
 
-_SHEETS: dict[str, tuple[list, list[str]]] = {}  # parsed stylesheets by their text: a worker parses them once
+# Parsed stylesheets (and the fonts their @font-face rules loaded) by their text: a worker parses them once.
+_SHEETS: dict[str, tuple[list, object, list[str]]] = {}
 
 
-def _parsed_stylesheets(job: dict, fetcher) -> list:
-    """The job's stylesheets, parsed once per process (~10 ms a chunk) unless they @import other files.
-    Parsing fetches nothing else: what it refused is reported again with every job that uses them."""
+def _parsed_stylesheets(job: dict, fetcher) -> tuple[list, object]:
+    """The job's stylesheets and the font configuration to render with, made once per process (~10 ms a
+    chunk) unless they @import other files. What parsing refused is reported with every job that uses them."""
+    from weasyprint.text.fonts import FontConfiguration
+
     from compile.writers import pdf
 
     extras = [job.get("page_css"), job.get("extra_css")]
     texts = [Path(path).read_bytes() for path in job["css"]]
     if any(b"@import" in text for text in texts):
-        return pdf.stylesheets(job["css"], extras, fetcher)
+        font_config = FontConfiguration()
+        return pdf.stylesheets(job["css"], extras, fetcher, font_config), font_config
     key = _digest(*job["css"], *texts, *map(str, extras), *job["roots"], job["base_url"])
     if key not in _SHEETS:
-        before = len(fetcher.refused)
-        _SHEETS[key] = pdf.stylesheets(job["css"], extras, fetcher), fetcher.refused[before:]
-    sheets, refused = _SHEETS[key]
+        before, font_config = len(fetcher.refused), FontConfiguration()
+        sheets = pdf.stylesheets(job["css"], extras, fetcher, font_config)
+        _SHEETS[key] = sheets, font_config, fetcher.refused[before:]
+    sheets, font_config, refused = _SHEETS[key]
     fetcher.refused.extend(url for url in refused if url not in fetcher.refused)
-    return sheets
+    return sheets, font_config
 
 
 def _page_facts(page, wanted_ids: set[str]) -> dict:
