@@ -324,9 +324,16 @@ def test_pages_render_the_same(merged, tmp_path):
         assert ImageChops.difference(*images).getbbox() is None, f"page {page}"
 
 
+def _is_chunk(path: Path) -> bool:
+    """A cached chunk, not the probe or the frame (whose pages hold fillers)."""
+    pages = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))["pages"]
+    return len(pages) > 3 and not any(a.startswith(pdf_split.FILL_PREFIX) for page in pages for a in page["anchors"])
+
+
 def _two_chunks(work: Path) -> pikepdf.Pdf:
     """The pages of two cached chunk PDFs in one document: two programs of each face they share."""
-    sources = sorted((work / "cache" / "pdf").glob("*/*.pdf"), key=lambda p: p.stat().st_size)[-2:]
+    sources = sorted((path for path in (work / "cache" / "pdf").glob("*/*.pdf") if _is_chunk(path)),
+                     key=lambda p: p.stat().st_size)[-2:]
     document = pikepdf.new()
     for source in sources:
         document.pages.extend(pikepdf.open(source).pages)
