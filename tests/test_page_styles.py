@@ -48,10 +48,16 @@ def test_same_pages_with_and_without(css):
         assert "third" in plain[2] and not any("third" in text for text in plain[3:])
 
 
-def test_pages_of_one_kind_share_no_style_objects():
-    """Each page keeps its own style objects (layout adjusts them in place)."""
-    document = weasyprint.HTML(string=_html(4))
-    with page_styles.installed():
-        rendered = document.render(stylesheets=[weasyprint.CSS(string=CSS)])
-    styles = [page._page_box.style for page in rendered.pages]  # noqa: SLF001
-    assert len({id(style) for style in styles}) == len(styles)
+def test_pages_of_one_kind_share_the_styles_weasyprint_computes_for_each():
+    """Pages of one kind share style objects (layout's in-place adjustments are the same on every page),
+    and what they hold after layout is what WeasyPrint computes for each page on its own."""
+    def styles(memo: bool) -> list:
+        document = weasyprint.HTML(string=_html(4))
+        with page_styles.installed() if memo else contextlib.nullcontext():
+            rendered = document.render(stylesheets=[weasyprint.CSS(string=CSS)])
+        return [page._page_box.style for page in rendered.pages]  # noqa: SLF001
+
+    shared, own = styles(memo=True), styles(memo=False)
+    assert len({id(style) for style in shared}) < len(shared) == len({id(style) for style in own})
+    for mine, theirs in zip(shared, own, strict=True):
+        assert {key: mine[key] for key in theirs} == dict(theirs)
