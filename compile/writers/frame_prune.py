@@ -7,9 +7,10 @@ line, its typeset spans), which was about a third of a 300-article frame's time.
 pdf_split marks the elements of hidden units with PRUNE. Inside `installed()`, such an element makes no box
 when neither it nor anything inside it carries what the frame takes from hidden content: string-set,
 bookmarks, anchors (ids), counters, breaks and named pages, floats and positioning (running elements,
-footnotes). An element that sets a string or a bookmark keeps its whole content, which their `content()`
-reads. The check uses the computed styles, so it holds for any theme; the hidden header only gets shorter,
-and `pdf_chunks.place` still checks every frame page against the chunks.
+footnotes). An element that sets a string or a bookmark is built whole, since their `content()` reads its
+text, and then loses the text and whatever else carries nothing: the values are set when the box is built,
+and its lines need not be laid out. The check uses the computed styles, so it holds for any theme; the
+hidden header only gets shorter, and `pdf_chunks.place` still checks every frame page against the chunks.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import contextlib
 
 from weasyprint.css.properties import INITIAL_VALUES
-from weasyprint.formatting_structure import build
+from weasyprint.formatting_structure import boxes, build
 
 from compile.writers import extension
 from compile.writers.pdf_split import PRUNE
@@ -45,7 +46,27 @@ def element_to_box(element, style_for, *args, **kwargs):
         if needed == "whole":
             for descendant in element.iter():
                 descendant.attrib.pop(PRUNE, None)
+            made = _ORIGINAL(element, style_for, *args, **kwargs)
+            for box in made:  # its strings and bookmark label are set: its text need not be laid out
+                _strip(box)
+            return made
     return _ORIGINAL(element, style_for, *args, **kwargs)
+
+
+def _carries(style) -> bool:
+    return any(style[name] not in inert for name, inert in _INERT.items())
+
+
+def _strip(box) -> None:
+    """Keep only the children (boxes of elements and pseudo-elements) that carry something themselves."""
+    kept = []
+    for child in getattr(box, "children", None) or ():
+        if isinstance(child, boxes.TextBox):
+            continue
+        _strip(child)
+        if _carries(child.style) or getattr(child, "children", None):
+            kept.append(child)
+    box.children = kept
 
 
 def _needed(element, style_for) -> str:
@@ -55,7 +76,7 @@ def _needed(element, style_for) -> str:
             continue
         for pseudo in (None, "before", "after"):
             style = style_for(node, pseudo)
-            if style is None or all(style[name] in inert for name, inert in _INERT.items()):
+            if style is None or not _carries(style):
                 continue
             if index == 0 and pseudo is None and any(style[n] not in _INERT[n] for n in _READ_BY_CONTENT):
                 return "whole"
