@@ -55,7 +55,7 @@ class PdfSettings:
     # How it is rendered; the pages are the same either way, only the time differs (compile/writers/pdf_chunks.py).
     mode: str = "auto"  # auto | single | chunked
     workers: int = 0  # worker processes for chunked rendering; 0 = one per available CPU
-    chunk_articles: int = 8  # average articles per chunk (chunk boundaries are content-defined)
+    chunk_articles: int = 16  # average articles per chunk (chunk boundaries are content-defined)
 
 
 @dataclass

@@ -48,7 +48,7 @@ def merged(tmp_path_factory):
     """A 40-article corpus built both ways, in a folder: (single.pdf, chunked.pdf, cache/), chunked stats."""
     work = tmp_path_factory.mktemp("merge")
     corpus.generate(work / "src", 40, seed=3)
-    book = _book(work / "src", title="合并测试")
+    book = _book(work / "src", title="合并测试", pdf=dataclasses.replace(make_settings().pdf, chunk_articles=8))
     cache = work / "cache"
     pdf.write_single(book, work / "single.pdf", [cache])
     _, stats = _build_chunked(book, work / "chunked.pdf", cache)
