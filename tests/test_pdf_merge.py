@@ -445,3 +445,36 @@ def test_a_glyph_drawn_by_a_font_object_no_page_names_is_kept(merged):
     assert program.objgen == second.descriptor.FontFile3.objgen  # shared
     extents = hb.Font(hb.Face(program.read_bytes())).get_glyph_extents(gid)
     assert extents and extents.width > 0  # its outline is there
+
+
+# ------------------------------------------------------------------------------------------------ parsing
+
+def _tags_and_text(html: weasyprint.HTML) -> list:
+    """Elements in order with their text; whitespace-only text (which renders as nothing here) as ''."""
+    return [(e.tag, (e.text or "").strip(), (e.tail or "").strip(), dict(e.attrib))
+            for e in html.etree_element.iter() if isinstance(e.tag, str)]
+
+
+def test_chunks_and_the_frame_are_parsed_by_lxml_into_the_tree_weasyprint_would_build(tmp_path):
+    book = _book(SEEDS, title="种子")
+    parts = pdf_split.split(pdf.html_document(book), [a.id for a in book.anthology.articles])
+    html = parts.chunk_html(parts.units)
+    fetcher = pdf.LockedFetcher([tmp_path])
+    assert pdf._element_tree(html) is not None  # lxml's tree, as XML
+    fast = pdf.parsed(html, tmp_path.as_uri() + "/", fetcher)
+    own = weasyprint.HTML(string=html, base_url=tmp_path.as_uri() + "/", url_fetcher=fetcher)
+    assert _tags_and_text(fast) == _tags_and_text(own) and len(_tags_and_text(own)) > 100
+    assert fast.base_url == own.base_url
+
+
+@pytest.mark.parametrize("body", [
+    "<table><tr><td>1</td></tr></table>",  # an HTML5 parser adds the tbody
+    '<p><svg viewBox="0 0 1 1"><circle r="1"/></svg></p>',  # foreign content
+    '<p xml:lang="en">x</p>', '<p xmlns:v="urn:v">x</p>',  # namespaces
+])
+def test_html_an_html5_parser_would_read_otherwise_is_left_to_weasyprint(body, tmp_path):
+    html = f"<!DOCTYPE html><html><head></head><body>{body}</body></html>"
+    parsed = pdf.parsed(html, tmp_path.as_uri() + "/", pdf.LockedFetcher([tmp_path]))
+    own = weasyprint.HTML(string=html, base_url=tmp_path.as_uri() + "/")
+    assert _tags_and_text(parsed) == _tags_and_text(own)
+    assert pdf._element_tree(html) is None  # WeasyPrint's own parser read it

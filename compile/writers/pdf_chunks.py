@@ -166,7 +166,6 @@ def render(job: dict) -> dict:
     Importing compile.writers.pdf installs whatever WeasyPrint extensions the PDF writer installs, so a
     chunk is laid out exactly as the one-pass writer would lay it out.
     """
-    import weasyprint
 
     from compile.writers import pdf
 
@@ -177,7 +176,7 @@ def render(job: dict) -> dict:
     # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
     # embedded as a stub, cut once for the whole book after the merge (pdf_fonts).
     with pdf.extended(), pdf_fonts.deferred(), atomic.replacing(Path(job["out"])) as tmp:
-        document = weasyprint.HTML(string=job["html"], base_url=job["base_url"], url_fetcher=fetcher).render(
+        document = pdf.parsed(job["html"], job["base_url"], fetcher).render(
             stylesheets=stylesheets, font_config=font_config)
         document.write_pdf(tmp)
     wanted_ids = set(job["anchors"])
