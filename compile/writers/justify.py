@@ -30,6 +30,7 @@ is exactly the document's text. `installed()` restores WeasyPrint's functions on
 from __future__ import annotations
 
 import contextlib
+import re
 import unicodedata
 from collections.abc import Iterator
 
@@ -64,22 +65,40 @@ def installed() -> contextlib.AbstractContextManager[bool]:
 
 # --- Character weights -----------------------------------------------------------------------------------
 
+# Kana, bopomofo, CJK ideographs (with extensions and compatibility forms) and hangul syllables; their
+# punctuation (U+30FB katakana middle dot...) does not count, the kana prolonged sound mark and iteration
+# marks do. Spaces count too.
+_CJK_BLOCKS = ((0x3040, 0x30FF), (0x3100, 0x312F), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xAC00, 0xD7AF),
+               (0xF900, 0xFAFF), (0x20000, 0x3134F))
+
+
+def _weighted_class() -> str:
+    """A regex character class of the weighted characters (built once: the blocks minus punctuation)."""
+    parts = [re.escape(" \u00a0\u3000")]
+    for low, high in _CJK_BLOCKS:
+        start = low
+        for code in range(low, high + 2):
+            if code > high or unicodedata.category(chr(code)).startswith("P"):
+                if start < code:
+                    parts.append(f"{chr(start)}-{chr(code - 1)}")
+                start = code + 1
+    return "[" + "".join(parts) + "]"
+
+
+_WEIGHTED = re.compile(_weighted_class())
+_WEIGHTED_RUN = re.compile(_WEIGHTED.pattern + "+")
+
+
 def weight(char: str) -> int:
     """1 where a justifying engine may add room around the character (CJK inter-character), else 0."""
-    if char in " \u00a0\u3000":
-        return 1
-    code = ord(char)
-    if (0x3040 <= code <= 0x30FF or 0x3100 <= code <= 0x312F or 0x3400 <= code <= 0x4DBF
-            or 0x4E00 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF
-            or 0x20000 <= code <= 0x3134F):
-        # Kana prolonged sound mark and iteration marks count as letters; punctuation inside these blocks
-        # (U+30FB katakana middle dot) does not.
-        return 0 if unicodedata.category(char).startswith("P") else 1
-    return 0
+    return 1 if _WEIGHTED.fullmatch(char) else 0
 
 
-def weights(text: str) -> list[int]:
-    return [weight(c) for c in text]
+def weighing(text: str) -> tuple[int, int, int]:
+    """(weight of the first character, of all, of the last): what distribution needs of a text box."""
+    if not text:
+        return 0, 0, 0
+    return weight(text[0]), len(_WEIGHTED.findall(text)), weight(text[-1])
 
 
 # --- Layout: line-level distribution -----------------------------------------------------------------------
@@ -105,13 +124,13 @@ def justify_line(context, line, extra_width):
     texts = [leaf for leaf in leaves if isinstance(leaf, boxes.TextBox)]
     if not texts or line.style["direction"] != "ltr" or not all(_plain(box) for box in texts):
         return _ORIGINAL["justify_line"](context, line, extra_width)
-    box_weights = {id(box): weights(box.text) for box in texts}
-    total = sum(sum(w) for w in box_weights.values())
+    box_weights = {id(box): weighing(box.text) for box in texts}
+    total = sum(w[1] for w in box_weights.values())
     first, last = leaves[0], leaves[-1]
-    if isinstance(first, boxes.TextBox) and box_weights[id(first)]:
+    if isinstance(first, boxes.TextBox):
         total -= box_weights[id(first)][0] / 2
-    if isinstance(last, boxes.TextBox) and box_weights[id(last)]:
-        total -= box_weights[id(last)][-1] / 2
+    if isinstance(last, boxes.TextBox):
+        total -= box_weights[id(last)][2] / 2
     if total <= 0:
         return _ORIGINAL["justify_line"](context, line, extra_width)
     share = extra_width / total
@@ -120,13 +139,13 @@ def justify_line(context, line, extra_width):
 
 def _spread(context, box, share, x_advance, box_weights, first, last) -> float:
     if isinstance(box, boxes.TextBox):
-        w = box_weights[id(box)]
-        if not any(w):
+        head, weighted, tail = box_weights[id(box)]
+        if not weighted:
             box.position_x += x_advance
             return x_advance
-        lead = 0 if box is first else share * w[0] / 2
-        trail = 0 if box is last else share * w[-1] / 2
-        inner = share * (sum(w) - w[0] / 2 - w[-1] / 2)  # Pango drops the outer halves of a box
+        lead = 0 if box is first else share * head / 2
+        trail = 0 if box is last else share * tail / 2
+        inner = share * (weighted - head / 2 - tail / 2)  # Pango drops the outer halves of a box
         x_advance += lead
         box.position_x += x_advance
         box.width += inner
@@ -209,14 +228,13 @@ def set_text(self, text, justify=False):
     if attr_list == ffi.NULL:
         attr_list = ffi.gc(pango.pango_attr_list_new(), pango.pango_attr_list_unref)
     spacing = int(share * TO_UNITS)
-    position = 0  # byte offset: Pango attributes index UTF-8
-    for char, w in zip(self.text, weights(self.text), strict=True):
-        size = len(char.encode())
-        if w:
-            attr = pango.pango_attr_letter_spacing_new(spacing * w)
-            attr.start_index, attr.end_index = position, position + size
-            pango.pango_attr_list_change(attr_list, attr)
-        position += size
+    position, done = 0, 0  # byte offset (Pango attributes index UTF-8), and characters measured so far
+    for run in _WEIGHTED_RUN.finditer(self.text):  # one attribute per run of weighted characters
+        start = position + len(self.text[done:run.start()].encode())
+        position, done = start + len(run.group().encode()), run.end()
+        attr = pango.pango_attr_letter_spacing_new(spacing)
+        attr.start_index, attr.end_index = start, position
+        pango.pango_attr_list_change(attr_list, attr)
     pango.pango_layout_set_attributes(self.layout, attr_list)
 
 
