@@ -77,7 +77,7 @@ def clean_article(article: Article) -> Article:
     _drop_boilerplate(root, article, junk)
     _choose_image_sources(root, article.url)
     safe = nh3.clean(
-        "".join(str(c) for c in root.contents),
+        root.decode_contents(),  # inner HTML: top-level text escaped, comments kept as comments
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
@@ -94,7 +94,7 @@ def clean_article(article: Article) -> Article:
     _drop_repeats(tree, article)
     _resolve_links(tree, article.url)
     article.images = _collect_images(tree)
-    article.body = "".join(str(c) for c in tree.contents)
+    article.body = tree.decode_contents()
     article.language = normalise_language(article.language) or detect_language(tree.get_text(""))
     if not tree.get_text(strip=True) and not article.images:
         article.warn("the article has no text after cleaning")

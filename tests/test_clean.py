@@ -175,3 +175,20 @@ def test_site_links_are_resolved_for_both_writers(url, expected):
     assert [a["href"] for a in tree.find_all("a")] == expected
     # Anchors go with the ids the sanitizer drops; every link's words stay.
     assert all(word in tree.get_text() for word in ("index", "rel", "top", "gone", "file"))
+
+
+def test_top_level_text_keeps_its_escapes_and_comments_stay_comments():
+    """Text and comments directly in the body (no <p> around them) are serialized as HTML, not as bare
+    strings: '<' stays text and a comment's words never become the article's."""
+    body = "AT&amp;T &lt;b&gt; rose 5% &amp; fell<!-- ad: buy now --><p>段落</p>"
+    article = clean.clean_article(Article(id="x", source="x.html", title="T", body=body))
+    text = BeautifulSoup(f"<div>{article.body}</div>", "lxml").get_text()
+    assert "AT&T <b> rose 5% & fell" in text and "段落" in text
+    assert "buy now" not in text
+
+
+def test_a_title_with_markup_characters_is_escaped_after_typesetting():
+    from compile.typeset import typeset_html
+
+    assert typeset_html("AT&amp;T 与 &lt;b&gt;") == 'AT&amp;T 与 &lt;b&gt;'
+    assert typeset_html('<span class="keep">A&amp;B</span> 2021年').startswith('<span class="keep">A&amp;B</span>')

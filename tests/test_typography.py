@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import zipfile
@@ -203,6 +204,14 @@ def test_typeset_never_changes_the_text(text):
         return re.sub(r"[ \t\n\r\f]+", " ", BeautifulSoup(markup, "lxml").get_text())
 
     assert text_of(typeset.typeset_html(html)) == text_of(html)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="中文字汉漢ABCxyz 0123。，、“”「」（）《》!?&<>\"'", max_size=40))
+def test_text_alone_is_typeset_as_the_parser_would(text):
+    """Titles and dates take a path without a parser: the same markup as through BeautifulSoup."""
+    escaped = html.escape(text)
+    assert typeset.typeset_html(escaped) == typeset._typeset_tree(escaped)
 
 
 def test_language_tags_are_normalised():

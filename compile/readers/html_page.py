@@ -51,7 +51,7 @@ def read(path: Path, text: str) -> Article:
         outlet=outlet or "",
         author=author or "",
         language=html_lang,
-        body="".join(str(c) for c in main.contents) if hasattr(main, "contents") else str(main),
+        body=main.decode_contents() if hasattr(main, "contents") else str(main),
         meta={"html_meta": meta, "json_ld": json_ld, "time_datetimes": times, "body_format": "html"},
     )
 

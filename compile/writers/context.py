@@ -120,6 +120,8 @@ def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
 
 def body_with_images(article: Article, image_src: Callable[[Image], str | None]) -> str:
     """Point each figure at its local file, or replace it by a placeholder that keeps the caption."""
+    if "<img" not in article.body:
+        return article.body
     soup = BeautifulSoup(f"<div>{article.body}</div>", "lxml")
     root = soup.div
     by_url = {image.url: image for image in article.images}
@@ -131,7 +133,7 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None])
             img["alt"] = img.get("alt") or (image.caption if image else "") or article.title
             continue
         img.replace_with(_placeholder(soup, urlsplit(img.get("src", "")).netloc or "?"))
-    return "".join(str(c) for c in root.contents)
+    return root.decode_contents()
 
 
 def _placeholder(soup: BeautifulSoup, host: str):
