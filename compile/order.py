@@ -58,8 +58,9 @@ def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]
             else:
                 by_url.setdefault(key, i)
     grams = [_shingles(article) for article in articles]
-    for i, j in _candidate_pairs(grams):
-        if find(i) == find(j):
+    sketches = [heapq.nsmallest(SKETCH, shingles) for shingles in grams]
+    for i, j in _candidate_pairs(sketches):
+        if find(i) == find(j) or not _may_contain(grams, sketches, i, j):
             continue
         shared = _containment(grams[i], grams[j])
         if shared >= NEAR_DUPLICATE:
@@ -116,11 +117,11 @@ def _shingles(article: Article) -> set[int]:
     return {zlib.crc32(text[k:k + 5].encode()) for k in range(len(text) - 4)}  # stable across runs
 
 
-def _candidate_pairs(grams: list[set[int]]) -> set[tuple[int, int]]:
+def _candidate_pairs(sketches: list[list[int]]) -> set[tuple[int, int]]:
     """Pairs that share part of their bottom-k sketches: near-duplicates always do."""
     index: dict[int, list[int]] = {}
-    for i, shingles in enumerate(grams):
-        for value in heapq.nsmallest(SKETCH, shingles):
+    for i, sketch in enumerate(sketches):
+        for value in sketch:
             index.setdefault(value, []).append(i)
     counts: dict[tuple[int, int], int] = {}
     for members in index.values():
@@ -131,6 +132,18 @@ def _candidate_pairs(grams: list[set[int]]) -> set[tuple[int, int]]:
                 pair = (members[x], members[y])
                 counts[pair] = counts.get(pair, 0) + 1
     return {pair for pair, count in counts.items() if count >= 4}
+
+
+SKETCH_CONTAINED = 0.6  # a near-duplicate (>= 90 %) falls below this ~1 time in 10^11 (binomial, k = 48)
+
+
+def _may_contain(grams: list[set[int]], sketches: list[list[int]], i: int, j: int) -> bool:
+    """Estimate, from the smaller text's sketch (a uniform sample of its 5-grams), how much of it the larger
+    holds: exact containment is computed only where it may reach NEAR_DUPLICATE. A corpus of texts that
+    share passages has many candidate pairs (166,000 of 500,000 in a 1,000-article benchmark)."""
+    small, large = (i, j) if len(grams[i]) <= len(grams[j]) else (j, i)
+    sketch = sketches[small]
+    return bool(sketch) and sum(value in grams[large] for value in sketch) >= SKETCH_CONTAINED * len(sketch)
 
 
 def _containment(a: set[int], b: set[int]) -> float:

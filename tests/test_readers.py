@@ -165,6 +165,25 @@ def test_near_identical_text_under_another_name():
     assert "near-identical" in decisions[0]["reason"]
 
 
+def test_the_sketch_estimate_never_skips_a_near_duplicate():
+    """Exact containment is computed only where the sketch says it may reach 90 %: over many texts 90-100 %
+    contained in another, the estimate lets every one through, and it stops unrelated texts."""
+    import heapq
+    import random
+
+    rng = random.Random(7)
+    for trial in range(200):
+        large = set(rng.sample(range(10**9), 3000))
+        kept = rng.uniform(0.9, 1.0)
+        small = set(rng.sample(sorted(large), int(2000 * kept))) | set(rng.sample(range(10**9, 2 * 10**9),
+                                                                                   2000 - int(2000 * kept)))
+        grams = [small, large]
+        sketches = [heapq.nsmallest(order.SKETCH, g) for g in grams]
+        assert order._may_contain(grams, sketches, 0, 1), trial
+    unrelated = [set(rng.sample(range(10**9), 2000)), set(rng.sample(range(10**9), 3000))]
+    assert not order._may_contain(unrelated, [heapq.nsmallest(order.SKETCH, g) for g in unrelated], 0, 1)
+
+
 def test_short_and_urlless_articles_are_never_lost():
     articles = [_article(f"{i}.txt", f"<p>短文{i}</p>") for i in range(5)]
     kept, decisions = order.drop_duplicates(articles)
