@@ -134,7 +134,7 @@ def _candidate_pairs(sketches: list[list[int]]) -> set[tuple[int, int]]:
     return {pair for pair, count in counts.items() if count >= 4}
 
 
-SKETCH_CONTAINED = 0.6  # a near-duplicate (>= 90 %) falls below this ~1 time in 10^11 (binomial, k = 48)
+SKETCH_CONTAINED = 0.5  # a near-duplicate (>= 90 %) falls below this ~3 times in 10^13 (binomial, k = 48)
 
 
 def _may_contain(grams: list[set[int]], sketches: list[list[int]], i: int, j: int) -> bool:

@@ -7,10 +7,13 @@ line, its typeset spans), which was about a third of a 300-article frame's time.
 pdf_split marks the elements of hidden units with PRUNE. Inside `installed()`, such an element makes no box
 when neither it nor anything inside it carries what the frame takes from hidden content: string-set,
 bookmarks, anchors (ids), counters, breaks and named pages, floats and positioning (running elements,
-footnotes). An element that sets a string or a bookmark is built whole, since their `content()` reads its
-text, and then loses the text and whatever else carries nothing: the values are set when the box is built,
-and its lines need not be laid out. The check uses the computed styles, so it holds for any theme; the
-hidden header only gets shorter, and `pdf_chunks.place` still checks every frame page against the chunks.
+footnotes). A named page counts only where it changes. An element that sets a string or a bookmark is
+built whole, since their `content()` reads its text; when their values are final once the box is built
+(content(), attr(), strings), it then loses the text and whatever else carries nothing, so its lines are
+not laid out. Values with counters or target-*() are computed again later from the text: it stays. A theme
+that reads text across the book with target-text() gets no pruning at all (pdf_chunks). The checks use
+computed styles; the hidden header only gets shorter, and `pdf_chunks.place` still checks every frame page
+against the chunks.
 """
 
 from __future__ import annotations
@@ -47,14 +50,31 @@ def element_to_box(element, style_for, *args, **kwargs):
             for descendant in element.iter():
                 descendant.attrib.pop(PRUNE, None)
             made = _ORIGINAL(element, style_for, *args, **kwargs)
-            for box in made:  # its strings and bookmark label are set: its text need not be laid out
-                _strip(box)
+            if _set_once(style_for(element)):  # its strings and bookmark label are final: no line layout
+                for box in made:
+                    _strip(box)
             return made
     return _ORIGINAL(element, style_for, *args, **kwargs)
 
 
 def _carries(style) -> bool:
-    return any(style[name] not in inert for name, inert in _INERT.items())
+    if any(style[name] not in inert for name, inert in _INERT.items() if name != "page"):
+        return True
+    # A named page is computed from the nearest ancestor that names one: only where it changes does it count.
+    parent = getattr(style, "parent_style", None)
+    return style["page"] not in _INERT["page"] and (parent is None or style["page"] != parent["page"])
+
+
+# Parts of string-set and bookmark-label values computed once, when the box is built. Others (counters,
+# target-*()) are computed again later, from the box's text, which must then still be there.
+_FINAL_PARTS = {"content()", "content", "attr()", "string"}
+
+
+def _set_once(style) -> bool:
+    values = [parts for _name, parts in style["string_set"]] if style["string_set"] != "none" else []
+    if style["bookmark_level"] != "none":
+        values.append(style["bookmark_label"])
+    return all(part[0] in _FINAL_PARTS for parts in values for part in parts)
 
 
 def _strip(box) -> None:

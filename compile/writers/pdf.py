@@ -99,8 +99,13 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
 
 
 # Elements an HTML5 parser places differently from lxml (tables get a tbody; svg and math are foreign
-# content in their namespaces; template, noscript, select and frameset have their own parsing rules).
-_HTML5_ONLY = {"table", "svg", "math", "template", "noscript", "select", "frameset"}
+# content in their namespaces; template, noscript, select and frameset have their own parsing rules;
+# pre, textarea and listing lose a leading newline).
+_HTML5_ONLY = {"table", "svg", "math", "template", "noscript", "select", "frameset", "pre", "textarea", "listing"}
+# Elements that close an open <p> in HTML5 (lxml nests some of them inside it).
+_CLOSES_P = {"address", "article", "aside", "blockquote", "details", "dialog", "div", "dl", "fieldset",
+             "figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hgroup",
+             "hr", "main", "menu", "nav", "ol", "p", "pre", "search", "section", "summary", "table", "ul"}
 
 
 def parsed(text: str, base_url: str, fetcher: URLFetcher) -> weasyprint.HTML:
@@ -126,13 +131,15 @@ _TREE_MAJOR = {"70"}  # WeasyPrint versions whose HTML object `parsed` builds as
 
 
 def _element_tree(text: str):
-    root = lxml.html.document_fromstring(text)
-    for element in root.iter(etree.Element):
-        if element.tag in _HTML5_ONLY or any(name.startswith("xmlns") or ":" in name for name in element.attrib):
-            return None
     try:
+        root = lxml.html.document_fromstring(text)
+        for element in root.iter(etree.Element):
+            if element.tag in _HTML5_ONLY or any(name.startswith("xmlns") or ":" in name for name in element.attrib):
+                return None
+            if element.tag == "p" and any(inner.tag in _CLOSES_P for inner in element.iterdescendants(etree.Element)):
+                return None
         return ElementTree.fromstring(etree.tostring(root, encoding="unicode"))
-    except ElementTree.ParseError:
+    except (ValueError, etree.LxmlError, ElementTree.ParseError):
         return None
 
 

@@ -201,8 +201,11 @@ def _parsed_stylesheets(job: dict, fetcher) -> tuple[list, object]:
     if any(b"@import" in text for text in texts):
         font_config = FontConfiguration()
         return pdf.stylesheets(job["css"], extras, fetcher, font_config), font_config
-    key = _digest(*job["css"], *texts, *map(str, extras), *job["roots"], job["base_url"])
+    # "common" holds the theme's files and the installed fonts: a worker outlives a font change.
+    key = _digest(job.get("common", ""), *job["css"], *texts, *map(str, extras), *job["roots"], job["base_url"])
     if key not in _SHEETS:
+        if len(_SHEETS) >= 8:  # one per theme and page size in use: old ones are not worth their fonts
+            _SHEETS.clear()
         before, font_config = len(fetcher.refused), FontConfiguration()
         sheets = pdf.stylesheets(job["css"], extras, fetcher, font_config)
         _SHEETS[key] = sheets, font_config, fetcher.refused[before:]
@@ -270,6 +273,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     style = {"css": css, "page_css": page_css}
     # Cached layouts hold for these fonts only: a font upgraded between builds renders everything again.
     common = _digest(_code_version(), _weasyprint_version(), fonts.fingerprint(), theme_digest(book), *css, page_css)
+    style["common"] = common  # also keys the workers' parsed stylesheets
     for chunk in chunks:
         chunk.html = parts.chunk_html(chunk.units)
         chunk.key = _digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html))
@@ -282,7 +286,8 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     stats.seconds["chunks"] = time.perf_counter() - clock - stats.seconds["split"]
 
     counts = unit_pages(chunks, facts)
-    frame_html = parts.frame_html(counts)
+    reads_text = any("target-text(" in Path(path).read_text(encoding="utf-8", errors="replace") for path in css)
+    frame_html = parts.frame_html(counts, prunable=not reads_text)
     frame_key = _digest(common, frame_html, *_files_in(frame_html))
     frame_facts = cache.get(frame_key)
     if frame_facts is None:

@@ -56,8 +56,8 @@ class Split:
     def chunk_html(self, units: list[Unit]) -> str:
         return serialize(chunk_document(self.root, units))
 
-    def frame_html(self, pages: dict[str, int]) -> str:
-        return serialize(frame_document(self.root, self.units, pages))
+    def frame_html(self, pages: dict[str, int], prunable: bool = True) -> str:
+        return serialize(frame_document(self.root, self.units, pages, prunable))
 
 
 def parse(html: str) -> etree._Element:
@@ -228,8 +228,10 @@ def fill_id(unit: Unit, k: int) -> str:
     return f"{FILL_PREFIX}{unit.digest[:12]}-{k}"
 
 
-def frame_document(root, units: list[Unit], pages: dict[str, int]):
-    """The whole book with each unit reduced to its first element, hidden, plus page-break fillers."""
+def frame_document(root, units: list[Unit], pages: dict[str, int], prunable: bool = True):
+    """The whole book with each unit reduced to its first element, hidden, plus page-break fillers; with
+    `prunable`, what is hidden is marked for frame_prune (not when the theme reads text across the book
+    with target-text(), which needs all of it)."""
     frame = copy.deepcopy(root)
     by_id = {el.get("id"): el for el in frame.iter() if isinstance(el.tag, str) and el.get("id")}
     for unit in units:
@@ -243,7 +245,8 @@ def frame_document(root, units: list[Unit], pages: dict[str, int]):
             first.text = None
             if keep is not None:
                 keep.tail = None
-                _prunable(keep)
+                if prunable:
+                    _prunable(keep)
             _hide(first)
             first.extend(_fillers(unit, count))
         else:
@@ -251,7 +254,8 @@ def frame_document(root, units: list[Unit], pages: dict[str, int]):
             elements = [frame.getroottree().xpath(tree.getpath(e))[0] for e in unit.elements]
             for element in elements:
                 _hide(element)
-                _prunable(element)
+                if prunable:
+                    _prunable(element)
             last = elements[-1]
             for filler in reversed(_fillers(unit, count)):
                 last.addnext(filler)
