@@ -143,12 +143,15 @@ def _element_tree(text: str):
         return None
 
 
-def stylesheets(paths: list[str], extras: list[str], fetcher: URLFetcher,
-                font_config: FontConfiguration) -> list[weasyprint.CSS]:
-    """The theme's print stylesheets, then extra CSS text (page size and bleed; a chunk's own rules).
-    Their @font-face rules load into `font_config`, which the document must then be rendered with."""
-    return [*(weasyprint.CSS(filename=path, url_fetcher=fetcher, font_config=font_config) for path in paths),
-            *(weasyprint.CSS(string=extra, url_fetcher=fetcher, font_config=font_config) for extra in extras if extra)]
+def stylesheets(paths: list[str], extras: list[str],
+                fetcher: URLFetcher) -> tuple[list[weasyprint.CSS], FontConfiguration]:
+    """The theme's print stylesheets, then extra CSS text (page size and bleed; a chunk's own rules), and
+    the font configuration their @font-face rules loaded into, which the document must be rendered with."""
+    font_config = FontConfiguration()
+    common = {"url_fetcher": fetcher, "font_config": font_config}
+    sheets = [*(weasyprint.CSS(filename=path, **common) for path in paths),
+              *(weasyprint.CSS(string=extra, **common) for extra in extras if extra)]
+    return sheets, font_config
 
 
 def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
@@ -156,9 +159,8 @@ def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
     html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     with extended(), atomic.replacing(target) as tmp:
-        font_config = FontConfiguration()
-        sheets = stylesheets([str(p) for p in book.theme.print_stylesheets()], [prepress.stylesheet(book.settings.pdf)],
-                             fetcher, font_config)
+        sheets, font_config = stylesheets([str(p) for p in book.theme.print_stylesheets()],
+                                          [prepress.stylesheet(book.settings.pdf)], fetcher)
         document = html.render(stylesheets=sheets, font_config=font_config)
         document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
     notes = [f"refused resource: {url}" for url in fetcher.refused]

@@ -166,7 +166,6 @@ def render(job: dict) -> dict:
     Importing compile.writers.pdf installs whatever WeasyPrint extensions the PDF writer installs, so a
     chunk is laid out exactly as the one-pass writer would lay it out.
     """
-
     from compile.writers import pdf
 
     started, cpu = time.perf_counter(), time.process_time()
@@ -192,22 +191,19 @@ _SHEETS: dict[str, tuple[list, object, list[str]]] = {}
 def _parsed_stylesheets(job: dict, fetcher) -> tuple[list, object]:
     """The job's stylesheets and the font configuration to render with, made once per process (~10 ms a
     chunk) unless they @import other files. What parsing refused is reported with every job that uses them."""
-    from weasyprint.text.fonts import FontConfiguration
-
     from compile.writers import pdf
 
     extras = [job.get("page_css"), job.get("extra_css")]
     texts = [Path(path).read_bytes() for path in job["css"]]
     if any(b"@import" in text for text in texts):
-        font_config = FontConfiguration()
-        return pdf.stylesheets(job["css"], extras, fetcher, font_config), font_config
+        return pdf.stylesheets(job["css"], extras, fetcher)
     # "common" holds the theme's files and the installed fonts: a worker outlives a font change.
     key = _digest(job.get("common", ""), *job["css"], *texts, *map(str, extras), *job["roots"], job["base_url"])
     if key not in _SHEETS:
         if len(_SHEETS) >= 8:  # one per theme and page size in use: old ones are not worth their fonts
             _SHEETS.clear()
-        before, font_config = len(fetcher.refused), FontConfiguration()
-        sheets = pdf.stylesheets(job["css"], extras, fetcher, font_config)
+        before = len(fetcher.refused)
+        sheets, font_config = pdf.stylesheets(job["css"], extras, fetcher)
         _SHEETS[key] = sheets, font_config, fetcher.refused[before:]
     sheets, font_config, refused = _SHEETS[key]
     fetcher.refused.extend(url for url in refused if url not in fetcher.refused)
