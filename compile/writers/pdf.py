@@ -18,7 +18,7 @@ from weasyprint.urls import URLFetcher
 
 from compile import atomic
 from compile.images import Cache
-from compile.writers import extension, frame_prune, justify, page_styles, prepress
+from compile.writers import extension, frame_prune, justify, leaders, page_styles, prepress
 from compile.writers.context import Book, Output, environment, render_article
 
 log = logging.getLogger("anthology")
@@ -60,8 +60,10 @@ def fewer_collections(threshold: int = 20_000) -> Iterator[None]:
 def extended() -> Iterator[None]:
     """WeasyPrint as both PDF paths use it, for layout (render) and drawing (write_pdf): CJK justification
     (justify.py), page styles computed once per kind of page (page_styles.py), the chunked frame's hidden
-    units laid out only as far as needed (frame_prune.py), fewer GC passes."""
-    with justify.installed(), page_styles.installed(), frame_prune.installed(), fewer_collections():
+    units laid out only as far as needed (frame_prune.py), leaders drawn as one run of text (leaders.py),
+    fewer GC passes."""
+    with justify.installed(), page_styles.installed(), frame_prune.installed(), leaders.installed(), \
+            fewer_collections():
         yield
 
 
