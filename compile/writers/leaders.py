@@ -46,7 +46,6 @@ def handle_leader(context, line, containing_block) -> None:
     _index, box = leader.leader_index(line)
     if box is None or len(box.children) < 2:
         return
-    layouts = {id(child.pango_layout): child.pango_layout for child in box.children}
-    for layout in layouts.values():
-        if type(layout) is line_break.Layout:
-            layout.__class__ = KeptLayout  # same object, same slots: the copies keep sharing it
+    for child in box.children:
+        if type(child.pango_layout) is line_break.Layout:
+            child.pango_layout.__class__ = KeptLayout  # same object, same slots: the copies keep sharing it

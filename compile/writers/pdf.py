@@ -60,7 +60,7 @@ def fewer_collections(threshold: int = 20_000) -> Iterator[None]:
 def extended() -> Iterator[None]:
     """WeasyPrint as both PDF paths use it, for layout (render) and drawing (write_pdf): CJK justification
     (justify.py), page styles computed once per kind of page (page_styles.py), the chunked frame's hidden
-    units laid out only as far as needed (frame_prune.py), leaders drawn as one run of text (leaders.py),
+    units laid out only as far as needed (frame_prune.py), a leader's dots drawn from one kept layout (leaders.py),
     fewer GC passes."""
     with justify.installed(), page_styles.installed(), frame_prune.installed(), leaders.installed(), \
             fewer_collections():
