@@ -34,6 +34,9 @@ def article_entry(article: Article) -> dict:
         "language": article.language,
         "reader": article.reader,
         "encoding": article.encoding,
+        # Full web pages: which engine found the article in the page and what share of its visible text it kept;
+        # null when the reader took the whole file.
+        "extraction": article.meta.get("extraction"),
         "characters": characters(article),
         "images": len(article.images),
         "warnings": list(article.warnings),

@@ -75,9 +75,15 @@ def test_front_matter_with_offset():
 
 
 def test_time_element_in_body():
-    article = dated('<div><time datetime="2020-10-19">2020年10月19日凌晨3点55分</time></div><p>正文</p>')
+    article = dated('<div><time datetime="2020-10-19">2020年10月19日</time></div><p>正文</p>')
     assert article.published.date() == dt.date(2020, 10, 19) and article.precision == "day"
     assert article.date_source == "time-element"
+
+
+def test_a_bare_date_takes_the_time_of_a_later_rule_on_the_same_day():
+    article = dated('<div><time datetime="2020-10-19">2020年10月19日凌晨3点55分</time></div><p>正文</p>')
+    assert article.published == dt.datetime(2020, 10, 19, 3, 55, tzinfo=SHANGHAI)
+    assert article.precision == "minute" and article.date_source.startswith("time-element, time from dateline:cjk")
 
 
 def test_cjk_wire_dateline_with_year():
@@ -152,3 +158,155 @@ def test_nothing_found_is_flagged():
     article = dated("<p>一篇没有日期的文章。</p>")
     assert article.published is None
     assert any("no publication date" in w for w in article.warnings)
+
+
+# --- placeholders, zones, real-archive shapes (issue 19) --------------------------------------------------------
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def page(meta: dict | None = None, json_ld: list | None = None, times: list | None = None, **fields) -> dict:
+    return {"meta": {"html_meta": meta or {}, "json_ld": json_ld or [], "time_datetimes": times or [],
+                     "body_format": "html"}, **fields}
+
+
+def test_placeholder_year_one_is_refused_and_the_next_rule_tried():
+    article = dated("<p>正文</p>", url="https://example.com/2021/05/22/story.html",
+                    **page({"article:published_time": "0001-01-01T00:00:00Z"}))
+    assert article.published.date() == dt.date(2021, 5, 22) and article.date_source == "url"
+    assert any("0001-01-01" in w and "refused" in w and "before 1900" in w for w in article.warnings)
+
+
+def test_unix_epoch_and_dates_after_the_capture_are_refused():
+    epoch_zero = dated("<p>正文</p>", **page(json_ld=[{"datePublished": "1970-01-01T00:00:00Z"}]))
+    assert epoch_zero.published is None and any("Unix epoch" in w for w in epoch_zero.warnings)
+    captured = dt.datetime(2020, 1, 1, tzinfo=UTC)
+    late = dated("<p>正文</p>", meta={**epoch(captured), "html_meta": {"date": "2020-01-04"}})
+    assert late.date_source.startswith("archived")
+    assert any("refused" in w and "after the capture time 2020-01-01" in w for w in late.warnings)
+    within = dated("<p>正文</p>", meta={**epoch(captured), "html_meta": {"date": "2020-01-02T10:00:00Z"}})
+    assert within.date_source == "html-meta:date"
+
+
+def test_placeholder_capture_time_is_no_capture_time():
+    article = dated("<p>正文</p>", meta={"epoch_ms": 0})
+    assert article.archived is None and any("capture time 0" in w for w in article.warnings)
+
+
+def test_new_york_zone_and_extreme_years_never_raise():
+    from compile import order, report
+
+    articles = []
+    for raw in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "0001-01-01", "2019-02-21T08:00:08.000Z"):
+        article = Article(id=raw, source=f"{raw}.html", body="<p>x</p>", **page({"article:published_time": raw}))
+        articles.append(dates.date_article(article, NEW_YORK))
+    assert [a.published.year for a in articles if a.published] == [2019]
+    assert [s.title for s in order.sections(order.chronological(articles), "year", NEW_YORK)] == ["2019年", "日期不详"]
+    assert report.article_entry(articles[-1])["published"] == "2019-02-21T08:00:08+00:00"
+
+
+def test_nyt_published_meta_beats_the_url_day():
+    article = dated("<p>正文</p>", url="https://www.nytimes.com/2018/09/25/business/economy/debt.html",
+                    **page({"datepublished": "2018-09-25T21:28:31.000Z", "pdate": "20180925"}))
+    assert article.published == dt.datetime(2018, 9, 25, 21, 28, 31, tzinfo=UTC)
+    assert article.date_source == "html-meta:datepublished"
+    only_url = dated("<p>正文</p>", url="https://www.nytimes.com/2018/09/25/business/economy/debt.html")
+    assert only_url.date_source == "url" and only_url.published.tzinfo == NEW_YORK  # the outlet's day, not +08:00
+
+
+def test_zone_less_page_time_is_read_in_the_pages_offset_then_the_outlets_zone_then_utc():
+    modified = page({"article:published_time": "2019-11-20T14:05:00",
+                     "article:modified_time": "2019-11-20T15:00:00-05:00"})
+    assert dated("<p>x</p>", **modified).published.isoformat() == "2019-11-20T14:05:00-05:00"
+    french = dated("<p>x</p>", url="https://www.liberation.fr/a",
+                   **page({"article:published_time": "2015-04-30T07:19:58"}))
+    assert french.published.isoformat() == "2015-04-30T07:19:58+02:00" and "Europe/Paris" in french.date_source
+    unknown = dated("<p>x</p>", url="https://example.com/a", **page({"article:published_time": "2019-11-20T14:05:00"}))
+    assert unknown.published.isoformat() == "2019-11-20T14:05:00+00:00"  # never +08:00 from the display zone
+    assert unknown.date_source == "html-meta:article:published_time (no zone; read as UTC)"
+
+
+def test_javascript_date_string_keeps_its_offset_sign():
+    article = dated("<p>x</p>", **page(times=["Wed Nov 20 2019 14:05:00 GMT-0500 (Eastern Standard Time)"]))
+    assert article.published.isoformat() == "2019-11-20T14:05:00-05:00"
+
+
+def test_cna_compact_url_date_and_no_other_digit_run():
+    cna = dated("<p>正文</p>", url="https://www.cna.com.tw/news/firstnews/202106140003.aspx")
+    assert cna.published.date() == dt.date(2021, 6, 14) and cna.date_source == "url"
+    assert cna.published.tzinfo == ZoneInfo("Asia/Taipei")
+    for url in ("https://example.com/a/20211399001.html", "https://example.com/a/2021061400031234567.html",
+                "https://example.com/a/1202106140003.html", "https://example.com/v/2021.0614.0003"):
+        assert dated("<p>正文</p>", url=url).published is None, url
+
+
+def test_byline_date_opening_the_body():
+    code = dated("<p><code>2020-09-21 01:03 Jane Doe</code></p><p>The text begins here, at length.</p>")
+    assert code.published == dt.datetime(2020, 9, 21, 1, 3, tzinfo=SHANGHAI) and code.date_source.startswith("byline")
+    plain = dated("<p>2020/09/21 01:03 记者 王小明</p><p>正文。</p>")
+    assert plain.published.date() == dt.date(2020, 9, 21)
+    sentence = dated("<p>2020-09-21 01:03, the police said, a man was arrested near the station yesterday.</p>")
+    assert sentence.published is None
+
+
+def test_htmldate_reads_the_saved_page_after_the_metadata_rules():
+    raw = ('<html><head><meta name="parsely-pub-date" content="2024-04-20T04:20:00.000Z"></head>'
+           '<body><article><p>Text.</p></article></body></html>')
+    article = dated("<p>Text.</p>", **page(), url="https://example.com/2024/04/19/story")
+    article.meta["raw_html"] = raw
+    dates.date_article(article, SHANGHAI)
+    assert article.date_source == "htmldate" and article.published == dt.datetime(2024, 4, 20, 4, 20, tzinfo=UTC)
+    meta_first = dated("<p>Text.</p>", **page({"article:published_time": "2024-04-21T10:00:00Z"}))
+    meta_first.meta["raw_html"] = raw
+    assert dates.date_article(meta_first, SHANGHAI).date_source == "html-meta:article:published_time"
+
+
+# --- outlets: one name per outlet -------------------------------------------------------------------------------
+
+
+def test_host_and_site_name_variants_are_one_outlet():
+    from compile import outlets
+
+    named = Article(id="a", source="a.html", url="https://www.taipeitimes.com/News/a/1", outlet="Taipei Times")
+    bare = Article(id="b", source="b.html", url="https://www.taipeitimes.com/News/b/2")
+    spaced = Article(id="c", source="c.html", url="", outlet="TaipeiTimes")
+    domain = Article(id="d", source="d.html", url="", outlet="the taipei times.com")
+    for article in (named, bare, spaced, domain):
+        article.outlet = outlets.resolve(article, "")
+    outlets.unify([named, bare, spaced, domain])
+    assert {named.outlet, bare.outlet, spaced.outlet, domain.outlet} == {"Taipei Times"}
+
+
+def test_a_platform_host_with_many_names_keeps_the_host():
+    from compile import outlets
+
+    articles = [Article(id=str(i), source=f"{i}.html", url=f"https://medium.com/@x/{i}", outlet=name)
+                for i, name in enumerate(["Towards Data Science", "Better Programming", ""])]
+    for article in articles:
+        article.outlet = outlets.resolve(article, "")
+    outlets.unify(articles)
+    assert [a.outlet for a in articles] == ["Towards Data Science", "Better Programming", "medium.com"]
+
+
+def test_wire_services_and_platform_names():
+    from compile import outlets
+
+    assert {outlets.canonical(n) for n in ("AP", "The Associated Press", "美聯社", "美联社")} == {"美联社"}
+    assert {outlets.canonical(n) for n in ("AFP", "Agence France-Presse", "法新社")} == {"法新社"}
+    assert {outlets.canonical(n) for n in ("Reuters", "路透", "Thomson Reuters")} == {"路透社"}
+    assert {outlets.canonical(n) for n in ("CNA", "Focus Taiwan", "中央通訊社")} == {"中央社"}
+    for generic in ("Hosted", "WordPress", "Medium", "Blogger", "Substack"):
+        assert outlets.canonical(generic) == ""
+    hosted = Article(id="h", source="h.html", url="https://hosted.ap.org/article/123", outlet="Hosted")
+    assert outlets.resolve(hosted, "") == "美联社"
+    blog = Article(id="w", source="w.html", url="https://janedoe.example.org/post", outlet="WordPress")
+    assert outlets.resolve(blog, "") == "janedoe.example.org"
+    assert outlets.canonical("http://www.tmz.com") == "tmz.com"
+
+
+def test_a_known_host_names_its_outlet_whatever_the_page_calls_itself():
+    from compile import outlets
+
+    article = Article(id="n", source="n.html", url="https://www.nytimes.com/2019/02/21/a.html",
+                      outlet="The New York Times")
+    assert outlets.resolve(article, "") == outlets.resolve(Article(id="m", source="m.html", url=article.url), "")

@@ -1,4 +1,9 @@
-"""Plain HTML pages (saved web pages): title, meta tags, JSON-LD and the article's main content."""
+"""HTML pages and fragments: title, meta tags, JSON-LD and the article's main content.
+
+A full saved page (`PAGE`) goes through the main-content extractor (compile/extract.py); its title is the
+article's own headline, without the site's name; its standfirst and byline are kept. A bare fragment, as
+feeds and scrapers save an item's content (`FRAGMENT`), is the article already and is kept as it is.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +11,34 @@ import json
 import re
 from pathlib import Path
 
-from bs4 import BeautifulSoup
+from bs4 import BeautifulSoup, Tag
+from dateutil import parser as date_parser
 
+from compile import extract
 from compile.model import Article
 
-PAGE = re.compile(r"\A\s*(<!doctype html|<html[\s>]|<head[\s>]|<\?xml[^>]*>\s*<html)", re.I)
+# A full page, possibly after comments (`<!--?xml …?-->` as browsers save XHTML) and an XML declaration.
+PAGE = re.compile(r"\A\s*(<!--.*?-->\s*)*(<\?xml[^>]*>\s*)?(<!doctype html|<html[\s>]|<head[\s>])", re.I | re.S)
 # A bare fragment, as feeds and scrapers save an item's content.
 FRAGMENT = re.compile(r"\A\s*<(div|p|article|section|main|h[1-6]|figure|img|table|ul|ol|blockquote|span)[\s>/]", re.I)
 META_KEYS = (
     "article:published_time", "article:modified_time", "og:title", "og:url", "og:site_name",
     "author", "article:author", "date", "dc.date", "pubdate", "publishdate", "description",
+    "og:description", "twitter:title", "dc.title", "dcterm.title", "parsely-title", "dc.creator", "parsely-author",
+    "sailthru.author",
+    # Publication times under the names pages give them (compile/dates.py reads them in its own order of trust).
+    "article:published", "datepublished", "og:published_time", "parsely-pub-date", "sailthru.date",
+    "dc.date.issued", "dcterms.issued", "dcterms.date", "dcterms.created",
 )
+# What separates a headline from the site's name or a section in a <title>: `|`, `-`, `–`, `—`, `·`, `::`, `»`.
+SEPARATOR = r"\s+(?:[|\-–—·»:]|::)\s+|\s*[|｜]\s*"
+# Class or id words of the standfirst under a headline.
+STANDFIRST = re.compile(r"\b(dek|standfirst|subtitle|sub-?headline|subhead|summary|lede|intro|description|excerpt)\b",
+                        re.I)
+BYLINE = re.compile(r"\b(byline|author)\b", re.I)
+# An HTML `datetime` value as EPUB readers accept it (a date, a date and time with an optional zone, a time).
+VALID_DATETIME = re.compile(r"\d{4}(-\d\d(-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:?\d\d)?)?)?)?"
+                            r"|\d\d:\d\d(:\d\d(\.\d{1,3})?)?")
 
 
 def can_read(text: str) -> bool:
@@ -28,40 +50,226 @@ def read(path: Path, text: str) -> Article:
     meta = _meta_tags(soup)
     json_ld = _json_ld(soup)
     html_lang = (soup.html.get("lang") if soup.html else "") or ""
-    page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
-    title = meta.get("og:title") or _first(json_ld, "headline") or page_title
+    canonical = soup.find("link", rel="canonical")
+    url = meta.get("og:url") or (canonical.get("href") if canonical else "") or _first(json_ld, "url")
+    url = url if isinstance(url, str) else ""
+    site = _site_names(soup, meta, json_ld)
+    h1 = _headline_element(soup)
+    title = _title(soup, meta, json_ld, h1, site)
+    author = _author(soup, meta, json_ld)
+    standfirst = _standfirst(soup, meta, h1) if PAGE.match(text) else ""
+    main = _legacy_main(soup)
+    times = [t.get("datetime") for t in main.find_all("time") if t.get("datetime")]
+    _valid_datetimes(main)
+    body = main.decode_contents() if hasattr(main, "contents") else str(main)
+    article = Article(
+        id="", source=str(path), title=title, url=url, outlet=site[0] if site else "", author=author,
+        language=html_lang, body=body,
+        meta={"html_meta": meta, "json_ld": json_ld, "time_datetimes": times, "body_format": "html"},
+    )
+    if PAGE.match(text):
+        _extract_main(article, text, standfirst)
+        article.meta["raw_html"] = text  # for the dates' htmldate rule; dropped once the article is dated
+    return article
+
+
+def _extract_main(article: Article, text: str, standfirst: str) -> None:
+    """The page's article through the extractor; the plain reading when it keeps (almost) nothing."""
+    found = extract.main_content(text, article.url, article.body)
+    article.meta["extraction"] = {"engine": found.engine, "kept": found.kept}
+    if found.reason:
+        article.warn(f"{article.source}: {found.reason}; read the page's <article>/<main> instead ({found.engine})")
+    body = found.body
+    if standfirst and _key(standfirst)[:60] not in _key(BeautifulSoup(body, "lxml").get_text(" ")):
+        body = f"<p>{_escape(standfirst)}</p>\n{body}"
+    article.body = body
+
+
+def _legacy_main(soup: BeautifulSoup) -> Tag:
+    """The page's `<article>`, `<main>` or `<body>` without its chrome: fragments are read this way, and
+    pages where the extractor fails."""
     main = soup.find("article") or soup.find("main") or soup.body or soup
     for tag in main.find_all(["script", "style", "noscript", "nav", "header", "footer", "aside", "form"]):
         tag.decompose()
     h1 = main.find("h1")
     if h1 is not None:
-        title = title or h1.get_text(" ", strip=True)
         h1.decompose()
-    times = [t.get("datetime") for t in main.find_all("time") if t.get("datetime")]
-    canonical = soup.find("link", rel="canonical")
-    url = meta.get("og:url") or (canonical.get("href") if canonical else "") or _first(json_ld, "url")
+    return main
+
+
+def _valid_datetimes(root: Tag) -> None:
+    """`<time datetime="Wed Nov 20 2019 …">` is invalid in an EPUB: written as ISO 8601, or dropped."""
+    for stamp in root.find_all("time", datetime=True):
+        stamp["datetime"] = iso_datetime(stamp["datetime"])
+        if not stamp["datetime"]:
+            del stamp["datetime"]
+
+
+def iso_datetime(value: str) -> str:
+    """An HTML-valid `datetime` value for any string: kept when valid, else rewritten, else ''."""
+    value = (value or "").strip()
+    if VALID_DATETIME.fullmatch(value):
+        return value
+    # JavaScript's Date.toString(): `Wed Nov 20 2019 17:49:54 GMT-0500 (Eastern Standard Time)`; dateutil reads
+    # `GMT-0500` the POSIX way (+05:00), so the GMT goes.
+    plain = re.sub(r"\s*\(.*?\)\s*$", "", value)
+    plain = re.sub(r"\b(GMT|UTC)(?=[+-]\d)", "", plain)
+    try:
+        parsed = date_parser.parse(plain)
+    except (ValueError, OverflowError, TypeError):
+        return ""
+    return parsed.isoformat(timespec="seconds")
+
+
+# --- title, site name, standfirst, byline -------------------------------------------------------------------
+
+
+def _site_names(soup: BeautifulSoup, meta: dict, json_ld: list[dict]) -> list[str]:
+    """The names the page gives its site, most explicit first: og:site_name, JSON-LD publisher, and the affix
+    `<title>` and og:title share (`Headline | Paper` and `Other | Paper`, or `Headline | Paper` and `Headline`)."""
+    names = [meta.get("og:site_name", "")]
     publisher = _first(json_ld, "publisher")
-    outlet = meta.get("og:site_name") or (publisher.get("name", "") if isinstance(publisher, dict) else "")
-    author = meta.get("author") or meta.get("article:author") or _name(_first(json_ld, "author"))
-    return Article(
-        id="",
-        source=str(path),
-        title=title.strip(),
-        url=url or "",
-        outlet=outlet or "",
-        author=author or "",
-        language=html_lang,
-        body=main.decode_contents() if hasattr(main, "contents") else str(main),
-        meta={"html_meta": meta, "json_ld": json_ld, "time_datetimes": times, "body_format": "html"},
-    )
+    names.append(_name(publisher))
+    page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    names.extend(_shared_affixes(page_title, meta.get("og:title", "")))
+    seen, unique = set(), []
+    for name in names:
+        name = " ".join((name or "").split())
+        if name and name.lower() not in seen and len(name) <= 80:
+            seen.add(name.lower())
+            unique.append(name)
+    return unique
+
+
+def _shared_affixes(page_title: str, og_title: str) -> list[str]:
+    if not page_title or not og_title or page_title == og_title:
+        return []
+    a, b = _parts(page_title), _parts(og_title)
+    found = []
+    if len(a) > 1 and len(b) > 1 and a[-1] == b[-1]:
+        found.append(a[-1])
+    if " ".join(b) == " ".join(a[:-1]) and len(a) > 1:
+        found.append(a[-1])  # og:title is the <title> without its last part
+    if " ".join(b) == " ".join(a[1:]) and len(a) > 1:
+        found.append(a[0])
+    return found
+
+
+def _parts(title: str) -> list[str]:
+    return [p for p in (s.strip() for s in re.split(SEPARATOR, title)) if p]
+
+
+def _headline_element(soup: BeautifulSoup) -> Tag | None:
+    """The page's h1, the one inside its article or main content when there are several."""
+    for scope in (soup.find("article"), soup.find("main"), soup.body):
+        if scope is not None:
+            h1 = next((h for h in scope.find_all("h1") if h.get_text(strip=True)), None)
+            if h1 is not None:
+                return h1
+    return None
+
+
+def _title(soup: BeautifulSoup, meta: dict, json_ld: list[dict], h1: Tag | None, site: list[str]) -> str:
+    """The article's own headline: the page's declared title (JSON-LD headline, Dublin Core, og:title, <title>…,
+    first found) without the site's name; the h1 instead when it is one run of the declared title's parts
+    (`Opinion | Headline | Paper` with h1 `Headline`)."""
+    page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    declared = next((_clean(t) for t in (
+        _headline(json_ld, page_title), meta.get("dc.title"), meta.get("dcterm.title"),
+        meta.get("og:title"), page_title, meta.get("twitter:title"), meta.get("parsely-title")) if _clean(t)), "")
+    heading = _clean(h1.get_text(" ", strip=True)) if h1 is not None else ""
+    if not declared:
+        return heading
+    stripped = _strip_site(declared, site)
+    if heading and _key(heading) != _key(stripped) and _is_run(heading, declared, site):
+        return heading
+    return stripped
+
+
+def _clean(text) -> str:
+    return " ".join(text.split()) if isinstance(text, str) else ""
+
+
+def _is_run(heading: str, declared: str, site: list[str]) -> bool:
+    """The h1 is one run of the declared title's parts that holds its longest part, and not the site's name."""
+    key = _key(heading)
+    if not key or any(_key(name) == key for name in site):
+        return False
+    parts = _parts(declared)
+    longest = max(range(len(parts)), key=lambda i: len(parts[i]), default=0)
+    runs = (" ".join(parts[i:j]) for i in range(longest + 1) for j in range(longest + 1, len(parts) + 1))
+    return any(_key(run) == key for run in runs)
+
+
+def _strip_site(title: str, site: list[str]) -> str:
+    """`Headline | Paper`, `Headline - Paper`, `Paper | Headline` → `Headline`, for the site's declared names."""
+    for name in site:
+        escaped = re.escape(name)
+        for pattern in (rf"^(.+?)(?:{SEPARATOR}){escaped}$", rf"^{escaped}(?:{SEPARATOR})(.+)$"):
+            match = re.match(pattern, title, re.I)
+            if match and match.group(1).strip():
+                return match.group(1).strip()
+    return title
+
+
+def _standfirst(soup: BeautifulSoup, meta: dict, h1: Tag | None) -> str:
+    """The dek under the headline: a `.dek`/`.standfirst`/`.subtitle` or an h2 right after the h1, or the page's
+    description when the page shows it near the h1."""
+    if h1 is None:
+        return ""
+    description = _clean(meta.get("og:description") or meta.get("description"))
+    for sibling in h1.find_all_next(limit=12):
+        if not isinstance(sibling, Tag) or sibling.name in ("script", "style"):
+            continue
+        text = _clean(sibling.get_text(" ", strip=True))
+        if not text:
+            continue
+        marks = " ".join([*sibling.get("class", []), sibling.get("id", "")])
+        if (sibling.name == "h2" or STANDFIRST.search(marks)) and 20 <= len(text) <= 400 and sibling.name != "h1":
+            return text
+        if description and len(description) >= 20 and _key(text) == _key(description):
+            return text
+        if sibling.name == "p" and len(text) > 60:
+            return ""  # the article's text has started: no standfirst
+    return ""
+
+
+def _author(soup: BeautifulSoup, meta: dict, json_ld: list[dict]) -> str:
+    for value in (meta.get("author"), meta.get("article:author"), _name(_first(json_ld, "author")),
+                  meta.get("dc.creator"), meta.get("parsely-author"), meta.get("sailthru.author")):
+        value = _clean(value)
+        if value and not value.startswith("http"):
+            return value
+    for tag in soup.select('[rel="author"], [itemprop="author"]')[:1]:
+        text = _clean(tag.get_text(" ", strip=True))
+        if 1 < len(text) <= 60:
+            return re.sub(r"^(By|Par|Von|Por)\s+", "", text, flags=re.I)
+    return ""
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\W+", "", text or "").lower()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# --- meta tags and JSON-LD (compile/dates.py reads them) -----------------------------------------------------
 
 
 def _meta_tags(soup: BeautifulSoup) -> dict[str, str]:
-    found = {}
-    for tag in soup.find_all("meta"):
-        key = (tag.get("property") or tag.get("name") or tag.get("itemprop") or "").strip().lower()
-        if key in META_KEYS and tag.get("content") and key not in found:
-            found[key] = tag["content"].strip()
+    """Meta tags by name: `property` before `name`, the first of each; `dc:title` is `dc.title`, and a
+    space-separated `property="og:title twitter:title"` gives both."""
+    found: dict[str, str] = {}
+    tags = soup.find_all("meta")
+    for attribute in ("property", "name", "itemprop"):
+        for tag in tags:
+            content = (tag.get("content") or "").strip()
+            for key in (tag.get(attribute) or "").lower().split():
+                key = re.sub(r"^(dc|dcterms?):", r"\1.", key)
+                if key in META_KEYS and content and key not in found:
+                    found[key] = content
     return found
 
 
@@ -69,7 +277,7 @@ def _json_ld(soup: BeautifulSoup) -> list[dict]:
     items = []
     for script in soup.find_all("script", type="application/ld+json"):
         try:
-            data = json.loads(script.string or "")
+            data = json.loads(_uncdata(script.string or ""))
         except (json.JSONDecodeError, TypeError):
             continue
         stack = data if isinstance(data, list) else [data]
@@ -81,6 +289,24 @@ def _json_ld(soup: BeautifulSoup) -> list[dict]:
             elif isinstance(item, list):
                 stack.extend(item)
     return items
+
+
+def _uncdata(text: str) -> str:
+    """XHTML pages wrap their JSON-LD in `<![CDATA[ … ]]>` (sometimes behind `//`)."""
+    return re.sub(r"^\s*(//\s*)?<!\[CDATA\[|(//\s*)?\]\]>\s*$", "", text.strip())
+
+
+def _headline(json_ld: list[dict], page_title: str) -> str:
+    """The JSON-LD headline; its `name` instead when the two differ and the <title> starts with the name
+    (Wikipedia's headline is a description of the page)."""
+    for item in json_ld:
+        headline, name = item.get("headline"), item.get("name")
+        if isinstance(headline, str) and headline.strip():
+            if isinstance(name, str) and name.strip() and _key(name) != _key(headline) \
+                    and _key(page_title).startswith(_key(name)) and _key(headline) not in _key(page_title):
+                return name
+            return headline
+    return ""
 
 
 def _first(items: list[dict], key: str):
