@@ -2,15 +2,24 @@
 
 Readers (and a build killed with `kill -9`) never see half a file: the previous file stays until the rename.
 Temporary names carry the PID (`.NAME.PID.xxxx.part`) so that a later build can remove those of dead builds.
+A build's outputs are published together (`publishing`): written to a staging folder, then moved into place
+under a lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import logging
 import os
+import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+log = logging.getLogger("anthology")
 
 
 @contextlib.contextmanager
@@ -21,7 +30,12 @@ def replacing(target: Path) -> Iterator[Path]:
     os.close(fd)
     tmp = Path(name)
     try:
-        yield tmp
+        try:
+            yield tmp
+        except OSError as exc:
+            if exc.errno is None or _names_a_file(exc):
+                raise
+            raise OSError(exc.errno, exc.strerror, str(target)) from exc  # say which output it was
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output is the user's file, readable as usual
@@ -30,6 +44,93 @@ def replacing(target: Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
 
 
+def _names_a_file(exc: OSError) -> bool:
+    """A failed write() (ENOSPC, EIO) names no file, or only a file object's repr (pikepdf)."""
+    return isinstance(exc.filename, str | os.PathLike) and not str(exc.filename).startswith("<")
+
+
 def write_bytes(target: Path, data: bytes) -> None:
     with replacing(target) as tmp:
         tmp.write_bytes(data)
+
+
+# ------------------------------------------------------------------------------------------------ publishing
+
+STAGING_PREFIX = ".anthology-staging."
+LOCK_NAME = ".anthology.lock"
+
+
+@contextlib.contextmanager
+def publishing(out_dir: Path) -> Iterator[Path]:
+    """Yield a private staging folder inside `out_dir` for all of a build's outputs; when the block ends
+    normally, move them into `out_dir` together; the staging folder is removed in any case.
+
+    All of it runs under an exclusive lock on OUT/.anthology.lock, so two builds into one folder never
+    interleave: the second waits. The staging folder is in `out_dir` so that publishing is a rename on one
+    file system (no copy, no space needed). Each file is replaced on its own (os.replace), the report last:
+    a reader that does not take the lock may see the new files next to old ones for the few microseconds
+    between the first and the last rename, never half a file. Signals are held during those renames.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lock = _lock(out_dir)
+    try:
+        _remove_stale_staging(out_dir)
+        staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{os.getpid()}.", dir=out_dir))
+        try:
+            yield staging
+            with _signals_held():
+                _publish(staging, out_dir)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        os.close(lock)  # releases the lock
+
+
+def _lock(out_dir: Path) -> int:
+    fd = os.open(out_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning("waiting for another build writing to %s", out_dir)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_stale_staging(out_dir: Path) -> None:
+    """Staging folders exist only while their build holds the lock: one seen by the lock's holder was left
+    by a build that died (kill -9, power cut), whatever its PID now names."""
+    for folder in out_dir.glob(f"{STAGING_PREFIX}*"):
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    files = sorted((p for p in staging.rglob("*") if p.is_file()), key=lambda p: (p.name.endswith(".report.json"), p))
+    for path in files:
+        target = out_dir / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait until the block ends: publishing is not cut in the middle."""
+    names = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in names}
+    if threading.current_thread() is not threading.main_thread() or None in previous.values():
+        yield  # signals can be handled only in the main thread; None: a handler not set from Python
+        return
+    caught: list[int] = []
+    for signum in names:
+        signal.signal(signum, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in caught[:1]:
+            signal.raise_signal(signum)  # now handled as it would have been

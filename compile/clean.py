@@ -11,19 +11,12 @@ import contextlib
 import re
 from urllib.parse import urljoin, urlsplit
 
-import nh3
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
-from compile import dates, images, outlets
+from compile import dates, images, outlets, urls
 from compile.model import Article, Image
+from compile.sanitize import sanitize_html
 
-ALLOWED_TAGS = {
-    "p", "br", "h2", "h3", "h4", "h5", "h6", "strong", "b", "em", "i", "u", "s", "sub", "sup", "small",
-    "a", "ul", "ol", "li", "blockquote", "q", "cite", "code", "pre", "figure", "figcaption", "img",
-    "table", "thead", "tbody", "tfoot", "tr", "th", "td", "caption", "div", "span", "hr", "abbr", "time",
-}
-ALLOWED_ATTRIBUTES = {"a": {"href"}, "img": {"src", "alt"}, "th": {"colspan", "rowspan"},
-                      "td": {"colspan", "rowspan"}, "abbr": {"title"}, "time": {"datetime"}}
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
 # Class/id words of widgets that are never the article's text.
@@ -68,22 +61,92 @@ CJK_PUNCT = "，。、；：！？”“」「『』（）《》"
 OPENING_PUNCT = "，。、；：？！）」』”’》〉】"
 
 
+# Deepest tag nesting kept: parsers and tree passes slow down with depth (`'<div>' * 50000` never finished);
+# real articles stay under ~30 levels.
+MAX_DEPTH = 64
+# Longest paragraph, in characters: a longer block is cut at sentence ends (a 1.7 M-character line never
+# finished the PDF: a paragraph is laid out as a whole).
+MAX_BLOCK = 5000
+TAG = re.compile(r"<(/?)([A-Za-z][^\s/>]*)[^>]*>")
+VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"}
+INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "em", "font", "i", "kbd", "mark", "q", "s", "samp", "small",
+          "span", "strong", "sub", "sup", "time", "u", "var"}
+# An opening tag that ends an open one without its end tag, as HTML parsers do (`<p>a<p>b`, `<li>`, `<td>`).
+IMPLIED_END = {"p": {"p"}, "li": {"li"}, "dt": {"dt", "dd"}, "dd": {"dt", "dd"}, "td": {"td", "th"},
+               "th": {"td", "th"}, "tr": {"tr", "td", "th"}, "option": {"option"}}
+
+
+def flatten_deep(html: str, limit: int = MAX_DEPTH) -> tuple[str, int]:
+    """Drop the tags nested deeper than `limit` (their text stays), before any parser builds the tree;
+    returns the HTML and how many tags were dropped. One pass over the tags, with a stack of open ones."""
+    if html.count("<") <= limit:
+        return html, 0
+    stack: list[tuple[str, bool]] = []  # (name, kept)
+    open_count: dict[str, int] = {}
+    out, position, dropped = [], 0, 0
+    for match in TAG.finditer(html):
+        closing, name = match[1] == "/", match[2].lower()
+        if name in VOID:
+            continue
+        if closing:
+            kept = _close(stack, open_count, name)
+        else:
+            for _ in range(_implied_ends(stack, name)):
+                _pop(stack, open_count)
+            kept = len(stack) < limit
+            stack.append((name, kept))
+            open_count[name] = open_count.get(name, 0) + 1
+        if not kept:
+            out.append(html[position:match.start()])
+            position = match.end()
+            dropped += not closing
+    out.append(html[position:])
+    return "".join(out), dropped
+
+
+def _implied_ends(stack: list[tuple[str, bool]], name: str) -> int:
+    """How many open tags an opening `name` closes: down through inline tags to the deepest it ends."""
+    ends, count = IMPLIED_END.get(name), 0
+    if not ends:
+        return 0
+    for depth in range(len(stack) - 1, -1, -1):
+        open_name = stack[depth][0]
+        if open_name in ends:
+            count = len(stack) - depth
+        elif open_name not in INLINE:
+            break
+    return count
+
+
+def _close(stack: list[tuple[str, bool]], open_count: dict[str, int], name: str) -> bool:
+    """An end tag closes the innermost open tag of its name (and what is open inside it); a stray one is kept
+    (the parser ignores it). Each tag is pushed and popped once: linear overall."""
+    if not open_count.get(name):
+        return True
+    while True:
+        open_name, kept = _pop(stack, open_count)
+        if open_name == name:
+            return kept
+
+
+def _pop(stack: list[tuple[str, bool]], open_count: dict[str, int]) -> tuple[str, bool]:
+    name, kept = stack.pop()
+    open_count[name] -= 1
+    return name, kept
+
+
 def clean_article(article: Article) -> Article:
-    soup = BeautifulSoup(article.body, "lxml")
+    body, flattened = flatten_deep(article.body)
+    if flattened:  # readers that make HTML (markdown) may nest again what read_file flattened
+        article.warn(f"{flattened} tag(s) nested deeper than {MAX_DEPTH} levels dropped, their text kept")
+    soup = BeautifulSoup(body, "lxml")
     root = soup.body or soup
     junk = _junk_patterns(article)
     _demote_headings(root, article.title)
     _media_to_images(root)
     _drop_boilerplate(root, article, junk)
     _choose_image_sources(root, article.url)
-    safe = nh3.clean(
-        root.decode_contents(),  # inner HTML: top-level text escaped, comments kept as comments
-        tags=ALLOWED_TAGS,
-        attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
-        link_rel=None,
-        strip_comments=True,
-    )
+    safe = sanitize_html(root.decode_contents())  # inner HTML: top-level text escaped, comments dropped
     tree = BeautifulSoup(f"<div>{safe}</div>", "lxml").div
     _blocks_from_divs(tree)
     _make_figures(tree)
@@ -93,12 +156,20 @@ def clean_article(article: Article) -> Article:
     _trim_blocks(tree)
     _drop_repeats(tree, article)
     _resolve_links(tree, article.url)
+    _split_long_blocks(tree, article)
     article.images = _collect_images(tree)
     article.body = tree.decode_contents()
     article.language = normalise_language(article.language) or detect_language(tree.get_text(""))
     if not tree.get_text(strip=True) and not article.images:
         article.warn("the article has no text after cleaning")
     return article
+
+
+def _gone(tag: Tag) -> bool:
+    """Whether the tag was decomposed. Not bs4's `tag.decomposed`: it reads `tag._decomposed`, which a live tag
+    lacks, so `Tag.__getattr__` turns it into `tag.find("_decomposed")`, a search of the whole subtree on every
+    call (cleaning was quadratic in nesting depth: 4,000 levels took 10 s)."""
+    return vars(tag).get("_decomposed", False)
 
 
 def _junk_patterns(article: Article) -> list[re.Pattern]:
@@ -112,8 +183,30 @@ def _junk_patterns(article: Article) -> list[re.Pattern]:
     return [re.compile(p, re.I) for p in patterns]
 
 
+JUNK_TEXT = 200  # characters: junk blocks are shorter
+
+
 def _is_junk_text(text: str, junk: list[re.Pattern]) -> bool:
-    return 0 < len(text) < 200 and any(p.search(text) for p in junk)
+    return 0 < len(text) < JUNK_TEXT and any(p.search(text) for p in junk)
+
+
+def _text_sizes(root: Tag) -> dict[int, int]:
+    """A lower bound of `len(tag.get_text(" ", strip=True))` for every tag under root, from the leaves up in
+    one pass (calling get_text on every tag costs the size of each subtree: quadratic in nesting depth)."""
+    sizes: dict[int, tuple[int, int]] = {}
+    for tag in reversed(root.find_all(True)):  # descendants come after their tag
+        chars = pieces = 0
+        for child in tag.children:
+            if isinstance(child, Tag):
+                more, count = sizes[id(child)]
+            elif type(child) in (NavigableString, CData):
+                more = len(child.strip())
+                count = more > 0
+            else:
+                continue
+            chars, pieces = chars + more, pieces + count
+        sizes[id(tag)] = (chars, pieces)
+    return {key: chars + max(pieces - 1, 0) for key, (chars, pieces) in sizes.items()}
 
 
 def _media_to_images(root: Tag) -> None:
@@ -138,7 +231,7 @@ def _remove_container(tag: Tag) -> None:
 
 def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> None:
     for tag in root.find_all(True):
-        if tag.decomposed:
+        if _gone(tag):
             continue
         if tag.name in ("script", "style", "noscript", "svg", "template"):
             tag.decompose()
@@ -149,8 +242,9 @@ def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> No
         marks = " ".join([*tag.get("class", []), tag.get("id", ""), *(k for k in tag.attrs if k.startswith("data-"))])
         if marks.strip() and WIDGET.search(marks):
             tag.decompose()
+    sizes = _text_sizes(root)
     for tag in root.find_all(["div", "p", "span", "small", "section", "a", "em", "i", "li", "time"]):
-        if tag.decomposed:
+        if _gone(tag) or sizes[id(tag)] >= JUNK_TEXT:  # too long to be junk: no need to gather its text
             continue
         text = tag.get_text(" ", strip=True)
         links = tag.find_all("a")
@@ -195,7 +289,7 @@ def _drop_leading_timestamps(root: Tag, article: Article) -> None:
     to `article.author`.
     """
     for tag in root.find_all(["div", "i", "time", "span", "p", "small"], limit=30):
-        if tag.decomposed or tag.find(["img", "p"]):
+        if _gone(tag) or tag.find(["img", "p"]):
             continue
         lines = [t.strip() for t in tag.get_text("\n", strip=True).split("\n") if t.strip()]
         if not lines or not dates.TIMESTAMP_LINE.match(lines[-1]):
@@ -355,7 +449,7 @@ def _key(text: str) -> str:
 def _reflow(tree: Tag) -> None:
     """Join paragraphs that a hard wrap split mid-sentence (`首次会` / `晤，`)."""
     for p in tree.find_all("p"):
-        if p.parent is not tree or p.decomposed:
+        if p.parent is not tree or _gone(p):
             continue
         nxt = p.find_next_sibling()
         while nxt is not None and nxt.name == "p" and _split_mid_sentence(p, nxt):
@@ -424,7 +518,7 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
     previous = None
     names = ["p", "figcaption", "blockquote", "li", "h2", "h3", "h4"]
     for block in tree.find_all(names):
-        if block.decomposed or block.find_parent(names):
+        if _gone(block) or block.find_parent(names):
             continue
         key = _key(block.get_text())
         if previous is not None and key and key == previous[0] and _adjacent(previous[1], block):
@@ -459,17 +553,68 @@ def _resolve_links(tree: Tag, base_url: str) -> None:
     relative, they would point inside the EPUB, or at a local file in the PDF. A link that cannot be resolved,
     or points at an anchor the article lacks, keeps its words and loses the link."""
     ids = {tag["id"] for tag in tree.find_all(id=True)}
-    web = urlsplit(base_url).scheme in ("http", "https")
+    web = bool(urls.web_url(base_url))
     for link in tree.find_all("a"):
         href = (link.get("href") or "").strip()
         if href.startswith(("http://", "https://", "mailto:")) or (href.startswith("#") and href[1:] in ids):
             continue
         if href.startswith("//"):
             link["href"] = "https:" + href
-        elif href and not href.startswith("#") and web:
-            link["href"] = urljoin(base_url, href)
+        elif href and not href.startswith("#") and web and (resolved := _joined(base_url, href)):
+            link["href"] = resolved
         else:
             link.unwrap()
+
+
+def _joined(base_url: str, href: str) -> str:
+    """`href` resolved against `base_url`, or "" when either is malformed (`http://[::1/`)."""
+    try:
+        return urljoin(base_url, href)
+    except ValueError:
+        return ""
+
+
+SPLITTABLE = ["p", "li", "blockquote", "figcaption", "td", "th", "dd"]
+SENTENCE = re.compile(r"[^。！？.!?]*[。！？.!?]+[”’」』）)\"']*|[^。！？.!?]+")
+
+
+def _split_long_blocks(tree: Tag, article: Article) -> None:
+    """A text block longer than MAX_BLOCK characters becomes several paragraphs, cut at sentence ends
+    (else at MAX_BLOCK): a paragraph is laid out as one unit by the PDF engine."""
+    for block in tree.find_all(SPLITTABLE):
+        size = len(block.get_text())
+        if size <= MAX_BLOCK or block.find([*SPLITTABLE, *BLOCKS, "div"]):  # inner blocks are split themselves
+            continue
+        parts = _paragraphs(list(block.contents))
+        article.warn(f"a {block.name} of {size:,} characters split into {len(parts)} paragraphs")
+        if block.name == "p":
+            block.replace_with(*parts)
+        else:
+            block.clear()
+            block.extend(parts)
+
+
+def _paragraphs(nodes: list) -> list[Tag]:
+    """The nodes of one block in paragraphs of at most MAX_BLOCK characters (an inline tag is not cut)."""
+    factory = BeautifulSoup("", "lxml")
+    parts, size = [factory.new_tag("p")], 0
+    for node in nodes:
+        node.extract()
+        pieces = _sentences(str(node)) if isinstance(node, NavigableString) else [node]
+        for piece in pieces:
+            length = len(piece) if isinstance(piece, str) else len(piece.get_text())
+            if size and size + length > MAX_BLOCK:
+                parts.append(factory.new_tag("p"))
+                size = 0
+            parts[-1].append(NavigableString(piece) if isinstance(piece, str) else piece)
+            size += length
+    return parts
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences, none longer than MAX_BLOCK (a longer run without a sentence end is cut at MAX_BLOCK)."""
+    return [sentence[i:i + MAX_BLOCK] for sentence in SENTENCE.findall(text)
+            for i in range(0, len(sentence), MAX_BLOCK)]
 
 
 def _adjacent(first: Tag, second: Tag) -> bool:
@@ -488,7 +633,7 @@ def _collect_images(tree: Tag) -> list[Image]:
     found: dict[str, Image] = {}
     for figure in tree.find_all("figure"):
         img = figure.find("img")
-        if img is None:
+        if img is None or not img.get("src"):
             continue
         caption = figure.find("figcaption")
         url, proxied = images.unwrap_proxy(img["src"])
@@ -507,7 +652,7 @@ _ONLY_T = {t for s, t in zip(_SIMPLIFIED, _TRADITIONAL, strict=True) if s != t}
 
 
 def normalise_language(tag: str) -> str:
-    """`zh-CN` -> zh-Hans, `zh-TW`/`zh-HK` -> zh-Hant, `en-US` -> en; unknown tags pass through."""
+    """`zh-CN` -> zh-Hans, `zh-TW`/`zh-HK` -> zh-Hant, `en-US` -> en; "" for what is not a language tag."""
     tag = (tag or "").strip().replace("_", "-")
     lower = tag.lower()
     if not lower:
@@ -518,7 +663,8 @@ def normalise_language(tag: str) -> str:
         if re.search(r"hans|-cn|-sg|-my", lower):
             return "zh-Hans"
         return ""  # bare `zh` says nothing about the script: detect it
-    return lower.split("-")[0] if re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]+)*", lower) else tag
+    # Anything else is not a language tag (and may be markup from a hostile page): detect the language instead.
+    return lower.split("-")[0] if re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{1,8})*", lower) else ""
 
 
 def detect_language(text: str) -> str:

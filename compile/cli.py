@@ -1,18 +1,23 @@
 """The command line: `anthology build | inspect | themes`.
 
-Exit codes (a public contract): 0 built; 1 built with warnings under --strict; 2 bad usage or config.
+Exit codes (a public contract): 0 built; 1 built with warnings under --strict; 2 bad usage or config, or the
+output folder cannot be written (full disk, read-only); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -36,7 +41,7 @@ def default_source() -> Path:
 def load_settings(source: Path, config_file: Path | None, **cli) -> config.Settings:
     path = config_file or (source / pipeline.CONFIG_NAME if (source / pipeline.CONFIG_NAME).is_file() else None)
     try:
-        settings = config.load(path, **cli)
+        settings = config.load(path, source=source, **cli)
         theme.load(settings.theme)
     except config.ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
@@ -125,12 +130,58 @@ def build(source, out_dir, config_file, theme_name, formats, offline, strict, pa
     except config.ConfigError as exc:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
-    with _FetchProgress() as progress:
+    if out_dir.exists() and not out_dir.is_dir():
+        err.print(f"[red]error:[/red] {escape(str(out_dir))}: not a folder (-o names the folder for the outputs)")
+        sys.exit(2)
+    with _stopping_cleanly(), _FetchProgress() as progress:
         result = pipeline.build(source, out_dir, settings, on_image=progress.done, on_fetch_start=progress.start)
     _summary(result)
     if settings.strict and pipeline.has_warnings(result):
         err.print("[yellow]--strict: warnings above; exit code 1[/yellow]")
         sys.exit(1)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: raised where the build is, so that it unwinds (nothing is published, the staging
+    folder is removed, the output folder's lock released)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _interrupt(signum: int, _frame) -> None:
+    for name in (signal.SIGINT, signal.SIGTERM):  # once: the clean-up that follows is short, and not cut
+        signal.signal(name, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _stopping_cleanly():
+    """A failure the user can act on is one line and an exit code, not a traceback: an interrupt stops the
+    workers and exits 128 + the signal's number; a bad configuration found late, or an output folder that
+    cannot be written (disk full, read-only), exits 2."""
+    from compile.writers import pdf_chunks
+
+    names = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {name: signal.signal(name, _interrupt) for name in names}
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        pdf_chunks.close_pools()
+        err.print("[red]interrupted[/red]")
+        sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
+    except config.ConfigError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    except OSError as exc:
+        logging.getLogger("anthology").debug("", exc_info=True)
+        where = f"{exc.filename}: " if exc.filename else ""
+        err.print(f"[red]error:[/red] {escape(where + str(exc.strerror or exc))}")
+        sys.exit(2)
+    finally:
+        for name, handler in previous.items():
+            signal.signal(name, handler)
 
 
 class _FetchProgress:
@@ -211,7 +262,8 @@ def inspect(source, config_file, as_json) -> None:
     """List the articles of SOURCE in final order, with their dates and where each date came from."""
     source = _source_arg(source)
     settings = load_settings(source, config_file)
-    prepared = pipeline.prepare(source, settings)
+    with _stopping_cleanly():
+        prepared = pipeline.prepare(source, settings)
     rows = [report.article_entry(a) for a in prepared.anthology.articles]
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))

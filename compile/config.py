@@ -9,10 +9,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import difflib
+import os
 import re
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +33,7 @@ class ImageSettings:
     max_bytes: int = 25_000_000  # a bigger download is aborted
     max_pixels: int = 60_000_000  # decompression-bomb guard
     concurrency: int = 16  # simultaneous downloads
-    per_host: int = 8  # simultaneous downloads per host (image CDNs; browsers open 6 per host)
+    per_host: int = 8  # simultaneous downloads per host (image CDNs; browsers open 6 per host); <= concurrency
     allow_private_hosts: bool = False  # let loopback/private addresses through (tests, intranets)
     cache_dir: str = ""  # default: $ANTHOLOGY_CACHE or $XDG_CACHE_HOME/anthology or ~/.cache/anthology
     max_side: int = 1600  # long side of EPUB images, in pixels
@@ -90,6 +92,8 @@ class Settings:
     timezone: str = "Asia/Shanghai"  # how dates are shown, and the zone of date-only values
     include: list[str] = field(default_factory=lambda: ["**/*"])  # globs, relative to the source folder
     exclude: list[str] = field(default_factory=list)  # globs; a file matching both is excluded
+    max_file_mb: float = 20.0  # a bigger source file is skipped (and reported), never read
+    read_seconds: float = 30.0  # one article's reading time limit; a slower one is reported as failed
     volumes: VolumeSettings = field(default_factory=lambda: VolumeSettings())
     pdf: PdfSettings = field(default_factory=lambda: PdfSettings())
     script: str = ""  # "" keeps each article's script; "hant" / "hans": a Traditional / Simplified edition (OpenCC)
@@ -110,8 +114,13 @@ EPUB_TARGETS = ("generic", "kindle", "kobo", "apple", "email")
 _CLI_ONLY = {"offline", "strict", "scheduler"}
 
 
-def load(path: Path | None, **cli: object) -> Settings:
-    """Read `path` (if any), apply CLI options that are not None, and validate."""
+def load(path: Path | None, *, source: Path | None = None, **cli: object) -> Settings:
+    """Read `path` (if any), apply CLI options that are not None, and validate.
+
+    The file is untrusted (it travels with the archive, docs/security.md): its theme must be an installed
+    theme's name and its cache folder must lie outside `source` (the archive; default: the file's folder).
+    A theme given on the command line (`theme=`) may also be a theme folder: the user typed it.
+    """
     settings = Settings()
     if path is not None:
         try:
@@ -121,7 +130,13 @@ def load(path: Path | None, **cli: object) -> Settings:
             raise ConfigError(f"{path}: config file not found") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-        settings = _build(Settings, data, _Where(path, text, ""))
+        where = _Where(path, text, "")
+        settings = _build(Settings, data, where)
+        if "per_host" not in data.get("images", {}):  # fewer downloads in all than the default per host
+            settings.images.per_host = min(settings.images.per_host, settings.images.concurrency)
+        _check_untrusted(settings, where, source or path.parent)
+    if cli.get("theme") is not None:
+        cli["theme"] = _cli_theme(str(cli["theme"]))
     for key, value in cli.items():
         if value is not None:
             setattr(settings, key, value)
@@ -201,6 +216,183 @@ def check(settings: Settings) -> None:
     _check_values(settings, None)
 
 
+# --- What only an (untrusted) file is held to ------------------------------------------------------------
+
+def _check_untrusted(settings: Settings, where: _Where, source: Path) -> None:
+    from compile import theme
+
+    if not theme.is_installed(settings.theme):
+        raise where.error("theme", f"{settings.theme!r} is not an installed theme; choose from "
+                                   f"{', '.join(theme.available())} (a theme folder can be given only on the "
+                                   "command line: --theme PATH)")
+    if settings.images.cache_dir:
+        images = _Where(where.path, where.text, "images.")
+        settings.images.cache_dir = str(_cache_dir(settings.images.cache_dir, images, source))
+
+
+def _cache_dir(value: str, where: _Where, source: Path) -> Path:
+    """The cache folder a file names, made absolute (relative to the file's folder): never inside the archive,
+    whose cached articles would then be trusted, and never a system folder."""
+    try:
+        folder = (where.path.parent / Path(value).expanduser()).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise where.error("cache_dir", f"{value!r} cannot be resolved: {exc}") from None
+    how = "set ANTHOLOGY_CACHE=FOLDER in the environment instead, or leave cache_dir empty for the default"
+    archive = source.resolve()
+    if folder == archive or folder.is_relative_to(archive):
+        raise where.error("cache_dir", f"{value!r} is inside the archive ({folder}); {how}")
+    if is_system_folder(folder):
+        raise where.error("cache_dir", f"{value!r} is a system folder ({folder}); {how}")
+    return folder
+
+
+_SYSTEM_TREES = ("etc", "usr", "bin", "sbin", "boot", "dev", "proc", "sys", "run", "var")
+_SYSTEM_EXCEPTIONS = (Path("/var/tmp"),)  # and one folder down /var/cache (see is_system_folder)
+
+
+def is_system_folder(folder: Path) -> bool:
+    """`/`, anything under /etc, /usr, /lib*, /proc ... (/var too, but for /var/tmp and /var/cache/NAME),
+    or exactly /root, /home or the user's home (their subfolders are the user's)."""
+    parts = folder.parts
+    if len(parts) < 2 or folder in {Path("/root"), Path("/home"), _home()}:
+        return True
+    if any(folder == ok or folder.is_relative_to(ok) for ok in _SYSTEM_EXCEPTIONS):
+        return False
+    if parts[1] == "var" and len(parts) >= 4 and parts[2] == "cache":
+        return False
+    return parts[1] in _SYSTEM_TREES or parts[1].startswith("lib")
+
+
+def _home() -> Path | None:
+    try:
+        return Path.home().resolve()
+    except (RuntimeError, KeyError):  # no $HOME and no passwd entry
+        return None
+
+
+def _cli_theme(value: str) -> str:
+    """A theme the user typed: an installed theme's name, else a theme folder (made absolute)."""
+    from compile import theme
+
+    if theme.is_installed(value):
+        return value
+    folder = Path(value).expanduser()
+    if not (folder / "theme.toml").is_file():
+        raise ConfigError(f"options: --theme {value!r}: neither an installed theme ({', '.join(theme.available())})"
+                          " nor a folder with a theme.toml")
+    return str(folder.resolve())
+
+
+# --- Values, from wherever they came ---------------------------------------------------------------------
+
+# A well-formed BCP 47 tag (RFC 5646 section 2.1, without the grandfathered irregular tags): zh-Hans, en-US,
+# zh-Hant-TW, de-CH-1901, x-private. It lands in attributes of the EPUB and the PDF: nothing else may pass.
+LANGUAGE_TAG = re.compile(r"""
+    (?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})   # language, extended language subtags
+    (?:-[A-Za-z]{4})?                                       # script
+    (?:-(?:[A-Za-z]{2}|[0-9]{3}))?                          # region
+    (?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*          # variants
+    (?:-[0-9A-WY-Za-wy-z](?:-[A-Za-z0-9]{2,8})+)*           # extensions
+    (?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?                        # private use
+    |[Xx](?:-[A-Za-z0-9]{1,8})+                             # private use alone
+""", re.X | re.A)
+
+
+def is_language_tag(tag: str) -> bool:
+    return bool(tag) and len(tag) <= 64 and LANGUAGE_TAG.fullmatch(tag) is not None
+
+
+# Control characters have no place in a title and XML refuses most of them.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+TEXT_MAX = 1000  # characters of a title, subtitle or editor
+
+
+@dataclass(frozen=True)
+class Bound:
+    """The allowed range of a number. `high` may name another key (images.per_host <= images.concurrency) or be
+    a function of the machine (pdf.workers)."""
+
+    low: float
+    high: float | str | Callable[[], int]
+    above: bool = False  # `low` itself is not allowed (timeouts: > 0)
+    note: str = ""  # what the range means, for the message
+
+
+def available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+MB = 1_000_000
+BOUNDS: dict[str, Bound] = {
+    "max_file_mb": Bound(0, 2000, above=True, note="MB"),
+    "read_seconds": Bound(0, 3600, above=True, note="seconds"),
+    "pdf.workers": Bound(0, lambda: 2 * available_cpus(), note="0 = one per CPU; at most 2 × CPU count"),
+    "pdf.chunk_articles": Bound(1, 1000),
+    "pdf.bleed_mm": Bound(0, 20),
+    "images.concurrency": Bound(1, 64),
+    "images.per_host": Bound(1, "images.concurrency"),
+    "images.connect_timeout": Bound(0, 600, above=True, note="seconds"),
+    "images.read_timeout": Bound(0, 600, above=True, note="seconds"),
+    "images.total_timeout": Bound(0, 600, above=True, note="seconds"),
+    "images.backoff": Bound(0, 60, note="seconds"),
+    "images.retries": Bound(0, 10),
+    "images.max_bytes": Bound(1, 200 * MB, note="bytes"),
+    "images.max_pixels": Bound(1, 200 * MB, note="pixels"),
+    "images.max_side": Bound(16, 10_000, note="pixels"),
+    "images.jpeg_quality": Bound(1, 100),
+    "images.print_quality": Bound(1, 100),
+    "images.print_ppi": Bound(50, 1200),
+    "images.print_width_mm": Bound(0, 1000, note="0 = the theme's text width"),
+    "images.epub_budget_mb": Bound(0, 10_000, note="0 = no budget"),
+    "images.pdf_budget_mb": Bound(0, 10_000, note="0 = no budget"),
+    "volumes.max_articles": Bound(0, 100_000, note="0 = no limit"),
+    "volumes.max_pages": Bound(0, 1_000_000, note="0 = no limit"),
+}
+
+
+def _value(settings: Settings, key: str):
+    value = settings
+    for part in key.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _check_bounds(settings: Settings, where: str) -> None:
+    for key, bound in BOUNDS.items():
+        value = _value(settings, key)
+        high = _value(settings, bound.high) if isinstance(bound.high, str) else bound.high
+        high = high() if callable(high) else high
+        low_ok = value > bound.low if bound.above else value >= bound.low
+        if not (low_ok and value <= high):  # NaN fails both comparisons: refused too
+            low = f"> {bound.low}" if bound.above else f">= {bound.low}"
+            limit = f"{high} ({bound.high})" if isinstance(bound.high, str) else f"{high}"
+            note = f"; {bound.note}" if bound.note else ""
+            raise ConfigError(f"{where}: key '{key}': {value!r} is out of range: allowed {low} and <= {limit}{note}")
+
+
+def _check_texts(settings: Settings, where: str) -> None:
+    texts = {"title": settings.title, "subtitle": settings.subtitle, "editor": settings.editor}
+    texts.update({f"overrides.{name}.title": o.title for name, o in settings.overrides.items() if o.title})
+    for key, text in texts.items():
+        if _CONTROL.search(text):
+            raise ConfigError(f"{where}: key '{key}': control characters are not allowed")
+        if len(text) > TEXT_MAX:
+            raise ConfigError(f"{where}: key '{key}': {len(text)} characters; at most {TEXT_MAX}")
+
+
+def _check_languages(settings: Settings, where: str) -> None:
+    tags = {"language": settings.language}
+    tags.update({f"overrides.{name}.language": o.language for name, o in settings.overrides.items()
+                 if o.language is not None})
+    for key, tag in tags.items():
+        if not is_language_tag(tag):
+            raise ConfigError(f"{where}: key '{key}': {tag!r} is not a BCP 47 language tag "
+                              "(such as zh-Hans, zh-Hant-TW, en, en-US)")
+
+
 def _check_values(settings: Settings, path: Path | None) -> None:
     where = str(path) if path else "options"
     for fmt in settings.formats:
@@ -210,8 +402,9 @@ def _check_values(settings: Settings, path: Path | None) -> None:
         raise ConfigError(f"{where}: key 'sections': '{settings.sections}' is not one of {', '.join(SECTIONS)}")
     if settings.volumes.by not in ("", "year"):
         raise ConfigError(f"{where}: key 'volumes.by': '{settings.volumes.by}' is not one of \"\", year")
-    if settings.volumes.max_articles < 0 or settings.volumes.max_pages < 0:
-        raise ConfigError(f"{where}: key 'volumes': limits must be 0 (none) or positive")
+    _check_bounds(settings, where)
+    _check_languages(settings, where)
+    _check_texts(settings, where)
     if settings.pdf.impose not in ("", "booklet"):
         raise ConfigError(f"{where}: key 'pdf.impose': '{settings.pdf.impose}' is not one of \"\", booklet")
     if settings.pdf.page_size:
@@ -230,8 +423,6 @@ def _check_values(settings: Settings, path: Path | None) -> None:
         raise ConfigError(f"{where}: key 'script': '{settings.script}' is not one of hant, hans")
     if settings.pdf.mode not in ("auto", "single", "chunked"):
         raise ConfigError(f"{where}: key 'pdf.mode': '{settings.pdf.mode}' is not one of auto, single, chunked")
-    if settings.pdf.workers < 0 or settings.pdf.chunk_articles < 1:
-        raise ConfigError(f"{where}: key 'pdf': workers must be >= 0 and chunk_articles >= 1")
     if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
         raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
     try:

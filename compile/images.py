@@ -11,37 +11,52 @@ Three parts, in build order:
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import hashlib
 import html
 import io
 import ipaddress
+import logging
+import math
 import os
+import re
 import socket
 import ssl
+import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, urljoin, urlsplit
 
 import certifi
 import httpcore
 import httpx
+import nh3
 from bs4 import Tag
 from PIL import Image as PILImage
-from PIL import ImageOps
+from PIL import ImageFile, ImageOps
 
 from compile import atomic
-from compile.config import ImageSettings
+from compile.config import ConfigError, ImageSettings
 from compile.model import Article, Image
 
 LAZY_ATTRIBUTES = ("data-src", "data-original", "data-lazy-src", "data-url", "data-hi-res-src", "src")
 PROXIES = {"images.weserv.nl": "url", "wsrv.nl": "url", "i0.wp.com": None, "i1.wp.com": None, "i2.wp.com": None}
 USER_AGENT = "anthology-compiler/0.1 (+https://example.invalid/anthology)"
 MAX_REDIRECTS = 5
+# A source URL that says http(s) but cannot be parsed (`http://[::1/x.png`, `http://a b/x`, port 99999) is carried
+# as a valid URL on this reserved host (RFC 2606: never resolves), so that the sanitizer keeps it and its figure
+# becomes a failed image with the usual placeholder, not a lost article. `unwrap_proxy` gives the original back.
+MALFORMED_HOST = "malformed-url.invalid"
+MALFORMED = "malformed URL"
+WEB_SCHEME = re.compile(r"https?:", re.I)
+FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")  # WHATWG's forbidden host code points
+log = logging.getLogger("anthology")
 
 
 # ---------------------------------------------------------------- finding sources (pure)
@@ -62,14 +77,44 @@ def best_source(img: Tag, extra_srcsets: Iterable[str] = (), base_url: str = "")
 
 
 def absolute_url(url: str, base_url: str = "") -> str:
-    """`url` resolved against the article's URL; "" unless the result is http(s)."""
+    """`url` resolved against the article's URL; "" unless the result is http(s) (a relative URL without a
+    base, `file:`, `data:` ... are refused). A malformed http(s) URL comes back as its carrier (MALFORMED_HOST).
+    Never raises."""
     url = url.strip()
     if not url:
         return ""
-    url = urljoin(base_url, url) if base_url else url
+    if base_url:
+        with contextlib.suppress(ValueError):  # a malformed base or URL: the URL is judged on its own
+            url = urljoin(base_url, url)
     if url.startswith("//"):
         url = "https:" + url
-    return url if urlsplit(url).scheme in ("http", "https") else ""
+    if not WEB_SCHEME.match(url):
+        return ""
+    return url if well_formed(url) else carrier(url)
+
+
+def well_formed(url: str) -> bool:
+    """An http(s) URL that parses, with a host and a valid port, and that can be sent."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        if not host or parts.port == 0 or (FORBIDDEN_HOST.search(host) and ":" not in host):
+            return False
+        wire_url(url)
+    except (ValueError, FetchError):
+        return False
+    return _sanitizer_keeps(url)
+
+
+def _sanitizer_keeps(url: str) -> bool:
+    """The allow-list sanitizer (WHATWG URL parsing) keeps it as an <img> source: what it drops would leave a
+    figure without its URL (`http://1.2.3.4.5/`, `http://xn--zz/`)."""
+    return "src=" in nh3.clean(f'<img src="{html.escape(url, quote=True)}">', tags={"img"},
+                               attributes={"img": {"src"}}, url_schemes={"http", "https"})
+
+
+def carrier(url: str) -> str:
+    return f"http://{MALFORMED_HOST}/?url={quote(url, safe='')}"
 
 
 def _parse_srcset(srcset: str) -> list[tuple[float, str]]:
@@ -79,8 +124,10 @@ def _parse_srcset(srcset: str) -> list[tuple[float, str]]:
         if not bits:
             continue
         weight = 1.0
-        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
-            weight = float(bits[1][:-1]) * (1 if bits[1].endswith("w") else 1000)
+        if len(bits) > 1 and bits[1][-1:] in ("w", "x"):
+            with contextlib.suppress(ValueError):  # "²w", "1e999w", "nanx": the default weight
+                number = float(bits[1][:-1])
+                weight = number * (1 if bits[1].endswith("w") else 1000) if 0 <= number < 1e9 else 1.0
         found.append((weight, bits[0]))
     return found
 
@@ -91,15 +138,21 @@ def is_tracking_pixel(img: Tag) -> bool:
 
 
 def unwrap_proxy(url: str) -> tuple[str, str]:
-    """(original URL, URL as found): `images.weserv.nl/?url=host/x.jpg` becomes `https://host/x.jpg`."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    """(original URL, URL as found): `images.weserv.nl/?url=host/x.jpg` becomes `https://host/x.jpg`; a
+    malformed URL's carrier stays the URL, and what the source wrote is given as found. Never raises."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError:
+        return url, url
+    if host == MALFORMED_HOST:
+        return url, parse_qs(parts.query).get("url", [url])[0]
     if host in PROXIES:
         key = PROXIES[host]
         inner = parse_qs(parts.query).get(key, [""])[0] if key else parts.path.lstrip("/")
         if inner:
-            original = inner if inner.startswith(("http://", "https://")) else f"https://{inner.lstrip('/')}"
-            return original, url
+            original = inner if WEB_SCHEME.match(inner) else f"https://{inner.lstrip('/')}"
+            return absolute_url(original) or url, url
     return url, url
 
 
@@ -144,10 +197,30 @@ class Cache:
     """
 
     root: Path
+    write_failed: bool = field(default=False, compare=False)  # warned once; images then fail, articles stay
 
     @classmethod
     def from_settings(cls, settings: ImageSettings) -> Cache:
-        return cls(Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir())
+        """The configured cache, checked to be usable: ConfigError (exit 2) names it otherwise."""
+        cache = cls(Path(settings.cache_dir).expanduser() if settings.cache_dir else default_cache_dir())
+        cache.check_writable()
+        return cache
+
+    def check_writable(self) -> None:
+        """Make the folder, write and remove a file in it: an unusable cache stops the build at its start,
+        where every article would otherwise fail one by one."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=self.root, prefix=".probe.", suffix=".part")
+            try:
+                os.write(fd, b"probe")
+            finally:
+                os.close(fd)
+                os.unlink(name)
+        except OSError as exc:
+            raise ConfigError(f"cache folder {self.root}: cannot be written ({exc.strerror or exc}); choose another "
+                              "with ANTHOLOGY_CACHE=FOLDER in the environment or [images] cache_dir in "
+                              "anthology.toml") from None
 
     def key(self, url: str) -> str:
         return hashlib.sha256(url.encode("utf-8")).hexdigest()
@@ -161,7 +234,14 @@ class Cache:
         return self.root / "variants" / profile / f"{key[:24]}{suffix}"
 
     def write(self, path: Path, data: bytes) -> None:
-        atomic.write_bytes(path, data)
+        """FetchError when the cache cannot take it (disk full): that image fails, said once in the log."""
+        try:
+            atomic.write_bytes(path, data)
+        except OSError as exc:
+            if not self.write_failed:
+                log.warning("cannot write to the image cache %s (%s): images not yet cached fail", self.root, exc)
+            self.write_failed = True
+            raise FetchError(f"cannot write the image cache ({exc.strerror or exc})") from None
 
     def sweep(self, older_than: float = 3600) -> int:
         """Remove temporary files left by killed builds (not those of a build running now)."""
@@ -187,11 +267,18 @@ class Retryable(FetchError):
 
 
 def check_url(url: str) -> None:
-    parts = urlsplit(url)
+    """FetchError unless `url` is a well-formed http(s) URL with a host. Never raises anything else."""
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise FetchError(MALFORMED) from None
     if parts.scheme not in ("http", "https"):
         raise FetchError(f"scheme '{parts.scheme or '(none)'}' refused (only http and https)")
-    if not parts.hostname:
+    if not host:
         raise FetchError("no host in URL")
+    if host == MALFORMED_HOST or not well_formed(url):
+        raise FetchError(MALFORMED)
 
 
 def allowed_address(address: str, allow_private: bool) -> bool:
@@ -312,7 +399,10 @@ def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, d
                     location = fields.get("location", "").strip()
                     if not location:
                         raise FetchError(f"HTTP {status} without a Location")
-                    url = urljoin(url, location)
+                    try:
+                        url = urljoin(url, location)
+                    except ValueError:
+                        raise FetchError(f"HTTP {status} to a {MALFORMED}") from None
                     continue
                 if status >= 500 or status == 429:
                     raise Retryable(f"HTTP {status}")
@@ -344,7 +434,7 @@ def wire_url(url: str) -> httpcore.URL:
         return httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
                             target=parsed.raw_path)
     except (httpx.InvalidURL, UnicodeError, TypeError, ValueError) as exc:
-        raise FetchError(f"invalid URL: {exc}") from None
+        raise FetchError(f"{MALFORMED} ({exc})") from None
 
 
 def _read_limited(response, limit: int) -> bytes:
@@ -419,8 +509,8 @@ def fetch_all(
                     slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
                 with slot:
                     data = fetch_one(pool, image.url, settings)
-                picture = decode(data, settings.max_pixels)
-                image.width, image.height, image.bytes = picture.width, picture.height, len(data)
+                with decoded(data, settings.max_pixels, VERIFY_BOX) as picture:  # only checked: a small one
+                    (image.width, image.height), image.bytes = picture.info["full_size"], len(data)
                 cache.write(original, data)
             image.status, image.reason = "ok", ""
         except FetchError as exc:
@@ -492,29 +582,123 @@ def sniff(data: bytes) -> None:
     raise FetchError("the response is not an image")
 
 
-def decode(data: bytes, max_pixels: int) -> PILImage.Image:
-    """The first frame, EXIF-oriented and fully decoded; FetchError for bombs and broken files.
+class PixelBudget:
+    """Pixels being decoded at once, in this process: each decode holds its width×height until its picture is
+    done with. Sixteen small PNGs claiming 60 M pixels each, decoded by sixteen threads, took 7.2 GB; under the
+    budget they wait their turn. An image bigger than the whole budget fails."""
 
-    The pixel count is checked from the header before any pixel is decoded (a 50 KB PNG can claim
-    gigapixels). Decoders raise many types on hostile input, so everything is caught here.
+    def __init__(self, limit: int):
+        self.limit, self.used = limit, 0
+        self.changed = threading.Condition()
+
+    @contextlib.contextmanager
+    def hold(self, pixels: int) -> Iterator[None]:
+        if pixels > self.limit:
+            raise FetchError(f"too many pixels: {pixels} is more than the decoding budget of {self.limit}")
+        with self.changed:
+            self.changed.wait_for(lambda: self.used + pixels <= self.limit)
+            self.used += pixels
+        try:
+            yield
+        finally:
+            with self.changed:
+                self.used -= pixels
+                self.changed.notify_all()
+
+
+def _big_blocks_to_the_os() -> None:
+    """glibc keeps what threads free in per-thread arenas, and raises its mmap threshold after each big free:
+    pictures decoded one at a time by sixteen fetch threads stayed resident (1 GB for 240 MB pictures, and
+    MemoryError under a 2 GB address-space limit). A fixed threshold maps each block of 4 MB or more on its own
+    and gives it back when freed (peak 0.7 GB)."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
+        ctypes.CDLL(None).mallopt(M_MMAP_THRESHOLD, 4 << 20)
+
+
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+_big_blocks_to_the_os()
+PIXELS = PixelBudget(120_000_000)  # ~480 MB of RGBA, plus the working copies made while resizing
+VERIFY_BOX = (256, 256)  # a JPEG is checked for soundness at 1/8 scale: every byte is still decoded
+ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def decode(data: bytes, max_pixels: int, box: tuple[int, int] | None = None) -> PILImage.Image:
+    """The first frame, EXIF-oriented and fully decoded; FetchError for bombs and broken files. With `box`, a
+    JPEG may be decoded at a reduced scale that still covers it (what a variant for `box` needs)."""
+    with _decoding(data, max_pixels, box) as picture:
+        return picture
+
+
+@contextlib.contextmanager
+def decoded(data: bytes, max_pixels: int, box: tuple[int, int] | None = None) -> Iterator[PILImage.Image]:
+    """`decode`, holding the picture's pixels in the process-wide budget (PIXELS) while the block runs; the
+    picture is closed (its pixels freed) when the block ends, before the budget is given back."""
+    with _decoding(data, max_pixels, box) as picture:
+        try:
+            yield picture
+        finally:
+            picture.close()
+
+
+@contextlib.contextmanager
+def _decoding(data: bytes, max_pixels: int, box: tuple[int, int] | None) -> Iterator[PILImage.Image]:
+    """The pixel count is checked from the header before any pixel is decoded (a 50 KB PNG can claim
+    gigapixels). Decoders raise many types on hostile input, so everything is caught here. A cut file is
+    refused even where the decoder would fill the rest in grey (WeasyPrint lets Pillow do that).
     """
     sniff(data)
+    opened = _open(data)
+    full = opened.size
+    if full[0] * full[1] > max_pixels:
+        raise FetchError(f"too many pixels: {full[0]}×{full[1]} > limit of {max_pixels} (decompression bomb guard)")
+    _check_complete(data, opened.format)
+    if box and opened.format == "JPEG":
+        side = max(box)  # square: the box may be met before or after an EXIF rotation
+        opened.draft(None, (side, side))  # DCT scaling: 1/2, 1/4 or 1/8 of the pixels, never below the box
+    with PIXELS.hold(opened.size[0] * opened.size[1]):
+        picture = _load(opened)
+        picture.info["full_size"] = full[::-1] if _orientation(opened) in ROTATED else full
+        yield picture
+
+
+def _open(data: bytes) -> PILImage.Image:
     try:
-        with PILImage.open(io.BytesIO(data), formats=FORMATS) as opened:
-            width, height = opened.size
-            if width * height > max_pixels:
-                raise FetchError(f"too many pixels: {width}×{height} > limit of {max_pixels} "
-                                 "(decompression bomb guard)")
-            source_format = opened.format
-            opened.seek(0)  # first frame of an animation
-            opened.load()
-            picture = ImageOps.exif_transpose(opened)
-            if picture is opened:
-                picture = opened.copy()
-    except FetchError:
-        raise
+        return PILImage.open(io.BytesIO(data), formats=FORMATS)
     except PILImage.DecompressionBombError as exc:
         raise FetchError(f"decompression bomb refused: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - hostile bytes: any decoder error means "not usable"
+        raise FetchError(f"not a readable image ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+def _check_complete(data: bytes, image_format: str | None) -> None:
+    """A JPEG ends with EOI after its last scan; a PNG has IEND after its last IDAT."""
+    if image_format == "JPEG" and data.rfind(b"\xff\xd9") < data.rfind(b"\xff\xda"):
+        raise FetchError("truncated image")
+    if image_format == "PNG" and data.rfind(b"IEND") < data.rfind(b"IDAT"):
+        raise FetchError("truncated image")
+
+
+def _orientation(opened: PILImage.Image) -> int:
+    try:
+        return int(opened.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a broken EXIF block is no orientation
+        return 1
+
+
+def _load(opened: PILImage.Image) -> PILImage.Image:
+    ImageFile.LOAD_TRUNCATED_IMAGES = False  # WeasyPrint sets it on import: a cut file must fail, not turn grey
+    try:
+        source_format = opened.format
+        opened.seek(0)  # first frame of an animation
+        opened.load()
+        ImageOps.exif_transpose(opened, in_place=True)  # not a copy: twice the pixels for nothing
+        picture = opened
+    except PILImage.DecompressionBombError as exc:
+        raise FetchError(f"decompression bomb refused: {exc}") from None
+    except OSError as exc:
+        if "truncated" in str(exc).lower():
+            raise FetchError("truncated image") from None
+        raise FetchError(f"not a readable image (OSError: {str(exc)[:120]})") from None
     except Exception as exc:  # noqa: BLE001 - hostile bytes: any decoder error means "not usable"
         raise FetchError(f"not a readable image ({type(exc).__name__}: {str(exc)[:120]})") from None
     # No EXIF, GPS, XMP, ICC or comments travel on (PNG saving would copy some of them from info).
@@ -581,14 +765,30 @@ def render(picture: PILImage.Image, target: Profile) -> tuple[bytes, str, tuple[
     as_png = _wants_png(picture)
     picture = _normalise_mode(picture, as_png, target.grayscale)
     if picture.width > target.box[0] or picture.height > target.box[1]:
-        picture = picture.copy()
-        picture.thumbnail(target.box, PILImage.Resampling.LANCZOS)
+        # What thumbnail() makes, without first copying the whole picture (the largest allocation here).
+        picture = picture.resize(fitted(picture.size, target.box), PILImage.Resampling.LANCZOS, reducing_gap=2.0)
     out = io.BytesIO()
     if as_png:
         picture.save(out, "PNG", optimize=True)
     else:
         picture.save(out, "JPEG", quality=target.quality, optimize=True, progressive=True)
     return out.getvalue(), ".png" if as_png else ".jpg", picture.size
+
+
+def fitted(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The size Pillow's thumbnail() gives `size` fitted into `box`, aspect kept (its rounding)."""
+    width, height = size
+    x, y = box
+    aspect = width / height
+
+    def rounded(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if x / y >= aspect:
+        x = rounded(y * aspect, key=lambda n: abs(aspect - n / y))
+    else:
+        y = rounded(x / aspect, key=lambda n: 0 if n == 0 else abs(aspect - x / n))
+    return x, y
 
 
 def _wants_png(picture: PILImage.Image) -> bool:
@@ -625,17 +825,23 @@ def process(image: Image, data: bytes, cache: Cache, settings: ImageSettings,
             target: Profile | str = "epub") -> None:
     """Decode `data` and write `image`'s variant for one profile; set image.path and friends."""
     target = profile(target, settings) if isinstance(target, str) else target
-    _make_variant(image, lambda: decode(data, settings.max_pixels), cache, target)
+    _make_variant(image, lambda box: decoded(data, settings.max_pixels, box), cache, target)
 
 
-def _make_variant(image: Image, load: Callable[[], PILImage.Image], cache: Cache, target: Profile) -> None:
+Loader = Callable[[tuple[int, int]], contextlib.AbstractContextManager[PILImage.Image]]
+
+
+def _make_variant(image: Image, load: Loader, cache: Cache, target: Profile) -> None:
+    """`load(box)` decodes the original for a variant fitting `box`; its pixels stay in the budget until the
+    variant is encoded."""
     existing = [p for p in (cache.variant(image.url, target.tag, s) for s in (".jpg", ".png")) if p.is_file()]
     if existing:
         path = existing[0]
         with PILImage.open(path) as done:
             size = done.size
     else:
-        encoded, suffix, size = render(load(), target)
+        with load(target.box) as picture:
+            encoded, suffix, size = render(picture, target)
         path = cache.variant(image.url, target.tag, suffix)
         cache.write(path, encoded)
     image.path = path
@@ -686,23 +892,27 @@ def use_profile(images_: list[Image], target: Profile, cache: Cache, settings: I
 def _variants_for(ok: list[Image], target: Profile, cache: Cache, settings: ImageSettings) -> int:
     def one(image: Image) -> int:
         try:
-            _make_variant(image, lambda: _load_original(image, cache, settings), cache, target)
+            _make_variant(image, lambda box: _load_original(image, cache, settings, box), cache, target)
             return image.variants[target.name]["bytes"]
         except FetchError as exc:
             image.status, image.reason, image.path = "failed", str(exc), None
+            return 0
+        except Exception as exc:  # noqa: BLE001 - one odd image must not sink its article or the build
+            image.status, image.reason, image.path = "failed", f"internal error: {type(exc).__name__}: {exc}", None
             return 0
 
     with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 4))) as workers:
         return sum(workers.map(one, ok))
 
 
-def _load_original(image: Image, cache: Cache, settings: ImageSettings) -> PILImage.Image:
+def _load_original(image: Image, cache: Cache, settings: ImageSettings,
+                   box: tuple[int, int]) -> contextlib.AbstractContextManager[PILImage.Image]:
     original = cache.original(image.url)
     try:
         data = original.read_bytes()
     except OSError as exc:
         raise FetchError(f"the cached original is gone ({exc})") from None
-    return decode(data, settings.max_pixels)
+    return decoded(data, settings.max_pixels, box)
 
 
 def report_entry(image: Image, article_id: str) -> dict:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import clean, dates, images, order, outlets, readers, report, theme, typeset, volumes
-from compile.config import Settings
+from compile import atomic, clean, dates, images, order, outlets, readers, report, sources, theme, typeset, volumes
+from compile.config import ConfigError, Settings
 from compile.model import Anthology, Article
 from compile.store import ArticleStore, article_key
 from compile.writers import epub as epub_writer
@@ -48,11 +48,9 @@ class Result:
     report_path: Path
 
 
-def discover(source: Path) -> list[Path]:
-    return sorted(
-        p for p in source.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts)
-    )
+def discover(source: Path) -> list[sources.Entry]:
+    """Every file of the source folder, those that are not read with the reason (compile/sources.py)."""
+    return sources.discover(source)
 
 
 def selected(relative: str, settings: Settings) -> bool:
@@ -70,44 +68,34 @@ def selected(relative: str, settings: Settings) -> bool:
 def prepare(source: Path, settings: Settings, store: ArticleStore | None = None) -> Prepared:
     zone = ZoneInfo(settings.timezone)
     inputs, articles = [], []
-    for path in discover(source):
-        relative = path.relative_to(source).as_posix()
-        if path.name == CONFIG_NAME:
-            inputs.append({"source": relative, "status": "skipped", "reason": "the anthology's configuration"})
+    entries = discover(source)
+    _require_candidates(source, entries)
+    for entry in entries:
+        status, reason = _triage(entry, settings)
+        if status:
+            inputs.append({"source": entry.relative, "status": status, "reason": reason})
             continue
-        if path.suffix.lower() not in ARTICLE_SUFFIXES:
-            inputs.append({"source": relative, "status": "skipped", "reason": "not an article file"})
-            continue
-        if not selected(relative, settings):
-            inputs.append({"source": relative, "status": "excluded", "reason": "excluded by include/exclude globs"})
-            continue
-        override = settings.overrides.get(path.name) or settings.overrides.get(relative)
+        name = PurePosixPath(entry.relative).name
+        override = settings.overrides.get(name) or settings.overrides.get(entry.relative)
         if override is not None and override.exclude:
-            inputs.append({"source": relative, "status": "excluded", "reason": "excluded by override"})
+            inputs.append({"source": entry.relative, "status": "excluded", "reason": "excluded by override"})
             continue
-        try:
-            article = read_cached(source, path, settings, zone, override, store)
-        except readers.UnreadableFile as exc:
-            log.warning("%s: %s", relative, exc)
-            inputs.append({"source": relative, "status": "failed", "reason": str(exc)})
-            continue
-        except Exception as exc:  # noqa: BLE001 - one bad file must not sink the book
-            log.warning("%s: could not be read: %s", relative, exc)
-            log.debug("%s", traceback.format_exc())
-            inputs.append({"source": relative, "status": "failed", "reason": f"internal error: {exc!r}"})
-            continue
-        inputs.append({"source": relative, "status": "article", "id": article.id})
-        articles.append(article)
+        article = _read_reported(source, entry, settings, zone, override, store, inputs)
+        if article is not None:
+            inputs.append({"source": entry.relative, "status": "article", "id": article.id,
+                           "reader": article.reader, "extraction": article.meta.get("extraction")})
+            articles.append(article)
     _unique_ids(articles)
+    outlets.unify(articles)  # one name per outlet across the book, before duplicates and sections
     ids = {a.source: a.id for a in articles}
     for entry in inputs:
         if entry["source"] in ids:
             entry["id"] = ids[entry["source"]]
     articles, duplicates = order.drop_duplicates(articles)
-    for decision in duplicates:
-        for entry in inputs:
-            if entry["source"] == decision["dropped"]:
-                entry.update(status="duplicate", reason=f"same article as {decision['kept']}")
+    dropped = {decision["dropped"]: decision for decision in duplicates}
+    for entry in inputs:
+        if entry["source"] in dropped:
+            entry.update(status="duplicate", reason=f"same article as {dropped[entry['source']]['kept']}")
     articles = order.chronological(articles)
     anthology = Anthology(title=settings.title, subtitle=settings.subtitle, editor=settings.editor,
                           language=settings.language, articles=articles)
@@ -117,34 +105,99 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     return Prepared(anthology, inputs, duplicates)
 
 
+def _is_candidate(entry: sources.Entry) -> bool:
+    name = PurePosixPath(entry.relative)
+    return not entry.reason and name.name != CONFIG_NAME and name.suffix.lower() in ARTICLE_SUFFIXES
+
+
+def _require_candidates(source: Path, entries: list[sources.Entry]) -> None:
+    """A folder without a single article file is a mistake (a wrong path, an empty download), not a book."""
+    if not any(_is_candidate(e) for e in entries):
+        found = f"{len(entries)} file(s), none of them an article file" if entries else "it is empty"
+        raise ConfigError(f"{source}: no articles to read ({found}; article files end in "
+                          f"{', '.join(sorted(s for s in ARTICLE_SUFFIXES if s))} or have no extension)")
+
+
+def _triage(entry: sources.Entry, settings: Settings) -> tuple[str, str]:
+    """(status, reason) of an entry that is not read, ("", "") for one to read."""
+    if entry.reason:
+        return "skipped", entry.reason
+    if PurePosixPath(entry.relative).name == CONFIG_NAME:
+        return "skipped", "the anthology's configuration"
+    if not _is_candidate(entry):
+        return "skipped", "not an article file"
+    if not selected(entry.relative, settings):
+        return "excluded", "excluded by include/exclude globs"
+    return "", ""
+
+
+def _read_reported(source: Path, entry: sources.Entry, settings: Settings, zone: dt.tzinfo, override,
+                   store: ArticleStore | None, inputs: list[dict]) -> Article | None:
+    """The article, or None with its `inputs` entry added: one bad file never sinks the book."""
+    relative = entry.relative
+    try:
+        data = sources.read_bytes(entry.path, entry.identity, limit=int(settings.max_file_mb * sources.MB))
+        with sources.time_limit(settings.read_seconds):
+            return read_cached(source, entry.path, settings, zone, override, store, data=data, relative=relative)
+    except sources.Skipped as exc:
+        log.warning("%s: skipped: %s", relative, exc)
+        inputs.append({"source": relative, "status": "skipped", "reason": str(exc)})
+    except (readers.UnreadableFile, sources.ReadTimeout) as exc:
+        log.warning("%s: %s", relative, exc)
+        inputs.append({"source": relative, "status": "failed", "reason": str(exc)})
+    except Exception as exc:  # noqa: BLE001 - one bad file must not sink the book
+        log.warning("%s: could not be read: %s", relative, exc)
+        log.debug("%s", traceback.format_exc())
+        inputs.append({"source": relative, "status": "failed", "reason": f"internal error: {exc!r}"})
+    return None
+
+
 def read_cached(source: Path, path: Path, settings: Settings, zone: dt.tzinfo, override,
-                store: ArticleStore | None) -> Article:
-    """read_one, through the incremental store when there is one."""
+                store: ArticleStore | None, data: bytes | None = None, relative: str | None = None) -> Article:
+    """read_one, through the incremental store when there is one. `data`: the file's bytes, already read
+    safely (compile/sources.py); `relative`: its name in the folder, when `path` is a link's real file."""
+    relative = relative or path.relative_to(source).as_posix()
+    if data is None:
+        data = sources.read_inside(source, relative)
     if store is None:
-        return read_one(source, path, zone, override)
-    relative = path.relative_to(source).as_posix()
-    key = article_key(path.read_bytes(), relative, override, settings.timezone)
+        return read_one(source, path, zone, override, data=data, relative=relative)
+    key = article_key(data, relative, override, settings.timezone)
     article = store.get(key)
     if article is None:
-        article = read_one(source, path, zone, override)
+        article = read_one(source, path, zone, override, data=data, relative=relative)
         store.put(key, article)
     return article
 
 
-def read_one(source: Path, path: Path, zone: dt.tzinfo, override) -> Article:
-    article = readers.read_file(source, path)
+def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | None = None,
+             relative: str | None = None) -> Article:
+    relative = relative or path.relative_to(source).as_posix()
+    if data is None:
+        data = sources.read_inside(source, relative)
+    article = readers.read_file(source, source / relative, data)
     dates.date_article(article, zone, override.date if override else None)
+    article.meta.pop("raw_html", None)  # only dating reads the whole page: keep it out of the store and memory
     head, _ = dates.body_signals(article.body)
     clean.clean_article(article)
     images.add_lead_image(article)
     article.outlet = outlets.resolve(article, head)
-    article.title = re.sub(r"\s+", " ", article.title).strip()
+    article.title = _bounded_title(article, re.sub(r"\s+", " ", article.title).strip())
     if override is not None:
         article.title = override.title or article.title
         article.language = override.language or article.language
     if not article.title:
         article.warn("no title found; the file name is used")
     return article
+
+
+MAX_TITLE = 300  # characters: a title runs in headings, the TOC and running heads
+
+
+def _bounded_title(article: Article, title: str) -> str:
+    if len(title) <= MAX_TITLE:
+        return title
+    article.warn(f"title of {len(title):,} characters cut to {MAX_TITLE}")
+    return title[:MAX_TITLE - 1] + "…"
 
 
 def _unique_ids(articles: list[Article]) -> None:
@@ -191,21 +244,24 @@ def build(
         books.append(book)
     # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/volumes.py).
     write = functools.partial(write_volume, images_fetched=summary is not None)
-    done = volumes.run(books, write, out_dir, cache.root, scheduler=settings.scheduler)
-    for part, volume in zip(parts, done, strict=True):
-        outputs.extend(volume.outputs)
-        _take_back(anthology, part, volume, summary, len(parts))
-    for output in outputs:
-        anthology.warnings.extend(output.notes)
-    data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs, summary)
-    for entry in data["articles"]:
-        if entry["id"] in scripts:
-            entry["script"] = scripts[entry["id"]]
-    if len(parts) > 1:
-        data["volumes"] = [report.volume_entry(part) for part in parts]
-    report_path = out_dir / f"{slug}.report.json"
-    report.write(data, report_path)
-    return Result(prepared, outputs, data, report_path)
+    # Everything is written to a staging folder and published together, under the output folder's lock.
+    with atomic.publishing(out_dir) as staging:
+        done = volumes.run(books, write, staging, cache.root, scheduler=settings.scheduler)
+        for part, volume in zip(parts, done, strict=True):
+            outputs.extend(volume.outputs)
+            _take_back(anthology, part, volume, summary, len(parts))
+        for output in outputs:
+            anthology.warnings.extend(output.notes)
+            output.path = out_dir / output.path.relative_to(staging)  # where it will be once published
+        data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs,
+                                   summary)
+        for entry in data["articles"]:
+            if entry["id"] in scripts:
+                entry["script"] = scripts[entry["id"]]
+        if len(parts) > 1:
+            data["volumes"] = [report.volume_entry(part) for part in parts]
+        report.write(data, staging / f"{slug}.report.json")
+    return Result(prepared, outputs, data, out_dir / f"{slug}.report.json")
 
 
 def remove_stale_parts(folder: Path) -> None:
@@ -243,7 +299,9 @@ def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, 
 def archive_attachments(source: Path, part: Anthology, prepared: Prepared, settings: Settings,
                         theme_name: str) -> list[tuple[str, bytes]]:
     """The volume's source files and the report (as it stands before the PDF is written), for PDF/A."""
-    files = [(article.source, (source / article.source).read_bytes()) for article in part.articles]
+    # Read again through the same checks as the articles were (compile/sources.py): never a link out of the folder.
+    limit = int(settings.max_file_mb * sources.MB)
+    files = [(article.source, sources.read_inside(source, article.source, limit)) for article in part.articles]
     data = report.build_report(part, settings, theme_name, prepared.inputs, prepared.duplicates, [], None)
     files.append(("report.json", json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")))
     return files
@@ -290,10 +348,22 @@ def write_outputs(book: Book, out_dir: Path, cache: images.Cache, summary) -> li
             width = prepress.page_width_mm(settings.pdf.page_size or book.theme.page_size)
             printed = images.profile("print", settings.images, images.text_width_mm(f"{width:g}mm"))
             _use_images(part, fmt, printed, cache, settings, summary)
-            outputs.append(pdf_writer.write(book, target, [cache.root]))
+            try:
+                outputs.append(pdf_writer.write(book, target, [cache.root]))
+            except pdf_writer.RenderTimeout as exc:  # the other outputs are still made and published
+                _too_slow(part, exc)
+                continue
             if settings.pdf.impose == "booklet":
                 outputs.append(prepress.impose_booklet(target, out_dir / f"{book.slug}.booklet.pdf"))
     return outputs
+
+
+def _too_slow(part: Anthology, exc: pdf_writer.RenderTimeout) -> None:
+    """No PDF: the book's warnings say why, and each article that was being rendered says so too."""
+    part.warnings.append(str(exc))
+    for article in part.articles:
+        if article.id in exc.ids:
+            article.warn(f"PDF: rendering took longer than {exc.seconds:.0f} s; no PDF was written")
 
 
 def _use_images(anthology: Anthology, fmt: str, profile, cache, settings: Settings, summary) -> None:

@@ -3,6 +3,10 @@
 A cached article is reused only if the source bytes, its override, the settings that shape reading
 (time zone) and the code of the package are all unchanged: any change to any of them is a miss.
 Entries are JSON (never pickle: the cache folder is not trusted with code) and written atomically.
+
+The cache folder is not trusted either (docs/security.md): an entry is used only if its MAC verifies with the
+user's key (compile/cachekey.py), and even then it is checked field by field, its body sanitized again and its
+URL checked, as if an archive had written it. Anything else is a miss, rebuilt and overwritten.
 """
 
 from __future__ import annotations
@@ -11,12 +15,17 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import logging
+import re
 from functools import cache
 from pathlib import Path
 
-from compile import atomic
+from compile import atomic, cachekey, images
 from compile.model import Article, Image
+from compile.sanitize import sanitize_html
+from compile.urls import web_url
 
+log = logging.getLogger("anthology")
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -44,22 +53,31 @@ class ArticleStore:
         self.root = root / "articles"
         self.hits = 0
         self.misses = 0
+        self.write_failed = False  # warned once; the build goes on without storing
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Article | None:
-        path = self._path(key)
         try:
-            article = from_json(json.loads(path.read_text(encoding="utf-8")))
+            payload = cachekey.unseal("article", key, self._path(key).read_bytes())
+            article = from_json(json.loads(payload)) if payload is not None else None
         except (OSError, ValueError, KeyError, TypeError):
-            self.misses += 1
-            return None
-        self.hits += 1
+            article = None
+        self.hits += article is not None
+        self.misses += article is None
         return article
 
     def put(self, key: str, article: Article) -> None:
-        atomic.write_bytes(self._path(key), json.dumps(to_json(article), ensure_ascii=False).encode("utf-8"))
+        sealed = cachekey.seal("article", key, json.dumps(to_json(article), ensure_ascii=False).encode("utf-8"))
+        if sealed is None:
+            return
+        try:
+            atomic.write_bytes(self._path(key), sealed)
+        except OSError as exc:  # a full or broken cache costs speed, never an article
+            if not self.write_failed:
+                log.warning("cannot store parsed articles in %s (%s); going on without", self.root, exc)
+            self.write_failed = True
 
 
 def to_json(article: Article) -> dict:
@@ -72,9 +90,55 @@ def to_json(article: Article) -> dict:
     return data
 
 
+# Fields that are not plain strings; every other field of the model must be one.
+ARTICLE_TYPES = {"meta": dict, "published": (str, type(None)), "archived": (str, type(None)), "images": list,
+                 "warnings": list}
+IMAGE_TYPES = {"path": type(None), "width": int, "height": int, "bytes": int, "from_cache": bool, "variants": dict}
+STORED_STATUSES = {"pending", "failed", "skipped"}  # stored before fetching: never "ok", never a local path
+LANGUAGE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*")
+
+
 def from_json(data: dict) -> Article:
+    """The article an entry describes; ValueError or TypeError for anything the code would not have stored."""
+    _check_fields(data, Article, ARTICLE_TYPES)
+    if not all(isinstance(w, str) for w in data["warnings"]):
+        raise TypeError("warnings must be strings")
+    if data["language"] and not LANGUAGE.fullmatch(data["language"]):
+        raise ValueError(f"bad language tag {data['language']!r}")
     for name in ("published", "archived"):
-        data[name] = dt.datetime.fromisoformat(data[name]) if data[name] else None
-    data["images"] = [Image(**{**image, "path": Path(image["path"]) if image["path"] else None})
-                      for image in data["images"]]
+        data[name] = _aware(data[name])
+    data["images"] = [_image(image) for image in data["images"]]
+    data["body"] = sanitize_html(data["body"])
+    data["url"] = web_url(data["url"])
     return Article(**data)
+
+
+def _check_fields(data, model, special: dict) -> None:
+    """Exactly the model's fields, each of its type (bool is not taken for int)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{model.__name__} entry is not an object")
+    names = {f.name for f in dataclasses.fields(model)}
+    if set(data) != names:
+        raise ValueError(f"{model.__name__} fields differ: {sorted(set(data) ^ names)}")
+    for name, value in data.items():
+        expected = special.get(name, str)
+        if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            raise TypeError(f"{model.__name__}.{name} has type {type(value).__name__}")
+
+
+def _aware(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    parsed = dt.datetime.fromisoformat(value)
+    if parsed.tzinfo is None:  # the model's dates are aware: a naive one would break sorting
+        raise ValueError(f"date without a time zone: {value!r}")
+    return parsed
+
+
+def _image(data: dict) -> Image:
+    _check_fields(data, Image, IMAGE_TYPES)
+    if data["status"] not in STORED_STATUSES or data["variants"]:
+        raise ValueError(f"image stored with status {data['status']!r}")
+    if images.absolute_url(data["url"]) != data["url"]:
+        raise ValueError(f"image URL {data['url'][:80]!r} is not http(s)")
+    return Image(**data)

@@ -1,14 +1,28 @@
-"""Themes are data: `themes/<name>/theme.toml`, jinja2 templates and CSS. This module only loads them."""
+"""Themes are data: `themes/<name>/theme.toml`, jinja2 templates and CSS. This module only loads them.
+
+A theme is an installed theme's name, or a folder the user named on the command line (`config.load` lets a
+path through only from there, never from an archive's anthology.toml). Its templates render sandboxed
+(writers/context.py); templates that plainly reach for Python internals are refused here, before the build.
+"""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import jinja2
+from jinja2 import nodes
+
 from compile.config import ConfigError
 
 PACKAGE = Path(__file__).resolve().parent
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # an installed theme: a plain folder name, no dots, no separators
+
+
+class ThemeError(ConfigError):
+    """A theme that cannot be used (the CLI exits with code 2): a template stopped by the sandbox, for one."""
 
 
 def themes_root() -> Path:
@@ -70,17 +84,51 @@ class Theme:
 
 
 def available() -> list[str]:
-    return sorted(p.parent.name for p in themes_root().glob("*/theme.toml"))
+    return sorted(p.parent.name for p in themes_root().glob("*/theme.toml") if NAME.fullmatch(p.parent.name))
+
+
+def is_installed(name: str) -> bool:
+    return NAME.fullmatch(name) is not None and (themes_root() / name / "theme.toml").is_file()
 
 
 def load(name: str) -> Theme:
-    root = themes_root() / name
-    manifest = root / "theme.toml"
-    if not manifest.is_file():
+    """An installed theme by name, or the theme folder at an absolute path (given on the command line)."""
+    if is_installed(name):
+        root = themes_root() / name
+    elif Path(name).is_absolute() and (Path(name) / "theme.toml").is_file():
+        root = Path(name)
+    else:
         raise ConfigError(f"theme '{name}' not found; available: {', '.join(available())}")
-    data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    manifest = root / "theme.toml"
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{manifest}: not valid TOML: {exc}") from None
     known = set(Theme.__dataclass_fields__) - {"name", "root"}
     unknown = set(data) - known
     if unknown:
         raise ConfigError(f"{manifest}: unknown keys {', '.join(sorted(unknown))}")
-    return Theme(name=name, root=root, **data)
+    extends = data.get("extends", "")
+    if extends and not (isinstance(extends, str) and is_installed(extends)):
+        raise ConfigError(f"{manifest}: key 'extends': {extends!r} is not an installed theme; choose from "
+                          f"{', '.join(available())}")
+    chosen = Theme(name=root.name, root=root, **data)
+    check_templates(chosen.templates)
+    return chosen
+
+
+def check_templates(folder: Path) -> None:
+    """Refuse templates that name underscore attributes (`cycler.__init__.__globals__`) or dunder strings
+    (`|attr('__class__')`): the sandbox would stop them while rendering; this says so before the build."""
+    env = jinja2.Environment()
+    for path in sorted(folder.glob("*.j2")) if folder.is_dir() else []:
+        try:
+            tree = env.parse(path.read_text(encoding="utf-8"))
+        except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not a valid template: {exc}") from None
+        for node in tree.find_all((nodes.Getattr, nodes.Const)):
+            word = node.attr if isinstance(node, nodes.Getattr) else node.value
+            unsafe = word.startswith("_") if isinstance(node, nodes.Getattr) else "__" in str(word)
+            if unsafe:
+                raise ConfigError(f"{path}:{node.lineno}: templates may not reach Python internals ({word!r}); "
+                                  "they render in a sandbox")

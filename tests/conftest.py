@@ -24,8 +24,9 @@ CORPUS_DEV = Path(os.environ.get("ANTHOLOGY_CORPUS_DEV") or ROOT.parent / "share
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_cache(tmp_path_factory):
-    """Never touch the user's image cache."""
+    """Never touch the user's caches or their key."""
     os.environ["ANTHOLOGY_CACHE"] = str(tmp_path_factory.mktemp("image-cache"))
+    os.environ["XDG_CONFIG_HOME"] = str(tmp_path_factory.mktemp("config"))  # the cache key (compile/cachekey.py)
 
 
 def make_settings(**overrides) -> config.Settings:

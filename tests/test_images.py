@@ -739,3 +739,182 @@ def test_epub_profile_is_validated(tmp_path):
         config.load(path)
     path.write_text('[images]\nepub_profile = "eink"\nepub_budget_mb = 25\n', encoding="utf-8")
     assert config.load(path).images.epub_budget_mb == 25.0
+
+
+# ---------------------------------------------------------------- untrusted input (issue 18)
+
+MALFORMED_URLS = ["http://[::1/x.png", "http://a b/x.png", "http://host:99999/x", "https://1.2.3.4.5/x.jpg",
+                  "http:x.png", "http://xn--zz/x.png"]
+NASTY = [*MALFORMED_URLS, "", " ", "//", "http://", "http://[", "http://]", "http://@/", "http://:80/", "https://[zz]/",
+         "http://a:b:c/", "http://\x00/", "http://a\tb/", "\u202ehttp://x/", "http://%zz/", "http://例子.测试/图.jpg",
+         "file:///etc/passwd", "data:,x", "javascript:alert(1)", "x" * 5000, "http://" + "a." * 200 + "b/"]
+
+
+@pytest.mark.parametrize("url", NASTY)
+def test_url_helpers_never_raise(url):
+    """Whatever a source writes, finding and checking its image URL gives an answer, never an exception."""
+    img = BeautifulSoup(f'<img src="x" srcset="{url} 2x, {url} ²w, {url} 1e999w" data-src="{url}">', "lxml").img
+    for base in ("", "https://news.example/a/b.html", "http://[::1/", url):
+        found = images.absolute_url(url, base)
+        assert found == "" or found.startswith(("http://", "https://", "HTTP"))
+        images.best_source(img, [url], base)
+        images.unwrap_proxy(found)
+    images.unwrap_proxy(url)
+    with contextlib.suppress(images.FetchError):
+        images.check_url(url)
+    with contextlib.suppress(images.FetchError):
+        images.wire_url(url)
+    article = Article(id="a", source="a.md", url=url, meta={"front_matter_image": url})
+    images.add_lead_image(article)
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+def test_malformed_url_is_a_failed_image_not_a_crash(tmp_path, url):
+    found = images.absolute_url(url)
+    assert images.unwrap_proxy(found) == (found, url)  # the source's spelling is reported as found
+    (image,), summary = fetch([found], settings_for(tmp_path))
+    assert (image.status, image.reason, summary.failed) == ("failed", images.MALFORMED, 1)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "/etc/passwd", "../x.png", "x.png"])
+def test_local_paths_and_relative_urls_without_a_base_are_refused(url):
+    assert images.absolute_url(url) == ""
+    with pytest.raises(images.FetchError):
+        images.check_url(url)
+
+
+def test_malformed_image_urls_keep_their_article(http_server, tmp_path):
+    """Each bad URL becomes a failed image (placeholder in the book, entry in the report); the article stays."""
+    http_server.routes["/ok.jpg"] = serve(jpeg())
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "anthology.toml").write_text(textwrap.dedent(f"""
+        title = "Test"
+        [images]
+        allow_private_hosts = true
+        cache_dir = "{tmp_path / 'cache'}"
+        """), encoding="utf-8")
+    for n, url in enumerate(MALFORMED_URLS[:3]):
+        (source / f"story{n}.html").write_text(
+            f"<h1>Story {n}</h1><p>Text of story number {n}, long enough to be an article.</p>"
+            f'<figure><img src="{url}"><figcaption>Caption {n}</figcaption></figure>'
+            f'<p><img src="{http_server.url}/ok.jpg"></p><p>After the figure.</p>', encoding="utf-8")
+    result = run_cli("build", str(source), "-o", str(tmp_path / "out"), "--no-embed-fonts")
+    assert result.returncode == 0, result.stderr
+    assert "internal error" not in result.stderr
+    report = json.loads((tmp_path / "out" / "src.report.json").read_text(encoding="utf-8"))
+    assert [e["status"] for e in report["inputs"] if e["source"].endswith(".html")] == ["article"] * 3
+    failed = {entry["found_url"]: entry for entry in report["images"] if entry["status"] == "failed"}
+    assert set(failed) == set(MALFORMED_URLS[:3])
+    assert {entry["reason"] for entry in failed.values()} == {images.MALFORMED}
+    assert sum(entry["status"] == "ok" for entry in report["images"]) == 3
+    with zipfile.ZipFile(tmp_path / "out" / "src.epub") as book:
+        text = "".join(book.read(n).decode() for n in book.namelist() if n.endswith(".xhtml"))
+    assert text.count("image-missing") == 3 and all(f"Caption {n}" in text for n in range(3))
+
+
+def _cut(data: bytes, share: float = 0.6) -> bytes:
+    return data[:int(len(data) * share)]
+
+
+@pytest.mark.parametrize("make", [lambda: _cut(noise_jpeg()), lambda: noise_jpeg()[:-2],
+                                  lambda: _cut(png_line_art()), lambda: png_line_art()[:-12]],
+                         ids=["jpeg-60%", "jpeg-no-EOI", "png-60%", "png-no-IEND"])
+def test_truncated_images_fail(http_server, tmp_path, monkeypatch, make):
+    """Even where Pillow is told to accept cut files (WeasyPrint sets that on import)."""
+    monkeypatch.setattr(images.ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    http_server.routes["/cut"] = serve(make())
+    (image,), _ = fetch([f"{http_server.url}/cut"], settings_for(tmp_path))
+    assert (image.status, image.reason) == ("failed", "truncated image")
+    assert not images.Cache.from_settings(settings_for(tmp_path)).original(image.url).exists()
+
+
+def test_jpeg_is_decoded_at_the_scale_its_variant_needs(tmp_path):
+    data = noise_jpeg((3200, 2400))
+    with images.decoded(data, 60_000_000, (400, 400)) as picture:
+        assert picture.size == (800, 600) and picture.info["full_size"] == (3200, 2400)  # 1/4: still covers 400
+    image = Image(url="https://example.com/big.jpg")
+    settings = settings_for(tmp_path, max_side=400)
+    images.process(image, data, images.Cache.from_settings(settings), settings)
+    assert image.variants["epub"]["width"] == 400 and image.variants["epub"]["height"] == 300
+
+
+def test_pixel_budget_refuses_what_it_cannot_hold_and_queues_the_rest():
+    budget = images.PixelBudget(100)
+    with pytest.raises(images.FetchError, match="decoding budget"), budget.hold(101):
+        pass
+    order = []
+    with budget.hold(60):
+        waiting = threading.Thread(target=lambda: budget.hold(60).__enter__() or order.append("second"))
+        waiting.start()
+        time.sleep(0.2)
+        order.append("first done")
+    waiting.join(5)
+    assert order == ["first done", "second"]
+
+
+PIXEL_BOMBS = textwrap.dedent("""
+    import http.server, json, resource, struct, sys, threading, zlib
+    limit = 2 << 30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    from compile import images
+    from compile.config import ImageSettings
+    from compile.model import Image
+
+    def png(side):  # all black, RGB: 175 KB on the wire, 240 MB decoded
+        def chunk(kind, data):
+            return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        pack, row = zlib.compressobj(9), bytes(1 + side * 3)
+        body = b"".join(pack.compress(row) for _ in range(side)) + pack.flush()
+        header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+        return b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+    data = png(7740)
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        def log_message(self, *args):
+            pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings = ImageSettings(allow_private_hosts=True, cache_dir=sys.argv[1], concurrency=16, per_host=16,
+                             read_timeout=60, total_timeout=120)
+    found = [Image(url=f"http://127.0.0.1:{server.server_address[1]}/{n}.png") for n in range(16)]
+    cache = images.Cache.from_settings(settings)
+    images.fetch_all(found, settings, cache)
+    images.use_profile(found, images.profile("epub", settings), cache, settings)
+    print(json.dumps({"results": [[i.status, i.reason] for i in found],
+                      "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024}))
+""")
+
+
+@pytest.mark.slow
+def test_sixteen_pixel_bombs_fit_in_two_gigabytes(tmp_path):
+    """16 PNGs of 7740×7740 (each under max_pixels) took 7.2 GB when decoded at once; under the pixel budget they
+    are made one or two at a time: within a 2 GB address space, no MemoryError, no kill."""
+    result = subprocess.run([sys.executable, "-c", PIXEL_BOMBS, str(tmp_path / "cache")], cwd=ROOT,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    assert all(status == "ok" or ("Memory" not in reason and "internal" not in reason)
+               for status, reason in outcome["results"]), outcome["results"]
+    assert sum(status == "ok" for status, _ in outcome["results"]) == 16
+    assert outcome["peak_mb"] < 1200
+
+
+def test_a_full_cache_fails_the_image_not_the_article(http_server, tmp_path, monkeypatch):
+    http_server.routes["/a.jpg"] = serve(jpeg())
+    http_server.routes["/b.jpg"] = serve(jpeg())
+
+    def full(path, data):
+        raise OSError(28, "No space left on device", str(path))
+    settings = settings_for(tmp_path)
+    cache = images.Cache.from_settings(settings)
+    monkeypatch.setattr(images.atomic, "write_bytes", full)
+    found = [Image(url=f"{http_server.url}/a.jpg"), Image(url=f"{http_server.url}/b.jpg")]
+    images.fetch_all(found, settings, cache)
+    assert [i.status for i in found] == ["failed", "failed"] and cache.write_failed
+    assert all("cannot write the image cache" in i.reason for i in found)

@@ -11,8 +11,10 @@ import re
 import unicodedata
 from pathlib import Path
 
+from compile import clean
 from compile.model import Article
 from compile.readers import frontmatter, generic, html_page, markdown, plain_text, rss_dump
+from compile.urls import web_url
 
 # (name, module): every module has can_read(text) -> bool and read(path, text) -> Article.
 READERS = [
@@ -105,13 +107,33 @@ def read_text(relative: Path, text: str) -> Article:
     raise AssertionError("the generic reader accepts everything")
 
 
-def read_file(root: Path, path: Path) -> Article:
+# Most characters of text read from one file; the rest is cut with a warning (a book is no place for more).
+MAX_TEXT = 2_000_000
+
+
+def read_file(root: Path, path: Path, data: bytes | None = None) -> Article:
+    """One source file as an article. `data`: its bytes, when the caller read them (compile/sources.py reads
+    untrusted folders safely); the text is bounded in length and tag nesting before any parser sees it."""
     relative = path.relative_to(root)
-    text, encoding = decode(path.read_bytes())
+    text, encoding = decode(path.read_bytes() if data is None else data)
+    notes = []
+    if len(text) > MAX_TEXT:
+        notes.append(f"text of {len(text):,} characters cut at {MAX_TEXT:,}")
+        text = text[:MAX_TEXT]
+    text, flattened = clean.flatten_deep(text)
+    if flattened:
+        notes.append(f"{flattened} tag(s) nested deeper than {clean.MAX_DEPTH} levels dropped, their text kept")
     article = read_text(relative, text)
     article.id = article_id(relative)
     article.source = relative.as_posix()
     article.encoding = encoding
+    # The article's link is shown to readers: only a web address (compile/urls.py), whatever the reader found.
+    url = web_url(article.url)
+    if article.url and not url:
+        article.warn(f"the article's URL is not a web address and is dropped: {article.url[:80]!r}")
+    article.url = url
+    for note in notes:
+        article.warn(note)
     if encoding not in ("utf-8", "ascii"):
         article.warn(f"decoded as {encoding}")
     damaged = text.count("\ufffd")

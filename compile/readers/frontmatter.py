@@ -11,6 +11,7 @@ import yaml
 
 from compile import outlets
 from compile.model import Article
+from compile.urls import web_url
 
 FENCE = re.compile(r"\A\ufeff?(?P<fence>---|\+\+\+)[ \t]*\n(?P<meta>.*?)\n(?P=fence)[ \t]*(\n|\Z)", re.S)
 OPEN_ONLY = re.compile(r"\A(---|\+\+\+)[ \t]*\n[\w-]+\s*[:=]")
@@ -41,8 +42,7 @@ def read(path: Path, text: str) -> Article:
     inner.meta["front_matter"] = meta
     inner.title = _text(meta.get("title")) or inner.title
     inner.url = _text(meta.get("from") or meta.get("source_url") or meta.get("url") or meta.get("link")) or inner.url
-    if inner.url and not re.match(r"https?://", inner.url):
-        inner.url = ""
+    inner.url = web_url(inner.url)  # the same rule read_file applies to every reader's URL
     author = _text(meta.get("author") or meta.get("authors"))
     # Feed mirrors put the outlet in `author` ("author: 美国之音"): that is an outlet, not a person.
     if author and not outlets.is_outlet(author):
@@ -55,9 +55,28 @@ def read(path: Path, text: str) -> Article:
     return inner
 
 
+# Front matter is a few keys: a bigger block is not read (the body still is).
+MAX_FRONT_MATTER = 64_000
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without aliases: `*ref` lets 415 bytes expand to gigabytes (billion laughs) once the values are
+    copied or serialised; front matter never needs them."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "YAML aliases (*name) are not allowed in front matter",
+                                              event.start_mark)
+        return super().compose_node(parent, index)
+
+
 def _parse(fence: str, raw: str, warnings: list[str]) -> dict:
+    if len(raw) > MAX_FRONT_MATTER:
+        warnings.append(f"front matter of {len(raw):,} characters is over {MAX_FRONT_MATTER:,}; ignored")
+        return {}
     try:
-        data = tomllib.loads(raw) if fence == "+++" else yaml.safe_load(raw)
+        data = tomllib.loads(raw) if fence == "+++" else yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - safe
     except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
         warnings.append(f"front matter is not valid {'TOML' if fence == '+++' else 'YAML'}: {str(exc)[:120]}")
         return {}

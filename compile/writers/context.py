@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,10 +13,11 @@ from zoneinfo import ZoneInfo
 import jinja2
 import markupsafe
 from bs4 import BeautifulSoup
+from jinja2.sandbox import SandboxedEnvironment
 
 from compile.config import Settings
 from compile.model import Anthology, Article, Image
-from compile.theme import Theme
+from compile.theme import Theme, ThemeError
 from compile.typeset import keep_end, typeset_html
 
 
@@ -103,8 +105,34 @@ def display_url(url: str) -> str:
         return url
 
 
+class ThemeSandbox(SandboxedEnvironment):
+    """Templates come with themes, and a theme may be any folder the user points at: they render in Jinja's
+    sandbox, which refuses underscore attributes (`cycler.__init__.__globals__.os`), unsafe callables and
+    mutating built-in containers. A template error stops the build with a `ThemeError` naming the theme and
+    the template's line (the CLI exits with code 2), the jinja2 error chained."""
+
+    def __init__(self, theme: Theme, **options):
+        super().__init__(**options)
+        self.theme = theme
+
+    def handle_exception(self, source: str | None = None):
+        try:
+            super().handle_exception(source)  # re-raises with the template's lines in the traceback
+        except jinja2.TemplateError as exc:
+            what = "stopped by the sandbox" if isinstance(exc, jinja2.exceptions.SecurityError) else "failed"
+            raise ThemeError(f"theme '{self.theme.name}' ({self.theme.root}): {_template_line(exc)}{what}: "
+                             f"{exc}") from exc
+
+
+def _template_line(exc: BaseException) -> str:
+    """`templates/article.html.j2:3, ` from the traceback jinja2 rewrote, or nothing."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
+    return f"{frames[-1].filename}:{frames[-1].lineno}, " if frames else ""
+
+
 def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
-    env = jinja2.Environment(
+    env = ThemeSandbox(
+        theme,
         loader=jinja2.FileSystemLoader(theme.template_dirs),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
@@ -132,7 +160,7 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None])
             img["src"] = src
             img["alt"] = img.get("alt") or (image.caption if image else "") or article.title
             continue
-        img.replace_with(_placeholder(soup, urlsplit(img.get("src", "")).netloc or "?"))
+        img.replace_with(_placeholder(soup, _host(img.get("src", ""))))
     return root.decode_contents()
 
 
@@ -149,3 +177,11 @@ def render_article(env: jinja2.Environment, book: Book, article: Article, image_
     template = env.get_template("article.html.j2")
     body = body_with_images(article, image_src)
     return template.render(article=article, body=body, **book.template_context())
+
+
+def _host(url: str) -> str:
+    """Where a missing image was, for its placeholder; "?" when the URL does not say."""
+    try:
+        return urlsplit(url).netloc or "?"
+    except ValueError:
+        return "?"

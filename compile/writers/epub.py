@@ -37,7 +37,7 @@ from lxml import etree
 from compile import atomic
 from compile import cover as cover_art
 from compile import fonts as font_tools
-from compile.config import EPUB_TARGETS
+from compile.config import EPUB_TARGETS, is_language_tag
 from compile.model import Article, Image
 from compile.writers.context import Book, BookView, Output, environment, render_article
 
@@ -142,10 +142,11 @@ class Doc:
                         for href in self.styles)
         body_class = f' class="{self.body_class}"' if self.body_class else ""
         body_class += f' epub:type="{self.epub_type}"' if self.epub_type else ""
+        lang = html.escape(self.lang)  # a well-formed tag already (see _documents); escaped all the same
         return (
             '<?xml version="1.0" encoding="utf-8"?>\n<!DOCTYPE html>\n'
             '<html xmlns="http://www.w3.org/1999/xhtml" xmlns:epub="http://www.idpf.org/2007/ops" '
-            f'lang="{self.lang}" xml:lang="{self.lang}">\n<head>\n<meta charset="utf-8"/>\n'
+            f'lang="{lang}" xml:lang="{lang}">\n<head>\n<meta charset="utf-8"/>\n'
             f"<title>{html.escape(self.title, quote=False)}</title>\n{links}</head>\n"
             f"<body{body_class}>\n{self.body}\n</body>\n</html>\n"
         ).encode()
@@ -283,7 +284,7 @@ def _documents(book: Book, lab: dict[str, str]) -> Parts:
         body = to_xhtml(render_article(env, book, article, image_src), base_url=article.url)
         body += _chapter_nav(articles, index, lab)
         chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", article.title or article.source,
-                            article.language or lang, body, styles, "chapter", epub_type="bodymatter"))
+                            _language(article, lang), body, styles, "chapter", epub_type="bodymatter"))
     toc = []
     by_id = {doc.uid: doc for doc in chapters}
     for section in anthology.sections:
@@ -530,6 +531,12 @@ def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, lab: dict[s
     epub.write_epub(raw, ebook, {"epub3_pages": False, "epub3_landmark": False, "mtime": when,
                                  "package_direction": False, "spine_direction": True})
     return normalize_zip(raw.getvalue(), anthology.language, when)
+
+
+def _language(article: Article, book_language: str) -> str:
+    """The article's language when it is a well-formed BCP 47 tag (an archive's front matter or `<html lang>`
+    says what it likes), else the book's (validated by config)."""
+    return article.language if is_language_tag(article.language or "") else book_language
 
 
 def _cover_body(title: str, lab: dict[str, str]) -> str:

@@ -24,6 +24,16 @@ from compile.writers.context import Book, Output, environment, render_article
 log = logging.getLogger("anthology")
 
 
+class RenderTimeout(Exception):
+    """A render in a worker ran past its time limit (pdf_chunks.time_limit): the build writes no PDF and
+    names the articles, instead of hanging."""
+
+    def __init__(self, ids: list[str], seconds: float):
+        self.ids, self.seconds = ids, seconds
+        what = f"articles {', '.join(ids)}" if ids else "the book's frame (all articles)"
+        super().__init__(f"PDF: rendering {what} took longer than {seconds:.0f} s; no PDF was written")
+
+
 class LockedFetcher(URLFetcher):
     """Serve `file:` URLs under the allowed folders; refuse everything else, and remember it."""
 

@@ -12,7 +12,8 @@ extra CSS, the code and WeasyPrint's version), and so is the frame: after editin
 article's chunk is rendered again (and the frame, if the page sequence changed), then merged.
 
 Nothing here is taken on trust: the frame must show exactly the chunks' page sequence with the same text
-block on every page, or the writer falls back to one pass and says why.
+block on every page, or the writer falls back to one pass and says why. A render in a worker has a time limit
+(`time_limit`): past it the workers are killed and the PDF fails, naming the chunk's articles.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ import os
 import re
 import time
 import zlib
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from compile import atomic, fonts
+from compile import atomic, cachekey, fonts, volumes
 from compile.writers import pdf_fonts, pdf_merge, pdf_split, prepress
 from compile.writers.context import Book, Output
 
@@ -45,6 +46,11 @@ CHUNK_CSS = "@page { background: none !important; border: none !important;\n" + 
     f"  @{box} {{ content: none !important; }}" for box in _MARGIN_BOXES) + "\n}\n"
 PX_TO_PT = 0.75  # WeasyPrint measures in CSS pixels (1/96 in); PDF in points (1/72 in)
 MIN_ARTICLES = 24  # below this, one pass is about as fast and simpler
+# A render in a worker may take CHUNK_SECONDS per CHUNK_CHARS of its HTML (at least CHUNK_SECONDS): a
+# 24-article chunk takes a few seconds, so only a pathological article reaches it.
+CHUNK_SECONDS = 300.0
+CHUNK_CHARS = 500_000
+POLL_SECONDS = 1.0  # how often running renders are checked against their limit
 
 
 @dataclass
@@ -136,10 +142,18 @@ def _files_in(html: str) -> list[str]:
 
 
 class ChunkCache:
-    """Rendered chunk PDFs and their page facts, by key. Entries are written atomically."""
+    """Rendered chunk PDFs and their page facts, by key. Entries are written atomically.
+
+    The cache folder is not trusted (docs/security.md): the facts file carries a MAC with the user's key
+    (compile/cachekey.py) over the facts and the PDF's bytes, so a PDF or facts placed there by anyone else is
+    a miss, rendered again and overwritten, never stamped into the book.
+    """
+
+    KIND = "pdf-chunk"
 
     def __init__(self, root: Path):
         self.root = root / "pdf"
+        self.write_failed = False
 
     def paths(self, key: str) -> tuple[Path, Path]:
         folder = self.root / key[:2]
@@ -148,14 +162,24 @@ class ChunkCache:
     def get(self, key: str) -> dict | None:
         pdf, meta = self.paths(key)
         try:
-            facts = json.loads(meta.read_text(encoding="utf-8"))
+            payload = cachekey.unseal(self.KIND, key, meta.read_bytes(), pdf.read_bytes())
+            facts = json.loads(payload) if payload is not None else None
         except (OSError, ValueError):
             return None
-        return facts if pdf.is_file() else None
+        return facts if isinstance(facts, dict) and isinstance(facts.get("pages"), list) else None
 
     def put(self, key: str, facts: dict) -> None:
-        _, meta = self.paths(key)
-        atomic.write_bytes(meta, json.dumps(facts).encode())
+        """Seal the facts with the PDF the render just wrote; without a key, or on a full disk, the chunk is
+        simply not reused next time."""
+        pdf, meta = self.paths(key)
+        try:
+            sealed = cachekey.seal(self.KIND, key, json.dumps(facts).encode(), pdf.read_bytes())
+            if sealed is not None:
+                atomic.write_bytes(meta, sealed)
+        except OSError as exc:
+            if not self.write_failed:
+                log.warning("cannot store PDF chunk facts in %s (%s); going on without", self.root, exc)
+            self.write_failed = True
 
 
 # ------------------------------------------------------------------------------------------------ render
@@ -222,7 +246,8 @@ def _page_facts(page, wanted_ids: set[str]) -> dict:
 _POOL: dict[int, ProcessPoolExecutor] = {}
 
 
-def _init_worker() -> None:
+def _init_worker(parent: int) -> None:
+    volumes.init_worker(parent)  # dies with the build, leaves Ctrl-C to it
     import compile.writers.pdf  # noqa: F401 - weasyprint and the writer's extensions, once per worker
 
     gc.freeze()  # what is imported lives as long as the worker: no collection need walk it again
@@ -235,15 +260,16 @@ def _ready() -> None:
 def pool(workers: int) -> ProcessPoolExecutor:
     """One pool per process, reused by every volume and every build in it."""
     if workers not in _POOL:
-        _POOL[workers] = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker)
+        _POOL[workers] = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                             initargs=(os.getpid(),))
     return _POOL[workers]
 
 
 @atexit.register
 def close_pools() -> None:
-    """Stop the workers (at exit; a benchmark's cold runs)."""
+    """Kill the workers, busy or not (at exit; Ctrl-C; a render over its time limit; a benchmark's cold runs)."""
     for executor in _POOL.values():
-        executor.shutdown(wait=False, cancel_futures=True)
+        volumes.stop(executor)
     _POOL.clear()
 
 
@@ -293,7 +319,8 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
         frame_job = {"html": frame_html, "base_url": base_url, **style, "roots": roots, "anchors": anchors,
                      "out": str(cache.paths(frame_key)[0])}
         # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
-        frame_facts = pool(workers).submit(render, frame_job).result() if workers > 1 else render(frame_job)
+        frame_facts = (_gather(pool(workers), {"frame": frame_job}, {"frame": []}, workers)["frame"] if workers > 1
+                       else render(frame_job))
         cache.put(frame_key, frame_facts)
         stats.frame_rendered = True
         stats.seconds["frame"] = time.perf_counter() - started
@@ -344,10 +371,9 @@ def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: dict, roots: l
     jobs = {i: {"html": chunks[i].html, "base_url": base_url, **style, "roots": roots,
                 "extra_css": CHUNK_CSS, "anchors": [u.id for u in chunks[i].units],
                 "out": str(cache.paths(chunks[i].key)[0])} for i in todo}
-    if workers > 1 and len(todo) > 1:
-        executor = pool(workers)
-        futures = {i: executor.submit(render, jobs[i]) for i in todo}
-        results = {i: future.result() for i, future in futures.items()}
+    if workers > 1 and todo:  # in the pool even for one chunk: there it has a time limit
+        ids = {i: [u.id for u in chunks[i].units if u.kind == "article"] for i in todo}
+        results = _gather(pool(workers), jobs, ids, workers)
     else:
         results = {i: render(jobs[i]) for i in todo}
     for i, result in results.items():
@@ -355,6 +381,37 @@ def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: dict, roots: l
         facts[i] = result
     stats.rendered = len(todo)
     return facts  # type: ignore[return-value]
+
+
+def time_limit(html: str) -> float:
+    """Seconds a render of `html` may take in a worker."""
+    return CHUNK_SECONDS * max(1.0, len(html) / CHUNK_CHARS)
+
+
+def _gather(executor: ProcessPoolExecutor, jobs: dict, ids: dict, workers: int) -> dict:
+    """Render every job in the pool; results by the jobs' keys. A job running longer than its time limit
+    kills the pool and raises pdf.RenderTimeout naming its articles (`ids` by the same keys)."""
+    from compile.writers import pdf
+
+    futures = {executor.submit(render, job): key for key, job in jobs.items()}
+    pending, started, results = list(futures), {}, {}
+    try:
+        while pending:
+            now = time.monotonic()
+            # The workers take jobs in submission order: the first `workers` pending ones are being rendered.
+            for future in pending[:workers]:
+                key = futures[future]
+                limit = time_limit(jobs[key]["html"])
+                if now - started.setdefault(future, now) > limit:
+                    raise pdf.RenderTimeout(ids[key], limit)
+            wait(pending[:workers], timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in [f for f in pending if f.done()]:
+                results[futures[future]] = future.result()
+            pending = [f for f in pending if not f.done()]
+    except BaseException:  # over time, a failed render, Ctrl-C: what the others render is not needed now
+        close_pools()
+        raise
+    return results
 
 
 def unit_pages(chunks: list[Chunk], facts: list[dict]) -> dict[str, int]:

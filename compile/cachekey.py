@@ -1,0 +1,103 @@
+"""Authenticated cache entries: an HMAC-SHA256 with a per-user secret key kept outside any archive.
+
+The cache folder may sit where an archive's author can write (docs/security.md): an entry is trusted only if
+its MAC verifies with a key they cannot know. The key is `$XDG_CONFIG_HOME/anthology/cache.key` (else
+`~/.config/anthology/cache.key`): 32 random bytes, made 0600 on first use and published by a hard link, so two
+builds starting at once agree on one key. A key that cannot be read or made disables the caches (every entry
+is a miss), never the build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+import stat
+import tempfile
+import threading
+from pathlib import Path
+
+log = logging.getLogger("anthology")
+
+KEY_BYTES = 32
+HEADER = b"anthology-mac-v1 "  # then the MAC in hex and a newline, then the payload
+_keys: dict[Path, bytes | None] = {}
+_lock = threading.Lock()
+
+
+def key_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "anthology" / "cache.key"
+
+
+def secret() -> bytes | None:
+    """This user's key, made on first use; None when it cannot be had (the caches are then off)."""
+    try:
+        path = key_path()
+    except RuntimeError:  # no home directory
+        return None
+    with _lock:
+        if path not in _keys:
+            _keys[path] = _read(path) or _create(path)
+            if _keys[path] is None:
+                log.warning("cache key %s cannot be read or made: cached articles and PDF chunks are not used", path)
+        return _keys[path]
+
+
+def _read(path: Path) -> bytes | None:
+    """The key, if it is a regular file of ours that nobody else can read or write."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+            return None
+        key = file.read(KEY_BYTES + 1)
+    return key if len(key) == KEY_BYTES else None
+
+
+def _create(path: Path) -> bytes | None:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=".cache.key.", suffix=".part")  # mode 0600
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(secrets.token_bytes(KEY_BYTES))
+            os.link(name, path)  # fails if another build made one first: then theirs is the key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(name)
+    except OSError:
+        return None
+    return _read(path)
+
+
+def _mac(key: bytes, kind: str, name: str, parts: tuple[bytes, ...]) -> bytes:
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in (kind.encode(), name.encode(), *parts):  # each length-prefixed: no two splits collide
+        mac.update(len(part).to_bytes(8, "big"))
+        mac.update(part)
+    return mac.hexdigest().encode()
+
+
+def seal(kind: str, name: str, payload: bytes, *extra: bytes) -> bytes | None:
+    """`payload` with a MAC over the entry's kind, its name (the cache key), the payload and `extra` (bytes
+    kept beside it, such as a chunk's PDF); None when there is no key (do not cache)."""
+    key = secret()
+    if key is None:
+        return None
+    return HEADER + _mac(key, kind, name, (payload, *extra)) + b"\n" + payload
+
+
+def unseal(kind: str, name: str, sealed: bytes, *extra: bytes) -> bytes | None:
+    """The payload if the MAC verifies (same kind, name, payload and extra), else None: a miss."""
+    key = secret()
+    if key is None or not sealed.startswith(HEADER):
+        return None
+    mac, _, payload = sealed[len(HEADER):].partition(b"\n")
+    return payload if hmac.compare_digest(mac, _mac(key, kind, name, (payload, *extra))) else None

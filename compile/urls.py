@@ -1,0 +1,27 @@
+"""Which URLs an archive may put in front of a reader.
+
+An archive is untrusted (docs/security.md): an article's URL becomes an `href` in the EPUB and a `/URI`
+action in the PDF, so only web addresses survive. `javascript:`, `data:`, `file:` and every other scheme,
+and URLs with no host, become "" (the article simply has no source link).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def web_url(url: str | None) -> str:
+    """`url` stripped if it is an absolute http(s) URL with a host; "" otherwise."""
+    url = (url or "").strip()
+    if not url or any(ord(c) < 0x20 or c.isspace() for c in url):
+        return ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # a malformed netloc such as "http://[::1/"
+        return ""
+    if parts.scheme.lower() not in WEB_SCHEMES or not host:
+        return ""
+    return url

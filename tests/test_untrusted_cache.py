@@ -1,0 +1,253 @@
+"""The cache folder is untrusted (issue 18, hole 3): what it holds reaches the book only if this user's key
+signed it, and even then only as safe as freshly cleaned input. An unusable cache stops the build at its start;
+a cache that fills up later costs speed, never an article."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+import stat
+import textwrap
+import zipfile
+from pathlib import Path
+
+import pytest
+import weasyprint
+from pypdf import PdfReader
+
+from compile import cachekey, images, pipeline, store, theme, typeset
+from compile.config import ConfigError, ImageSettings
+from compile.model import Article, Image
+from compile.writers import pdf_chunks
+from compile.writers.context import Book
+from tests.conftest import SEEDS, make_settings, run_cli
+
+MARKER = "<script>alert('poisoned')</script>"
+
+
+@pytest.fixture(autouse=True)
+def key_home(tmp_path, monkeypatch) -> Path:
+    """Each test has its own key (in its own config folder), as two users would."""
+    home = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home))
+    return home
+
+
+def _article(**changes) -> Article:
+    base = Article(id="a1", source="a1.md", title="Title", url="https://news.example/a1.html", body="<p>text</p>",
+                   published=dt.datetime(2021, 5, 22, 8, 0, tzinfo=dt.UTC), language="zh-Hans",
+                   images=[Image(url="https://img.example/x.jpg", alt="x")], warnings=["w"])
+    return dataclasses.replace(base, **changes)
+
+
+def _forged(payload: bytes) -> bytes:
+    """Sealed the way the tool seals, with a key that is not the user's."""
+    mac = cachekey._mac(b"k" * cachekey.KEY_BYTES, "article", "k", (payload,))
+    return cachekey.HEADER + mac + b"\n" + payload
+
+
+# ---------------------------------------------------------------- the key
+
+
+def test_key_is_made_once_private_and_outside_the_cache(key_home):
+    key = cachekey.secret()
+    path = key_home / "anthology" / "cache.key"
+    assert key is not None and path.read_bytes() == key and len(key) == cachekey.KEY_BYTES
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    cachekey._keys.clear()
+    assert cachekey.secret() == key  # read back, not made again
+
+
+def test_a_key_others_can_read_is_not_used(key_home):
+    path = key_home / "anthology" / "cache.key"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"k" * cachekey.KEY_BYTES)
+    path.chmod(0o644)
+    assert cachekey.secret() is None
+
+
+def test_without_a_key_the_store_is_off_not_an_error(tmp_path, monkeypatch):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker))  # the key's folder cannot be made
+    articles = store.ArticleStore(tmp_path / "cache")
+    articles.put("k" * 64, _article())
+    assert articles.get("k" * 64) is None and not (tmp_path / "cache" / "articles").exists()
+
+
+# ---------------------------------------------------------------- the article store
+
+
+def test_a_stored_article_comes_back_equal(tmp_path):
+    articles = store.ArticleStore(tmp_path)
+    articles.put("k" * 64, _article())
+    assert articles.get("k" * 64) == _article() and articles.hits == 1
+
+
+@pytest.mark.parametrize("seal", ["old format", "forged MAC", "other entry's MAC"])
+def test_unsigned_or_forged_entries_are_misses(tmp_path, seal):
+    articles = store.ArticleStore(tmp_path)
+    payload = json.dumps(store.to_json(_article(body=MARKER))).encode()
+    path = articles._path("k" * 64)
+    path.parent.mkdir(parents=True)
+    if seal == "old format":
+        path.write_bytes(payload)
+    elif seal == "forged MAC":
+        path.write_bytes(_forged(payload))
+    else:  # a genuine entry copied under another key
+        path.write_bytes(cachekey.seal("article", "j" * 64, payload))
+    assert articles.get("k" * 64) is None and articles.misses == 1
+
+
+def test_a_signed_entry_is_still_sanitized_and_checked(tmp_path):
+    """Defence in depth: were the key stolen, the entry is only as dangerous as freshly read input."""
+    articles = store.ArticleStore(tmp_path)
+    articles.put("k" * 64, _article(body=f"<p>kept</p>{MARKER}<img src=x onerror=alert(1)>", url="javascript:alert(1)"))
+    article = articles.get("k" * 64)
+    assert "<script" not in article.body and "onerror" not in article.body and "kept" in article.body
+    assert article.url == ""
+
+
+@pytest.mark.parametrize("change", [
+    lambda d: d.update(extra="x"),  # unknown key
+    lambda d: d.pop("body"),  # missing key
+    lambda d: d.update(title=["not", "a", "string"]),
+    lambda d: d.update(warnings=[1]),
+    lambda d: d.update(published="2021-05-22T08:00:00"),  # naive: would break sorting
+    lambda d: d.update(language='"><script>'),
+    lambda d: d["images"][0].update(path="/etc/passwd", status="ok"),  # a local file as a "processed image"
+    lambda d: d["images"][0].update(width=True),
+    lambda d: d["images"][0].update(url="file:///etc/passwd"),
+    lambda d: d["images"][0].update(evil=1),
+])
+def test_from_json_refuses_what_the_code_would_not_have_stored(change):
+    data = json.loads(json.dumps(store.to_json(_article())))
+    change(data)
+    with pytest.raises((ValueError, TypeError)):
+        store.from_json(data)
+
+
+def test_a_full_cache_costs_the_store_not_the_article(tmp_path, monkeypatch):
+    def full(path, data):
+        raise OSError(28, "No space left on device", str(path))
+    monkeypatch.setattr(store.atomic, "write_bytes", full)
+    articles = store.ArticleStore(tmp_path)
+    articles.put("k" * 64, _article())
+    articles.put("j" * 64, _article())
+    assert articles.write_failed and articles.get("k" * 64) is None
+
+
+# ---------------------------------------------------------------- end to end: a poisoned entry and the EPUB
+
+
+def _source(tmp_path: Path) -> Path:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "anthology.toml").write_text('title = "Cache test"\n', encoding="utf-8")
+    (source / "story.md").write_text(textwrap.dedent("""
+        ---
+        title: A story kept in the cache
+        date: 2021-05-22
+        url: https://news.example/story.html
+        ---
+        The text of the story, long enough to be an article body, and read once.
+        """).lstrip(), encoding="utf-8")
+    return source
+
+
+def _epub_text(path: Path) -> str:
+    with zipfile.ZipFile(path) as book:
+        return "".join(book.read(name).decode("utf-8", errors="replace") for name in book.namelist())
+
+
+@pytest.mark.parametrize("seal", ["old format", "forged MAC"])
+def test_poisoned_cached_article_never_reaches_the_epub(tmp_path, key_home, seal):
+    source, cache = _source(tmp_path), tmp_path / "cache"
+    env = {"ANTHOLOGY_CACHE": str(cache), "XDG_CONFIG_HOME": str(key_home)}
+    args = ["build", str(source), "--format", "epub", "--offline", "--no-embed-fonts"]
+    first = run_cli(*args, "-o", str(tmp_path / "out1"), env=env)
+    assert first.returncode == 0, first.stderr
+    (entry,) = (cache / "articles").rglob("*.json")
+    data = store.to_json(_article(body=f"<p>POISONED-TEXT</p>{MARKER}", title="POISONED-TITLE"))
+    payload = json.dumps(data).encode()
+    entry.write_bytes(payload if seal == "old format" else _forged(payload))
+    again = run_cli(*args, "-o", str(tmp_path / "out2"), env=env)
+    assert again.returncode == 0, again.stderr
+    text = _epub_text(tmp_path / "out2" / "src.epub")
+    assert "<script" not in text and "POISONED" not in text
+    assert "A story kept in the cache" in text
+    assert entry.read_bytes().startswith(cachekey.HEADER) and b"POISONED" not in entry.read_bytes()  # overwritten
+
+
+# ---------------------------------------------------------------- PDF chunks
+
+
+def test_chunk_cache_entries_are_bound_to_their_pdf(tmp_path):
+    chunks = pdf_chunks.ChunkCache(tmp_path)
+    pdf, meta = chunks.paths("c" * 64)
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-1.7 genuine")
+    chunks.put("c" * 64, {"pages": [{"block": [1, 2, 3, 4]}]})
+    assert chunks.get("c" * 64) == {"pages": [{"block": [1, 2, 3, 4]}]}
+    pdf.write_bytes(b"%PDF-1.7 tampered")
+    assert chunks.get("c" * 64) is None
+    pdf.write_bytes(b"%PDF-1.7 genuine")
+    meta.write_bytes(json.dumps({"pages": []}).encode())  # the old, unsigned format
+    assert chunks.get("c" * 64) is None
+
+
+def test_tampered_chunk_pdf_never_reaches_the_pdf(tmp_path):
+    settings = make_settings(offline=True)
+    settings.pdf.chunk_articles = 2
+    prepared = pipeline.prepare(SEEDS, settings)
+    typeset.typeset(prepared.anthology)
+    book = Book(prepared.anthology, theme.load(settings.theme), settings, "t")
+    cache = tmp_path / "cache"
+    pdf_chunks.build(book, tmp_path / "first.pdf", [cache], cache, workers=1)
+    chunk_pdfs = sorted(p for p in (cache / "pdf").rglob("*.pdf") if p.with_suffix(".json").exists())
+    assert len(chunk_pdfs) > 2
+    tampered = weasyprint.HTML(string="<p>TAMPERED-CHUNK</p>" * 40).write_pdf()
+    for path in chunk_pdfs:
+        path.write_bytes(tampered)
+    _, stats = pdf_chunks.build(book, tmp_path / "second.pdf", [cache], cache, workers=1)
+    assert stats.rendered == stats.chunks and stats.frame_rendered  # every tampered entry was a miss
+    text = "".join(page.extract_text() for page in PdfReader(tmp_path / "second.pdf").pages)
+    assert "TAMPERED" not in text
+    assert all(path.read_bytes() != tampered for path in chunk_pdfs)  # rendered again over them
+
+
+# ---------------------------------------------------------------- an unusable cache folder
+
+
+def test_unwritable_cache_is_a_config_error_naming_it(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match=r"a-file/cache.*ANTHOLOGY_CACHE.*cache_dir"):
+        images.Cache.from_settings(ImageSettings(cache_dir=str(blocker / "cache")))
+
+
+def test_unwritable_cache_stops_the_build_before_any_article(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    settings = make_settings(offline=True)
+    settings.images.cache_dir = str(blocker / "cache")
+    with pytest.raises(ConfigError):
+        pipeline.build(_source(tmp_path), tmp_path / "out", settings)
+    assert not (tmp_path / "out" / "src.epub").exists()
+
+
+def test_unwritable_cache_exits_2_through_the_cli(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_cli("build", str(_source(tmp_path)), "-o", str(tmp_path / "out"), "--offline",
+                     env={"ANTHOLOGY_CACHE": str(blocker / "cache")})
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "cannot be written" in result.stderr and "ANTHOLOGY_CACHE" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_probe_leaves_nothing_behind(tmp_path):
+    images.Cache.from_settings(ImageSettings(cache_dir=str(tmp_path / "cache")))
+    assert os.listdir(tmp_path / "cache") == []
