@@ -145,7 +145,7 @@ def clean_article(article: Article) -> Article:
     _demote_headings(root, article.title)
     _media_to_images(root)
     _drop_boilerplate(root, article, junk)
-    _choose_image_sources(root, article.url)
+    located = _choose_image_sources(root, article)
     safe = sanitize_html(root.decode_contents())  # inner HTML: top-level text escaped, comments dropped
     tree = BeautifulSoup(f"<div>{safe}</div>", "lxml").div
     _blocks_from_divs(tree)
@@ -157,12 +157,17 @@ def clean_article(article: Article) -> Article:
     _drop_repeats(tree, article)
     _resolve_links(tree, article.url)
     _split_long_blocks(tree, article)
-    article.images = _collect_images(tree)
+    article.images = _collect_images(tree, located)
     article.body = tree.decode_contents()
-    article.language = normalise_language(article.language) or detect_language(tree.get_text(""))
+    article.language = normalise_language(article.language) or detect_language(_prose(tree))
     if not tree.get_text(strip=True) and not article.images:
         article.warn("the article has no text after cleaning")
     return article
+
+
+def _prose(tree: Tag) -> str:
+    """The text outside code blocks: code is Latin whatever the language of the article around it."""
+    return "".join(text for text in tree.find_all(string=True) if not _in_pre(text))
 
 
 def _gone(tag: Tag) -> bool:
@@ -308,23 +313,30 @@ def _looks_like_name(text: str) -> bool:
     return 1 < len(text) <= 40 and not re.search(r"[\d，。！？；,.!?;:：]", text)
 
 
-def _choose_image_sources(root: Tag, base_url: str) -> None:
+def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, str]]:
+    """Each <img> gets its one source URL; returns, for the sources that name a file of the source folder,
+    src -> (local path, reference as written) (compile/images.py `locate`)."""
     for picture in root.find_all("picture"):
         img = picture.find("img")
         sources = [s.get("srcset", "") for s in picture.find_all("source")]
         if img is not None:
-            best = images.best_source(img, extra_srcsets=sources, base_url=base_url)
-            if best:
-                img["src"] = best
+            written = images.written_source(img, extra_srcsets=sources)
+            if written:
+                img["src"] = written
             picture.replace_with(img)
         else:
             picture.decompose()
+    located = {}
     for img in root.find_all("img"):
-        best = images.best_source(img, base_url=base_url)
+        written = images.written_source(img)
+        best, local = images.locate(written, article.url, article.source)
         if not best or images.is_tracking_pixel(img) or _junk_image(best, img.get("alt", "")):
             img.decompose()
             continue
         img.attrs = {"src": best, "alt": img.get("alt") or img.get("aria-label") or ""}
+        if local:
+            located[best] = (local, written)
+    return located
 
 
 def _junk_image(src: str, alt: str) -> bool:
@@ -457,10 +469,16 @@ def _reflow(tree: Tag) -> None:
                 p.append(child.extract())
             nxt.decompose()
             nxt = p.find_next_sibling()
-    for text in tree.find_all(string=True):  # hard wraps inside a paragraph
-        if "\n" in text and text.parent.name != "pre":
+    for text in tree.find_all(string=True):  # hard wraps inside a paragraph; code keeps its lines
+        if "\n" in text and not _in_pre(text):
             joined = re.sub(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]*\n\s*(?=[{CJK}{CJK_PUNCT}])", "", text)
             text.replace_with(joined.replace("\n", " "))
+
+
+def _in_pre(node) -> bool:
+    """Inside a code block, where every space and line break is the text (`<pre><code>`: the text's parent is
+    the `code`, not the `pre`)."""
+    return node.find_parent("pre") is not None
 
 
 def _split_mid_sentence(p: Tag, nxt: Tag) -> bool:
@@ -492,11 +510,11 @@ def _all_emphasis(p: Tag) -> bool:
 def _trim_blocks(tree: Tag) -> None:
     """Feeds indent their paragraphs with spaces: trim each block's leading and trailing white space."""
     for block in tree.find_all(["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote"]):
-        texts = list(block.find_all(string=True))
+        texts = [text for text in block.find_all(string=True) if not _in_pre(text)]
         if not texts:
             continue
         _replace_text(texts[0], re.sub(r"^[\s\u3000]+", "", texts[0]))
-        texts = list(block.find_all(string=True))  # trimming may have removed the only text node
+        texts = [text for text in block.find_all(string=True) if not _in_pre(text)]  # trimming may remove one
         if texts:
             _replace_text(texts[-1], re.sub(r"[\s\u3000]+$", "", texts[-1]))
 
@@ -629,7 +647,7 @@ def _adjacent(first: Tag, second: Tag) -> bool:
     return False
 
 
-def _collect_images(tree: Tag) -> list[Image]:
+def _collect_images(tree: Tag, located: dict[str, tuple[str, str]]) -> list[Image]:
     found: dict[str, Image] = {}
     for figure in tree.find_all("figure"):
         img = figure.find("img")
@@ -638,8 +656,9 @@ def _collect_images(tree: Tag) -> list[Image]:
         caption = figure.find("figcaption")
         url, proxied = images.unwrap_proxy(img["src"])
         img["src"] = url
+        local, written = located.get(url, ("", ""))
         if url not in found:
-            found[url] = Image(url=url, found_url=proxied, alt=img.get("alt", ""),
+            found[url] = Image(url=url, found_url=written or proxied, alt=img.get("alt", ""), local=local,
                                caption=caption.get_text(" ", strip=True) if caption else "")
     return list(found.values())
 
@@ -667,7 +686,11 @@ def normalise_language(tag: str) -> str:
     return lower.split("-")[0] if re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{1,8})*", lower) else ""
 
 
+WEB_ADDRESS = re.compile(r"(https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef]+", re.I)
+
+
 def detect_language(text: str) -> str:
+    text = WEB_ADDRESS.sub("", text)  # an address is Latin in any language
     han = len(re.findall(rf"[{CJK}]", text))
     latin = len(re.findall(r"[A-Za-z]", text))
     if han == 0 and latin == 0:

@@ -1,7 +1,9 @@
 """Images: find the real source, fetch it safely into a disk cache, and make one variant per output.
 
 Three parts, in build order:
-- finding (pure): `best_source`, `unwrap_proxy`, `add_lead_image`, used by clean.py and the pipeline;
+- finding (pure): `best_source`, `locate`, `unwrap_proxy`, `add_lead_image`, used by clean.py and the pipeline;
+  a relative reference (`diagram.png` beside a Hugo bundle's index.md, `./page_files/photo.jpg` beside a saved
+  page) also names a file of the source folder (`Image.local`), read from disk instead of the web;
 - fetching (I/O): `fetch_all` downloads each original once into the cache, concurrently, with timeouts,
   a total deadline, a byte limit, redirects checked hop by hop, and every connection checked against the
   address it really goes to (private, link-local and metadata addresses refused unless allowed);
@@ -20,6 +22,7 @@ import ipaddress
 import logging
 import math
 import os
+import posixpath
 import re
 import socket
 import ssl
@@ -31,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from urllib.parse import parse_qs, quote, urljoin, urlsplit
+from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 import certifi
 import httpcore
@@ -41,7 +44,7 @@ from bs4 import Tag
 from PIL import Image as PILImage
 from PIL import ImageFile, ImageOps
 
-from compile import atomic
+from compile import atomic, sources
 from compile.config import ConfigError, ImageSettings
 from compile.model import Article, Image
 
@@ -54,6 +57,9 @@ MAX_REDIRECTS = 5
 # becomes a failed image with the usual placeholder, not a lost article. `unwrap_proxy` gives the original back.
 MALFORMED_HOST = "malformed-url.invalid"
 MALFORMED = "malformed URL"
+# A local image of an article without a web address is carried as `http://local-file.invalid/<path>` (reserved,
+# never resolves), so that the sanitizer and the store keep it like any image URL; `Image.local` is the file.
+LOCAL_HOST = "local-file.invalid"
 WEB_SCHEME = re.compile(r"https?:", re.I)
 FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")  # WHATWG's forbidden host code points
 log = logging.getLogger("anthology")
@@ -63,6 +69,11 @@ log = logging.getLogger("anthology")
 
 def best_source(img: Tag, extra_srcsets: Iterable[str] = (), base_url: str = "") -> str:
     """The best URL for an <img>: the widest srcset candidate, else a lazy-load attribute, else src."""
+    return absolute_url(written_source(img, extra_srcsets), base_url)
+
+
+def written_source(img: Tag, extra_srcsets: Iterable[str] = ()) -> str:
+    """`best_source` as the page wrote it, not yet resolved (it may be relative)."""
     candidates = []
     for srcset in [img.get("srcset", ""), img.get("data-srcset", ""), *extra_srcsets]:
         candidates.extend(_parse_srcset(srcset))
@@ -73,7 +84,37 @@ def best_source(img: Tag, extra_srcsets: Iterable[str] = (), base_url: str = "")
             if value and not value.startswith("data:"):
                 url = value
                 break
-    return absolute_url(url, base_url)
+    return url.strip()
+
+
+def local_path(reference: str, article_source: str) -> str:
+    """The file of the source folder a relative image reference names, as a POSIX path relative to the folder:
+    `diagram.png` in `content/posts/b/index.md` is `content/posts/b/diagram.png`, a site-root `/images/x.png` is
+    `images/x.png` (Hugo's `static/images/x.png` is tried too when it is read). "" for a reference with a scheme
+    or a host (`https:`, `data:`, `//host/x`) and for one that leads out of the folder (`../../x.png`)."""
+    reference = reference.strip()
+    if not reference or reference.startswith("//") or re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", reference):
+        return ""
+    path = unquote(re.split(r"[?#]", reference, maxsplit=1)[0]).replace("\\", "/")
+    if not path or "\0" in path:
+        return ""
+    folder = "" if path.startswith("/") else posixpath.dirname(article_source)
+    joined = posixpath.normpath(posixpath.join(folder, path.lstrip("/")))
+    return "" if joined in (".", "") or joined.startswith("../") or joined == ".." else joined
+
+
+def local_url(path: str) -> str:
+    """The carrier URL of a local image (LOCAL_HOST)."""
+    return f"http://{LOCAL_HOST}/{quote(path)}"
+
+
+def locate(reference: str, base_url: str, article_source: str) -> tuple[str, str]:
+    """(URL, local path) of an image reference: a relative reference is resolved against the article's web
+    address, if it has one, and also names a local file, read instead when it exists; without a web address
+    the URL is the local carrier. ("", "") for a reference that is neither."""
+    local = local_path(reference, article_source)
+    url = absolute_url(reference, base_url) if not local or base_url else ""
+    return url or (local_url(local) if local else ""), local
 
 
 def absolute_url(url: str, base_url: str = "") -> str:
@@ -165,7 +206,8 @@ def add_lead_image(article: Article) -> None:
     raw = article.meta.get("front_matter_image")
     if not isinstance(raw, str):
         return
-    url, found = unwrap_proxy(absolute_url(raw, article.url))
+    url, local = locate(raw, article.url, article.source)
+    url, found = unwrap_proxy(url)
     if not url:
         if raw.strip():
             article.warn(f"front matter image '{raw[:80]}' is not an http(s) URL; ignored")
@@ -175,7 +217,8 @@ def add_lead_image(article: Article) -> None:
     src, alt = html.escape(url, quote=True), html.escape(article.title, quote=True)
     figure = f'<figure><img src="{src}" alt="{alt}"/></figure>'
     article.body = figure + article.body
-    article.images.insert(0, Image(url=url, found_url=found, alt=article.title))
+    article.images.insert(0, Image(url=url, found_url=raw.strip() if local else found, alt=article.title,
+                                   local=local))
 
 
 # ---------------------------------------------------------------- cache
@@ -224,6 +267,12 @@ class Cache:
 
     def key(self, url: str) -> str:
         return hashlib.sha256(url.encode("utf-8")).hexdigest()
+
+    @staticmethod
+    def name(image: Image) -> str:
+        """What an image is cached under: its URL, or for a local file the SHA-256 of its bytes (the same path in
+        another archive, or an edited file, is another image; `local:` never collides with an http(s) URL)."""
+        return f"local:{image.digest}" if image.digest else image.url
 
     def original(self, url: str) -> Path:
         key = self.key(url)
@@ -464,10 +513,11 @@ def fetch_one(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, 
 
 @dataclass
 class FetchSummary:
-    fetched: int = 0  # downloaded in this build
+    fetched: int = 0  # downloaded (or read from the source folder) in this build
     cached: int = 0  # already in the cache
     failed: int = 0
     bytes: int = 0  # downloaded in this build
+    local: int = 0  # of which read from the source folder (relative references)
     seconds: float = 0.0
     profiles: dict = field(default_factory=dict)  # per output profile: variants' total size, budget, recompression
 
@@ -482,10 +532,13 @@ def fetch_all(
     cache: Cache,
     offline: bool = False,
     on_done: Callable[[Image], None] | None = None,
+    source: Path | None = None,
 ) -> FetchSummary:
     """Put each image's original into the cache (checked to be a decodable image) and set its status.
 
-    Variants are made later, per output, by `use_profile`. Images sharing a URL are fetched once.
+    Variants are made later, per output, by `use_profile`. Images sharing a URL are fetched once. An image with
+    a `local` file in `source` (the source folder) is read from it, offline too, through the same checks as the
+    articles (compile/sources.py); a missing one falls back to its web URL, if it has one.
     """
     started = time.monotonic()
     summary = FetchSummary()
@@ -494,21 +547,17 @@ def fetch_all(
     cache.sweep()
 
     def work(image: Image, pool: httpcore.ConnectionPool) -> None:
-        original = cache.original(image.url)
         data = b""
         try:
-            check_url(image.url)
+            data = _local_original(image, source, settings.max_bytes)
+            original = cache.original(Cache.name(image))
             if original.is_file():
                 image.from_cache = True
                 _describe_original(image, original)
-            elif offline:
+            elif offline and not data:
                 raise FetchError("offline, and not in the image cache")
             else:
-                host = urlsplit(image.url).hostname or ""
-                with lock:
-                    slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
-                with slot:
-                    data = fetch_one(pool, image.url, settings)
+                data = data or _download(image, pool)
                 with decoded(data, settings.max_pixels, VERIFY_BOX) as picture:  # only checked: a small one
                     (image.width, image.height), image.bytes = picture.info["full_size"], len(data)
                 cache.write(original, data)
@@ -521,11 +570,19 @@ def fetch_all(
             if image.status == "ok":
                 summary.cached += image.from_cache
                 summary.fetched += not image.from_cache
-                summary.bytes += len(data)
+                summary.local += bool(image.digest)
+                summary.bytes += len(data) if not image.from_cache else 0
             else:
                 summary.failed += 1
             if on_done:
                 on_done(image)  # under the lock: callers (a progress bar) need not be thread-safe
+
+    def _download(image: Image, pool: httpcore.ConnectionPool) -> bytes:
+        host = urlsplit(image.url).hostname or ""
+        with lock:
+            slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
+        with slot:
+            return fetch_one(pool, image.url, settings)
 
     unique: dict[str, list[Image]] = {}
     for image in images_:
@@ -541,6 +598,37 @@ def fetch_all(
     return summary
 
 
+def _local_original(image: Image, source: Path | None, limit: int) -> bytes:
+    """The bytes of the image's local file, its digest set; b"" for an image to fetch from the web. FetchError for
+    a local image whose file is missing and that has no web URL to fall back to, and for a malformed URL."""
+    data = _local_bytes(image, source, limit)
+    if data:
+        image.digest = hashlib.sha256(data).hexdigest()
+        return data
+    if image.url.startswith(f"http://{LOCAL_HOST}/"):
+        tried = f" (nor static/{image.local})" if image.local and image.found_url.startswith("/") else ""
+        raise FetchError(f"local file not found: {image.local or unquote(image.url.split('/', 3)[3])}{tried}")
+    check_url(image.url)
+    return b""
+
+
+def _local_bytes(image: Image, source: Path | None, limit: int) -> bytes | None:
+    """The bytes of the image's local file, read inside the source folder (never through a link out of it, at
+    most `limit` bytes); a site-root reference (`/images/x.png`) is also looked for in Hugo's `static/`. None
+    when there is no such file; FetchError when there is one that may not be read."""
+    if not image.local or source is None:
+        return None
+    candidates = [image.local] + ([f"static/{image.local}"] if image.found_url.startswith("/") else [])
+    for candidate in candidates:
+        if not os.path.lexists(source / candidate):
+            continue
+        try:
+            return sources.read_inside(source, candidate, limit)
+        except sources.Skipped as exc:
+            raise FetchError(f"local file {candidate}: {exc}") from None
+    return None
+
+
 def _describe_original(image: Image, original: Path) -> None:
     """Size and pixel dimensions of a cached original, from its header only (a cache hit stays cheap)."""
     image.bytes = original.stat().st_size
@@ -553,7 +641,7 @@ def _describe_original(image: Image, original: Path) -> None:
 
 
 def _copy_result(source: Image, target: Image) -> None:
-    for name in ("status", "reason", "path", "media_type", "width", "height", "bytes", "from_cache"):
+    for name in ("status", "reason", "path", "media_type", "width", "height", "bytes", "from_cache", "digest"):
         setattr(target, name, getattr(source, name))
     target.variants = dict(source.variants)
 
@@ -834,7 +922,7 @@ Loader = Callable[[tuple[int, int]], contextlib.AbstractContextManager[PILImage.
 def _make_variant(image: Image, load: Loader, cache: Cache, target: Profile) -> None:
     """`load(box)` decodes the original for a variant fitting `box`; its pixels stay in the budget until the
     variant is encoded."""
-    existing = [p for p in (cache.variant(image.url, target.tag, s) for s in (".jpg", ".png")) if p.is_file()]
+    existing = [p for p in (cache.variant(Cache.name(image), target.tag, s) for s in (".jpg", ".png")) if p.is_file()]
     if existing:
         path = existing[0]
         with PILImage.open(path) as done:
@@ -842,7 +930,7 @@ def _make_variant(image: Image, load: Loader, cache: Cache, target: Profile) -> 
     else:
         with load(target.box) as picture:
             encoded, suffix, size = render(picture, target)
-        path = cache.variant(image.url, target.tag, suffix)
+        path = cache.variant(Cache.name(image), target.tag, suffix)
         cache.write(path, encoded)
     image.path = path
     image.media_type = "image/png" if path.suffix == ".png" else "image/jpeg"
@@ -907,7 +995,7 @@ def _variants_for(ok: list[Image], target: Profile, cache: Cache, settings: Imag
 
 def _load_original(image: Image, cache: Cache, settings: ImageSettings,
                    box: tuple[int, int]) -> contextlib.AbstractContextManager[PILImage.Image]:
-    original = cache.original(image.url)
+    original = cache.original(Cache.name(image))
     try:
         data = original.read_bytes()
     except OSError as exc:
@@ -919,6 +1007,8 @@ def report_entry(image: Image, article_id: str) -> dict:
     entry = {"url": image.url, "article": article_id, "status": image.status, "reason": image.reason}
     if image.found_url and image.found_url != image.url:
         entry["found_url"] = image.found_url
+    if image.local:
+        entry["local"] = image.local  # the file of the source folder it names (read from disk when it exists)
     if image.status == "ok":
         entry.update(width=image.width, height=image.height, bytes=image.bytes,
                      media_type=image.media_type, cached=image.from_cache)

@@ -37,6 +37,8 @@ class Image:
     bytes: int = 0
     from_cache: bool = False
     variants: dict = field(default_factory=dict)  # per output profile: width, height, bytes, media_type
+    local: str = ""  # a file of the source folder the source names (relative POSIX path), read instead of the URL
+    digest: str = ""  # SHA-256 of the local file's bytes, once read: its name in the image cache
 
 
 @dataclass

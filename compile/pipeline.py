@@ -81,7 +81,11 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
             inputs.append({"source": entry.relative, "status": "excluded", "reason": "excluded by override"})
             continue
         article = _read_reported(source, entry, settings, zone, override, store, inputs)
-        if article is not None:
+        status, reason = _not_for_the_book(entry.relative, article) if article is not None else ("", "")
+        if status:
+            log.info("%s: %s: %s", entry.relative, status, reason)
+            inputs.append({"source": entry.relative, "status": status, "reason": reason})
+        elif article is not None:
             inputs.append({"source": entry.relative, "status": "article", "id": article.id,
                            "reader": article.reader, "extraction": article.meta.get("extraction")})
             articles.append(article)
@@ -128,7 +132,48 @@ def _triage(entry: sources.Entry, settings: Settings) -> tuple[str, str]:
         return "skipped", "not an article file"
     if not selected(entry.relative, settings):
         return "excluded", "excluded by include/exclude globs"
+    return _site_file(entry.relative)
+
+
+# Files of a static site that are not posts, by name: Hugo's list pages, Jekyll's unpublished drafts.
+LIST_PAGE = re.compile(r"_index\.[^/]+")
+DRAFTS_FOLDER = "_drafts"
+# A repository's own files (`README.md`, `LICENSE`, `LICENSE-MIT`, `CHANGELOG.txt`, `README.zh-CN.md`), by name: not
+# articles, unless the file is a post (front matter with a date), as a post that happens to be called readme.md is.
+PROJECT_FILE = re.compile(r"(README|LICEN[CS]E|COPYING|CHANGELOG|CHANGES|CONTRIBUTING|CODE_OF_CONDUCT|SECURITY|"
+                          r"AUTHORS)([._-][A-Za-z0-9]{1,10}(-[A-Za-z]{2,4})?)?(\.[A-Za-z]{1,8})?", re.I)
+
+
+def _site_file(relative: str) -> tuple[str, str]:
+    """(status, reason) of a static site's file that is never a post, from its path alone; ("", "") otherwise."""
+    path = PurePosixPath(relative)
+    if LIST_PAGE.fullmatch(path.name):
+        return "excluded", f"list page ({path.name})"
+    if DRAFTS_FOLDER in path.parts[:-1]:
+        return "excluded", f"draft (in a {DRAFTS_FOLDER} folder)"
     return "", ""
+
+
+def _not_for_the_book(relative: str, article: Article) -> tuple[str, str]:
+    """(status, reason) of a file that was read but is no article: a draft, or a project file."""
+    front = article.meta.get("front_matter") or {}
+    if _true(front.get("draft")):
+        return "excluded", "draft (front matter draft = true)"
+    if "published" in front and not _true(front.get("published"), default=True):
+        return "excluded", "draft (front matter published = false)"
+    name = PROJECT_FILE.fullmatch(PurePosixPath(relative).name)
+    if name and not front.get("date"):
+        return "skipped", f"project file ({name[1].upper()})"
+    return "", ""
+
+
+def _true(value, default: bool = False) -> bool:
+    """A front matter flag: YAML/TOML booleans, and the strings people write for them."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "false", "no", "off"):
+        return value.strip().lower() in ("true", "yes", "on")
+    return default
 
 
 def _read_reported(source: Path, entry: sources.Entry, settings: Settings, zone: dt.tzinfo, override,
@@ -229,7 +274,7 @@ def build(
     remove_stale_parts(out_dir)
     prepared = prepare(source, settings, ArticleStore(cache.root))
     anthology = prepared.anthology
-    summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start)
+    summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start, source)
     # Text-level typography (and the Simplified/Traditional edition) after images: captions are converted too.
     scripts = typeset.typeset(anthology, settings.script or chosen.script)
     slug = slug_for(source, settings)
@@ -283,13 +328,16 @@ def _alive(pid: int) -> bool:
 
 
 def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, on_image: Callable | None,
-                 on_fetch_start: Callable[[int], None] | None):
+                 on_fetch_start: Callable[[int], None] | None, source: Path | None = None):
+    """Every image's original into the cache: downloaded, or read from `source` (the source folder) for a
+    relative reference that names one of its files."""
     all_images = anthology.images
     summary = None
     if settings.images.enabled and all_images:
         if on_fetch_start:
             on_fetch_start(len(all_images))
-        summary = images.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image)
+        summary = images.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image,
+                                   source=source)
     for image in all_images:
         if image.status == "pending":
             image.status, image.reason = "skipped", "image fetching is disabled"

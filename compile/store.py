@@ -141,4 +141,15 @@ def _image(data: dict) -> Image:
         raise ValueError(f"image stored with status {data['status']!r}")
     if images.absolute_url(data["url"]) != data["url"]:
         raise ValueError(f"image URL {data['url'][:80]!r} is not http(s)")
+    if data["local"] and not _inside(data["local"]):
+        raise ValueError(f"image's local path {data['local'][:80]!r} is not a relative path inside the folder")
+    if data["digest"]:
+        raise ValueError("image stored with a digest (set only when its file is read)")
     return Image(**data)
+
+
+def _inside(path: str) -> bool:
+    """A relative POSIX path that stays inside the folder it is relative to (no `..`, no root, no drive)."""
+    parts = path.split("/")
+    return not (path.startswith("/") or "\\" in path or "\0" in path or ":" in parts[0]
+                or any(part in ("", ".", "..") for part in parts))

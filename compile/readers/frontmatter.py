@@ -1,4 +1,10 @@
-"""Jekyll/Hugo posts: YAML (`---`) or TOML (`+++`) front matter over HTML, markdown or an RSS dump."""
+"""Jekyll/Hugo posts: YAML (`---`) or TOML (`+++`) front matter over HTML, markdown or an RSS dump.
+
+The body under front matter is markdown unless it is an RSS dump or HTML: Jekyll and Hugo render it so, and
+a body of plain paragraphs with a `[link](url)` or a code fence is markdown that the shape detection alone
+would take for plain text (its links and fences printed raw). Markdown reads plain paragraphs as the text
+reader does, so no file name (suffix) is needed to decide.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +17,11 @@ import yaml
 
 from compile import outlets
 from compile.model import Article
+from compile.readers import html_page, markdown, rss_dump
 from compile.urls import web_url
 
-FENCE = re.compile(r"\A\ufeff?(?P<fence>---|\+\+\+)[ \t]*\n(?P<meta>.*?)\n(?P=fence)[ \t]*(\n|\Z)", re.S)
+# The meta block may be empty (`---` over `---`: Jekyll's "process this file").
+FENCE = re.compile(r"\A\ufeff?(?P<fence>---|\+\+\+)[ \t]*\n(?:(?P<meta>.*?)\n)??(?P=fence)[ \t]*(\n|\Z)", re.S)
 OPEN_ONLY = re.compile(r"\A(---|\+\+\+)[ \t]*\n[\w-]+\s*[:=]")
 
 
@@ -22,8 +30,6 @@ def can_read(text: str) -> bool:
 
 
 def read(path: Path, text: str) -> Article:
-    from compile.readers import read_text
-
     match = FENCE.match(text)
     warnings = []
     if match is None:
@@ -36,8 +42,8 @@ def read(path: Path, text: str) -> Article:
             body = rest
         warnings.append("front matter has no closing fence; read up to the first blank line")
     else:
-        meta, body = _parse(match["fence"], match["meta"], warnings), text[match.end():]
-    inner = read_text(path, body) if body.strip() else Article(id="", source=str(path))
+        meta, body = _parse(match["fence"], match["meta"] or "", warnings), text[match.end():]
+    inner = _read_body(path, body) if body.strip() else Article(id="", source=str(path))
     inner.reader = f"front-matter+{inner.reader}" if inner.reader else "front-matter"
     inner.meta["front_matter"] = meta
     inner.title = _text(meta.get("title")) or inner.title
@@ -53,6 +59,17 @@ def read(path: Path, text: str) -> Article:
     for warning in warnings:
         inner.warn(warning)
     return inner
+
+
+def _read_body(path: Path, body: str) -> Article:
+    """An RSS dump or HTML body keeps its reader; anything else is markdown (see the module's docstring)."""
+    from compile.readers import read_text
+
+    if rss_dump.can_read(body) or html_page.can_read(body):
+        return read_text(path, body)
+    article = markdown.read(path, body)
+    article.reader = "markdown"
+    return article
 
 
 # Front matter is a few keys: a bigger block is not read (the body still is).

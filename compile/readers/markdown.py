@@ -9,7 +9,10 @@ from markdown_it import MarkdownIt
 
 from compile.model import Article
 
-SIGNS = re.compile(r"^(#{1,6} \S|\*\*[^*\n]+\*\*|[-*+] \S|\d+\. \S|> |!\[[^\]]*\]\()", re.M)
+# Headings, bold, lists, quotes, images, code fences, and inline links (`[text](http...)`), which plain text
+# never has and which the text reader would print raw.
+SIGNS = re.compile(r"^(#{1,6} \S|\*\*[^*\n]+\*\*|[-*+] \S|\d+\. \S|> |!\[[^\]]*\]\(|```|~~~)"
+                   r"|\[[^\]\n]+\]\((https?://|/|\.{0,2}/?[\w-]+\.(md|html?)\b)[^)\s]*\)", re.M)
 TITLE = re.compile(r"\A\s*#[ \t]+(?P<title>[^\n]+?)[ \t#]*\n")
 _MD = MarkdownIt("commonmark", {"html": True}).enable("table").enable("strikethrough")
 

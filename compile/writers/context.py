@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup
 from jinja2.sandbox import SandboxedEnvironment
 
 from compile.config import Settings
+from compile.images import LOCAL_HOST
 from compile.model import Anthology, Article, Image
 from compile.theme import Theme, ThemeError
 from compile.typeset import keep_end, typeset_html
@@ -180,8 +181,12 @@ def render_article(env: jinja2.Environment, book: Book, article: Article, image_
 
 
 def _host(url: str) -> str:
-    """Where a missing image was, for its placeholder; "?" when the URL does not say."""
+    """Where a missing image was, for its placeholder: the host, or the file of a local image; "?" when the URL
+    does not say."""
     try:
-        return urlsplit(url).netloc or "?"
+        parts = urlsplit(url)
     except ValueError:
         return "?"
+    if parts.netloc == LOCAL_HOST:
+        return unquote(parts.path.lstrip("/")) or "?"
+    return parts.netloc or "?"
