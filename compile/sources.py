@@ -23,6 +23,18 @@ MB = 1_000_000
 MAX_FILE_BYTES = 20 * MB
 OUTSIDE = "symlink outside the source folder"
 NOT_REGULAR = "not a regular file"
+# A static site's root says what it is by its config file; its top-level folders below hold templates, built
+# pages, assets and data, never posts (posts live in content/ or _posts/). Static images stay readable as
+# local images: they are read through `read_inside`, not discovered.
+SITE_CONFIGS = {
+    "Hugo": ("hugo.toml", "hugo.yaml", "hugo.json", "config.toml", "config.yaml"),
+    "Jekyll": ("_config.yml", "_config.yaml", "_config.toml"),
+}
+SITE_FOLDERS = {
+    "Hugo": {"archetypes", "assets", "data", "i18n", "layouts", "node_modules", "public", "resources", "static",
+             "themes"},
+    "Jekyll": {"_data", "_includes", "_layouts", "_sass", "_site", "assets", "node_modules", "vendor"},
+}
 
 
 class Skipped(Exception):
@@ -54,7 +66,32 @@ def discover(source: Path) -> list[Entry]:
     _walk(root, root, "", False, {_identity(os.stat(root))}, entries)
     entries.sort(key=lambda e: e.relative)
     _read_each_file_once(entries)
+    _site_machinery(root, entries)
     return entries
+
+
+def site_kind(root: Path) -> str:
+    """"Hugo" or "Jekyll" when `root` is a static site's source folder (by its config file), else ""."""
+    for kind, names in SITE_CONFIGS.items():
+        if any((root / name).is_file() for name in names):
+            return kind
+    return ""
+
+
+def _site_machinery(root: Path, entries: list[Entry]) -> None:
+    """In a static site's root: files in its template/build/asset folders, and files without a suffix at the
+    top (CNAME, Makefile), are the site's machinery, not articles."""
+    kind = site_kind(root)
+    if not kind:
+        return
+    for entry in entries:
+        top, _, rest = entry.relative.partition("/")
+        if entry.reason:
+            continue
+        if rest and top in SITE_FOLDERS[kind]:
+            entry.reason = f"{kind} site folder {top}/ (templates, assets or built pages, not posts)"
+        elif not rest and "." not in top:
+            entry.reason = f"{kind} site file (not a post)"
 
 
 def _walk(root: Path, folder: Path, prefix: str, linked: bool, seen_dirs: set, entries: list[Entry]) -> None:

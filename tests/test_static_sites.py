@@ -281,3 +281,26 @@ def test_an_empty_front_matter_is_front_matter():
     article = readers.read_text(Path("x.md"), "---\n---\nJust [a link](https://e.org/p) in a paragraph.\n")
     assert article.reader == "front-matter+markdown"
     assert '<a href="https://e.org/p">a link</a>' in article.body and "---" not in article.body
+
+
+@pytest.mark.parametrize(("config_name", "kind", "machinery"), [
+    ("config.toml", "Hugo", ["layouts/_default/single.html", "public/index.html", "themes/x/layouts/a.md",
+                             "archetypes/default.md", "static/notes.txt"]),
+    ("_config.yml", "Jekyll", ["_layouts/post.html", "_site/index.html", "_includes/head.html"]),
+])
+def test_a_site_roots_machinery_is_not_read(tmp_path, config_name, kind, machinery):
+    """Pointed at a whole site, not its content folder: templates, built pages and CNAME are not chapters."""
+    from compile import sources
+
+    (tmp_path / config_name).write_text("title = 'x'\n", encoding="utf-8")
+    files = [*machinery, "CNAME", "content/posts/a.md", "_posts/2020-01-02-b.md"]
+    for name in files:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("---\ntitle: t\n---\n\n正文。\n", encoding="utf-8")
+    reasons = {e.relative: e.reason for e in sources.discover(tmp_path)}
+    for name in machinery:
+        assert reasons[name].startswith(f"{kind} site folder {name.split('/')[0]}/"), name
+    assert reasons["CNAME"] == f"{kind} site file (not a post)"
+    assert reasons["content/posts/a.md"] == reasons["_posts/2020-01-02-b.md"] == ""
+    (tmp_path / config_name).unlink()  # not a site root: every file is a candidate again
+    assert not any(e.reason for e in sources.discover(tmp_path))
