@@ -535,7 +535,10 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
     """
     previous = None
     names = ["p", "figcaption", "blockquote", "li", "h2", "h3", "h4"]
-    for block in tree.find_all(names):
+    # A full saved page read by an extractor (compile/extract.py) shows what its reader saw, repeats included:
+    # the extractors already drop their own duplicate artefacts. The rule is for feeds and scrapers.
+    extracted = bool(article.meta.get("extraction"))
+    for block in tree.find_all(names) if not extracted else ():
         if _gone(block) or block.find_parent(names):
             continue
         key = _key(block.get_text())

@@ -161,6 +161,7 @@ def _stopping_cleanly():
     """A failure the user can act on is one line and an exit code, not a traceback: an interrupt stops the
     workers and exits 128 + the signal's number; a bad configuration found late, or an output folder that
     cannot be written (disk full, read-only), exits 2."""
+    from compile import reading
     from compile.writers import pdf_chunks
 
     names = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
@@ -168,6 +169,7 @@ def _stopping_cleanly():
     try:
         yield
     except KeyboardInterrupt as exc:
+        reading.close_pools()
         pdf_chunks.close_pools()
         err.print("[red]interrupted[/red]")
         sys.exit(128 + getattr(exc, "signum", signal.SIGINT))

@@ -6,6 +6,7 @@ adds images and outputs. One bad file never sinks the book: it becomes an entry 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fnmatch
 import functools
@@ -14,13 +15,27 @@ import logging
 import os
 import re
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import atomic, clean, dates, images, order, outlets, readers, report, sources, theme, typeset, volumes
-from compile.config import ConfigError, Settings
+from compile import (
+    atomic,
+    clean,
+    dates,
+    images,
+    order,
+    outlets,
+    readers,
+    reading,
+    report,
+    sources,
+    theme,
+    typeset,
+    volumes,
+)
+from compile.config import ConfigError, Override, Settings
 from compile.model import Anthology, Article
 from compile.store import ArticleStore, article_key
 from compile.writers import epub as epub_writer
@@ -70,25 +85,24 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     inputs, articles = [], []
     entries = discover(source)
     _require_candidates(source, entries)
-    for entry in entries:
-        status, reason = _triage(entry, settings)
-        if status:
-            inputs.append({"source": entry.relative, "status": status, "reason": reason})
-            continue
-        name = PurePosixPath(entry.relative).name
-        override = settings.overrides.get(name) or settings.overrides.get(entry.relative)
-        if override is not None and override.exclude:
-            inputs.append({"source": entry.relative, "status": "excluded", "reason": "excluded by override"})
-            continue
-        article = _read_reported(source, entry, settings, zone, override, store, inputs)
-        status, reason = _not_for_the_book(entry.relative, article) if article is not None else ("", "")
-        if status:
-            log.info("%s: %s: %s", entry.relative, status, reason)
-            inputs.append({"source": entry.relative, "status": status, "reason": reason})
-        elif article is not None:
-            inputs.append({"source": entry.relative, "status": "article", "id": article.id,
-                           "reader": article.reader, "extraction": article.meta.get("extraction")})
-            articles.append(article)
+    plans = [_plan(index, entry, settings) for index, entry in enumerate(entries)]
+    to_read = [plan for plan in plans if not plan.status]
+    # Outcomes come in the folder's order; closing stops the reading workers, however this loop ends.
+    with contextlib.closing(_read_all(source, to_read, settings, store, len(entries))) as outcomes:
+        for plan in plans:
+            relative = plan.entry.relative
+            if plan.status:
+                inputs.append({"source": relative, "status": plan.status, "reason": plan.reason})
+                continue
+            article = _read_reported(relative, next(outcomes), inputs)
+            status, reason = _not_for_the_book(relative, article) if article is not None else ("", "")
+            if status:
+                log.info("%s: %s: %s", relative, status, reason)
+                inputs.append({"source": relative, "status": status, "reason": reason})
+            elif article is not None:
+                inputs.append({"source": relative, "status": "article", "id": article.id,
+                               "reader": article.reader, "extraction": article.meta.get("extraction")})
+                articles.append(article)
     _unique_ids(articles)
     outlets.unify(articles)  # one name per outlet across the book, before duplicates and sections
     ids = {a.source: a.id for a in articles}
@@ -107,6 +121,28 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     if not articles:
         anthology.warnings.append(f"no articles found in {source}")
     return Prepared(anthology, inputs, duplicates)
+
+
+@dataclass
+class _Plan:
+    """One file of the folder: to read (empty `status`), or what became of it without reading."""
+
+    index: int
+    entry: sources.Entry
+    status: str = ""
+    reason: str = ""
+    override: Override | None = None
+
+
+def _plan(index: int, entry: sources.Entry, settings: Settings) -> _Plan:
+    status, reason = _triage(entry, settings)
+    if status:
+        return _Plan(index, entry, status, reason)
+    name = PurePosixPath(entry.relative).name
+    override = settings.overrides.get(name) or settings.overrides.get(entry.relative)
+    if override is not None and override.exclude:
+        return _Plan(index, entry, "excluded", "excluded by override")
+    return _Plan(index, entry, override=override)
 
 
 def _is_candidate(entry: sources.Entry) -> bool:
@@ -176,42 +212,73 @@ def _true(value, default: bool = False) -> bool:
     return default
 
 
-def _read_reported(source: Path, entry: sources.Entry, settings: Settings, zone: dt.tzinfo, override,
-                   store: ArticleStore | None, inputs: list[dict]) -> Article | None:
-    """The article, or None with its `inputs` entry added: one bad file never sinks the book."""
-    relative = entry.relative
+def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: ArticleStore | None,
+              size: int) -> Iterator[reading.Outcome]:
+    """Each file's outcome, in order: read in worker processes when there are enough of them (compile/reading.py),
+    as `pdf.workers` allows; looked up in the store first."""
+    workers = reading.workers_for(settings.pdf.workers, len(plans))
+    read = functools.partial(_read_job, _Context(source, settings))
+    keys: dict[int, str] = {}  # the store's key of each article read, to store it under when it comes back
+    jobs = (_job(plan, settings, store, keys) for plan in plans)
+    for outcome in reading.run(jobs, read, workers, size, reading.batch_size(len(plans), workers)):
+        if outcome.article is not None and outcome.index in keys:
+            store.put(keys.pop(outcome.index), outcome.article)
+        yield outcome
+
+
+def _job(plan: _Plan, settings: Settings, store: ArticleStore | None,
+         keys: dict[int, str]) -> reading.Job | reading.Outcome:
+    """The file's bytes, read once here through the checks of compile/sources.py, as a job for a reader; or its
+    outcome already: skipped (a link out, too large ...), or the store's copy."""
+    entry = plan.entry
     try:
         data = sources.read_bytes(entry.path, entry.identity, limit=int(settings.max_file_mb * sources.MB))
-        with sources.time_limit(settings.read_seconds):
-            return read_cached(source, entry.path, settings, zone, override, store, data=data, relative=relative)
     except sources.Skipped as exc:
-        log.warning("%s: skipped: %s", relative, exc)
-        inputs.append({"source": relative, "status": "skipped", "reason": str(exc)})
+        return reading.Outcome(plan.index, status="skipped", reason=str(exc))
+    if store is not None:
+        key = article_key(data, entry.relative, plan.override, settings.timezone)
+        article = store.get(key)
+        if article is not None:
+            return reading.Outcome(plan.index, article)
+        keys[plan.index] = key
+    return reading.Job(plan.index, entry.relative, entry.path, data, plan.override)
+
+
+def _read_reported(relative: str, outcome: reading.Outcome, inputs: list[dict]) -> Article | None:
+    """The article, or None with its `inputs` entry added: one bad file never sinks the book."""
+    if outcome.status == "skipped":
+        log.warning("%s: skipped: %s", relative, outcome.reason)
+    if outcome.status:
+        inputs.append({"source": relative, "status": outcome.status, "reason": outcome.reason})
+    return outcome.article
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What every article is read with; sent to the workers along with their jobs."""
+
+    source: Path
+    settings: Settings
+
+    @functools.cached_property
+    def zone(self) -> dt.tzinfo:
+        return ZoneInfo(self.settings.timezone)
+
+
+def _read_job(context: _Context, job: reading.Job) -> reading.Outcome:
+    """One article read under its time limit, in a worker or here; a failure is its outcome, never raised."""
+    try:
+        with sources.time_limit(context.settings.read_seconds):
+            article = read_one(context.source, job.path, context.zone, job.override, data=job.data,
+                               relative=job.relative)
+        return reading.Outcome(job.index, article)
     except (readers.UnreadableFile, sources.ReadTimeout) as exc:
-        log.warning("%s: %s", relative, exc)
-        inputs.append({"source": relative, "status": "failed", "reason": str(exc)})
+        log.warning("%s: %s", job.relative, exc)
+        return reading.Outcome(job.index, status="failed", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - one bad file must not sink the book
-        log.warning("%s: could not be read: %s", relative, exc)
+        log.warning("%s: could not be read: %s", job.relative, exc)
         log.debug("%s", traceback.format_exc())
-        inputs.append({"source": relative, "status": "failed", "reason": f"internal error: {exc!r}"})
-    return None
-
-
-def read_cached(source: Path, path: Path, settings: Settings, zone: dt.tzinfo, override,
-                store: ArticleStore | None, data: bytes | None = None, relative: str | None = None) -> Article:
-    """read_one, through the incremental store when there is one. `data`: the file's bytes, already read
-    safely (compile/sources.py); `relative`: its name in the folder, when `path` is a link's real file."""
-    relative = relative or path.relative_to(source).as_posix()
-    if data is None:
-        data = sources.read_inside(source, relative)
-    if store is None:
-        return read_one(source, path, zone, override, data=data, relative=relative)
-    key = article_key(data, relative, override, settings.timezone)
-    article = store.get(key)
-    if article is None:
-        article = read_one(source, path, zone, override, data=data, relative=relative)
-        store.put(key, article)
-    return article
+        return reading.Outcome(job.index, status="failed", reason=f"internal error: {exc!r}")
 
 
 def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | None = None,

@@ -19,9 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 EXTRACTION_DEV = ROOT.parent / "shared" / "extraction-dev"
 sys.path.insert(0, str(ROOT / "bench"))
 
-# Measured with bench/extraction_bench.py on the 130 pages: body F1 0.927 (plain trafilatura 0.918), titles 90.0 %.
-F1_FLOOR = 0.92
-TITLE_FLOOR = 0.90
+# Measured with bench/extraction_bench.py on the 130 pages: body F1 0.933 (plain trafilatura 0.918), titles 91.5 %
+# exactly as Readability.js gives them (97.7 % as headlines less the names the page declares). The body reaches
+# 0.958 once compile/clean.py keeps the adjacent repeats of an extracted page (the page shows them): floor 0.95 then.
+F1_FLOOR = 0.95
+TITLE_FLOOR = 0.905
 
 PARAGRAPHS = [
     "The harbour authority confirmed on Tuesday that the old ferry pier will close for repairs next spring, "
@@ -97,10 +99,70 @@ def test_structure_images_and_links_survive_as_plain_html(tmp_path):
 def test_extractor_that_finds_nothing_falls_back_and_warns(tmp_path, monkeypatch):
     monkeypatch.setattr(extract, "_trafilatura", lambda tree, url: None)
     body = "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
-    article = read(tmp_path, "pier.html", page("Old pier", chrome(f"<article><h1>Old pier</h1>{body}</article>")))
-    assert article.meta["extraction"]["engine"] == "fallback-article"
-    assert any("pier.html" in w and "extractor" in w for w in article.warnings)
+    html = page("Old pier", chrome(f"<article><h1>Old pier</h1>{body}</article>"))
+    article = read(tmp_path, "pier.html", html)
+    assert article.meta["extraction"]["engine"] == "readability"
+    assert any("pier.html" in w and "trafilatura found no main text" in w for w in article.warnings)
     assert PARAGRAPHS[3] in clean_article(article).body
+    monkeypatch.setattr(extract, "_readability", lambda tree, url: "")  # neither engine: the page's <article>
+    article = read(tmp_path, "pier.html", html)
+    assert article.meta["extraction"]["engine"] == "fallback-article"
+    assert any("pier.html" in w and "extractor" in w and "<article>" in w for w in article.warnings)
+    assert PARAGRAPHS[3] in clean_article(article).body
+
+
+def test_paragraphs_the_page_repeats_come_through_the_second_engine(tmp_path):
+    """trafilatura drops a paragraph that repeats the one before it; readability keeps it, agrees on the rest, and
+    is chosen. Its `<time datetime>` values are made valid like the page's own."""
+    stamp = '<time datetime="Wed Nov 20 2019 17:49:54 GMT-0500 (Eastern Standard Time)">Wednesday</time>'
+    body = f"<p>Filed {stamp}.</p>" + "".join(f"<p>{p}</p><p>{p}</p>" for p in PARAGRAPHS)
+    article = read(tmp_path, "pier.html", page("Old pier", chrome(f"<article><h1>Old pier</h1>{body}</article>")))
+    assert article.meta["extraction"]["engine"] == "readability"
+    assert all(article.body.count(p) == 2 for p in PARAGRAPHS)
+    assert 'datetime="2019-11-20T17:49:54-05:00"' in article.body and "GMT-0500" not in article.body
+    assert "Popular story" not in article.body and "Section 3" not in article.body
+
+
+def test_choice_between_the_engines():
+    words = " ".join(f"word{n}" for n in range(200))
+    assert extract._choose(f"<p>{words}</p>", f"<p>{words}</p><p>{words}</p>")[0] == "readability"  # holds it, 2x
+    assert extract._choose(f"<p>{words}</p>", f"<p>{words}</p><p>other text here</p>")[0] == "trafilatura"
+    assert extract._choose(f"<p>{words}</p>", "<p>a teaser of a few words</p>")[0] == "trafilatura"
+    assert extract._choose("<p>a teaser of a few words</p>", f"<p>{words}</p>")[0] == "readability"  # far longer
+    assert extract._choose(f"<p>{words}</p>", "") == ("trafilatura", f"<p>{words}</p>")
+
+
+def test_second_engine_that_fails_leaves_trafilatura(tmp_path, monkeypatch):
+    def broken():
+        raise RuntimeError("readability bug")
+
+    monkeypatch.setattr(extract, "_reader", broken)
+    body = "".join(f"<p>{p}</p><p>{p}</p>" for p in PARAGRAPHS)
+    article = read(tmp_path, "pier.html", page("Old pier", chrome(f"<article><h1>Old pier</h1>{body}</article>")))
+    assert article.meta["extraction"]["engine"] == "trafilatura"
+    assert all(p in article.body for p in PARAGRAPHS)
+
+
+def test_formulas_and_custom_elements_keep_their_text(tmp_path):
+    formula = ('<mjx-container><mjx-math aria-hidden="true"><mjx-c></mjx-c></mjx-math><mjx-assistive-mml>'
+               "<math><msup><mi>x</mi><mn>2</mn></msup><mo>+</mo><mfrac><mi>b</mi><mi>c</mi></mfrac>"
+               "<annotation encoding=\"application/x-tex\">x^2+\\frac{b}{c}</annotation></math>"
+               "</mjx-assistive-mml></mjx-container>")
+    body = f"<p>{PARAGRAPHS[0]} The load grows as {formula} for every pile.</p>" + "".join(
+        f"<p>{p}</p>" for p in PARAGRAPHS[1:])
+    article = clean_article(read(tmp_path, "pier.html", page("Old pier", chrome(f"<article>{body}</article>"))))
+    assert "x<sup>2</sup> + b / c" in " ".join(article.body.split())
+    assert "frac" not in article.body and "for every pile" in article.body
+
+
+def test_text_trafilatura_leaves_inside_an_image_follows_it():
+    from lxml import etree
+
+    body = etree.fromstring('<body><p><graphic src="/pier.jpg" alt="Pier">Photo: Courier. The pier closes in May.'
+                            "</graphic> Ferries move north.</p></body>")
+    html = extract._to_html(body, set())
+    assert html == ('<p><img src="/pier.jpg" alt="Pier">Photo: Courier. The pier closes in '  # resolved in clean.py
+                    "May. Ferries move north.</p>")
 
 
 def test_fallback_rule():
@@ -128,6 +190,10 @@ def test_fragments_are_not_extracted(tmp_path):
      "Why piers rot", "Paper"),
     ("颱風逼近 東部停班停課 | 自由時報電子報", "", "颱風逼近 東部停班停課", "颱風逼近 東部停班停課", ""),
     ("Lone headline", "", "Site logo", "Lone headline", ""),
+    ("Lorem ipsum dolor sit amet – My website", "", "", "Lorem ipsum dolor sit amet", ""),
+    ("Brexit – what happens next", "", "", "Brexit – what happens next", ""),  # too short to be a headline alone
+    ("Covering front-end code with tests | Code | Jane Doe", '<meta name="author" content="Jane Doe">', "",
+     "Covering front-end code with tests | Code", ""),
 ])
 def test_title_is_the_articles_own_headline(tmp_path, title_tag, head, h1, expected, outlet):
     body = (f"<h1>{h1}</h1>" if h1 else "") + "".join(f"<p>{p}</p>" for p in PARAGRAPHS)
@@ -207,7 +273,7 @@ def dev_scores():
     results = []
     for folder in extraction_bench.pages(EXTRACTION_DEV):
         want_text, want_title = extraction_bench.expected(folder)
-        text, title, extraction = extraction_bench.tool(folder)
+        text, title, extraction, _ = extraction_bench.tool(folder)
         results.append((extraction_bench.score(text, want_text).f1, title == want_title, extraction))
     return results
 
@@ -221,6 +287,6 @@ def test_extraction_dev_body_f1_and_titles(dev_scores):
 
 def test_extraction_dev_every_page_says_its_engine(dev_scores):
     for _, _, extraction in dev_scores:
-        assert extraction["engine"] in ("trafilatura", "fallback-article")
+        assert extraction["engine"] in ("trafilatura", "readability", "fallback-article")
         assert 0 <= extraction["kept"] <= 1
         json.dumps(extraction)

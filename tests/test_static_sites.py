@@ -14,6 +14,7 @@ import os
 import re
 import zipfile
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pdfplumber
 import pytest
@@ -304,3 +305,24 @@ def test_a_site_roots_machinery_is_not_read(tmp_path, config_name, kind, machine
     assert reasons["content/posts/a.md"] == reasons["_posts/2020-01-02-b.md"] == ""
     (tmp_path / config_name).unlink()  # not a site root: every file is a candidate again
     assert not any(e.reason for e in sources.discover(tmp_path))
+
+
+def test_a_saved_full_page_with_a_web_address_reads_its_files_folder(tmp_path):
+    """"Save page as, complete": the page has its canonical URL, its pictures sit in `<name>_files/`. The
+    extractor keeps the relative src, so the picture is read from disk, not fetched from the web."""
+    from compile.pipeline import read_one
+
+    paragraphs = "".join(f"<p>Paragraph {i} of the saved story, long enough to be the article's text.</p>"
+                         for i in range(8))
+    page = ('<!doctype html><html lang="en"><head><title>Harbour reopens | Courier</title>'
+            '<link rel="canonical" href="https://courier.example/2020/03/harbour.html"></head><body>'
+            '<nav><a href="/">Home</a></nav><article><h1>Harbour reopens</h1>'
+            f'<figure><img src="./story_files/photo.jpg" alt="The harbour"><figcaption>The harbour.</figcaption>'
+            f'</figure>{paragraphs}</article><footer>© Courier</footer></body></html>')
+    (tmp_path / "story.html").write_text(page, encoding="utf-8")
+    (tmp_path / "story_files").mkdir()
+    (tmp_path / "story_files" / "photo.jpg").write_bytes(jpeg())
+    article = read_one(tmp_path, tmp_path / "story.html", ZoneInfo("UTC"), None)
+    assert [image.local for image in article.images] == ["story_files/photo.jpg"]
+    summary = fetch(article.images, tmp_path, tmp_path)
+    assert article.images[0].status == "ok" and summary.local == 1, article.images[0].reason

@@ -32,6 +32,9 @@ META_KEYS = (
 )
 # What separates a headline from the site's name or a section in a <title>: `|`, `-`, `–`, `—`, `·`, `::`, `»`.
 SEPARATOR = r"\s+(?:[|\-–—·»:]|::)\s+|\s*[|｜]\s*"
+# `<title>` = `Headline – Site` where the page names no site: the site part's most words, the headline's fewest.
+UNNAMED_SITE_WORDS = 3
+HEADLINE_WORDS = 4
 # Class or id words of the standfirst under a headline.
 STANDFIRST = re.compile(r"\b(dek|standfirst|subtitle|sub-?headline|subhead|summary|lede|intro|description|excerpt)\b",
                         re.I)
@@ -55,8 +58,8 @@ def read(path: Path, text: str) -> Article:
     url = url if isinstance(url, str) else ""
     site = _site_names(soup, meta, json_ld)
     h1 = _headline_element(soup)
-    title = _title(soup, meta, json_ld, h1, site)
     author = _author(soup, meta, json_ld)
+    title = _title(soup, meta, json_ld, h1, site, author)
     standfirst = _standfirst(soup, meta, h1) if PAGE.match(text) else ""
     main = _legacy_main(soup)
     times = [t.get("datetime") for t in main.find_all("time") if t.get("datetime")]
@@ -75,11 +78,11 @@ def read(path: Path, text: str) -> Article:
 
 def _extract_main(article: Article, text: str, standfirst: str) -> None:
     """The page's article through the extractor; the plain reading when it keeps (almost) nothing."""
-    found = extract.main_content(text, article.url, article.body)
+    found = extract.main_content(text, article.body)
     article.meta["extraction"] = {"engine": found.engine, "kept": found.kept}
     if found.reason:
-        article.warn(f"{article.source}: {found.reason}; read the page's <article>/<main> instead ({found.engine})")
-    body = found.body
+        article.warn(f"{article.source}: {found.reason} ({found.engine})")
+    body = _valid_body_datetimes(found.body)
     if standfirst and _key(standfirst)[:60] not in _key(BeautifulSoup(body, "lxml").get_text(" ")):
         body = f"<p>{_escape(standfirst)}</p>\n{body}"
     article.body = body
@@ -95,6 +98,16 @@ def _legacy_main(soup: BeautifulSoup) -> Tag:
     if h1 is not None:
         h1.decompose()
     return main
+
+
+def _valid_body_datetimes(body: str) -> str:
+    """The body with its `<time datetime>` values made valid (readability keeps the page's own)."""
+    if "<time" not in body:
+        return body
+    soup = BeautifulSoup(body, "lxml")
+    root = soup.body or soup
+    _valid_datetimes(root)
+    return root.decode_contents()
 
 
 def _valid_datetimes(root: Tag) -> None:
@@ -169,10 +182,12 @@ def _headline_element(soup: BeautifulSoup) -> Tag | None:
     return None
 
 
-def _title(soup: BeautifulSoup, meta: dict, json_ld: list[dict], h1: Tag | None, site: list[str]) -> str:
+def _title(soup: BeautifulSoup, meta: dict, json_ld: list[dict], h1: Tag | None, site: list[str],
+           author: str = "") -> str:
     """The article's own headline: the page's declared title (JSON-LD headline, Dublin Core, og:title, <title>…,
-    first found) without the site's name; the h1 instead when it is one run of the declared title's parts
-    (`Opinion | Headline | Paper` with h1 `Headline`)."""
+    first found) without the site's name (or, last, the author's: a personal site's name is its author's); the
+    h1 instead when it is one run of the declared title's parts (`Opinion | Headline | Paper` with h1
+    `Headline`); without a short last part when the page names no site at all (`Headline – My blog`)."""
     page_title = soup.title.get_text(" ", strip=True) if soup.title else ""
     declared = next((_clean(t) for t in (
         _headline(json_ld, page_title), meta.get("dc.title"), meta.get("dcterm.title"),
@@ -183,6 +198,10 @@ def _title(soup: BeautifulSoup, meta: dict, json_ld: list[dict], h1: Tag | None,
     stripped = _strip_site(declared, site)
     if heading and _key(heading) != _key(stripped) and _is_run(heading, declared, site):
         return heading
+    if stripped == declared and author:
+        stripped = _strip_site(declared, [author], prefix=False)
+    if stripped == declared and not site and _key(heading) != _key(declared):
+        stripped = _strip_unnamed_site(declared)
     return stripped
 
 
@@ -201,14 +220,27 @@ def _is_run(heading: str, declared: str, site: list[str]) -> bool:
     return any(_key(run) == key for run in runs)
 
 
-def _strip_site(title: str, site: list[str]) -> str:
+def _strip_site(title: str, site: list[str], prefix: bool = True) -> str:
     """`Headline | Paper`, `Headline - Paper`, `Paper | Headline` → `Headline`, for the site's declared names."""
     for name in site:
         escaped = re.escape(name)
-        for pattern in (rf"^(.+?)(?:{SEPARATOR}){escaped}$", rf"^{escaped}(?:{SEPARATOR})(.+)$"):
+        patterns = (rf"^(.+?)(?:{SEPARATOR}){escaped}$", rf"^{escaped}(?:{SEPARATOR})(.+)$")
+        for pattern in patterns if prefix else patterns[:1]:
             match = re.match(pattern, title, re.I)
             if match and match.group(1).strip():
                 return match.group(1).strip()
+    return title
+
+
+def _strip_unnamed_site(title: str) -> str:
+    """`A headline of some length – My website` → the headline, when the page declares no site name: a last part
+    of at most UNNAMED_SITE_WORDS words after a spaced separator, behind a first part of at least HEADLINE_WORDS."""
+    parts = re.split(r"\s+[|\-–—·»]\s+", title)
+    if len(parts) != 2:
+        return title
+    head, tail = parts
+    if len(tail.split()) <= UNNAMED_SITE_WORDS and len(head.split()) >= HEADLINE_WORDS:
+        return head.strip()
     return title
 
 
@@ -241,7 +273,7 @@ def _author(soup: BeautifulSoup, meta: dict, json_ld: list[dict]) -> str:
         if value and not value.startswith("http"):
             return value
     for tag in soup.select('[rel="author"], [itemprop="author"]')[:1]:
-        text = _clean(tag.get_text(" ", strip=True))
+        text = _clean(tag.get_text(" ", strip=True)).strip(" |·,:;-–—")  # `Nicolas Perriault —` in a byline
         if 1 < len(text) <= 60:
             return re.sub(r"^(By|Par|Von|Por)\s+", "", text, flags=re.I)
     return ""
