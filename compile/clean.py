@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
 from compile import dates, images, outlets, urls
 from compile.model import Article, Image
-from compile.sanitize import sanitize_html
+from compile.sanitize import iso_datetime, sanitize_html
 
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
@@ -148,6 +148,7 @@ def clean_article(article: Article) -> Article:
     located = _choose_image_sources(root, article)
     safe = sanitize_html(root.decode_contents())  # inner HTML: top-level text escaped, comments dropped
     tree = BeautifulSoup(f"<div>{safe}</div>", "lxml").div
+    _valid_datetimes(tree)
     _blocks_from_divs(tree)
     _make_figures(tree)
     _drop_empty(tree)
@@ -585,6 +586,16 @@ def _resolve_links(tree: Tag, base_url: str) -> None:
             link["href"] = resolved
         else:
             link.unwrap()
+
+
+def _valid_datetimes(tree: Tag) -> None:
+    """`<time datetime="Wed Nov 20 2019 …">` from any source fails EPUBCheck: rewritten as ISO 8601, or dropped."""
+    for stamp in tree.find_all("time", datetime=True):
+        value = iso_datetime(stamp["datetime"])
+        if value:
+            stamp["datetime"] = value
+        else:
+            del stamp["datetime"]
 
 
 def _joined(base_url: str, href: str) -> str:

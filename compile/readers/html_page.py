@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
-from dateutil import parser as date_parser
 
 from compile import extract
 from compile.model import Article
@@ -39,9 +38,6 @@ HEADLINE_WORDS = 4
 STANDFIRST = re.compile(r"\b(dek|standfirst|subtitle|sub-?headline|subhead|summary|lede|intro|description|excerpt)\b",
                         re.I)
 BYLINE = re.compile(r"\b(byline|author)\b", re.I)
-# An HTML `datetime` value as EPUB readers accept it (a date, a date and time with an optional zone, a time).
-VALID_DATETIME = re.compile(r"\d{4}(-\d\d(-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,3})?)?(Z|[+-]\d\d:?\d\d)?)?)?)?"
-                            r"|\d\d:\d\d(:\d\d(\.\d{1,3})?)?")
 
 
 def can_read(text: str) -> bool:
@@ -63,7 +59,6 @@ def read(path: Path, text: str) -> Article:
     standfirst = _standfirst(soup, meta, h1) if PAGE.match(text) else ""
     main = _legacy_main(soup)
     times = [t.get("datetime") for t in main.find_all("time") if t.get("datetime")]
-    _valid_datetimes(main)
     body = main.decode_contents() if hasattr(main, "contents") else str(main)
     article = Article(
         id="", source=str(path), title=title, url=url, outlet=site[0] if site else "", author=author,
@@ -82,7 +77,7 @@ def _extract_main(article: Article, text: str, standfirst: str) -> None:
     article.meta["extraction"] = {"engine": found.engine, "kept": found.kept}
     if found.reason:
         article.warn(f"{article.source}: {found.reason} ({found.engine})")
-    body = _valid_body_datetimes(found.body)
+    body = found.body  # its `<time datetime>` values are made valid by cleaning, as for every reader
     if standfirst and _key(standfirst)[:60] not in _key(BeautifulSoup(body, "lxml").get_text(" ")):
         body = f"<p>{_escape(standfirst)}</p>\n{body}"
     article.body = body
@@ -98,40 +93,6 @@ def _legacy_main(soup: BeautifulSoup) -> Tag:
     if h1 is not None:
         h1.decompose()
     return main
-
-
-def _valid_body_datetimes(body: str) -> str:
-    """The body with its `<time datetime>` values made valid (readability keeps the page's own)."""
-    if "<time" not in body:
-        return body
-    soup = BeautifulSoup(body, "lxml")
-    root = soup.body or soup
-    _valid_datetimes(root)
-    return root.decode_contents()
-
-
-def _valid_datetimes(root: Tag) -> None:
-    """`<time datetime="Wed Nov 20 2019 …">` is invalid in an EPUB: written as ISO 8601, or dropped."""
-    for stamp in root.find_all("time", datetime=True):
-        stamp["datetime"] = iso_datetime(stamp["datetime"])
-        if not stamp["datetime"]:
-            del stamp["datetime"]
-
-
-def iso_datetime(value: str) -> str:
-    """An HTML-valid `datetime` value for any string: kept when valid, else rewritten, else ''."""
-    value = (value or "").strip()
-    if VALID_DATETIME.fullmatch(value):
-        return value
-    # JavaScript's Date.toString(): `Wed Nov 20 2019 17:49:54 GMT-0500 (Eastern Standard Time)`; dateutil reads
-    # `GMT-0500` the POSIX way (+05:00), so the GMT goes.
-    plain = re.sub(r"\s*\(.*?\)\s*$", "", value)
-    plain = re.sub(r"\b(GMT|UTC)(?=[+-]\d)", "", plain)
-    try:
-        parsed = date_parser.parse(plain)
-    except (ValueError, OverflowError, TypeError):
-        return ""
-    return parsed.isoformat(timespec="seconds")
 
 
 # --- title, site name, standfirst, byline -------------------------------------------------------------------
