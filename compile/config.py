@@ -56,7 +56,7 @@ class PdfSettings:
     impose: str = ""  # "" | "booklet": also write a saddle-stitched imposition (--impose booklet)
     # How it is rendered; the pages are the same either way, only the time differs (compile/writers/pdf_chunks.py).
     mode: str = "auto"  # auto | single | chunked
-    workers: int = 0  # worker processes for chunked rendering; 0 = one per available CPU
+    workers: int = 0  # worker processes for chunked PDF rendering and for reading articles; 0 = one per CPU, 1 = serial
     chunk_articles: int = 16  # average articles per chunk (chunk boundaries are content-defined)
 
 

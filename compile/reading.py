@@ -6,22 +6,26 @@ process (compile/sources.py), and comes back as plain data (an `Article`, or the
 yielded in the order the jobs came in, whatever order the workers finish in, so a build reads the same book, the
 same report and the same log lines as a serial one.
 
-A worker that dies (a crash in a C parser, the OOM killer) breaks the whole pool. The jobs it took down are
-found from a shared table of which article each process was reading; each of them is read again alone in a
-pool of its own: one that kills that too is `failed` ("the reading process died"), the others are read as if
-nothing had happened, and the pool is made again for the rest.
+A worker that dies (a crash in a C parser, the OOM killer) breaks the whole pool and loses every job it held.
+A table shared with the workers says which articles were being read at that moment: each of those is read
+again alone, in a pool of one process; one that kills that too is `failed` ("the reading process died"). The
+other lost jobs go to a new pool, as if nothing had happened.
 
-The number of processes follows `pdf.workers` (0 = one per CPU): one setting says how many cores a build may
-take. Few articles, one CPU, or no `fork` on this platform: everything is read here, in this process.
+Workers are forked: they start with this process's modules loaded and configured, and its hash seed (sets
+iterate in the same order, so the articles are the same as if read here). Their number follows `pdf.workers`
+(0 = one per CPU): one setting says how many cores a build may take. Few articles, one CPU, or no `fork` on
+this platform: everything is read here, in this process.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
+import pickle
 import signal
 import traceback
 from collections import deque
@@ -35,8 +39,8 @@ from compile import volumes
 from compile.config import Override, available_cpus
 from compile.model import Article
 
-# Below this many articles to read, a pool costs more than it saves: forking and starting two workers takes
-# ~0.1 s and an article ~10 ms (bench/reading_bench.py).
+# Below this many articles to read, a pool costs more than it saves: starting two workers and the first round
+# trip take ~0.06 s, an article 6-10 ms, so two cores save 3-5 ms an article (measured: 4-64 generated articles).
 MIN_ARTICLES = 24
 BATCH = 16  # articles per task at most: fewer round trips, and still several tasks per worker to balance
 DIED = "the reading process died"
@@ -270,6 +274,7 @@ _COLLECT = _Collect()
 def _init_worker(parent: int, states) -> None:
     global _STATES
     volumes.init_worker(parent)  # dies with the build, leaves Ctrl-C to it
+    gc.freeze()  # the heap inherited from the build is never garbage here: no collection need walk it (or copy it)
     _STATES = states
     root = logging.getLogger()
     root.handlers = [_COLLECT]  # levels stay as the parent set them: only records it would print are made
@@ -283,6 +288,16 @@ def _read_batch(read: Reader, jobs: list[Job]) -> list[Outcome]:
         _COLLECT.records = []
         outcome = read(job)
         outcome.records = _COLLECT.records
-        outcomes.append(outcome)
+        outcomes.append(_sendable(job, outcome))
         _STATES[job.index] = DONE
     return outcomes
+
+
+def _sendable(job: Job, outcome: Outcome) -> Outcome:
+    """The outcome, if it pickles; else its failure: one odd object in an article must not lose the batch."""
+    try:
+        pickle.dumps(outcome)
+    except Exception as exc:  # noqa: BLE001 - whatever pickling raises, the article is what failed
+        return Outcome(outcome.index, status="failed", reason=f"internal error: {exc!r}",
+                       records=outcome.records + _warning(f"{job.relative}: could not be read: {exc}"))
+    return outcome

@@ -148,6 +148,27 @@ def test_unreadable_and_broken_files_are_reported_as_serial_reading_does(tmp_pat
     assert serial["binary.txt"][0] == "failed"
 
 
+def test_an_article_that_cannot_be_sent_back_fails_alone(tmp_path, monkeypatch, parallel, caplog):
+    names = copies(tmp_path, 6)
+    real_read_one = pipeline.read_one
+
+    def read_one(source, path, *args, **kwargs):
+        article = real_read_one(source, path, *args, **kwargs)
+        if path.name == names[1]:
+            article.meta["odd"] = lambda: None  # a reader that kept something no pickle can carry
+        return article
+
+    monkeypatch.setattr(pipeline, "read_one", read_one)
+    settings = make_settings()
+    settings.pdf.workers = 2
+    with caplog.at_level(logging.WARNING, logger="anthology"):
+        found = statuses(pipeline.prepare(tmp_path, settings))
+    status, reason = found.pop(names[1])
+    assert status == "failed" and reason.startswith("internal error: ") and "pickle" in reason
+    assert any(m.startswith(f"{names[1]}: could not be read: ") for m in caplog.messages)
+    assert all_read(found)
+
+
 def test_a_file_is_still_read_in_the_main_process_with_its_checks(tmp_path, parallel):
     copies(tmp_path, 4)
     (tmp_path / "leak.txt").symlink_to("/etc/hostname")
