@@ -134,7 +134,11 @@ def load(path: Path | None, *, source: Path | None = None, **cli: object) -> Set
         settings = _build(Settings, data, where)
         if "per_host" not in data.get("images", {}):  # fewer downloads in all than the default per host
             settings.images.per_host = min(settings.images.per_host, settings.images.concurrency)
-        _check_untrusted(settings, where, source or path.parent)
+        archive = (source or path.parent).resolve()
+        if path.resolve().is_relative_to(archive):  # the archive's own config: it may not loosen the tool's limits
+            _check_untrusted(settings, where, data, archive)
+        elif settings.images.cache_dir:  # a config file the user named, outside the archive: trusted
+            settings.images.cache_dir = str(_cache_dir(settings.images.cache_dir, path, archive))
     if cli.get("theme") is not None:
         cli["theme"] = _cli_theme(str(cli["theme"]))
     for key, value in cli.items():
@@ -218,36 +222,47 @@ def check(settings: Settings) -> None:
 
 # --- What only an (untrusted) file is held to ------------------------------------------------------------
 
-def _check_untrusted(settings: Settings, where: _Where, source: Path) -> None:
+# Limits an archive's own config may lower but not raise: they protect the machine from the archive.
+RAISED_ONLY_BY_THE_USER = ("max_file_mb", "read_seconds")
+
+
+def _check_untrusted(settings: Settings, where: _Where, data: dict, archive: Path) -> None:
     from compile import theme
 
     if not theme.is_installed(settings.theme):
         raise where.error("theme", f"{settings.theme!r} is not an installed theme; choose from "
                                    f"{', '.join(theme.available())} (a theme folder can be given only on the "
                                    "command line: --theme PATH)")
+    trusted = "in a config file outside the archive (--config FILE)"
     if settings.images.cache_dir:
-        images = _Where(where.path, where.text, "images.")
-        settings.images.cache_dir = str(_cache_dir(settings.images.cache_dir, images, source))
-
-
-def _cache_dir(value: str, where: _Where, source: Path) -> Path:
-    """The cache folder a file names, made absolute (relative to the file's folder): never inside the archive,
-    whose cached articles would then be trusted, and never a system folder."""
-    try:
-        folder = (where.path.parent / Path(value).expanduser()).resolve()
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise where.error("cache_dir", f"{value!r} cannot be resolved: {exc}") from None
-    how = "set ANTHOLOGY_CACHE=FOLDER in the environment instead, or leave cache_dir empty for the default"
-    archive = source.resolve()
-    if folder == archive or folder.is_relative_to(archive):
-        raise where.error("cache_dir", f"{value!r} is inside the archive ({folder}); {how}")
-    if is_system_folder(folder):
-        raise where.error("cache_dir", f"{value!r} is a system folder ({folder}); {how}")
-    return folder
+        # Where the tool writes, and what `anthology cache clean` empties, is the user's choice, never the archive's.
+        raise _Where(where.path, where.text, "images.").error(
+            "cache_dir", f"an archive's own config may not choose the cache folder; set it {trusted}, or "
+                         "ANTHOLOGY_CACHE=FOLDER in the environment")
+    defaults = Settings()
+    for key in RAISED_ONLY_BY_THE_USER:
+        if key in data and getattr(settings, key) > getattr(defaults, key):
+            raise where.error(key, f"an archive's own config may only lower it (default {getattr(defaults, key)}); "
+                                   f"set a higher value {trusted}")
 
 
 _SYSTEM_TREES = ("etc", "usr", "bin", "sbin", "boot", "dev", "proc", "sys", "run", "var")
 _SYSTEM_EXCEPTIONS = (Path("/var/tmp"),)  # and one folder down /var/cache (see is_system_folder)
+
+
+def _cache_dir(value: str, path: Path, archive: Path) -> Path:
+    """The cache folder a trusted config file names, relative to the file's folder. A system folder is refused
+    all the same (`anthology cache clean` empties it), and so is one inside the archive (it would supply images)."""
+    where = _Where(path, path.read_text(encoding="utf-8"), "images.")
+    try:
+        folder = (path.parent / Path(value).expanduser()).resolve()
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise where.error("cache_dir", f"{value!r} cannot be resolved: {exc}") from None
+    if is_system_folder(folder):
+        raise where.error("cache_dir", f"{value!r} is a system folder ({folder}); choose a folder of your own")
+    if folder.is_relative_to(archive):
+        raise where.error("cache_dir", f"{value!r} is inside the archive ({folder}); choose a folder outside it")
+    return folder
 
 
 def is_system_folder(folder: Path) -> bool:
@@ -423,8 +438,9 @@ def _check_values(settings: Settings, path: Path | None) -> None:
         raise ConfigError(f"{where}: key 'script': '{settings.script}' is not one of hant, hans")
     if settings.pdf.mode not in ("auto", "single", "chunked"):
         raise ConfigError(f"{where}: key 'pdf.mode': '{settings.pdf.mode}' is not one of auto, single, chunked")
-    if settings.slug and not re.fullmatch(r"[\w.-]+", settings.slug):
-        raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name")
+    if settings.slug and not re.fullmatch(r"[\w-][\w.-]{0,99}", settings.slug):  # not hidden, not "." or ".."
+        raise ConfigError(f"{where}: key 'slug': '{settings.slug}' must be a plain file name (letters, digits, "
+                          "'-', '_', '.'; not starting with a dot; at most 100 characters)")
     try:
         import zoneinfo
 

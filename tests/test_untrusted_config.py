@@ -261,58 +261,59 @@ def test_workers_bound_through_the_cli(tmp_path):
 
 # --- The cache folder --------------------------------------------------------------------------------------
 
+@pytest.mark.parametrize("value", ["/etc", "/", "/tmp/victim", "cache", ".", "../outside", "~", "~/.cache/mine"])
+def test_an_archives_own_config_may_not_choose_the_cache(tmp_path, value):
+    """Where the tool writes (and what `anthology cache clean` empties) is the user's choice, never the archive's."""
+    path = write_config(tmp_path, f'[images]\ncache_dir = "{value}"\n')
+    with pytest.raises(config.ConfigError, match=r"anthology.toml:2: key 'images\.cache_dir'.*may not choose"):
+        config.load(path, source=path.parent)
+
+
+def users_config(tmp_path, text: str) -> tuple[Path, Path]:
+    """A config file the user names with --config, beside (not inside) the archive."""
+    source = tmp_path / "archive"
+    source.mkdir(exist_ok=True)
+    path = tmp_path / "mine.toml"
+    path.write_text(text, encoding="utf-8")
+    return path, source
+
+
 @pytest.mark.parametrize("value", ["/etc", "/", "/usr/local/cache", "/proc/self", "/dev/shm/../../etc", "/var/lib/x",
                                    "/root", "~"])
-def test_cache_dir_system_folders_refused(tmp_path, monkeypatch, value):
+def test_cache_dir_system_folders_refused_even_from_the_user(tmp_path, monkeypatch, value):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    path = write_config(tmp_path, f'[images]\ncache_dir = "{value}"\n')
-    with pytest.raises(config.ConfigError, match=r"key 'images\.cache_dir'.*system folder.*ANTHOLOGY_CACHE"):
-        config.load(path, source=path.parent)
+    path, source = users_config(tmp_path, f'[images]\ncache_dir = "{value}"\n')
+    with pytest.raises(config.ConfigError, match=r"key 'images\.cache_dir'.*system folder"):
+        config.load(path, source=source)
 
 
-@pytest.mark.parametrize("value", ["cache", ".", "sub/../cache", "{archive}/cache"])
-def test_cache_dir_inside_the_archive_refused(tmp_path, value):
-    path = write_config(tmp_path, "")
-    path.write_text(f'[images]\ncache_dir = "{value.format(archive=path.parent)}"\n', encoding="utf-8")
-    with pytest.raises(config.ConfigError, match=r"anthology.toml:2: key 'images\.cache_dir'.*inside the archive"):
-        config.load(path, source=path.parent)
-
-
-def test_cache_dir_through_a_symlink_is_judged_by_its_target(tmp_path):
-    path = write_config(tmp_path, '[images]\ncache_dir = "../link/cache"\n')
-    (tmp_path / "link").symlink_to(path.parent)  # outside by name, inside the archive in fact
-    with pytest.raises(config.ConfigError, match="inside the archive"):
-        config.load(path, source=path.parent)
-
-
-def test_cache_dir_outside_the_archive_is_made_absolute(tmp_path, monkeypatch):
+def test_the_users_cache_dir_is_made_absolute_and_kept_out_of_the_archive(tmp_path, monkeypatch):
     monkeypatch.chdir("/")  # relative to the config file's folder, not to where the build runs
-    path = write_config(tmp_path, '[images]\ncache_dir = "../outside"\n')
-    loaded = config.load(path, source=path.parent)
-    assert loaded.images.cache_dir == str((tmp_path / "outside").resolve())
-
-
-def test_cache_dir_in_home_subfolder_allowed(tmp_path, monkeypatch):
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    path = write_config(tmp_path, '[images]\ncache_dir = "~/.cache/mine"\n')
-    assert config.load(path, source=path.parent).images.cache_dir == str(tmp_path / "home" / ".cache" / "mine")
-
-
-def test_cache_dir_judged_against_the_source_not_only_the_config_folder(tmp_path):
-    """`--config` elsewhere: a cache_dir that lands in the archive is still refused."""
-    source = tmp_path / "archive"
-    source.mkdir()
-    path = tmp_path / "mine.toml"
+    path, source = users_config(tmp_path, '[images]\ncache_dir = "outside"\n')
+    assert config.load(path, source=source).images.cache_dir == str((tmp_path / "outside").resolve())
     path.write_text('[images]\ncache_dir = "archive/cache"\n', encoding="utf-8")
     with pytest.raises(config.ConfigError, match="inside the archive"):
         config.load(path, source=source)
-    path.write_text('[images]\ncache_dir = "cache"\n', encoding="utf-8")
-    assert config.load(path, source=source).images.cache_dir == str((tmp_path / "cache").resolve())
+    (tmp_path / "link").symlink_to(source)  # outside by name, inside the archive in fact
+    path.write_text('[images]\ncache_dir = "link/cache"\n', encoding="utf-8")
+    with pytest.raises(config.ConfigError, match="inside the archive"):
+        config.load(path, source=source)
+
+
+@pytest.mark.parametrize(("key", "higher", "lower"), [("max_file_mb", 50, 5), ("read_seconds", 600, 10)])
+def test_an_archive_may_lower_its_limits_but_not_raise_them(tmp_path, key, higher, lower):
+    path = write_config(tmp_path, f"{key} = {higher}\n")
+    with pytest.raises(config.ConfigError, match=rf"key '{key}'.*may only lower it"):
+        config.load(path, source=path.parent)
+    path.write_text(f"{key} = {lower}\n", encoding="utf-8")
+    assert getattr(config.load(path, source=path.parent), key) == lower
+    mine, source = users_config(tmp_path, f"{key} = {higher}\n")
+    assert getattr(config.load(mine, source=source), key) == higher
 
 
 def test_relative_cache_dir_in_archive_refused_through_the_cli(tmp_path):
     source = archive(tmp_path, '[images]\ncache_dir = "cache"\n')
     result = run_cli("build", str(source), "-o", str(tmp_path / "out"), "--offline", "--format", "epub")
     assert result.returncode == 2
-    assert "inside the archive" in result.stderr and "ANTHOLOGY_CACHE" in result.stderr
+    assert "may not choose the cache folder" in result.stderr and "ANTHOLOGY_CACHE" in result.stderr
     assert not (source / "cache").exists()
