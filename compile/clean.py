@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
 from compile import dates, images, outlets, urls
 from compile.model import Article, Image
-from compile.sanitize import iso_datetime, sanitize_html
+from compile.sanitize import iso_datetime, sanitize_html, xml_text
 
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
@@ -146,7 +146,7 @@ def clean_article(article: Article) -> Article:
     _media_to_images(root)
     _drop_boilerplate(root, article, junk)
     located = _choose_image_sources(root, article)
-    safe = sanitize_html(root.decode_contents())  # inner HTML: top-level text escaped, comments dropped
+    safe = xml_text(sanitize_html(root.decode_contents()))  # inner HTML: top-level text escaped, comments dropped
     tree = BeautifulSoup(f"<div>{safe}</div>", "lxml").div
     _valid_datetimes(tree)
     _blocks_from_divs(tree)

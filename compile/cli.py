@@ -27,6 +27,23 @@ from compile.theme import PACKAGE
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def shown(value: object) -> str:
+    """Text from an archive (file names, titles, URLs, reasons quoting them), safe to print: no rich markup
+    (`[/x]` in a title stopped the build), no terminal escapes or line breaks (a file name could clear the screen
+    or forge report lines), no bidi overrides; such characters are written as escapes."""
+    return escape("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value)))
+
+
+class _PrintableRecords(logging.Filter):
+    """Log lines name archive files: the same treatment as `shown`, without the markup escape (plain text)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
+        record.args = ()
+        return True
+
+
 def default_source() -> Path:
     """`seeds/` in the current folder; the seeds shipped with the package otherwise."""
     local = Path("seeds")
@@ -44,7 +61,7 @@ def load_settings(source: Path, config_file: Path | None, **cli) -> config.Setti
         settings = config.load(path, source=source, **cli)
         theme.load(settings.theme)
     except config.ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {shown(exc)}")
         sys.exit(2)
     return settings
 
@@ -52,7 +69,7 @@ def load_settings(source: Path, config_file: Path | None, **cli) -> config.Setti
 def _source_arg(source: Path | None) -> Path:
     source = source or default_source()
     if not source.is_dir():
-        err.print(f"[red]error:[/red] {source}: not a folder")
+        err.print(f"[red]error:[/red] {shown(source)}: not a folder")
         sys.exit(2)
     return source
 
@@ -75,6 +92,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_PrintableRecords())
     err.quiet = quiet
     if ctx.invoked_subcommand is None:
         ctx.invoke(build)
@@ -128,7 +147,7 @@ def build(source, out_dir, config_file, theme_name, formats, offline, strict, pa
     try:
         config.check(settings)
     except config.ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {shown(exc)}")
         sys.exit(2)
     if out_dir.exists() and not out_dir.is_dir():
         err.print(f"[red]error:[/red] {escape(str(out_dir))}: not a folder (-o names the folder for the outputs)")
@@ -174,7 +193,7 @@ def _stopping_cleanly():
         err.print("[red]interrupted[/red]")
         sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
     except config.ConfigError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {shown(exc)}")
         sys.exit(2)
     except OSError as exc:
         logging.getLogger("anthology").debug("", exc_info=True)
@@ -213,7 +232,7 @@ class _FetchProgress:
 
     def done(self, image) -> None:
         if image.status != "ok":
-            err.print(f"  image failed: {image.url[:90]} — {image.reason}")
+            err.print(f"  image failed: {shown(image.url[:90])} — {shown(image.reason)}")
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task)
         self.left -= 1
@@ -232,13 +251,13 @@ def _summary(result: pipeline.Result) -> None:
     _image_summary(data.get("image_summary"))
     for article in articles:
         for warning in article["warnings"]:
-            err.print(f"  [yellow]{article['source']}[/yellow]: {warning}")
+            err.print(f"  [yellow]{shown(article['source'])}[/yellow]: {shown(warning)}")
     for entry in failed_inputs:
-        err.print(f"  [red]{entry['source']}[/red]: {entry['reason']}")
+        err.print(f"  [red]{shown(entry['source'])}[/red]: {shown(entry['reason'])}")
     for output in data["outputs"]:
         pages = f", {output['pages']} pages" if output["pages"] else ""
-        err.print(f"  wrote {output['path']} ({output['bytes'] / 1024:.0f} KB{pages})")
-    err.print(f"  wrote {result.report_path}")
+        err.print(f"  wrote {shown(output['path'])} ({output['bytes'] / 1024:.0f} KB{pages})")
+    err.print(f"  wrote {shown(result.report_path)}")
 
 
 def _image_summary(summary: dict | None) -> None:
@@ -253,7 +272,7 @@ def _image_summary(summary: dict | None) -> None:
         budget = f" (budget {entry['budget'] / 1e6:.0f} MB)" if entry.get("budget") else ""
         err.print(f"  {fmt} images: {entry['images']} at {entry['profile']}, {entry['bytes'] / 1e6:.1f} MB{budget}")
         if entry.get("recompressed"):
-            err.print(f"  [yellow]{entry['recompressed']}[/yellow]")
+            err.print(f"  [yellow]{shown(entry['recompressed'])}[/yellow]")
 
 
 @main.command()
@@ -272,9 +291,10 @@ def inspect(source, config_file, as_json) -> None:
         return
     table = Table("id", "source", "title", "outlet", "published", "date_source", "archived", "chars", "img", "warnings")
     for row in rows:
-        table.add_row(row["id"], row["source"], row["title"][:30], row["outlet"], row["published"] or "—",
-                      row["date_source"] or "—", row["archived"] or "—", str(row["characters"]), str(row["images"]),
-                      "; ".join(row["warnings"]))
+        table.add_row(*(shown(cell) for cell in (
+            row["id"], row["source"], row["title"][:30], row["outlet"], row["published"] or "—",
+            row["date_source"] or "—", row["archived"] or "—", row["characters"], row["images"],
+            "; ".join(row["warnings"]))))
     Console().print(table)
 
 

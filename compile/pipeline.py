@@ -37,6 +37,7 @@ from compile import (
 )
 from compile.config import ConfigError, Override, Settings
 from compile.model import Anthology, Article
+from compile.sanitize import xml_text
 from compile.store import ArticleStore, article_key
 from compile.writers import epub as epub_writer
 from compile.writers import pdf as pdf_writer
@@ -293,7 +294,8 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | 
     clean.clean_article(article)
     images.add_lead_image(article)
     article.outlet = outlets.resolve(article, head)
-    article.title = _bounded_title(article, re.sub(r"\s+", " ", article.title).strip())
+    article.title = _bounded_title(article, re.sub(r"\s+", " ", xml_text(article.title)).strip())
+    article.author, article.outlet = xml_text(article.author), xml_text(article.outlet)
     if override is not None:
         article.title = override.title or article.title
         article.language = override.language or article.language
@@ -312,8 +314,13 @@ def _bounded_title(article: Article, title: str) -> str:
     return title[:MAX_TITLE - 1] + "…"
 
 
+# The book's own documents and anchors (the EPUB's cover, title page and nav, the themes' ids): an article
+# named cover.md must not replace the cover.
+RESERVED_IDS = ("cover", "titlepage", "nav", "toc", "contents")
+
+
 def _unique_ids(articles: list[Article]) -> None:
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = dict.fromkeys(RESERVED_IDS, 1)
     for article in articles:
         count = seen.get(article.id, 0)
         seen[article.id] = count + 1

@@ -22,6 +22,16 @@ VALID_DATETIME = re.compile(r"\d{4}(-\d\d(-\d\d([T ]\d\d:\d\d(:\d\d(\.\d{1,3})?)
                             r"|\d\d:\d\d(:\d\d(\.\d{1,3})?)?")
 
 
+# Characters XML 1.0 does not allow anywhere (C0 controls but tab and newlines, lone surrogates, U+FFFE/FFFF): one
+# of them in a title or a file name made every XHTML writer fail.
+_NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` without the characters XML cannot hold."""
+    return _NOT_XML.sub("", text)
+
+
 def sanitize_html(html: str) -> str:
     """`html` with only the allowed tags and attributes, only web and mail URLs, no comments."""
     return nh3.clean(html, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, url_schemes=set(URL_SCHEMES),

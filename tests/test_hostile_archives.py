@@ -199,3 +199,45 @@ def test_hostile_config_end_to_end(tmp_path, outside, seed):
         _assert_no_secret(out, outside)
     for system in ("/etc/articles", "/etc/fonts/anthology", "/articles"):
         assert not Path(system).exists(), system
+
+
+# ------------------------------------------------------------------ found by a review, as an attacker would
+
+def review_archive(root: Path) -> Path:
+    """One file per trick a reviewer found: each once stopped the build or fooled the terminal."""
+    source = root / "archive"
+    source.mkdir()
+    files = {
+        "ctl.md": '+++\ntitle = "控制 \\u0001 字符"\ndate = 2020-01-01\n+++\n\n正文一。\n',
+        "entity.html": "<html><head><title>实体 &#1; 标题</title></head><body><article><p>正文二，足够长的一段文字。"
+                       "</p></article></body></html>",
+        "markup.md": "# 标题 [/x] [bold]\n\n正文三。\n\n![图](http://example.com/a[/b].png)\n",
+        "esc\x1b]0;PWNED\x07\x1b[2J\x1b[31mred.md": "# 转义\n\n正文四。\n",
+        "cover.md": "# 冒充封面\n\n正文五。\n",
+        "titlepage.md": "# 冒充书名页\n\n正文六。\n",
+        "baddate.md": "---\ntitle: 不存在的日期\ndate: 2021-02-30\n---\n\n正文七。\n",
+        "deep.md": "---\ntags: " + "[" * 30000 + "]" * 30000 + "\n---\n\n正文八。\n",
+    }
+    for name, text in files.items():
+        (source / name).write_text(text, encoding="utf-8")
+    return source
+
+
+def test_what_the_review_found_builds_and_prints_safely(tmp_path):
+    source = review_archive(tmp_path)
+    out = tmp_path / "out"
+    result = run_cli("build", str(source), "-o", str(out), "--offline")
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr, "terminal escapes reach the terminal"
+    assert "\\x1b" in result.stderr, "the odd file name is shown, escaped"
+    report = __import__("json").loads((out / "archive.report.json").read_text(encoding="utf-8"))
+    statuses = {entry["source"]: entry["status"] for entry in report["inputs"]}
+    assert set(statuses.values()) == {"article"}, statuses  # nothing lost, not even the bad front matter
+    ids = {article["source"]: article["id"] for article in report["articles"]}
+    assert ids["cover.md"] != "cover" and ids["titlepage.md"] != "titlepage"
+    with zipfile.ZipFile(out / "archive.epub") as z:
+        names = z.namelist()
+        assert len(names) == len(set(names)), "duplicate members"
+        assert "冒充封面" not in z.read("EPUB/text/cover.xhtml").decode("utf-8")
+    inspected = run_cli("inspect", str(source))
+    assert inspected.returncode == 0 and "Traceback" not in inspected.stderr, inspected.stderr

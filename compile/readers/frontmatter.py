@@ -92,15 +92,34 @@ def _parse(fence: str, raw: str, warnings: list[str]) -> dict:
     if len(raw) > MAX_FRONT_MATTER:
         warnings.append(f"front matter of {len(raw):,} characters is over {MAX_FRONT_MATTER:,}; ignored")
         return {}
+    if _nesting(raw) > MAX_NESTING:
+        warnings.append(f"front matter nested deeper than {MAX_NESTING} levels; ignored")
+        return {}
     try:
         data = tomllib.loads(raw) if fence == "+++" else yaml.load(raw, Loader=_NoAliasLoader)  # noqa: S506 - safe
-    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+    except (yaml.YAMLError, tomllib.TOMLDecodeError, ValueError, TypeError, RecursionError) as exc:
+        # ValueError: a date that does not exist (`2021-02-30`, year 0) or a bad `!!int`; the body is still read.
         warnings.append(f"front matter is not valid {'TOML' if fence == '+++' else 'YAML'}: {str(exc)[:120]}")
         return {}
     if not isinstance(data, dict):
         warnings.append("front matter is not a mapping; ignored")
         return {}
     return {str(k): v for k, v in data.items()}
+
+
+MAX_NESTING = 64  # brackets and braces: the parsers recurse once per level
+
+
+def _nesting(raw: str) -> int:
+    """The deepest run of open brackets and braces, strings not told apart: a bound, not a parse."""
+    depth = deepest = 0
+    for char in raw:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(0, depth - 1)
+    return deepest
 
 
 def _text(value) -> str:

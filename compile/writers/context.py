@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 import jinja2
 import markupsafe
 from bs4 import BeautifulSoup
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compile.config import Settings
 from compile.images import LOCAL_HOST
 from compile.model import Anthology, Article, Image
+from compile.sanitize import xml_text
 from compile.theme import Theme, ThemeError
 from compile.typeset import keep_end, typeset_html
 
@@ -106,7 +107,7 @@ def display_url(url: str) -> str:
         return url
 
 
-class ThemeSandbox(SandboxedEnvironment):
+class ThemeSandbox(ImmutableSandboxedEnvironment):
     """Templates come with themes, and a theme may be any folder the user points at: they render in Jinja's
     sandbox, which refuses underscore attributes (`cycler.__init__.__globals__.os`), unsafe callables and
     mutating built-in containers. A template error stops the build with a `ThemeError` naming the theme and
@@ -139,12 +140,21 @@ def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_xml_safe,
     )
     env.filters["display_date"] = lambda article: display_date(article, zone)
     env.filters["display_url"] = display_url
     env.filters["typeset"] = lambda text: markupsafe.Markup(typeset_html(str(markupsafe.escape(text))))
     env.filters["keep_end"] = lambda text: markupsafe.Markup(keep_end(str(text)))
     return env
+
+
+def _xml_safe(value):
+    """Every value a template prints, without the characters XML cannot hold (a file name may carry them)."""
+    if isinstance(value, str):
+        cleaned = xml_text(value)
+        return markupsafe.Markup(cleaned) if isinstance(value, markupsafe.Markup) else cleaned
+    return value
 
 
 def body_with_images(article: Article, image_src: Callable[[Image], str | None]) -> str:

@@ -39,6 +39,7 @@ from compile import cover as cover_art
 from compile import fonts as font_tools
 from compile.config import EPUB_TARGETS, is_language_tag
 from compile.model import Article, Image
+from compile.sanitize import xml_text
 from compile.writers.context import Book, BookView, Output, environment, render_article
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -283,7 +284,7 @@ def _documents(book: Book, lab: dict[str, str]) -> Parts:
     for index, article in enumerate(articles):
         body = to_xhtml(render_article(env, book, article, image_src), base_url=article.url)
         body += _chapter_nav(articles, index, lab)
-        chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", article.title or article.source,
+        chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source),
                             _language(article, lang), body, styles, "chapter", epub_type="bodymatter"))
     toc = []
     by_id = {doc.uid: doc for doc in chapters}
