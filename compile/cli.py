@@ -21,7 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from compile import config, images, pipeline, report, theme
+from compile import config, images, pipeline, report, sources, theme
 from compile.theme import PACKAGE
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -55,9 +55,18 @@ def default_source() -> Path:
     raise click.UsageError("no SOURCE_DIR given and no seeds/ folder here")
 
 
+CONFIG_BYTES = 1_000_000  # an archive's config larger than this is not a config
+
+
 def load_settings(source: Path, config_file: Path | None, **cli) -> config.Settings:
-    path = config_file or (source / pipeline.CONFIG_NAME if (source / pipeline.CONFIG_NAME).is_file() else None)
+    own = source / pipeline.CONFIG_NAME
+    path = config_file or (own if own.is_file() or own.is_symlink() else None)
     try:
+        if path == own:  # the archive's: read through the same checks as its articles (no link out, bounded)
+            try:
+                sources.read_inside(source, pipeline.CONFIG_NAME, CONFIG_BYTES)
+            except sources.Skipped as exc:
+                raise config.ConfigError(f"{own}: {exc}") from None
         settings = config.load(path, source=source, **cli)
         theme.load(settings.theme)
     except config.ConfigError as exc:

@@ -423,10 +423,17 @@ def archive_attachments(source: Path, part: Anthology, prepared: Prepared, setti
     """The volume's source files and the report (as it stands before the PDF is written), for PDF/A."""
     # Read again through the same checks as the articles were (compile/sources.py): never a link out of the folder.
     limit = int(settings.max_file_mb * sources.MB)
-    files = [(article.source, sources.read_inside(source, article.source, limit)) for article in part.articles]
+    files = [(_attachment_name(article.source), sources.read_inside(source, article.source, limit))
+             for article in part.articles]
     data = report.build_report(part, settings, theme_name, prepared.inputs, prepared.duplicates, [], None)
     files.append(("report.json", json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")))
     return files
+
+
+def _attachment_name(relative: str) -> str:
+    """A file name a PDF reader shows and saves as it is: no backslashes (`x\\..\\Startup\\evil.bat.md` on
+    Windows), no control or bidi characters (`c` U+202E `gpj.md` shows as "cdm.jpg")."""
+    return "".join(c if c.isprintable() and c != "\\" else "_" for c in relative)
 
 
 @dataclass

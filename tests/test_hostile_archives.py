@@ -241,3 +241,24 @@ def test_what_the_review_found_builds_and_prints_safely(tmp_path):
         assert "冒充封面" not in z.read("EPUB/text/cover.xhtml").decode("utf-8")
     inspected = run_cli("inspect", str(source))
     assert inspected.returncode == 0 and "Traceback" not in inspected.stderr, inspected.stderr
+
+
+def test_the_archives_own_config_is_read_through_the_same_checks(tmp_path, outside):
+    source = tmp_path / "archive"
+    source.mkdir()
+    shutil.copy(sorted(SEEDS.glob("*.txt"))[0], source)
+    (source / "anthology.toml").symlink_to(Path("/proc/self/environ"))
+    result = run_cli("inspect", str(source))
+    assert result.returncode == 2 and "symlink outside the source folder" in result.stderr, result.stderr
+    (source / "anthology.toml").unlink()
+    (source / "anthology.toml").write_text("title = 'x'\n" + "#" * 1_100_000 + "\n", encoding="utf-8")
+    result = run_cli("inspect", str(source))
+    assert result.returncode == 2 and "too large" in result.stderr, result.stderr
+
+
+def test_attachment_names_are_plain():
+    from compile.pipeline import _attachment_name
+
+    assert _attachment_name("x\\..\\Startup\\evil.bat.md") == "x_.._Startup_evil.bat.md"
+    assert _attachment_name("c\u202egpj.md") == "c_gpj.md"
+    assert _attachment_name("新闻/一.md") == "新闻/一.md"
