@@ -440,6 +440,7 @@ def vertical_theme(tmp_path, monkeypatch):
     covered by the per-theme tests once it exists; this one keeps the rtl path tested regardless)."""
     root = tmp_path / "themes"
     shutil.copytree(theme.themes_root() / "book", root / "vtest")
+    shutil.copytree(theme.themes_root() / "book", root / "book")  # the fixture's anthology.toml names it
     (root / "vtest" / "theme.toml").write_text(
         'description = "test"\nlanguage = "zh-Hant"\nlanguages = ["zh-Hant"]\nwriting_mode = "vertical-rl"\n'
         'page_progression = "rtl"\n[fonts]\nbody = ["Noto Serif CJK TC"]\nheading = ["Noto Sans CJK TC"]\n',

@@ -652,11 +652,10 @@ def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
     http_server.routes["/lead.png"] = serve(png_line_art((500, 300)), "image/png")
     source = tmp_path / "src"
     source.mkdir()
-    (source / "anthology.toml").write_text(textwrap.dedent(f"""
+    (source / "anthology.toml").write_text(textwrap.dedent("""
         title = "Test"
         [images]
         allow_private_hosts = true
-        cache_dir = "{tmp_path / 'cache'}"
         """), encoding="utf-8")
     (source / "story.md").write_text(textwrap.dedent(f"""
         ---
@@ -673,7 +672,8 @@ def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
 
         ![Gone](/missing.jpg)
         """).lstrip(), encoding="utf-8")
-    result = run_cli("build", str(source), "-o", str(tmp_path / "out"))
+    result = run_cli("build", str(source), "-o", str(tmp_path / "out"),
+                     env={"ANTHOLOGY_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr
     assert "images: 2 fetched" in result.stderr and "1 failed" in result.stderr
     assert "\x1b[" not in result.stderr  # not a terminal: plain lines
@@ -694,7 +694,8 @@ def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
         sizes = sorted(PILImage.open(io.BytesIO(book.read(n))).size for n in names)
     assert sizes == [(500, 300), (1600, 1067)]  # the EPUB carries the epub variants, not the print ones
     hits = list(http_server.hits)
-    again = run_cli("build", str(source), "-o", str(tmp_path / "out2"), "--offline", "--format", "epub")
+    again = run_cli("build", str(source), "-o", str(tmp_path / "out2"), "--offline", "--format", "epub",
+                    env={"ANTHOLOGY_CACHE": str(tmp_path / "cache")})
     assert again.returncode == 0 and "2 from cache" in again.stderr and http_server.hits == hits
 
 
@@ -788,18 +789,18 @@ def test_malformed_image_urls_keep_their_article(http_server, tmp_path):
     http_server.routes["/ok.jpg"] = serve(jpeg())
     source = tmp_path / "src"
     source.mkdir()
-    (source / "anthology.toml").write_text(textwrap.dedent(f"""
+    (source / "anthology.toml").write_text(textwrap.dedent("""
         title = "Test"
         [images]
         allow_private_hosts = true
-        cache_dir = "{tmp_path / 'cache'}"
         """), encoding="utf-8")
     for n, url in enumerate(MALFORMED_URLS[:3]):
         (source / f"story{n}.html").write_text(
             f"<h1>Story {n}</h1><p>Text of story number {n}, long enough to be an article.</p>"
             f'<figure><img src="{url}"><figcaption>Caption {n}</figcaption></figure>'
             f'<p><img src="{http_server.url}/ok.jpg"></p><p>After the figure.</p>', encoding="utf-8")
-    result = run_cli("build", str(source), "-o", str(tmp_path / "out"), "--no-embed-fonts")
+    result = run_cli("build", str(source), "-o", str(tmp_path / "out"), "--no-embed-fonts",
+                     env={"ANTHOLOGY_CACHE": str(tmp_path / "cache")})
     assert result.returncode == 0, result.stderr
     assert "internal error" not in result.stderr
     report = json.loads((tmp_path / "out" / "src.report.json").read_text(encoding="utf-8"))
