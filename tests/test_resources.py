@@ -137,3 +137,14 @@ def zipfile_texts(path: Path) -> list[str]:
 
     with zipfile.ZipFile(path) as epub:
         return [epub.read(n).decode("utf-8") for n in epub.namelist() if n.endswith(".xhtml")]
+
+
+def test_deep_markdown_keeps_its_text():
+    """markdown-it dropped text nested past 20 levels without a word (25 quote levels: text gone)."""
+    from compile.readers import markdown
+
+    lists = "".join("  " * i + f"- item{i}\n" for i in range(40))
+    for quotes in (25, 10_000):
+        article = markdown.read(Path("deep.md"), "# 深\n\n" + "> " * quotes + "deep text\n\n" + lists)
+        assert "deep text" in article.body and all(f"item{i}" in article.body for i in range(40))
+        assert bool(article.warnings) == (quotes > markdown.MAX_QUOTES)
