@@ -355,9 +355,15 @@ def _demote_headings(tree: Tag, title: str) -> None:
 
 def _blocks_from_divs(tree: Tag) -> None:
     """Feeds wrap everything in divs: unwrap them, wrapping loose inline runs in paragraphs."""
-    for div in reversed(tree.find_all(["div", "span"])):
+    found = tree.find_all(["div", "span"])
+    # Each one's place among its parent's children, once: bs4 looks it up by a scan of the siblings on every
+    # unwrap (quadratic in a wide body). In reverse document order, neither its parent nor its place changes
+    # before it is reached: only its own descendants and later siblings have been handled.
+    places = {id(child): i for parent in {id(d.parent): d.parent for d in found}.values()
+              for i, child in enumerate(parent.contents)}
+    for div in reversed(found):
         if div.name == "span" or div.find(BLOCKS | {"div"}) or div.find_parent(["figcaption", "li", "td", "th"]):
-            div.unwrap()
+            _unwrap(div, places[id(div)])
         elif div.get_text(strip=True) or div.find("img"):
             div.name = "p"
         else:
@@ -365,20 +371,37 @@ def _blocks_from_divs(tree: Tag) -> None:
     _wrap_loose_inline(tree)
 
 
+def _unwrap(tag: Tag, index: int) -> None:
+    """`tag.unwrap()`, its place among its parent's children known."""
+    parent = tag.parent
+    tag.extract(_self_index=index)
+    for child in reversed(tag.contents[:]):
+        parent.insert(index, child)
+
+
 def _wrap_loose_inline(tree: Tag) -> None:
+    """Runs of inline content between blocks become paragraphs; `<br>` between blocks goes. The children are
+    taken out once and put back in order (one insert per run before its first node scanned every sibling)."""
+    children = list(tree.children)
+    for index in range(len(children) - 1, -1, -1):
+        children[index].extract(_self_index=index)
     run: list = []
 
     def flush():
         if any(isinstance(n, Tag) or n.strip() for n in run):
             p = tree.new_tag("p") if hasattr(tree, "new_tag") else BeautifulSoup("", "lxml").new_tag("p")
-            run[0].insert_before(p)
             for node in run:
-                p.append(node.extract())
+                p.append(node)
+            tree.append(p)
+        else:
+            for node in run:  # white space between blocks stays as it was
+                tree.append(node)
         run.clear()
 
-    for node in list(tree.children):
+    for node in children:
         if isinstance(node, Tag) and node.name in BLOCKS | {"p", "div"}:
             flush()
+            tree.append(node)
         elif isinstance(node, Tag) and node.name == "br":
             flush()
             node.decompose()
