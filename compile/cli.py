@@ -27,20 +27,23 @@ from compile.theme import PACKAGE
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def printable(text: str) -> str:
+    """No terminal escapes, line breaks or bidi overrides (a file name could clear the screen or forge report
+    lines): such characters are written as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def shown(value: object) -> str:
-    """Text from an archive (file names, titles, URLs, reasons quoting them), safe to print: no rich markup
-    (`[/x]` in a title stopped the build), no terminal escapes or line breaks (a file name could clear the screen
-    or forge report lines), no bidi overrides; such characters are written as escapes."""
-    return escape("".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in str(value)))
+    """Text from an archive (file names, titles, URLs, reasons quoting them), safe to print with rich:
+    `printable`, and no rich markup (`[/x]` in a title stopped the build)."""
+    return escape(printable(str(value)))
 
 
 class _PrintableRecords(logging.Filter):
-    """Log lines name archive files: the same treatment as `shown`, without the markup escape (plain text)."""
+    """Log lines name archive files: `printable` (they are plain text, not rich markup)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        record.msg = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in message)
-        record.args = ()
+        record.msg, record.args = printable(record.getMessage()), ()
         return True
 
 

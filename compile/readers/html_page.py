@@ -14,6 +14,7 @@ from pathlib import Path
 from bs4 import BeautifulSoup, Tag
 
 from compile import extract
+from compile.extract import text_key as _key  # one comparison of texts for the reader and the extractor
 from compile.model import Article
 
 # A full page, possibly after comments (`<!--?xml …?-->` as browsers save XHTML) and an XML declaration.
@@ -238,10 +239,6 @@ def _author(soup: BeautifulSoup, meta: dict, json_ld: list[dict]) -> str:
         if 1 < len(text) <= 60:
             return re.sub(r"^(By|Par|Von|Por)\s+", "", text, flags=re.I)
     return ""
-
-
-def _key(text: str) -> str:
-    return re.sub(r"\W+", "", text or "").lower()
 
 
 def _escape(text: str) -> str:
