@@ -12,7 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 
-from compile import config, pipeline, theme, typeset  # noqa: E402
+from compile import config, theme  # noqa: E402
+from compile.build import pipeline
+from compile.transforms import typeset
 from compile.writers.context import Book  # noqa: E402
 
 

@@ -4,7 +4,7 @@
 
 Body text is scored against Readability.js's output (`expected.html`) as the data's README says: words (CJK:
 characters), 4-word shingles, multiset precision / recall / F1 per page, averaged over pages. The tool's text is
-the cleaned body of `compile.readers.read_file` + `compile.clean.clean_article`; plain trafilatura is
+the cleaned body of `compile.readers.read_file` + `compile.transforms.clean.clean_article`; plain trafilatura is
 `trafilatura.extract(page)` with its defaults (text output). Titles: exactly `expected-metadata.json`'s title,
 white space normalised; and, beside it, headlines: Readability.js keeps a site's or author's name in many titles
 (`How to Build a Terrarium | eHow`) where the tool, as the book wants, gives the article's own headline, so a
@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from bs4 import BeautifulSoup  # noqa: E402
 
-from compile.clean import clean_article  # noqa: E402
 from compile.readers import read_file  # noqa: E402
+from compile.transforms.clean import clean_article  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "extraction-dev"
 # A CJK (or kana, hangul) character is a word; elsewhere a run of word characters is.

@@ -26,7 +26,7 @@ from pathlib import Path
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
-from compile import images
+from compile import images, pages
 from compile.config import ImageSettings
 from compile.model import Image
 
@@ -101,7 +101,7 @@ def timed_fetch(urls: list[str], settings: ImageSettings) -> tuple[float, list[I
 def both_profiles(found: list[Image], settings: ImageSettings) -> None:
     cache = images.Cache.from_settings(settings)
     images.use_profile(found, images.profile("epub", settings), cache, settings)
-    images.use_profile(found, images.profile("print", settings, images.text_width_mm("A5")), cache, settings)
+    images.use_profile(found, images.profile("print", settings, pages.text_width_mm("A5")), cache, settings)
 
 
 def run_once(urls: list[str], base: ImageSettings, root: Path) -> dict:

@@ -10,7 +10,8 @@ import time
 
 import _common
 
-from compile import config, pipeline
+from compile import config
+from compile.build import pipeline
 
 
 def build(work, mode: str) -> float:

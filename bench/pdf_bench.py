@@ -18,7 +18,9 @@ import time
 import _common
 import weasyprint
 
-from compile.writers import pdf, pdf_chunks
+from compile.writers.pdf import render
+from compile.writers.pdf import writer as pdf
+from compile.writers.pdf.chunked import build as pdf_chunks
 
 
 def main() -> None:
@@ -57,7 +59,7 @@ def main() -> None:
 def plain_weasyprint(book, target) -> float:
     """One pass of WeasyPrint as installed, on the same HTML and the theme's CSS: the seconds it took."""
     started = time.perf_counter()
-    html = pdf.html_document(book)
+    html = render.html_document(book)
     document = weasyprint.HTML(string=html, base_url=book.theme.root.as_uri() + "/")
     sheets = [weasyprint.CSS(filename=str(p)) for p in book.theme.print_stylesheets()]
     document.write_pdf(target, stylesheets=sheets)

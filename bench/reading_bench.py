@@ -2,7 +2,7 @@
 worker processes, in turn; min / median / max of each, and the speed-up of the medians.
 
 Two figures per run: the whole of `prepare` (reading, then what follows in the main process: duplicates, order,
-sections) and its reading stage alone (compile/reading.py, bytes to articles).
+sections) and its reading stage alone (compile/build/reading.py, bytes to articles).
 
     python bench/reading_bench.py [--count 1000] [--runs 3] [--workers 0]
 """
@@ -18,7 +18,8 @@ import time
 
 import _common
 
-from compile import config, pipeline, reading
+from compile import config
+from compile.build import pipeline, reading
 
 
 class ReadingClock:

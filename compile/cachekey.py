@@ -17,6 +17,7 @@ import secrets
 import stat
 import tempfile
 import threading
+from functools import cache
 from pathlib import Path
 
 log = logging.getLogger("anthology")
@@ -25,6 +26,7 @@ KEY_BYTES = 32
 HEADER = b"anthology-mac-v1 "  # then the MAC in hex and a newline, then the payload
 _keys: dict[Path, bytes | None] = {}
 _lock = threading.Lock()
+PACKAGE = Path(__file__).resolve().parent  # compile/
 
 
 def key_path() -> Path:
@@ -101,3 +103,13 @@ def unseal(kind: str, name: str, sealed: bytes, *extra: bytes) -> bytes | None:
         return None
     mac, _, payload = sealed[len(HEADER):].partition(b"\n")
     return payload if hmac.compare_digest(mac, _mac(key, kind, name, (payload, *extra))) else None
+
+
+@cache
+def code_version() -> str:
+    """A digest of the package's own source: a new version of the code invalidates every entry."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*.py")):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

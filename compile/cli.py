@@ -21,7 +21,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from compile import config, images, pipeline, report, sources, theme
+from compile import config, images, sources, theme
+from compile.build import pipeline, report
 from compile.theme import PACKAGE
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -192,8 +193,8 @@ def _stopping_cleanly():
     """A failure the user can act on is one line and an exit code, not a traceback: an interrupt stops the
     workers and exits 128 + the signal's number; a bad configuration found late, or an output folder that
     cannot be written (disk full, read-only), exits 2."""
-    from compile import reading
-    from compile.writers import pdf_chunks
+    from compile.build import reading
+    from compile.writers.pdf.chunked import build as pdf_chunks
 
     names = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
     previous = {name: signal.signal(name, _interrupt) for name in names}

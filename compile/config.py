@@ -18,9 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-class ConfigError(Exception):
-    """A bad configuration: the CLI exits with code 2 and prints this message."""
+from compile import pages, theme
+from compile.errors import ConfigError
 
 
 @dataclass
@@ -54,7 +53,7 @@ class PdfSettings:
     bleed_mm: float = 3.0
     pdfa: bool = False  # PDF/A-3b with the sources and the report attached (--pdfa)
     impose: str = ""  # "" | "booklet": also write a saddle-stitched imposition (--impose booklet)
-    # How it is rendered; the pages are the same either way, only the time differs (compile/writers/pdf_chunks.py).
+    # How it is rendered; the pages are the same either way, only the time differs (writers/pdf/chunked/build.py).
     mode: str = "auto"  # auto | single | chunked
     workers: int = 0  # worker processes for chunked PDF rendering and for reading articles; 0 = one per CPU, 1 = serial
     chunk_articles: int = 16  # average articles per chunk (chunk boundaries are content-defined)
@@ -227,8 +226,6 @@ RAISED_ONLY_BY_THE_USER = ("max_file_mb", "read_seconds")
 
 
 def _check_untrusted(settings: Settings, where: _Where, data: dict, archive: Path) -> None:
-    from compile import theme
-
     if not theme.is_installed(settings.theme):
         raise where.error("theme", f"{settings.theme!r} is not an installed theme; choose from "
                                    f"{', '.join(theme.available())} (a theme folder can be given only on the "
@@ -287,8 +284,6 @@ def _home() -> Path | None:
 
 def _cli_theme(value: str) -> str:
     """A theme the user typed: an installed theme's name, else a theme folder (made absolute)."""
-    from compile import theme
-
     if theme.is_installed(value):
         return value
     folder = Path(value).expanduser()
@@ -423,11 +418,9 @@ def _check_values(settings: Settings, path: Path | None) -> None:
     if settings.pdf.impose not in ("", "booklet"):
         raise ConfigError(f"{where}: key 'pdf.impose': '{settings.pdf.impose}' is not one of \"\", booklet")
     if settings.pdf.page_size:
-        from compile.writers.prepress import css_page_size
-
         try:
-            css_page_size(settings.pdf.page_size)
-        except ConfigError as exc:
+            pages.css_page_size(settings.pdf.page_size)
+        except pages.PageSizeError as exc:
             raise ConfigError(f"{where}: key 'pdf.page_size': {exc}") from None
     if settings.images.epub_profile not in ("epub", "eink"):
         raise ConfigError(f"{where}: key 'images.epub_profile': '{settings.images.epub_profile}' is not epub or eink")

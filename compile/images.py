@@ -44,7 +44,7 @@ from bs4 import Tag
 from PIL import Image as PILImage
 from PIL import ImageFile, ImageOps
 
-from compile import atomic, sources
+from compile import atomic, pages, sources
 from compile.config import ConfigError, ImageSettings
 from compile.model import Article, Image
 
@@ -815,10 +815,6 @@ class Profile:
 
 
 PROFILES = ("epub", "eink", "print")
-PAGE_MM = {"A4": (210, 297), "A5": (148, 210), "A6": (105, 148), "B5": (176, 250), "B6": (125, 176),
-           "LETTER": (215.9, 279.4), "LEGAL": (215.9, 355.6)}
-MARGINS_MM = (38, 40)  # page less text block, both sides together: a typical book's margins and indent
-
 
 def profile(name: str, settings: ImageSettings, printed_width_mm: float = 0.0) -> Profile:
     """The profile of an output: `epub` (long side ≤ max_side), `eink` (gray, 1072×1448), or
@@ -828,24 +824,10 @@ def profile(name: str, settings: ImageSettings, printed_width_mm: float = 0.0) -
     if name == "eink":
         return Profile("eink", (1072, 1448), settings.jpeg_quality, grayscale=True)
     if name == "print":
-        width_mm = settings.print_width_mm or printed_width_mm or PAGE_MM["A5"][0] - MARGINS_MM[0]
+        width_mm = settings.print_width_mm or printed_width_mm or pages.text_width_mm(pages.DEFAULT)
         width = round(width_mm / 25.4 * settings.print_ppi)
         return Profile("print", (width, round(width * 1.5)), settings.print_quality)
     raise ValueError(f"unknown image profile '{name}'; choose from {', '.join(PROFILES)}")
-
-
-def text_width_mm(page_size: str) -> float:
-    """The printed width of a full-width figure for a page size like 'A5' (or '148mm 210mm')."""
-    bits = page_size.upper().split()
-    if bits and bits[0] in PAGE_MM:
-        width, height = PAGE_MM[bits[0]]
-        return (height if "LANDSCAPE" in bits else width) - MARGINS_MM[0]
-    if bits and bits[0].endswith("MM"):
-        try:
-            return float(bits[0][:-2]) - MARGINS_MM[0]
-        except ValueError:
-            pass
-    return PAGE_MM["A5"][0] - MARGINS_MM[0]
 
 
 def render(picture: PILImage.Image, target: Profile) -> tuple[bytes, str, tuple[int, int]]:

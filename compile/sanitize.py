@@ -1,5 +1,5 @@
 """The allow-list sanitizer, callable on its own: cleaning runs it, and so does anything that takes article HTML
-back from a place it does not trust (the incremental store, compile/store.py)."""
+back from a place it does not trust (the incremental store, compile/build/store.py)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import jinja2
 from jinja2 import nodes
 
-from compile.config import ConfigError
+from compile.errors import ConfigError
 
 PACKAGE = Path(__file__).resolve().parent
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # an installed theme: a plain folder name, no dots, no separators

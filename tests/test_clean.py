@@ -10,8 +10,10 @@ import pytest
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from compile import clean, pipeline, readers
+from compile import readers
+from compile.build import pipeline
 from compile.model import Article
+from compile.transforms import clean
 from tests.conftest import SEEDS
 
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -188,7 +190,7 @@ def test_top_level_text_keeps_its_escapes_and_comments_stay_comments():
 
 
 def test_a_title_with_markup_characters_is_escaped_after_typesetting():
-    from compile.typeset import typeset_html
+    from compile.transforms.typeset import typeset_html
 
     assert typeset_html("AT&amp;T 与 &lt;b&gt;") == 'AT&amp;T 与 &lt;b&gt;'
     assert typeset_html('<span class="keep">A&amp;B</span> 2021年').startswith('<span class="keep">A&amp;B</span>')

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from compile import pipeline
+from compile.build import pipeline
 from tests.conftest import CORPUS_DEV
 
 EXPECTED = tomllib.loads((Path(__file__).parent / "fixtures" / "ingest" / "corpus_dev_dates.toml").read_text("utf-8"))

@@ -9,8 +9,9 @@ import zoneinfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compile import dates, order, report
+from compile.build import report
 from compile.model import Article
+from compile.transforms import dates, order
 
 ZONES = sorted(zoneinfo.available_timezones())
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

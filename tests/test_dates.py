@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from compile import dates
 from compile.model import Article
+from compile.transforms import dates
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC = dt.UTC
@@ -194,7 +194,8 @@ def test_placeholder_capture_time_is_no_capture_time():
 
 
 def test_new_york_zone_and_extreme_years_never_raise():
-    from compile import order, report
+    from compile.build import report
+    from compile.transforms import order
 
     articles = []
     for raw in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00", "0001-01-01", "2019-02-21T08:00:08.000Z"):
@@ -265,7 +266,7 @@ def test_htmldate_reads_the_saved_page_after_the_metadata_rules():
 
 
 def test_host_and_site_name_variants_are_one_outlet():
-    from compile import outlets
+    from compile.transforms import outlets
 
     named = Article(id="a", source="a.html", url="https://www.taipeitimes.com/News/a/1", outlet="Taipei Times")
     bare = Article(id="b", source="b.html", url="https://www.taipeitimes.com/News/b/2")
@@ -278,7 +279,7 @@ def test_host_and_site_name_variants_are_one_outlet():
 
 
 def test_a_platform_host_with_many_names_keeps_the_host():
-    from compile import outlets
+    from compile.transforms import outlets
 
     articles = [Article(id=str(i), source=f"{i}.html", url=f"https://medium.com/@x/{i}", outlet=name)
                 for i, name in enumerate(["Towards Data Science", "Better Programming", ""])]
@@ -289,7 +290,7 @@ def test_a_platform_host_with_many_names_keeps_the_host():
 
 
 def test_wire_services_and_platform_names():
-    from compile import outlets
+    from compile.transforms import outlets
 
     assert {outlets.canonical(n) for n in ("AP", "The Associated Press", "美聯社", "美联社")} == {"美联社"}
     assert {outlets.canonical(n) for n in ("AFP", "Agence France-Presse", "法新社")} == {"法新社"}
@@ -305,7 +306,7 @@ def test_wire_services_and_platform_names():
 
 
 def test_a_known_host_names_its_outlet_whatever_the_page_calls_itself():
-    from compile import outlets
+    from compile.transforms import outlets
 
     article = Article(id="n", source="n.html", url="https://www.nytimes.com/2019/02/21/a.html",
                       outlet="The New York Times")

@@ -17,7 +17,8 @@ from fontTools.ttLib import TTFont
 from lxml import etree
 from PIL import Image as PILImage
 
-from compile import cover, fonts, pipeline, theme
+from compile import cover, fonts, theme
+from compile.build import pipeline
 from compile.writers import epub as epub_writer
 from compile.writers.context import Book
 from tests.checks import epubcheck_messages

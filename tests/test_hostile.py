@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from compile import config, pipeline, readers
-from compile.writers.pdf import LockedFetcher
+from compile import config, readers
+from compile.build import pipeline
+from compile.writers.pdf.render import LockedFetcher
 from tests.conftest import ROOT, SEEDS, run_cli
 
 HOSTILE_SNIPPETS = [

@@ -257,7 +257,7 @@ def test_the_archives_own_config_is_read_through_the_same_checks(tmp_path, outsi
 
 
 def test_attachment_names_are_plain():
-    from compile.pipeline import _attachment_name
+    from compile.build.pipeline import _attachment_name
 
     assert _attachment_name("x\\..\\Startup\\evil.bat.md") == "x_.._Startup_evil.bat.md"
     assert _attachment_name("c\u202egpj.md") == "c_gpj.md"

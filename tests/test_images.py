@@ -24,7 +24,7 @@ import pytest
 from bs4 import BeautifulSoup
 from PIL import Image as PILImage
 
-from compile import atomic, images
+from compile import atomic, images, pages
 from compile.config import ImageSettings
 from compile.model import Article, Image
 from tests.conftest import ROOT, run_cli
@@ -206,9 +206,9 @@ def test_huge_image_is_resized_per_profile_and_the_original_kept(http_server, tm
 
 def test_print_width_comes_from_the_page_size():
     settings = ImageSettings()
-    assert images.text_width_mm("A5") == 148 - images.MARGINS_MM[0]
-    assert images.text_width_mm("A4 landscape") == 297 - images.MARGINS_MM[0]
-    assert images.profile("print", settings, images.text_width_mm("A4")).box[0] == round((210 - 38) / 25.4 * 300)
+    assert pages.text_width_mm("A5") == 148 - pages.MARGINS_MM[0]
+    assert pages.text_width_mm("A4 landscape") == 297 - pages.MARGINS_MM[0]
+    assert images.profile("print", settings, pages.text_width_mm("A4")).box[0] == round((210 - 38) / 25.4 * 300)
     assert images.profile("print", ImageSettings(print_width_mm=100), 176).box[0] == round(100 / 25.4 * 300)
     with pytest.raises(ValueError, match="unknown image profile"):
         images.profile("tiff", settings)
@@ -682,7 +682,7 @@ def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
     photo = by_url[f"{http_server.url}/photo.jpg"]
     assert photo["status"] == "ok" and photo["width"] == 2400
     assert photo["variants"]["epub"]["width"] == 1600
-    assert photo["variants"]["print"]["width"] == round(images.text_width_mm("A5") / 25.4 * 300)
+    assert photo["variants"]["print"]["width"] == round(pages.text_width_mm("A5") / 25.4 * 300)
     assert by_url[f"{http_server.url}/lead.png"]["variants"]["epub"]["media_type"] == "image/png"
     missing = by_url[f"{http_server.url}/missing.jpg"]
     assert missing["status"] == "failed" and missing["reason"] == "HTTP 404"

@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compile import clean, dates, order, outlets, readers
+from compile import readers
 from compile.model import Article
+from compile.transforms import clean, dates, order, outlets
 
 ZONE = ZoneInfo("Asia/Shanghai")
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""leader() copies drawn from one kept layout (compile/writers/leaders.py): the same pages, built once."""
+"""leader() copies drawn from one kept layout (compile/writers/pdf/weasy/leaders.py): the same pages, built once."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import weasyprint
 from pypdf import PdfReader
 from weasyprint.text import line_break
 
-from compile.writers import extension, leaders
+from compile.writers.pdf.weasy import leaders
+from compile.writers.pdf.weasy import patching as extension
 
 pytestmark = pytest.mark.skipif(not extension.supported(leaders.SUPPORTED_MAJOR),
                                 reason="WeasyPrint version not supported by the extension")

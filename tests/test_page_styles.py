@@ -1,4 +1,4 @@
-"""Page styles computed once per kind of page (compile/writers/page_styles.py) change nothing on the page."""
+"""Page styles computed once per kind of page (compile/writers/pdf/weasy/page_styles.py) change nothing on the page."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import weasyprint
 from pypdf import PdfReader
 
-from compile.writers import page_styles
+from compile.writers.pdf.weasy import page_styles
 
 CSS = """
 @page { size: A6; margin: 20mm 12mm; @bottom-center { content: counter(page) " / " counter(pages); } }

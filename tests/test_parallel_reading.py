@@ -1,4 +1,4 @@
-"""Articles read in worker processes (compile/reading.py): the same book as serial reading, failures reported
+"""Articles read in worker processes (compile/build/reading.py): the same book as serial reading, failures reported
 as serial reading reports them, a worker's death costs only its article, and no worker outlives the build."""
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from compile import config, pipeline, reading, sources
-from compile.store import ArticleStore
+from compile import config, sources
+from compile.build import pipeline, reading
+from compile.build.store import ArticleStore
 from tests.checks import gone_within
 from tests.conftest import CORPUS_DEV, ROOT, SEEDS, make_settings
 
@@ -306,7 +307,7 @@ def test_an_interrupt_stops_the_reading_workers(tmp_path, monkeypatch, parallel)
 # The real command, with every article slow to read: each worker leaves its PID in SLOW_MARK.
 SLOW_READING = """
 import os, sys, time
-from compile import pipeline
+from compile.build import pipeline
 from compile.cli import main
 
 

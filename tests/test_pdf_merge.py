@@ -20,9 +20,16 @@ from PIL import Image, ImageChops
 from pypdf import PdfReader
 from weasyprint.text.fonts import FontConfiguration
 
-from compile import pipeline, theme, typeset
-from compile.writers import frame_prune, pdf, pdf_chunks, pdf_fonts, pdf_split
+from compile import theme
+from compile.build import pipeline
+from compile.transforms import typeset
 from compile.writers.context import Book
+from compile.writers.pdf import render as pdf
+from compile.writers.pdf import writer
+from compile.writers.pdf.chunked import build as pdf_chunks
+from compile.writers.pdf.chunked import fontshare as pdf_fonts
+from compile.writers.pdf.chunked import split as pdf_split
+from compile.writers.pdf.weasy import frame_prune
 from tests.checks import outline_titles
 from tests.conftest import ROOT, SEEDS, make_settings
 
@@ -50,7 +57,7 @@ def merged(tmp_path_factory):
     corpus.generate(work / "src", 40, seed=3)
     book = _book(work / "src", title="合并测试", pdf=dataclasses.replace(make_settings().pdf, chunk_articles=8))
     cache = work / "cache"
-    pdf.write_single(book, work / "single.pdf", [cache])
+    writer.write_single(book, work / "single.pdf", [cache])
     _, stats = _build_chunked(book, work / "chunked.pdf", cache)
     return work, stats
 
@@ -148,7 +155,7 @@ def test_same_links_with_the_same_targets(pair):
 
 def test_seeds_chunked_equal_one_pass(tmp_path):
     book = _book(SEEDS, title="种子")
-    pdf.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
     output, stats = _build_chunked(book, tmp_path / "chunked.pdf", tmp_path, workers=1)
     single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(tmp_path / "chunked.pdf")
     assert output.pages == len(single.pages) == len(chunked.pages)
@@ -171,7 +178,7 @@ def test_frame_keeps_what_hidden_content_carries(tmp_path, monkeypatch):
     decisions = []
     original = frame_prune._needed
     monkeypatch.setattr(frame_prune, "_needed", lambda *args: decisions.append(original(*args)) or decisions[-1])
-    pdf.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
     assert decisions == [], "only the frame marks elements it may leave out"
     _build_chunked(book, tmp_path / "chunked.pdf", tmp_path / "cache", workers=1)
     assert {"", "box", "whole"} <= set(decisions)  # pruned, kept for a descendant, kept whole
@@ -238,7 +245,7 @@ def test_unequal_text_blocks_fall_back_to_one_pass(tmp_path):
     book = dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed))
     with pytest.raises(pdf_split.NotChunkable, match="text block"):
         _build_chunked(book, tmp_path / "x.pdf", tmp_path / "cache", workers=1)
-    output = pdf.write(book, tmp_path / "y.pdf", [tmp_path])
+    output = writer.write(book, tmp_path / "y.pdf", [tmp_path])
     assert output.pages and any("one pass" in note for note in output.notes)
 
 
@@ -395,7 +402,7 @@ def test_a_theme_font_face_is_used_by_both_pdf_paths(tmp_path):
                    '\n@font-face { font-family: "Theme Face"; src: url(fonts/face.ttf) }\n'
                    '.article-meta { font-family: "Theme Face", "Noto Sans CJK SC", sans-serif; }\n', encoding="utf-8")
     book = dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed))
-    pdf.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
     _build_chunked(book, tmp_path / "chunked.pdf", tmp_path / "cache", workers=1)
     for path in (tmp_path / "single.pdf", tmp_path / "chunked.pdf"):
         with pikepdf.open(path) as document:
@@ -426,7 +433,7 @@ def test_a_stub_whose_face_is_missing_or_another_renders_in_one_pass(merged, tmp
     # Workers are other processes: they still find the faces and embed stubs; the merge does not.
     book = _book(work / "src", title="合并测试",
                  pdf=dataclasses.replace(make_settings().pdf, mode="chunked", workers=2))
-    output = pdf.write(book, tmp_path / "one-pass.pdf", [work / "cache"])
+    output = writer.write(book, tmp_path / "one-pass.pdf", [work / "cache"])
     assert any("one pass" in note and "font" in note for note in output.notes), output.notes
     assert output.pages == len(PdfReader(work / "single.pdf").pages)
 

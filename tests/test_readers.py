@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from compile import order, pipeline, readers
+from compile import readers
+from compile.build import pipeline
 from compile.model import Article
+from compile.transforms import order
 from tests.conftest import SEEDS, make_settings
 
 FIX = Path(__file__).parent / "fixtures" / "ingest"

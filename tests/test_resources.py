@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from compile import clean, sources
+from compile import sources
 from compile.model import Article
+from compile.transforms import clean
 from tests.conftest import ROOT
 
 EPUB_MEMORY = 1_500_000_000  # bytes of address space for an EPUB build

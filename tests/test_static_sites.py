@@ -22,9 +22,9 @@ from PIL import Image as PILImage
 from pypdf import PdfReader
 
 from compile import config, images, readers
+from compile.build.pipeline import _not_for_the_book
+from compile.build.store import from_json, to_json
 from compile.model import Article, Image
-from compile.pipeline import _not_for_the_book
-from compile.store import from_json, to_json
 from tests.checks import epubcheck_messages
 from tests.conftest import run_cli
 
@@ -310,7 +310,7 @@ def test_a_site_roots_machinery_is_not_read(tmp_path, config_name, kind, machine
 def test_a_saved_full_page_with_a_web_address_reads_its_files_folder(tmp_path):
     """"Save page as, complete": the page has its canonical URL, its pictures sit in `<name>_files/`. The
     extractor keeps the relative src, so the picture is read from disk, not fetched from the web."""
-    from compile.pipeline import read_one
+    from compile.build.pipeline import read_one
 
     paragraphs = "".join(f"<p>Paragraph {i} of the saved story, long enough to be the article's text.</p>"
                          for i in range(8))

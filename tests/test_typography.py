@@ -15,8 +15,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypdf import PdfReader
 
-from compile import theme, typeset
-from compile.writers import justify
+from compile import theme
+from compile.transforms import typeset
+from compile.writers.pdf.weasy import justify
 from tests.checks import epubcheck_messages, pdf_fonts
 from tests.conftest import FIXTURES, SEEDS, run_cli
 from tests.pagemetrics import measure
@@ -70,8 +71,10 @@ def test_long_fixtures_meet_the_typography_goals(fixture_build):
 
 def test_without_the_extension_lines_are_ragged(tmp_path):
     """The figures can fail: WeasyPrint alone leaves most Chinese lines short of the measure."""
-    from compile import pipeline, typeset
-    from compile.writers import context, pdf
+    from compile.build import pipeline
+    from compile.transforms import typeset
+    from compile.writers import context
+    from compile.writers.pdf import writer
     from tests.conftest import make_settings
 
     settings = make_settings(offline=True, formats=["pdf"])
@@ -81,7 +84,7 @@ def test_without_the_extension_lines_are_ragged(tmp_path):
     saved = set(justify.SUPPORTED_MAJOR)
     justify.SUPPORTED_MAJOR.clear()
     try:
-        output = pdf.write(book, tmp_path / "raw.pdf", [])
+        output = writer.write(book, tmp_path / "raw.pdf", [])
     finally:
         justify.SUPPORTED_MAJOR.update(saved)
     figures = measure(output.path, theme.load("book").measure_pt)
@@ -239,7 +242,7 @@ def test_weights():
 
 
 def test_titles_never_end_on_a_lone_character():
-    from compile.typeset import keep_end
+    from compile.transforms.typeset import keep_end
 
     assert keep_end("朝鲜半岛外交新闻选集") == '朝鲜半岛外交新闻<span class="keep">选集</span>'
     assert keep_end("确定半岛无核和平目标。") == '确定半岛无核和平<span class="keep">目标。</span>'

@@ -17,11 +17,13 @@ import pytest
 import weasyprint
 from pypdf import PdfReader
 
-from compile import cachekey, images, pipeline, store, theme, typeset
+from compile import cachekey, images, theme
+from compile.build import pipeline, store
 from compile.config import ConfigError, ImageSettings
 from compile.model import Article, Image
-from compile.writers import pdf_chunks
+from compile.transforms import typeset
 from compile.writers.context import Book
+from compile.writers.pdf.chunked import build as pdf_chunks
 from tests.conftest import SEEDS, make_settings, run_cli
 
 MARKER = "<script>alert('poisoned')</script>"

@@ -18,7 +18,8 @@ import pytest
 from click.testing import CliRunner
 from pypdf import PdfReader
 
-from compile import atomic, cli, config, pipeline
+from compile import atomic, cli, config
+from compile.build import pipeline
 from tests.checks import gone_within, running
 from tests.conftest import ROOT, run_cli
 
@@ -27,7 +28,7 @@ from tests.conftest import ROOT, run_cli
 SLOW_CLI = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
-    from compile.writers import pdf_chunks
+    from compile.writers.pdf.chunked import build as pdf_chunks
     from compile.cli import main
 
     _render = pdf_chunks.render

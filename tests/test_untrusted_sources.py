@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from compile import config, pipeline, sources
+from compile import config, sources
+from compile.build import pipeline
 from tests.conftest import ROOT, SEEDS, make_settings
 
 MARKER = "SECRET-MARKER-7f3a9c"

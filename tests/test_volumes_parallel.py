@@ -8,7 +8,8 @@ import sys
 import pytest
 from pypdf import PdfReader
 
-from compile import config, pipeline
+from compile import config
+from compile.build import pipeline
 from tests.conftest import ROOT, make_settings
 
 sys.path.insert(0, str(ROOT / "bench"))
@@ -43,9 +44,14 @@ def test_volumes_through_a_dask_cluster(tmp_path):
 
 
 def test_volume_workers_do_not_nest_pools():
-    from compile.volumes import _alone
+    from compile.build.volumes import _alone
     from compile.writers.context import Book
 
-    book = Book(anthology=None, theme=None, settings=make_settings(), slug="x")  # type: ignore[arg-type]
-    assert _alone(book).settings.pdf.workers == 1
-    assert dataclasses.replace(book.settings).pdf.workers == 0
+    settings = make_settings(formats=["pdf"])
+    settings.pdf.workers, settings.pdf.page_size = 4, "A4"  # what the user asked for the whole book
+    book = Book(anthology=None, theme=None, settings=settings, slug="x")  # type: ignore[arg-type]
+    alone = _alone(book)
+    assert alone.settings.pdf.workers == 1  # the pool already uses every core: one PDF worker per volume
+    assert dataclasses.replace(alone.settings.pdf, workers=4) == settings.pdf  # nothing else changes
+    assert dataclasses.replace(alone.settings, pdf=settings.pdf) == settings and alone.slug == "x"
+    assert book.settings is settings and settings.pdf.workers == 4, "the caller's book is not mutated"

@@ -11,9 +11,9 @@ import re
 import unicodedata
 from pathlib import Path
 
-from compile import clean
 from compile.model import Article
 from compile.readers import frontmatter, generic, html_page, markdown, plain_text, rss_dump
+from compile.transforms import clean
 from compile.urls import web_url
 
 # (name, module): every module has can_read(text) -> bool and read(path, text) -> Article.

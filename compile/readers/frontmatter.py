@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from compile import outlets
 from compile.model import Article
 from compile.readers import html_page, markdown, rss_dump
+from compile.transforms import outlets
 from compile.urls import web_url
 
 # The meta block may be empty (`---` over `---`: Jekyll's "process this file").
@@ -63,10 +63,11 @@ def read(path: Path, text: str) -> Article:
 
 def _read_body(path: Path, body: str) -> Article:
     """An RSS dump or HTML body keeps its reader; anything else is markdown (see the module's docstring)."""
-    from compile.readers import read_text
-
-    if rss_dump.can_read(body) or html_page.can_read(body):
-        return read_text(path, body)
+    for name, reader in (("rss-dump", rss_dump), ("html", html_page)):
+        if reader.can_read(body):
+            article = reader.read(path, body)
+            article.reader = article.reader or name
+            return article
     article = markdown.read(path, body)
     article.reader = "markdown"
     return article

@@ -1,6 +1,6 @@
 """HTML pages and fragments: title, meta tags, JSON-LD and the article's main content.
 
-A full saved page (`PAGE`) goes through the main-content extractor (compile/extract.py); its title is the
+A full saved page (`PAGE`) goes through the main-content extractor (compile/readers/extract.py); its title is the
 article's own headline, without the site's name; its standfirst and byline are kept. A bare fragment, as
 feeds and scrapers save an item's content (`FRAGMENT`), is the article already and is kept as it is.
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
 
-from compile import extract
-from compile.extract import text_key as _key  # one comparison of texts for the reader and the extractor
 from compile.model import Article
+from compile.readers import extract
+from compile.readers.extract import text_key as _key  # one comparison of texts for the reader and the extractor
 
 # A full page, possibly after comments (`<!--?xml …?-->` as browsers save XHTML) and an XML declaration.
 PAGE = re.compile(r"\A\s*(<!--.*?-->\s*)*(<\?xml[^>]*>\s*)?(<!doctype html|<html[\s>]|<head[\s>])", re.I | re.S)
@@ -26,7 +26,7 @@ META_KEYS = (
     "author", "article:author", "date", "dc.date", "pubdate", "publishdate", "description",
     "og:description", "twitter:title", "dc.title", "dcterm.title", "parsely-title", "dc.creator", "parsely-author",
     "sailthru.author",
-    # Publication times under the names pages give them (compile/dates.py reads them in its own order of trust).
+    # Publication times under the names pages give them (transforms/dates.py reads them in its own order of trust).
     "article:published", "datepublished", "og:published_time", "parsely-pub-date", "sailthru.date",
     "dc.date.issued", "dcterms.issued", "dcterms.date", "dcterms.created",
 )
@@ -245,7 +245,7 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-# --- meta tags and JSON-LD (compile/dates.py reads them) -----------------------------------------------------
+# --- meta tags and JSON-LD (transforms/dates.py reads them) ------------------------------------------------
 
 
 def _meta_tags(soup: BeautifulSoup) -> dict[str, str]:

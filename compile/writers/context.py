@@ -20,7 +20,7 @@ from compile.images import LOCAL_HOST
 from compile.model import Anthology, Article, Image
 from compile.sanitize import xml_text
 from compile.theme import Theme, ThemeError
-from compile.typeset import keep_end, typeset_html
+from compile.transforms.typeset import keep_end, typeset_html
 
 
 @dataclass

@@ -35,7 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compile import volumes
+from compile.build import volumes
 from compile.config import Override, available_cpus
 from compile.model import Article
 

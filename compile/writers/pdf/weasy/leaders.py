@@ -19,7 +19,7 @@ import contextlib
 from weasyprint.layout import inline, leader
 from weasyprint.text import line_break
 
-from compile.writers import extension
+from compile.writers.pdf.weasy import patching as extension
 
 SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose handle_leader and Layout this was written against
 _ORIGINAL = inline.handle_leader

@@ -17,7 +17,6 @@ import hashlib
 import json
 import logging
 import re
-from functools import cache
 from pathlib import Path
 
 from compile import atomic, cachekey, images
@@ -26,22 +25,11 @@ from compile.sanitize import sanitize_html
 from compile.urls import web_url
 
 log = logging.getLogger("anthology")
-PACKAGE = Path(__file__).resolve().parent
-
-
-@cache
-def code_version() -> str:
-    """A digest of the package's own source: a new version of the code invalidates every entry."""
-    digest = hashlib.sha256()
-    for path in sorted(PACKAGE.rglob("*.py")):
-        digest.update(path.relative_to(PACKAGE).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def article_key(data: bytes, relative: str, override, timezone: str) -> str:
     digest = hashlib.sha256()
-    for part in (code_version(), relative, repr(override), timezone):
+    for part in (cachekey.code_version(), relative, repr(override), timezone):
         digest.update(part.encode())
         digest.update(b"\0")
     digest.update(data)

@@ -5,7 +5,7 @@ front matter, the outline and the named destinations. Each chunk page becomes a 
 frame page, shifted horizontally when it lands on a page of the other parity; its link annotations are
 copied with the same shift, and named destinations the frame lacks (anchors inside article bodies) are
 added, pointing at the final page. Then every face gets one font program instead of one per chunk
-(pdf_fonts).
+(fontshare).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pikepdf
 
-from compile.writers import pdf_fonts
+from compile.writers.pdf.chunked import fontshare
 
 
 @dataclass
@@ -47,7 +47,7 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                         missing[name] = (placement.source, source)
             if missing and dests is not None:
                 _add_destinations(pdf, dests, missing, placements)
-            fonts = pdf_fonts.share(pdf)
+            fonts = fontshare.share(pdf)
             if seconds is not None:
                 seconds["fonts"] = fonts["seconds"]
             pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True)

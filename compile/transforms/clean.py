@@ -13,9 +13,10 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
-from compile import dates, images, outlets, urls
+from compile import images, urls
 from compile.model import Article, Image
 from compile.sanitize import iso_datetime, sanitize_html, xml_text
+from compile.transforms import dates, outlets
 
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
@@ -559,7 +560,7 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
     """
     previous = None
     names = ["p", "figcaption", "blockquote", "li", "h2", "h3", "h4"]
-    # A full saved page read by an extractor (compile/extract.py) shows what its reader saw, repeats included:
+    # A full saved page read by an extractor (compile/readers/extract.py) shows what its reader saw, repeats included:
     # the extractors already drop their own duplicate artefacts. The rule is for feeds and scrapers.
     extracted = bool(article.meta.get("extraction"))
     for block in tree.find_all(names) if not extracted else ():

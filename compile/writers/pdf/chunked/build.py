@@ -1,11 +1,11 @@
 """Chunked PDF rendering: independent chunks in parallel worker processes, cached, stamped onto a frame.
 
 WeasyPrint's layout is linear in pages and single-threaded, so a big book is cut into chunks (runs of
-articles, see pdf_split) that worker processes render at the same time. A chunk's layout does not depend
+articles, see split) that worker processes render at the same time. A chunk's layout does not depend
 on where it lands because the theme's text block has the same width on left and right pages: a chunk is
 rendered from a right page, without margin boxes, and a page that lands on a left page is shifted. The
-frame (see pdf_split) supplies folios, running heads, blank pages, the front matter with its table of
-contents, the outline and the link destinations; pdf_merge stamps the chunk pages onto it.
+frame (see split) supplies folios, running heads, blank pages, the front matter with its table of
+contents, the outline and the link destinations; merge stamps the chunk pages onto it.
 
 Every chunk's PDF is cached by what produced it (its HTML, the theme's files, the images it uses, the
 extra CSS, the code and WeasyPrint's version), and so is the frame: after editing one article only that
@@ -32,9 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from compile import atomic, cachekey, fonts, volumes
-from compile.writers import pdf_fonts, pdf_merge, pdf_split, prepress
+from compile import atomic, cachekey, fonts
+from compile.build import volumes
 from compile.writers.context import Book, Output
+from compile.writers.pdf import prepress
+from compile.writers.pdf import render as shared
+from compile.writers.pdf.chunked import fontshare, merge, split
 
 log = logging.getLogger("anthology")
 
@@ -66,20 +69,20 @@ class Stats:
 
 @dataclass
 class Chunk:
-    units: list[pdf_split.Unit]
+    units: list[split.Unit]
     html: str = ""
     key: str = ""
 
 
 # ------------------------------------------------------------------------------------------------ plan
 
-def plan(units: list[pdf_split.Unit], target: int) -> list[list[pdf_split.Unit]]:
+def plan(units: list[split.Unit], target: int) -> list[list[split.Unit]]:
     """Runs of units; a chunk ends after an article whose id hashes to 0 mod `target` (or at 2×target).
 
     Content-defined boundaries (as in rsync) keep chunks stable: editing, adding or removing one article
     changes only its own chunk, never shifts the others, so the cache keeps serving them.
     """
-    chunks: list[list[pdf_split.Unit]] = [[]]
+    chunks: list[list[split.Unit]] = [[]]
     for unit in units:
         chunks[-1].append(unit)
         articles = sum(u.kind == "article" for u in chunks[-1])
@@ -187,19 +190,17 @@ class ChunkCache:
 def render(job: dict) -> dict:
     """Render one HTML document to job["out"] and return its page facts. Runs in worker processes.
 
-    Importing compile.writers.pdf installs whatever WeasyPrint extensions the PDF writer installs, so a
-    chunk is laid out exactly as the one-pass writer would lay it out.
+    Inside shared.extended(), the WeasyPrint extensions the one-pass writer uses, so a chunk is laid out
+    exactly as the one-pass writer would lay it out.
     """
-    from compile.writers import pdf
-
     started, cpu = time.perf_counter(), time.process_time()
-    fetcher = pdf.LockedFetcher([Path(r) for r in job["roots"]])
+    fetcher = shared.LockedFetcher([Path(r) for r in job["roots"]])
     stylesheets, font_config = _parsed_stylesheets(job, fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
-    # embedded as a stub, cut once for the whole book after the merge (pdf_fonts).
-    with pdf.extended(), pdf_fonts.deferred(), atomic.replacing(Path(job["out"])) as tmp:
-        document = pdf.parsed(job["html"], job["base_url"], fetcher).render(
+    # embedded as a stub, cut once for the whole book after the merge (fontshare).
+    with shared.extended(), fontshare.deferred(), atomic.replacing(Path(job["out"])) as tmp:
+        document = shared.parsed(job["html"], job["base_url"], fetcher).render(
             stylesheets=stylesheets, font_config=font_config)
         document.write_pdf(tmp)
     wanted_ids = set(job["anchors"])
@@ -215,19 +216,17 @@ _SHEETS: dict[str, tuple[list, object, list[str]]] = {}
 def _parsed_stylesheets(job: dict, fetcher) -> tuple[list, object]:
     """The job's stylesheets and the font configuration to render with, made once per process (~10 ms a
     chunk) unless they @import other files. What parsing refused is reported with every job that uses them."""
-    from compile.writers import pdf
-
     extras = [job.get("page_css"), job.get("extra_css")]
     texts = [Path(path).read_bytes() for path in job["css"]]
     if any(b"@import" in text for text in texts):
-        return pdf.stylesheets(job["css"], extras, fetcher)
+        return shared.stylesheets(job["css"], extras, fetcher)
     # "common" holds the theme's files and the installed fonts: a worker outlives a font change.
     key = _digest(job.get("common", ""), *job["css"], *texts, *map(str, extras), *job["roots"], job["base_url"])
     if key not in _SHEETS:
         if len(_SHEETS) >= 8:  # one per theme and page size in use: old ones are not worth their fonts
             _SHEETS.clear()
         before = len(fetcher.refused)
-        sheets, font_config = pdf.stylesheets(job["css"], extras, fetcher)
+        sheets, font_config = shared.stylesheets(job["css"], extras, fetcher)
         _SHEETS[key] = sheets, font_config, fetcher.refused[before:]
     sheets, font_config, refused = _SHEETS[key]
     fetcher.refused.extend(url for url in refused if url not in fetcher.refused)
@@ -277,24 +276,23 @@ def close_pools() -> None:
 
 def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
           workers: int = 1) -> tuple[Output, Stats]:
-    """Chunked PDF of `book` at `target`. Raises pdf_split.NotChunkable when it cannot be done safely."""
-    from compile.writers import pdf
-
+    """Chunked PDF of `book` at `target`. Raises split.NotChunkable when it cannot be done safely."""
     stats, clock = Stats(workers=workers), time.perf_counter()
     if workers > 1:  # start the workers (each imports WeasyPrint, ~0.5 s) while the book's HTML is made and cut
         executor = pool(workers)
         for _ in range(workers):
             executor.submit(_ready)
     cache = ChunkCache(cache_root)
-    html = pdf.html_document(book)
-    parts = pdf_split.split(html, [a.id for a in book.anthology.articles])
+    html = shared.html_document(book)
+    parts = split.split(html, [a.id for a in book.anthology.articles])
     chunks = [Chunk(units) for units in plan(parts.units, book.settings.pdf.chunk_articles)]
     stats.chunks = len(chunks)
     css = [str(path) for path in book.theme.print_stylesheets()]
     page_css = prepress.stylesheet(book.settings.pdf)  # page size
     style = {"css": css, "page_css": page_css}
     # Cached layouts hold for these fonts only: a font upgraded between builds renders everything again.
-    common = _digest(_code_version(), _weasyprint_version(), fonts.fingerprint(), theme_digest(book), *css, page_css)
+    common = _digest(cachekey.code_version(), _weasyprint_version(), fonts.fingerprint(), theme_digest(book),
+                     *css, page_css)
     style["common"] = common  # also keys the workers' parsed stylesheets
     for chunk in chunks:
         chunk.html = parts.chunk_html(chunk.units)
@@ -314,7 +312,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     frame_facts = cache.get(frame_key)
     if frame_facts is None:
         started = time.perf_counter()
-        anchors = [u.id for u in parts.units] + [pdf_split.fill_id(u, k) for u in parts.units
+        anchors = [u.id for u in parts.units] + [split.fill_id(u, k) for u in parts.units
                                                  for k in range(1, counts[u.id])]
         frame_job = {"html": frame_html, "base_url": base_url, **style, "roots": roots, "anchors": anchors,
                      "out": str(cache.paths(frame_key)[0])}
@@ -330,10 +328,10 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     placements = place(parts.units, chunks, facts, frame_facts["pages"], counts)
     try:
         with atomic.replacing(target) as tmp:
-            pages = pdf_merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
+            pages = merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
                                     placements, tmp, stats.seconds)
-    except pdf_fonts.Deferred as exc:
-        raise pdf_split.NotChunkable(f"a font cannot be embedded after the merge: {exc}") from exc
+    except fontshare.Deferred as exc:
+        raise split.NotChunkable(f"a font cannot be embedded after the merge: {exc}") from exc
     stats.seconds["merge"] = time.perf_counter() - started
     stats.seconds["total"] = time.perf_counter() - clock
     refused = sorted({url for f in [*facts, frame_facts] for url in f.get("refused", [])})
@@ -358,7 +356,7 @@ def probe(cache: ChunkCache, common: str, style: dict, roots: list[str], base_ur
         cache.put(key, facts)
     left, right = facts["pages"][1]["block"], facts["pages"][2]["block"]
     if any(abs(a - b) > 0.01 for a, b in zip(left[1:], right[1:], strict=True)):
-        raise pdf_split.NotChunkable(f"the theme's text block differs between left {left} and right pages {right}, "
+        raise split.NotChunkable(f"the theme's text block differs between left {left} and right pages {right}, "
                                      "so pagination depends on parity")
 
 
@@ -390,9 +388,7 @@ def time_limit(html: str) -> float:
 
 def _gather(executor: ProcessPoolExecutor, jobs: dict, ids: dict, workers: int) -> dict:
     """Render every job in the pool; results by the jobs' keys. A job running longer than its time limit
-    kills the pool and raises pdf.RenderTimeout naming its articles (`ids` by the same keys)."""
-    from compile.writers import pdf
-
+    kills the pool and raises shared.RenderTimeout naming its articles (`ids` by the same keys)."""
     futures = {executor.submit(render, job): key for key, job in jobs.items()}
     pending, started, results = list(futures), {}, {}
     try:
@@ -403,7 +399,7 @@ def _gather(executor: ProcessPoolExecutor, jobs: dict, ids: dict, workers: int) 
                 key = futures[future]
                 limit = time_limit(jobs[key]["html"])
                 if now - started.setdefault(future, now) > limit:
-                    raise pdf.RenderTimeout(ids[key], limit)
+                    raise shared.RenderTimeout(ids[key], limit)
             wait(pending[:workers], timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in [f for f in pending if f.done()]:
                 results[futures[future]] = future.result()
@@ -433,42 +429,42 @@ def _chunk_sequence(chunk: Chunk, fact: dict):
         starts = [a for a in page["anchors"] if a in order and a not in previous]
         previous = set(page["anchors"])
         if len(starts) > 1:
-            raise pdf_split.NotChunkable(f"units {', '.join(starts)} start on the same page: no page break "
+            raise split.NotChunkable(f"units {', '.join(starts)} start on the same page: no page break "
                                          "between them, so they cannot be rendered apart")
         if starts:
             if order.index(starts[0]) != seen:
-                raise pdf_split.NotChunkable(f"unit {starts[0]} is out of order in its chunk")
+                raise split.NotChunkable(f"unit {starts[0]} is out of order in its chunk")
             current, k, seen = starts[0], 0, seen + 1
         elif page["blank"]:
             continue
         elif current is None:
-            raise pdf_split.NotChunkable("a chunk page precedes its first unit")
+            raise split.NotChunkable("a chunk page precedes its first unit")
         else:
             k += 1
         yield current, k, index
     if seen != len(order):
-        raise pdf_split.NotChunkable("a unit of a chunk left no anchor on any page")
+        raise split.NotChunkable("a unit of a chunk left no anchor on any page")
 
 
-def place(units: list[pdf_split.Unit], chunks: list[Chunk], facts: list[dict], frame_pages: list[dict],
-          counts: dict[str, int]) -> list[pdf_merge.Placement]:
+def place(units: list[split.Unit], chunks: list[Chunk], facts: list[dict], frame_pages: list[dict],
+          counts: dict[str, int]) -> list[merge.Placement]:
     """Match every chunk page with its frame page, checking the sequence and the text block."""
     markers = {}
     for unit in units:
         markers[unit.id] = (unit.id, 0)
         for k in range(1, counts[unit.id]):
-            markers[pdf_split.fill_id(unit, k)] = (unit.id, k)
+            markers[split.fill_id(unit, k)] = (unit.id, k)
     frame_at: dict[tuple[str, int], int] = {}
     previous: set[str] = set()
     for index, page in enumerate(frame_pages):
         found = [markers[a] for a in page["anchors"] if a in markers and a not in previous]
         previous = set(page["anchors"])
         if len(found) > 1:
-            raise pdf_split.NotChunkable(f"frame page {index + 1} holds {len(found)} units: the theme does not "
+            raise split.NotChunkable(f"frame page {index + 1} holds {len(found)} units: the theme does not "
                                          "break pages between articles")
         if found:
             if found[0] in frame_at:
-                raise pdf_split.NotChunkable(f"frame: {found[0]} appears twice")
+                raise split.NotChunkable(f"frame: {found[0]} appears twice")
             frame_at[found[0]] = index
     placements = []
     last = -1
@@ -476,21 +472,15 @@ def place(units: list[pdf_split.Unit], chunks: list[Chunk], facts: list[dict], f
         for unit, k, page in _chunk_sequence(chunk, fact):
             frame_index = frame_at.get((unit, k))
             if frame_index is None or frame_index <= last:
-                raise pdf_split.NotChunkable(f"frame and chunks disagree on the pages of {unit}")
+                raise split.NotChunkable(f"frame and chunks disagree on the pages of {unit}")
             last = frame_index
             mine, theirs = fact["pages"][page]["block"], frame_pages[frame_index]["block"]
             if any(abs(a - b) > 0.01 for a, b in zip(mine[1:], theirs[1:], strict=True)):
-                raise pdf_split.NotChunkable(f"the text block of {unit} page {k + 1} differs between a lone "
+                raise split.NotChunkable(f"the text block of {unit} page {k + 1} differs between a lone "
                                              f"chunk {mine} and the book {theirs} (e.g. :first or :left pages "
                                              "with other widths): cannot chunk this theme")
-            placements.append(pdf_merge.Placement(frame_index, source, page, (theirs[0] - mine[0]) * PX_TO_PT))
+            placements.append(merge.Placement(frame_index, source, page, (theirs[0] - mine[0]) * PX_TO_PT))
     return placements
-
-
-def _code_version() -> str:
-    from compile.store import code_version
-
-    return code_version()
 
 
 def _weasyprint_version() -> str:

@@ -50,7 +50,7 @@ def run(books: list[Book], write: Callable[[Book, Path, Path], list[Output]], ou
 
 
 # ------------------------------------------------------------------------------------------------ processes
-# Shared with the PDF chunk pool (compile/writers/pdf_chunks.py).
+# Shared with the PDF chunk pool (compile/writers/pdf/chunked/build.py).
 
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 

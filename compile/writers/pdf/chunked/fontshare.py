@@ -31,7 +31,7 @@ from weasyprint.pdf.fonts import Font
 from weasyprint.text.ffi import ffi, harfbuzz
 
 from compile import fonts
-from compile.writers import extension
+from compile.writers.pdf.weasy import patching as extension
 
 log = logging.getLogger("anthology")
 

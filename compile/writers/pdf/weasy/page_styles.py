@@ -21,7 +21,7 @@ import weakref
 import weasyprint
 from weasyprint.layout import page as layout_page
 
-from compile.writers import extension
+from compile.writers.pdf.weasy import patching as extension
 
 SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose PageType and StyleFor this was written against
 _ORIGINAL = layout_page.set_page_type_computed_styles

@@ -15,7 +15,7 @@ Placeholders are refused with a warning and the next rule is tried: a year befor
 So every date kept can be shifted into any zone without leaving `datetime`'s range.
 
 A value without a zone (`2019-11-20T14:05:00`) is read, in this order, in: the offset the same page
-declares on another timestamp; the outlet's own zone (compile/outlets.py); for a date without a time,
+declares on another timestamp; the outlet's own zone (compile/transforms/outlets.py); for a date without a time,
 the configured zone; for a time, the reading (UTC or the configured zone) that fits the capture time;
 else UTC. `date_source` says which, so no value is shifted by the display zone silently; the date
 shown is the one written either way (writers show a date in its own offset).
@@ -34,8 +34,8 @@ from zoneinfo import ZoneInfo
 from bs4 import BeautifulSoup
 from dateutil import parser as dateparser
 
-from compile import outlets
 from compile.model import Article, DateFinding
+from compile.transforms import outlets
 
 UTC = dt.UTC
 PARIS = ZoneInfo("Europe/Paris")

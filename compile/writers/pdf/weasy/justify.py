@@ -40,8 +40,8 @@ from weasyprint.layout import inline
 from weasyprint.text import line_break
 from weasyprint.text.ffi import TO_UNITS, ffi, pango
 
-from compile.typeset import AUTOSPACE_CLASS
-from compile.writers import extension
+from compile.transforms.typeset import AUTOSPACE_CLASS
+from compile.writers.pdf.weasy import patching as extension
 
 # WeasyPrint versions whose inline.justify_line / text_align / Layout.set_text this was written against.
 SUPPORTED_MAJOR = {"70"}

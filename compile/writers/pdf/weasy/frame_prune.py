@@ -23,8 +23,8 @@ import contextlib
 from weasyprint.css.properties import INITIAL_VALUES
 from weasyprint.formatting_structure import boxes, build
 
-from compile.writers import extension
-from compile.writers.pdf_split import PRUNE
+from compile.writers.pdf.chunked.split import PRUNE
+from compile.writers.pdf.weasy import patching as extension
 
 SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose element_to_box and computed values this was written against
 _ORIGINAL = build.element_to_box

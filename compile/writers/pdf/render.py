@@ -1,4 +1,5 @@
-"""PDF writer: one HTML document through WeasyPrint, with a URL fetcher that reads only our own files."""
+"""What both PDF paths share: the book as one HTML document, WeasyPrint with our extensions, a URL fetcher that
+reads only our own files, the theme's stylesheets."""
 
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ from lxml import etree
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
-from compile import atomic
-from compile.images import Cache
-from compile.writers import extension, frame_prune, justify, leaders, page_styles, prepress
-from compile.writers.context import Book, Output, environment, render_article
+from compile.writers.context import Book, environment, render_article
+from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles
+from compile.writers.pdf.weasy import patching as extension
 
 log = logging.getLogger("anthology")
 
@@ -86,30 +86,6 @@ def html_document(book: Book) -> str:
     return env.get_template("book.html.j2").render(rendered=rendered, **book.template_context())
 
 
-def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
-    """Chunked when it pays (see pdf_chunks: same pages, rendered in parallel and cached), else one pass."""
-    from compile.writers import pdf_chunks, pdf_split
-
-    notes = []
-    output = None
-    if pdf_chunks.wanted(book):
-        cache_root = Cache.from_settings(book.settings.images).root
-        try:
-            output, _ = pdf_chunks.build(book, target, image_roots, cache_root, pdf_chunks.worker_count(book))
-        except pdf_split.NotChunkable as exc:
-            log.info("pdf: rendered in one pass: %s", exc)
-            if book.settings.pdf.mode == "chunked":  # asked for, so say why it was not done
-                notes.append(f"PDF rendered in one pass: {exc}")
-    if output is None:
-        output = write_single(book, target, image_roots)
-    output.notes[:0] = notes
-    if not justify.supported():
-        output.notes.append(f"WeasyPrint {weasyprint.__version__} is not supported by the CJK justification "
-                            "extension (compile/writers/justify.py): Chinese lines are justified at spaces only")
-    output.notes.extend(book.theme.pdf_notes)
-    return output
-
-
 # Elements an HTML5 parser places differently from lxml (tables get a tbody; svg and math are foreign
 # content in their namespaces; template, noscript, select and frameset have their own parsing rules;
 # pre, textarea and listing lose a leading newline).
@@ -164,16 +140,3 @@ def stylesheets(paths: list[str], extras: list[str],
     sheets = [*(weasyprint.CSS(filename=path, **common) for path in paths),
               *(weasyprint.CSS(string=extra, **common) for extra in extras if extra)]
     return sheets, font_config
-
-
-def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
-    fetcher = LockedFetcher([book.theme.root, *image_roots])
-    html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    with extended(), atomic.replacing(target) as tmp:
-        sheets, font_config = stylesheets([str(p) for p in book.theme.print_stylesheets()],
-                                          [prepress.stylesheet(book.settings.pdf)], fetcher)
-        document = html.render(stylesheets=sheets, font_config=font_config)
-        document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
-    notes = [f"refused resource: {url}" for url in fetcher.refused]
-    return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)

@@ -20,29 +20,17 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import (
-    atomic,
-    clean,
-    dates,
-    images,
-    order,
-    outlets,
-    readers,
-    reading,
-    report,
-    sources,
-    theme,
-    typeset,
-    volumes,
-)
+from compile import atomic, images, pages, readers, sources, theme
+from compile.build import reading, report, volumes
+from compile.build.store import ArticleStore, article_key
 from compile.config import ConfigError, Override, Settings
 from compile.model import Anthology, Article
 from compile.sanitize import xml_text
-from compile.store import ArticleStore, article_key
+from compile.transforms import clean, dates, order, outlets, typeset
 from compile.writers import epub as epub_writer
-from compile.writers import pdf as pdf_writer
-from compile.writers import prepress
 from compile.writers.context import Book, Output
+from compile.writers.pdf import prepress
+from compile.writers.pdf import writer as pdf_writer
 
 log = logging.getLogger("anthology")
 ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".xhtml", ".text", ""}
@@ -215,7 +203,7 @@ def _true(value, default: bool = False) -> bool:
 
 def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: ArticleStore | None,
               size: int) -> Iterator[reading.Outcome]:
-    """Each file's outcome, in order: read in worker processes when there are enough of them (compile/reading.py),
+    """Each file's outcome, in order: read in worker processes when there are enough of them (compile/build/reading.py),
     as `pdf.workers` allows; looked up in the store first."""
     workers = reading.workers_for(settings.pdf.workers, len(plans))
     read = functools.partial(_read_job, _Context(source, settings))
@@ -361,7 +349,7 @@ def build(
         if settings.pdf.pdfa and "pdf" in settings.formats:
             book.attachments = archive_attachments(source, part, prepared, settings, chosen.name)
         books.append(book)
-    # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/volumes.py).
+    # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/build/volumes.py).
     write = functools.partial(write_volume, images_fetched=summary is not None)
     # Everything is written to a staging folder and published together, under the output folder's lock.
     with atomic.publishing(out_dir) as staging:
@@ -474,8 +462,8 @@ def write_outputs(book: Book, out_dir: Path, cache: images.Cache, summary) -> li
                         summary)
             outputs.append(epub_writer.write(book, target))
         elif fmt == "pdf":
-            width = prepress.page_width_mm(settings.pdf.page_size or book.theme.page_size)
-            printed = images.profile("print", settings.images, images.text_width_mm(f"{width:g}mm"))
+            printed_mm = pages.text_width_mm(settings.pdf.page_size or book.theme.page_size)
+            printed = images.profile("print", settings.images, printed_mm)
             _use_images(part, fmt, printed, cache, settings, summary)
             try:
                 outputs.append(pdf_writer.write(book, target, [cache.root]))

@@ -1,0 +1,1 @@
+"""The build: reading the archive, the article store, volumes, outputs and the report."""

@@ -1,0 +1,1 @@
+"""The chunked PDF: articles rendered in parallel, cached, merged onto one frame."""

@@ -1,0 +1,1 @@
+"""Extensions of WeasyPrint's private API, installed only around our renders."""

@@ -1,0 +1,55 @@
+"""The PDF writer: chunked when it pays (chunked/: same pages, rendered in parallel and cached), else one pass."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import weasyprint
+
+from compile import atomic
+from compile.images import Cache
+from compile.writers.context import Book, Output
+from compile.writers.pdf import prepress
+from compile.writers.pdf.chunked import build as chunked
+from compile.writers.pdf.chunked import split
+from compile.writers.pdf.render import LockedFetcher, RenderTimeout, extended, html_document, stylesheets
+from compile.writers.pdf.weasy import justify
+
+log = logging.getLogger("anthology")
+__all__ = ["RenderTimeout", "write", "write_single"]
+
+
+def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
+    """Chunked when it pays (see pdf_chunks: same pages, rendered in parallel and cached), else one pass."""
+    notes = []
+    output = None
+    if chunked.wanted(book):
+        cache_root = Cache.from_settings(book.settings.images).root
+        try:
+            output, _ = chunked.build(book, target, image_roots, cache_root, chunked.worker_count(book))
+        except split.NotChunkable as exc:
+            log.info("pdf: rendered in one pass: %s", exc)
+            if book.settings.pdf.mode == "chunked":  # asked for, so say why it was not done
+                notes.append(f"PDF rendered in one pass: {exc}")
+    if output is None:
+        output = write_single(book, target, image_roots)
+    output.notes[:0] = notes
+    if not justify.supported():
+        output.notes.append(f"WeasyPrint {weasyprint.__version__} is not supported by the CJK justification "
+                            "extension (writers/pdf/weasy/justify.py): Chinese lines are justified at spaces only")
+    output.notes.extend(book.theme.pdf_notes)
+    return output
+
+
+def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
+    fetcher = LockedFetcher([book.theme.root, *image_roots])
+    html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    with extended(), atomic.replacing(target) as tmp:
+        sheets, font_config = stylesheets([str(p) for p in book.theme.print_stylesheets()],
+                                          [prepress.stylesheet(book.settings.pdf)], fetcher)
+        document = html.render(stylesheets=sheets, font_config=font_config)
+        document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
+    notes = [f"refused resource: {url}" for url in fetcher.refused]
+    return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)
