@@ -33,5 +33,8 @@ fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[test,dask]"
+# Exactly the tested set (requirements.lock: the dependencies and the test and dask extras, pinned), then the
+# project itself without resolving again; docs/upgrading.md says how to regenerate the lock.
+.venv/bin/python -m pip install -q -r requirements.lock
+.venv/bin/python -m pip install -q --no-deps -e .
 .venv/bin/anthology build

@@ -12,7 +12,7 @@ import time
 import _common
 
 from compile.writers import epub
-from compile.writers.context import environment, render_article
+from compile.writers.context import Resources, environment, render_article
 
 
 def main() -> None:
@@ -24,7 +24,7 @@ def main() -> None:
     book = _common.book(work / "src")
     prepare = time.perf_counter() - started
     started = time.perf_counter()
-    epub.write(book, work / "tool.epub")
+    epub.write(book, work / "tool.epub", Resources(work / "cache"))
     ours = time.perf_counter() - started
 
     env = environment(book.theme, book.zone)

@@ -26,8 +26,10 @@ from pathlib import Path
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
-from compile import images, pages
+from compile import pages
 from compile.config import ImageSettings
+from compile.images import fetch, variants
+from compile.images.cache import Cache
 from compile.model import Image
 
 
@@ -90,7 +92,7 @@ def urls_for(servers, count: int) -> list[str]:
 def timed_fetch(urls: list[str], settings: ImageSettings) -> tuple[float, list[Image]]:
     found = [Image(url=url) for url in urls]
     started = time.perf_counter()
-    summary = images.fetch_all(found, settings, images.Cache.from_settings(settings))
+    summary = fetch.fetch_all(found, settings, Cache.from_settings(settings))
     elapsed = time.perf_counter() - started
     failed = [i for i in found if i.status != "ok"]
     assert not failed, failed[0].reason
@@ -99,9 +101,9 @@ def timed_fetch(urls: list[str], settings: ImageSettings) -> tuple[float, list[I
 
 
 def both_profiles(found: list[Image], settings: ImageSettings) -> None:
-    cache = images.Cache.from_settings(settings)
-    images.use_profile(found, images.profile("epub", settings), cache, settings)
-    images.use_profile(found, images.profile("print", settings, pages.text_width_mm("A5")), cache, settings)
+    cache = Cache.from_settings(settings)
+    variants.use_profile(found, variants.profile("epub", settings), cache, settings)
+    variants.use_profile(found, variants.profile("print", settings, pages.text_width_mm("A5")), cache, settings)
 
 
 def run_once(urls: list[str], base: ImageSettings, root: Path) -> dict:

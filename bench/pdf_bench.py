@@ -18,6 +18,7 @@ import time
 import _common
 import weasyprint
 
+from compile.writers.context import Resources
 from compile.writers.pdf import render
 from compile.writers.pdf import writer as pdf
 from compile.writers.pdf.chunked import build as pdf_chunks
@@ -43,7 +44,7 @@ def main() -> None:
         shutil.rmtree(work / "cache" / "pdf", ignore_errors=True)  # cold: no chunk, frame or probe cached,
         pdf_chunks.close_pools()  # and new workers
         started = time.perf_counter()
-        output = pdf.write(book, work / "tool.pdf", [work / "cache"])
+        output = pdf.write(book, work / "tool.pdf", Resources(work / "cache", (work / "cache",)))
         tool = time.perf_counter() - started
         plain = plain_weasyprint(book, work / "plain.pdf")
         ratios.append(tool / plain)

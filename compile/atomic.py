@@ -132,5 +132,5 @@ def _signals_held() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        for signum in caught[:1]:
-            signal.raise_signal(signum)  # now handled as it would have been
+        for pending in caught[:1]:
+            signal.raise_signal(pending)  # now handled as it would have been

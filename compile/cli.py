@@ -21,8 +21,9 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from compile import config, images, sources, theme
+from compile import config, sources, theme
 from compile.build import pipeline, report
+from compile.images.cache import Cache
 from compile.theme import PACKAGE
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -332,7 +333,7 @@ def cache() -> None:
 
 def _cache_root(source: Path | None, config_file: Path | None) -> Path:
     settings = load_settings(source, config_file) if source else config.Settings()
-    return images.Cache.from_settings(settings.images).root
+    return Cache.from_settings(settings.images).root
 
 
 @cache.command("info")

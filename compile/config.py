@@ -182,7 +182,7 @@ def _build(cls: type, data: dict, where: _Where):
 
 def _convert(hint, value, name: str, where: _Where):
     origin = typing.get_origin(hint)
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         if not isinstance(value, dict):
             raise where.error(name, f"expected a table, got {type(value).__name__}")
         return _build(hint, value, _Where(where.path, where.text, f"{where.key(name)}."))

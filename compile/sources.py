@@ -136,9 +136,9 @@ def _read_each_file_once(entries: list[Entry]) -> None:
             if first.linked and not entry.linked:
                 kept[entry.identity] = entry
     for entry in entries:
-        first = kept.get(entry.identity) if entry.identity else None
-        if first is not None and first is not entry:
-            entry.reason = f"same file as {first.relative}, read once"
+        kept_one = kept.get(entry.identity) if entry.identity else None
+        if kept_one is not None and kept_one is not entry:
+            entry.reason = f"same file as {kept_one.relative}, read once"
 
 
 def _identity(info: os.stat_result) -> tuple[int, int]:

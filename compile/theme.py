@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import jinja2
 from jinja2 import nodes
@@ -127,8 +128,11 @@ def check_templates(folder: Path) -> None:
         except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: not a valid template: {exc}") from None
         for node in tree.find_all((nodes.Getattr, nodes.Const)):
-            word = node.attr if isinstance(node, nodes.Getattr) else node.value
-            unsafe = word.startswith("_") if isinstance(node, nodes.Getattr) else "__" in str(word)
+            if isinstance(node, nodes.Getattr):
+                word, unsafe = node.attr, node.attr.startswith("_")
+            else:  # a Const: find_all's type says only "an expression"
+                word = cast(nodes.Const, node).value
+                unsafe = "__" in str(word)
             if unsafe:
                 raise ConfigError(f"{path}:{node.lineno}: templates may not reach Python internals ({word!r}); "
                                   "they render in a sandbox")

@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from compile import readers
 from compile.build import pipeline
 from compile.model import Article
+from compile.text import declared_language
 from compile.transforms import clean
 from tests.conftest import SEEDS
 
@@ -159,8 +160,8 @@ def test_detect_language(text, language):
 
 @pytest.mark.parametrize("tag, expected", [("zh-CN", "zh-Hans"), ("zh_TW", "zh-Hant"), ("zh-HK", "zh-Hant"),
                                            ("en-GB", "en"), ("zh", ""), ("", "")])
-def test_normalise_language(tag, expected):
-    assert clean.normalise_language(tag) == expected
+def test_declared_language(tag, expected):
+    assert declared_language(tag) == expected
 
 
 @pytest.mark.parametrize("url, expected", [

@@ -20,7 +20,7 @@ from PIL import Image as PILImage
 from compile import cover, fonts, theme
 from compile.build import pipeline
 from compile.writers import epub as epub_writer
-from compile.writers.context import Book
+from compile.writers.context import Book, Resources
 from tests.checks import epubcheck_messages
 from tests.conftest import CORPUS_DEV, FIXTURES, ROOT, SEEDS, make_settings, run_cli
 
@@ -424,7 +424,7 @@ def test_images_are_embedded_with_alt_text(tmp_path):
     for image in images:
         image.status, image.path, image.media_type = "ok", picture, "image/png"
     book = Book(prepared.anthology, theme.load("book"), settings, "with-images")
-    output = epub_writer.write(book, tmp_path / "with-images.epub")
+    output = epub_writer.write(book, tmp_path / "with-images.epub", Resources(tmp_path))
     epub = Epub(output.path)
     alts = [img.get("alt") for doc in epub.documents().values() for img in doc.iter("{*}img")]
     assert len(alts) == 3 and all(a and a.strip() for a in alts)  # cover + two figures

@@ -5,16 +5,11 @@ from __future__ import annotations
 import contextlib
 import io
 
-import pytest
 import weasyprint
 from pypdf import PdfReader
 from weasyprint.text import line_break
 
-from compile.writers.pdf.weasy import leaders
-from compile.writers.pdf.weasy import patching as extension
-
-pytestmark = pytest.mark.skipif(not extension.supported(leaders.SUPPORTED_MAJOR),
-                                reason="WeasyPrint version not supported by the extension")
+from compile.writers.pdf.weasy import leaders, patching
 
 CSS = """
 @page { size: A6; margin: 15mm 12mm; }
@@ -40,7 +35,8 @@ def _render(kept: bool, monkeypatch) -> tuple[list, int, int]:
     """The PDF's pages, how many Pango layouts were built while drawing, and how many dots (leader copies)
     more than leaders there are."""
     document = weasyprint.HTML(string=_html())
-    with leaders.installed() if kept else contextlib.nullcontext():
+    with patching.installed(leaders.PATCH) if kept else contextlib.nullcontext(True) as active:
+        assert active, patching.warning()  # fails, never skips, where the patch cannot apply (docs/upgrading.md)
         rendered = document.render(stylesheets=[weasyprint.CSS(string=CSS)])
         built = []
         real = line_break.Layout.setup
@@ -65,7 +61,8 @@ def test_same_pages_far_fewer_layouts(monkeypatch):
 
 def test_layouts_of_other_text_are_freed_after_drawing():
     """Only the layouts leader copies share are kept built; WeasyPrint frees every other one."""
-    with leaders.installed():
+    with patching.installed(leaders.PATCH) as active:
+        assert active, patching.warning()
         rendered = weasyprint.HTML(string=_html()).render(stylesheets=[weasyprint.CSS(string=CSS)])
         rendered.write_pdf()
     boxes = [box for page in rendered.pages for box in page._page_box.descendants()  # noqa: SLF001

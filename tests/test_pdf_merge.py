@@ -23,7 +23,7 @@ from weasyprint.text.fonts import FontConfiguration
 from compile import theme
 from compile.build import pipeline
 from compile.transforms import typeset
-from compile.writers.context import Book
+from compile.writers.context import Book, Resources
 from compile.writers.pdf import render as pdf
 from compile.writers.pdf import writer
 from compile.writers.pdf.chunked import build as pdf_chunks
@@ -191,8 +191,8 @@ def test_frame_keeps_what_hidden_content_carries(tmp_path, monkeypatch):
 def test_a_worker_parses_stylesheets_once_and_again_when_they_change(tmp_path):
     css = tmp_path / "print.css"
     css.write_text("p { color: red }", encoding="utf-8")
-    job = {"css": [str(css)], "page_css": "@page { size: A5 }", "extra_css": pdf_chunks.CHUNK_CSS,
-           "roots": [str(tmp_path)], "base_url": tmp_path.as_uri() + "/"}
+    style = pdf_chunks.Style((str(css),), "@page { size: A5 }", (str(tmp_path),), tmp_path.as_uri() + "/")
+    job = pdf_chunks.Job("", str(tmp_path / "out.pdf"), style, extra_css=pdf_chunks.CHUNK_CSS)
     fetcher = pdf.LockedFetcher([tmp_path])
     first, _ = pdf_chunks._parsed_stylesheets(job, fetcher)
     assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is first
@@ -245,7 +245,7 @@ def test_unequal_text_blocks_fall_back_to_one_pass(tmp_path):
     book = dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed))
     with pytest.raises(pdf_split.NotChunkable, match="text block"):
         _build_chunked(book, tmp_path / "x.pdf", tmp_path / "cache", workers=1)
-    output = writer.write(book, tmp_path / "y.pdf", [tmp_path])
+    output = writer.write(book, tmp_path / "y.pdf", Resources(tmp_path, (tmp_path,)))
     assert output.pages and any("one pass" in note for note in output.notes)
 
 
@@ -336,8 +336,8 @@ def test_pages_render_the_same(merged, tmp_path):
 def _is_chunk(path: Path) -> bool:
     """A cached chunk, not the probe or the frame (whose pages hold fillers)."""
     facts = pdf_chunks.ChunkCache(path.parents[2]).get(path.stem)  # sealed entries (compile/cachekey.py)
-    pages = facts["pages"] if facts else []
-    return len(pages) > 3 and not any(a.startswith(pdf_split.FILL_PREFIX) for page in pages for a in page["anchors"])
+    pages = facts.pages if facts else ()
+    return len(pages) > 3 and not any(a.startswith(pdf_split.FILL_PREFIX) for page in pages for a in page.anchors)
 
 
 def _two_chunks(work: Path) -> pikepdf.Pdf:
@@ -433,7 +433,7 @@ def test_a_stub_whose_face_is_missing_or_another_renders_in_one_pass(merged, tmp
     # Workers are other processes: they still find the faces and embed stubs; the merge does not.
     book = _book(work / "src", title="合并测试",
                  pdf=dataclasses.replace(make_settings().pdf, mode="chunked", workers=2))
-    output = writer.write(book, tmp_path / "one-pass.pdf", [work / "cache"])
+    output = writer.write(book, tmp_path / "one-pass.pdf", Resources(work / "cache", (work / "cache",)))
     assert any("one pass" in note and "font" in note for note in output.notes), output.notes
     assert output.pages == len(PdfReader(work / "single.pdf").pages)
 

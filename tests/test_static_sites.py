@@ -21,9 +21,12 @@ import pytest
 from PIL import Image as PILImage
 from pypdf import PdfReader
 
-from compile import config, images, readers
+from compile import config, readers
 from compile.build.pipeline import _not_for_the_book
 from compile.build.store import from_json, to_json
+from compile.images import markup
+from compile.images.cache import Cache
+from compile.images.fetch import FetchSummary, fetch_all
 from compile.model import Article, Image
 from tests.checks import epubcheck_messages
 from tests.conftest import run_cli
@@ -199,19 +202,19 @@ def test_the_epub_is_valid(built):
     ("file:///etc/passwd", "a.md", ""),
 ])
 def test_which_references_name_a_local_file(reference, source, expected):
-    assert images.local_path(reference, source) == expected
+    assert markup.local_path(reference, source) == expected
 
 
 def test_a_relative_image_of_a_page_with_a_web_address_is_local_first_then_web():
-    url, local = images.locate("pics/a.jpg", "https://news.example/2020/story.html", "saved/story.html")
+    url, local = markup.locate("pics/a.jpg", "https://news.example/2020/story.html", "saved/story.html")
     assert (url, local) == ("https://news.example/2020/pics/a.jpg", "saved/pics/a.jpg")
-    assert images.locate("pics/a.jpg", "", "saved/story.html") == (
+    assert markup.locate("pics/a.jpg", "", "saved/story.html") == (
         "http://local-file.invalid/saved/pics/a.jpg", "saved/pics/a.jpg")
 
 
-def fetch(images_: list[Image], source: Path, tmp_path: Path, offline: bool = True) -> images.FetchSummary:
-    cache = images.Cache(tmp_path / "cache")
-    return images.fetch_all(images_, config.ImageSettings(), cache, offline=offline, source=source)
+def fetch(images_: list[Image], source: Path, tmp_path: Path, offline: bool = True) -> FetchSummary:
+    cache = Cache(tmp_path / "cache")
+    return fetch_all(images_, config.ImageSettings(), cache, offline=offline, source=source)
 
 
 def test_local_images_never_come_from_outside_the_folder(tmp_path):
@@ -222,16 +225,16 @@ def test_local_images_never_come_from_outside_the_folder(tmp_path):
     outside.write_bytes(png((0, 0, 0)))
     os.symlink(outside, site / "leak.png")
     (site / "big.png").write_bytes(png() + b"\0" * 2_000)
-    hugo = Image(url=images.local_url("images/x.png"), found_url="/images/x.png", local="images/x.png")
-    leak = Image(url=images.local_url("leak.png"), found_url="leak.png", local="leak.png")
+    hugo = Image(url=markup.local_url("images/x.png"), found_url="/images/x.png", local="images/x.png")
+    leak = Image(url=markup.local_url("leak.png"), found_url="leak.png", local="leak.png")
     summary = fetch([hugo, leak], site, tmp_path)
     assert hugo.status == "ok" and hugo.digest  # Hugo's static/ folder serves the site root
     assert (leak.status, leak.reason) == ("failed", "local file leak.png: symlink outside the source folder")
     assert summary.local == 1
     settings = config.ImageSettings()
     settings.max_bytes = 1_000
-    big = Image(url=images.local_url("big.png"), found_url="big.png", local="big.png")
-    images.fetch_all([big], settings, images.Cache(tmp_path / "cache"), offline=True, source=site)
+    big = Image(url=markup.local_url("big.png"), found_url="big.png", local="big.png")
+    fetch_all([big], settings, Cache(tmp_path / "cache"), offline=True, source=site)
     assert big.status == "failed" and "too large" in big.reason
 
 
@@ -239,16 +242,16 @@ def test_an_edited_local_file_is_a_new_image_in_the_cache(tmp_path):
     (tmp_path / "site").mkdir()
     picture = tmp_path / "site/a.png"
     picture.write_bytes(png())
-    first = Image(url=images.local_url("a.png"), found_url="a.png", local="a.png")
+    first = Image(url=markup.local_url("a.png"), found_url="a.png", local="a.png")
     fetch([first], tmp_path / "site", tmp_path)
     picture.write_bytes(png((0, 200, 0)))
-    second = Image(url=images.local_url("a.png"), found_url="a.png", local="a.png")
+    second = Image(url=markup.local_url("a.png"), found_url="a.png", local="a.png")
     fetch([second], tmp_path / "site", tmp_path)
     assert first.digest != second.digest and not second.from_cache
 
 
 def test_the_store_accepts_a_local_path_only_inside_the_folder():
-    article = Article(id="a", source="a.md", images=[Image(url=images.local_url("b/x.png"), local="b/x.png")])
+    article = Article(id="a", source="a.md", images=[Image(url=markup.local_url("b/x.png"), local="b/x.png")])
     assert from_json(to_json(article)).images[0].local == "b/x.png"
     for bad in ("../x.png", "/etc/passwd", "b/../../x.png", "C:/x.png", "b\\x.png", "b//x.png"):
         data = to_json(article)

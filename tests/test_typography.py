@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from compile import theme
+from compile.text import theme_language
 from compile.transforms import typeset
-from compile.writers.pdf.weasy import justify
+from compile.writers.pdf.weasy import justify, patching
 from tests.checks import epubcheck_messages, pdf_fonts
 from tests.conftest import FIXTURES, SEEDS, run_cli
 from tests.pagemetrics import measure
@@ -69,7 +70,7 @@ def test_long_fixtures_meet_the_typography_goals(fixture_build):
     _assert_goals(fixture_build / "typography.pdf", theme.load("book").measure_pt)
 
 
-def test_without_the_extension_lines_are_ragged(tmp_path):
+def test_without_the_extension_lines_are_ragged(tmp_path, monkeypatch):
     """The figures can fail: WeasyPrint alone leaves most Chinese lines short of the measure."""
     from compile.build import pipeline
     from compile.transforms import typeset
@@ -81,15 +82,11 @@ def test_without_the_extension_lines_are_ragged(tmp_path):
     prepared = pipeline.prepare(TYPO, settings)
     typeset.typeset(prepared.anthology)  # as `build` does
     book = context.Book(anthology=prepared.anthology, theme=theme.load("book"), settings=settings, slug="raw")
-    saved = set(justify.SUPPORTED_MAJOR)
-    justify.SUPPORTED_MAJOR.clear()
-    try:
-        output = writer.write(book, tmp_path / "raw.pdf", [])
-    finally:
-        justify.SUPPORTED_MAJOR.update(saved)
+    monkeypatch.setattr(patching, "VERSION", "71.0")  # outside the tested range: no patch is installed
+    output = writer.write(book, tmp_path / "raw.pdf", context.Resources(tmp_path))
     figures = measure(output.path, theme.load("book").measure_pt)
     assert figures.flush_ratio < 0.5
-    assert any("not supported by the CJK justification extension" in note for note in output.notes)
+    assert any("justify: Chinese lines are justified at spaces only" in note for note in output.notes)
 
 
 # --- Text is untouched: copy and search find the article -------------------------------------------------
@@ -219,9 +216,10 @@ def test_text_alone_is_typeset_as_the_parser_would(text):
 
 
 def test_language_tags_are_normalised():
-    assert typeset.normalise_language("zh-TW") == "zh-Hant"
-    assert typeset.normalise_language("zh_CN") == "zh-Hans"
-    assert typeset.normalise_language("en") == "en"
+    assert theme_language("zh-TW") == "zh-Hant"
+    assert theme_language("zh_CN") == "zh-Hans"
+    assert theme_language("en") == "en"
+    assert theme_language("en-US") == "en-US" and theme_language("zh") == "zh-Hans"  # unlike declared_language
 
 
 # --- The WeasyPrint extension ------------------------------------------------------------------------------
@@ -231,8 +229,8 @@ def test_extension_is_version_checked_and_restores_weasyprint():
     from weasyprint.text import line_break
 
     original = inline.justify_line, inline.text_align, line_break.Layout.set_text
-    assert justify.supported("70.0") and not justify.supported("53.4")
-    with justify.installed() as active:
+    assert patching.tested("70.0") and not patching.tested("53.4")
+    with patching.installed(justify.PATCH) as active:
         assert active and inline.justify_line is justify.justify_line
     assert (inline.justify_line, inline.text_align, line_break.Layout.set_text) == original
 

@@ -17,9 +17,10 @@ import pytest
 import weasyprint
 from pypdf import PdfReader
 
-from compile import cachekey, images, theme
+from compile import cachekey, theme
 from compile.build import pipeline, store
 from compile.config import ConfigError, ImageSettings
+from compile.images.cache import Cache
 from compile.model import Article, Image
 from compile.transforms import typeset
 from compile.writers.context import Book
@@ -191,8 +192,9 @@ def test_chunk_cache_entries_are_bound_to_their_pdf(tmp_path):
     pdf, meta = chunks.paths("c" * 64)
     pdf.parent.mkdir(parents=True)
     pdf.write_bytes(b"%PDF-1.7 genuine")
-    chunks.put("c" * 64, {"pages": [{"block": [1, 2, 3, 4]}]})
-    assert chunks.get("c" * 64) == {"pages": [{"block": [1, 2, 3, 4]}]}
+    facts = pdf_chunks.Facts((pdf_chunks.Page((), False, (1, 2, 3, 4)),))
+    chunks.put("c" * 64, facts)
+    assert chunks.get("c" * 64) == facts
     pdf.write_bytes(b"%PDF-1.7 tampered")
     assert chunks.get("c" * 64) is None
     pdf.write_bytes(b"%PDF-1.7 genuine")
@@ -227,7 +229,7 @@ def test_unwritable_cache_is_a_config_error_naming_it(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(ConfigError, match=r"a-file/cache.*ANTHOLOGY_CACHE.*cache_dir"):
-        images.Cache.from_settings(ImageSettings(cache_dir=str(blocker / "cache")))
+        Cache.from_settings(ImageSettings(cache_dir=str(blocker / "cache")))
 
 
 def test_unwritable_cache_stops_the_build_before_any_article(tmp_path):
@@ -251,5 +253,5 @@ def test_unwritable_cache_exits_2_through_the_cli(tmp_path):
 
 
 def test_the_probe_leaves_nothing_behind(tmp_path):
-    images.Cache.from_settings(ImageSettings(cache_dir=str(tmp_path / "cache")))
+    Cache.from_settings(ImageSettings(cache_dir=str(tmp_path / "cache")))
     assert os.listdir(tmp_path / "cache") == []

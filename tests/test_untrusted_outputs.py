@@ -34,7 +34,7 @@ SLOW_CLI = textwrap.dedent("""
     _render = pdf_chunks.render
 
     def render(job):
-        if job.get("extra_css"):  # a chunk (not the probe or the frame)
+        if job.extra_css:  # a chunk (not the probe or the frame)
             (Path(os.environ["SLOW_MARK"]) / str(os.getpid())).touch()
             time.sleep(float(os.environ["SLOW_SECONDS"]))
         return _render(job)

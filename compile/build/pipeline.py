@@ -15,22 +15,22 @@ import logging
 import os
 import re
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import atomic, images, pages, readers, sources, theme
+from compile import atomic, readers, sources, theme
 from compile.build import reading, report, volumes
 from compile.build.store import ArticleStore, article_key
 from compile.config import ConfigError, Override, Settings
+from compile.images import fetch, markup, variants
+from compile.images.cache import Cache
 from compile.model import Anthology, Article
 from compile.sanitize import xml_text
 from compile.transforms import clean, dates, order, outlets, typeset
-from compile.writers import epub as epub_writer
-from compile.writers.context import Book, Output
-from compile.writers.pdf import prepress
-from compile.writers.pdf import writer as pdf_writer
+from compile.writers import registry
+from compile.writers.context import Book, Output, Resources
 
 log = logging.getLogger("anthology")
 ARTICLE_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".xhtml", ".text", ""}
@@ -71,7 +71,8 @@ def selected(relative: str, settings: Settings) -> bool:
 
 def prepare(source: Path, settings: Settings, store: ArticleStore | None = None) -> Prepared:
     zone = ZoneInfo(settings.timezone)
-    inputs, articles = [], []
+    inputs: list[dict] = []
+    articles: list[Article] = []
     entries = discover(source)
     _require_candidates(source, entries)
     plans = [_plan(index, entry, settings) for index, entry in enumerate(entries)]
@@ -202,7 +203,7 @@ def _true(value, default: bool = False) -> bool:
 
 
 def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: ArticleStore | None,
-              size: int) -> Iterator[reading.Outcome]:
+              size: int) -> Generator[reading.Outcome, None, None]:
     """Each file's outcome, in order: read in worker processes when there are enough of them (compile/build/reading.py),
     as `pdf.workers` allows; looked up in the store first."""
     workers = reading.workers_for(settings.pdf.workers, len(plans))
@@ -210,7 +211,7 @@ def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: Artic
     keys: dict[int, str] = {}  # the store's key of each article read, to store it under when it comes back
     jobs = (_job(plan, settings, store, keys) for plan in plans)
     for outcome in reading.run(jobs, read, workers, size, reading.batch_size(len(plans), workers)):
-        if outcome.article is not None and outcome.index in keys:
+        if store is not None and outcome.article is not None and outcome.index in keys:
             store.put(keys.pop(outcome.index), outcome.article)
         yield outcome
 
@@ -280,7 +281,7 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | 
     article.meta.pop("raw_html", None)  # only dating reads the whole page: keep it out of the store and memory
     head, _ = dates.body_signals(article.body)
     clean.clean_article(article)
-    images.add_lead_image(article)
+    markup.add_lead_image(article)
     article.outlet = outlets.resolve(article, head)
     article.title = _bounded_title(article, re.sub(r"\s+", " ", xml_text(article.title)).strip())
     article.author, article.outlet = xml_text(article.author), xml_text(article.outlet)
@@ -332,7 +333,7 @@ def build(
     on_fetch_start: Callable[[int], None] | None = None,
 ) -> Result:
     chosen = theme.load(settings.theme)
-    cache = images.Cache.from_settings(settings.images)
+    cache = Cache.from_settings(settings.images)
     remove_stale_parts(out_dir)
     prepared = prepare(source, settings, ArticleStore(cache.root))
     anthology = prepared.anthology
@@ -349,16 +350,16 @@ def build(
         if settings.pdf.pdfa and "pdf" in settings.formats:
             book.attachments = archive_attachments(source, part, prepared, settings, chosen.name)
         books.append(book)
-    # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/build/volumes.py).
-    write = functools.partial(write_volume, images_fetched=summary is not None)
     # Everything is written to a staging folder and published together, under the output folder's lock.
     with atomic.publishing(out_dir) as staging:
-        done = volumes.run(books, write, staging, cache.root, scheduler=settings.scheduler)
+        # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/build/volumes.py).
+        jobs = [volumes.Job(book, staging, cache.root, images_fetched=summary is not None) for book in books]
+        done = volumes.run(jobs, write_volume, scheduler=settings.scheduler)
         for part, volume in zip(parts, done, strict=True):
             outputs.extend(volume.outputs)
             _take_back(anthology, part, volume, summary, len(parts))
-        for output in outputs:
-            anthology.warnings.extend(output.notes)
+        for output in outputs:  # a note every volume's writer makes (inactive WeasyPrint patches) warns once
+            anthology.warnings.extend(dict.fromkeys(n for n in output.notes if n not in anthology.warnings))
             output.path = out_dir / output.path.relative_to(staging)  # where it will be once published
         data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs,
                                    summary)
@@ -389,7 +390,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, on_image: Callable | None,
+def fetch_images(anthology: Anthology, settings: Settings, cache: Cache, on_image: Callable | None,
                  on_fetch_start: Callable[[int], None] | None, source: Path | None = None):
     """Every image's original into the cache: downloaded, or read from `source` (the source folder) for a
     relative reference that names one of its files."""
@@ -398,8 +399,8 @@ def fetch_images(anthology: Anthology, settings: Settings, cache: images.Cache, 
     if settings.images.enabled and all_images:
         if on_fetch_start:
             on_fetch_start(len(all_images))
-        summary = images.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image,
-                                   source=source)
+        summary = fetch.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image,
+                                  source=source)
     for image in all_images:
         if image.status == "pending":
             image.status, image.reason = "skipped", "image fetching is disabled"
@@ -424,24 +425,14 @@ def _attachment_name(relative: str) -> str:
     return "".join(c if c.isprintable() and c != "\\" else "_" for c in relative)
 
 
-@dataclass
-class VolumeDone:
-    """What writing a volume produced. From a worker process it comes back as a copy: the book it wrote,
-    with what the writers did to it (image variants and statuses, warnings), is taken back by the build."""
-
-    outputs: list[Output]
-    anthology: Anthology
-    profiles: dict
-
-
-def write_volume(book: Book, out_dir: Path, cache_root: Path, images_fetched: bool = True) -> VolumeDone:
+def write_volume(job: volumes.Job) -> volumes.Done:
     """One volume's outputs; a top-level function so that worker processes can run it."""
-    summary = images.FetchSummary() if images_fetched else None
-    outputs = write_outputs(book, out_dir, images.Cache(cache_root), summary)
-    return VolumeDone(outputs, book.anthology, summary.profiles if summary else {})
+    summary = fetch.FetchSummary() if job.images_fetched else None
+    outputs = write_outputs(job.book, job.out_dir, Cache(job.cache_root), summary)
+    return volumes.Done(outputs, job.book.anthology, summary.profiles if summary else {})
 
 
-def _take_back(anthology: Anthology, part: Anthology, volume: VolumeDone, summary, count: int) -> None:
+def _take_back(anthology: Anthology, part: Anthology, volume: volumes.Done, summary, count: int) -> None:
     for mine, theirs in zip(part.articles, volume.anthology.articles, strict=True):
         mine.images, mine.warnings = theirs.images, theirs.warnings
     prefix = f"volume {part.volume}: " if count > 1 else ""
@@ -450,46 +441,26 @@ def _take_back(anthology: Anthology, part: Anthology, volume: VolumeDone, summar
         summary.profiles.update(volume.profiles)
 
 
-def write_outputs(book: Book, out_dir: Path, cache: images.Cache, summary) -> list[Output]:
-    outputs = []
+def write_outputs(book: Book, out_dir: Path, cache: Cache, summary: fetch.FetchSummary | None) -> list[Output]:
+    """Each format's outputs (compile/writers/registry.py), its images made for it first."""
+    outputs: list[Output] = []
     if not book.anthology.articles:
         return outputs
-    settings, part = book.settings, book.anthology
-    for fmt in settings.formats:
-        target = out_dir / f"{book.slug}.{fmt}"
-        if fmt == "epub":
-            _use_images(part, fmt, images.profile(settings.images.epub_profile, settings.images), cache, settings,
-                        summary)
-            outputs.append(epub_writer.write(book, target))
-        elif fmt == "pdf":
-            printed_mm = pages.text_width_mm(settings.pdf.page_size or book.theme.page_size)
-            printed = images.profile("print", settings.images, printed_mm)
-            _use_images(part, fmt, printed, cache, settings, summary)
-            try:
-                outputs.append(pdf_writer.write(book, target, [cache.root]))
-            except pdf_writer.RenderTimeout as exc:  # the other outputs are still made and published
-                _too_slow(part, exc)
-                continue
-            if settings.pdf.impose == "booklet":
-                outputs.append(prepress.impose_booklet(target, out_dir / f"{book.slug}.booklet.pdf"))
+    resources = Resources(cache_root=cache.root, image_roots=(cache.root,))
+    for fmt in book.settings.formats:
+        writer = registry.WRITERS[fmt]
+        _use_images(book.anthology, fmt, writer.images(book), cache, book.settings, summary)
+        outputs.extend(writer.write(book, out_dir / f"{book.slug}.{fmt}", resources))
     return outputs
 
 
-def _too_slow(part: Anthology, exc: pdf_writer.RenderTimeout) -> None:
-    """No PDF: the book's warnings say why, and each article that was being rendered says so too."""
-    part.warnings.append(str(exc))
-    for article in part.articles:
-        if article.id in exc.ids:
-            article.warn(f"PDF: rendering took longer than {exc.seconds:.0f} s; no PDF was written")
-
-
-def _use_images(anthology: Anthology, fmt: str, profile, cache, settings: Settings, summary) -> None:
+def _use_images(anthology: Anthology, fmt: str, wanted: registry.ImageSpec, cache: Cache,
+                settings: Settings, summary: fetch.FetchSummary | None) -> None:
     """Point every fetched image at its variant for this output (each output has its own)."""
     if summary is None:
         return
-    all_images = anthology.images
-    budget = settings.images.epub_budget_mb if fmt == "epub" else settings.images.pdf_budget_mb
-    entry = images.use_profile(all_images, profile, cache, settings.images, int(budget * 1e6))
+    profile = variants.profile(wanted.profile, settings.images, wanted.width_mm)
+    entry = variants.use_profile(anthology.images, profile, cache, settings.images, int(wanted.budget_mb * 1e6))
     summary.profiles[fmt] = entry
     if entry["recompressed"] and entry["bytes"] > entry["budget"]:
         anthology.warnings.append(entry["recompressed"])

@@ -32,8 +32,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from compile.build import volumes
 from compile.config import Override, available_cpus
@@ -59,7 +60,7 @@ class Job:
     override: Override | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
     """What became of one file: an article, or a status (`skipped`, `failed`) with the reason for `inputs`."""
 
@@ -158,8 +159,7 @@ class _Pool:
             outcome = self.done.pop(order.popleft())
             for record in outcome.records:
                 logging.getLogger(record.name).handle(record)
-            outcome.records = []
-            yield outcome
+            yield replace(outcome, records=[])
 
     def _executor(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=self.context, initializer=_init_worker,
@@ -197,7 +197,8 @@ class _Pool:
         self._take(list(self.running))  # tasks that finished before the pool broke are not lost
         lost = [job for jobs in self.running.values() for job in jobs]
         self.running.clear()
-        volumes.stop(self.executor)
+        if self.executor is not None:
+            volumes.stop(self.executor)
         self.executor = None
         suspects = [job for job in lost if self.states[job.index] == READING] or lost  # died between articles
         for job in suspects:
@@ -227,7 +228,7 @@ class _Pool:
 def _warning(message: str) -> list[logging.LogRecord]:
     """A warning to log when its outcome's turn comes (none if warnings are not shown)."""
     log = logging.getLogger("anthology")
-    return [log.makeRecord(log.name, logging.WARNING, __file__, 0, message, None, None)] \
+    return [log.makeRecord(log.name, logging.WARNING, __file__, 0, message, (), None)] \
         if log.isEnabledFor(logging.WARNING) else []
 
 
@@ -246,7 +247,7 @@ def _how_it_died(executor: ProcessPoolExecutor) -> str:
 
 # ------------------------------------------------------------------------------------------------ in a worker
 
-_STATES = None  # the shared table, in a worker
+_STATES: Any = None  # the shared table (a RawArray), in a worker
 
 
 class _Collect(logging.Handler):
@@ -286,8 +287,7 @@ def _read_batch(read: Reader, jobs: list[Job]) -> list[Outcome]:
     for job in jobs:
         _STATES[job.index] = READING
         _COLLECT.records = []
-        outcome = read(job)
-        outcome.records = _COLLECT.records
+        outcome = replace(read(job), records=_COLLECT.records)
         outcomes.append(_sendable(job, outcome))
         _STATES[job.index] = DONE
     return outcomes

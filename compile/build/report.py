@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from compile import __version__, atomic
-from compile.images import report_entry
+from compile.images.variants import report_entry
 from compile.model import Anthology, Article
 
 

@@ -19,7 +19,8 @@ import logging
 import re
 from pathlib import Path
 
-from compile import atomic, cachekey, images
+from compile import atomic, cachekey
+from compile.images import markup
 from compile.model import Article, Image
 from compile.sanitize import sanitize_html
 from compile.urls import web_url
@@ -127,7 +128,7 @@ def _image(data: dict) -> Image:
     _check_fields(data, Image, IMAGE_TYPES)
     if data["status"] not in STORED_STATUSES or data["variants"]:
         raise ValueError(f"image stored with status {data['status']!r}")
-    if images.absolute_url(data["url"]) != data["url"]:
+    if markup.absolute_url(data["url"]) != data["url"]:
         raise ValueError(f"image URL {data['url'][:80]!r} is not http(s)")
     if data["local"] and not _inside(data["local"]):
         raise ValueError(f"image's local path {data['local'][:80]!r} is not a relative path inside the folder")

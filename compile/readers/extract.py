@@ -25,9 +25,12 @@ import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import lxml.html
 from lxml import etree
+
+from compile.text import HAN, HANGUL, KANA, YIJING
 
 # trafilatura logs every page it finds hard at WARNING; the report says what matters.
 logging.getLogger("trafilatura").setLevel(logging.ERROR)
@@ -45,8 +48,8 @@ BLOCK = {"p", "div", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "blockquote
          "figcaption", "hr"}
 # Structured output: headings, lists, tables, quotes, code, images, links and emphasis; no reader comments;
 # `fast`: no internal fallback (the second engine below is the fallback).
-OPTIONS = {"fast": True, "include_comments": False, "include_tables": True, "include_images": True,
-           "include_formatting": True, "include_links": True, "with_metadata": False}
+OPTIONS: dict[str, Any] = {"fast": True, "include_comments": False, "include_tables": True, "include_images": True,
+                           "include_formatting": True, "include_links": True, "with_metadata": False}
 TAGS = {"item": "li", "quote": "blockquote", "code": "pre", "lb": "br", "graphic": "img", "ref": "a", "row": "tr",
         "del": "s", "table": "table", "p": "p", "div": "div"}
 # The second engine's reading replaces trafilatura's when at least AGREE of trafilatura's 4-word shingles are in it
@@ -61,7 +64,7 @@ COVER = 0.6
 LONGER = 2
 SHINGLE = 4
 # A CJK character (kana, hangul) is a word; elsewhere a run of word characters is (as the bench scores).
-WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|\w+")
+WORD = re.compile(f"[{KANA}{HAN}{YIJING}{HANGUL}]|\\w+")
 # MathML: tokens (identifiers, numbers, operators, text), and the scripts written after their base.
 MATH_TOKENS = {"mi", "mn", "mo", "mtext", "ms"}
 MATH_SCRIPTS = {"msub": ("sub",), "msup": ("sup",), "msubsup": ("sub", "sup"), "munder": ("sub",),

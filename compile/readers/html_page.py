@@ -49,7 +49,7 @@ def read(path: Path, text: str) -> Article:
     soup = BeautifulSoup(text, "lxml")
     meta = _meta_tags(soup)
     json_ld = _json_ld(soup)
-    html_lang = (soup.html.get("lang") if soup.html else "") or ""
+    html_lang = _attr(soup.html, "lang") if soup.html else ""
     canonical = soup.find("link", rel="canonical")
     url = meta.get("og:url") or (canonical.get("href") if canonical else "") or _first(json_ld, "url")
     url = url if isinstance(url, str) else ""
@@ -218,7 +218,7 @@ def _standfirst(soup: BeautifulSoup, meta: dict, h1: Tag | None) -> str:
         text = _clean(sibling.get_text(" ", strip=True))
         if not text:
             continue
-        marks = " ".join([*sibling.get("class", []), sibling.get("id", "")])
+        marks = " ".join([*sibling.get_attribute_list("class"), _attr(sibling, "id")])
         if (sibling.name == "h2" or STANDFIRST.search(marks)) and 20 <= len(text) <= 400 and sibling.name != "h1":
             return text
         if description and len(description) >= 20 and _key(text) == _key(description):
@@ -245,6 +245,15 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _attr(tag: Tag, name: str) -> str:
+    """A one-valued attribute (`lang`, `content`), "" when absent: bs4 types every value as a string or a list,
+    and only `class`-like attributes are lists."""
+    value = tag.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else " ".join(value)
+
+
 # --- meta tags and JSON-LD (transforms/dates.py reads them) ------------------------------------------------
 
 
@@ -255,8 +264,8 @@ def _meta_tags(soup: BeautifulSoup) -> dict[str, str]:
     tags = soup.find_all("meta")
     for attribute in ("property", "name", "itemprop"):
         for tag in tags:
-            content = (tag.get("content") or "").strip()
-            for key in (tag.get(attribute) or "").lower().split():
+            content = _attr(tag, "content").strip()
+            for key in _attr(tag, attribute).lower().split():
                 key = re.sub(r"^(dc|dcterms?):", r"\1.", key)
                 if key in META_KEYS and content and key not in found:
                     found[key] = content

@@ -24,6 +24,8 @@ def can_read(text: str) -> bool:
 
 def read(path: Path, text: str) -> Article:
     match = HEADER.match(text)
+    if match is None:
+        raise ValueError("not an RSS dump (the registry asks can_read first)")
     epoch = int(match["epoch"])
     if epoch < 10**11:  # seconds, not milliseconds
         epoch *= 1000

@@ -13,9 +13,11 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, CData, NavigableString, Tag
 
-from compile import images, urls
+from compile import urls
+from compile.images import markup
 from compile.model import Article, Image
 from compile.sanitize import iso_datetime, sanitize_html, xml_text
+from compile.text import HAN, YIJING, declared_language
 from compile.transforms import dates, outlets
 
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
@@ -54,7 +56,7 @@ JUNK_IMAGES = [r"/meta_og_twcards/", r"^data:", r"/spacer\.gif", r"/grey-placeho
 JUNK_ALTS = [r"^line break$", r"^spacer$"]
 SHARE_HOSTS = re.compile(r"facebook\.com/(dialog|sharer)|twitter\.com/intent|x\.com/intent|whatsapp:|web\.whatsapp|"
                          r"line\.me/R/msg|weibo\.com/share|t\.me/share|mailto:\?")
-CJK = r"\u3400-\u9fff\uf900-\ufaff"
+CJK = HAN + YIJING
 # A paragraph that ends with one of these is complete; without one, a long CJK paragraph followed by
 # one starting with a CJK character was split by a hard wrap.
 TERMINAL = "。！？!?…”’」』）)》】：:；;.—"
@@ -149,6 +151,7 @@ def clean_article(article: Article) -> Article:
     located = _choose_image_sources(root, article)
     safe = xml_text(sanitize_html(root.decode_contents()))  # inner HTML: top-level text escaped, comments dropped
     tree = BeautifulSoup(f"<div>{safe}</div>", "lxml").div
+    assert tree is not None  # the div written around the fragment
     _valid_datetimes(tree)
     _blocks_from_divs(tree)
     _make_figures(tree)
@@ -161,7 +164,7 @@ def clean_article(article: Article) -> Article:
     _split_long_blocks(tree, article)
     article.images = _collect_images(tree, located)
     article.body = tree.decode_contents()
-    article.language = normalise_language(article.language) or detect_language(_prose(tree))
+    article.language = declared_language(article.language) or detect_language(_prose(tree))
     if not tree.get_text(strip=True) and not article.images:
         article.warn("the article has no text after cleaning")
     return article
@@ -170,6 +173,15 @@ def clean_article(article: Article) -> Article:
 def _prose(tree: Tag) -> str:
     """The text outside code blocks: code is Latin whatever the language of the article around it."""
     return "".join(text for text in tree.find_all(string=True) if not _in_pre(text))
+
+
+def _attr(tag: Tag, name: str) -> str:
+    """A one-valued attribute (`src`, `href`, `alt`), "" when absent: bs4 types every value as a string or a list,
+    and only `class`-like attributes are lists."""
+    value = tag.get(name)
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else " ".join(value)
 
 
 def _gone(tag: Tag) -> bool:
@@ -206,7 +218,7 @@ def _text_sizes(root: Tag) -> dict[int, int]:
         for child in tag.children:
             if isinstance(child, Tag):
                 more, count = sizes[id(child)]
-            elif type(child) in (NavigableString, CData):
+            elif type(child) is NavigableString or type(child) is CData:  # not their subclasses (comments)
                 more = len(child.strip())
                 count = more > 0
             else:
@@ -219,7 +231,7 @@ def _text_sizes(root: Tag) -> dict[int, int]:
 def _media_to_images(root: Tag) -> None:
     """A video's poster is its picture (the caption under it stays with it); players themselves go."""
     for media in root.find_all(["video", "audio", "iframe", "embed", "object"]):
-        poster = media.get("poster") if media.name == "video" else None
+        poster = _attr(media, "poster") if media.name == "video" else ""
         if poster:
             img = BeautifulSoup("", "lxml").new_tag("img", src=poster, alt="")
             media.replace_with(img)
@@ -246,7 +258,8 @@ def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> No
         if "-" in tag.name or tag.name in ("form", "button", "nav", "input", "select", "textarea"):
             _remove_container(tag)
             continue
-        marks = " ".join([*tag.get("class", []), tag.get("id", ""), *(k for k in tag.attrs if k.startswith("data-"))])
+        data = (k for k in tag.attrs if k.startswith("data-"))
+        marks = " ".join([*tag.get_attribute_list("class"), _attr(tag, "id"), *data])
         if marks.strip() and WIDGET.search(marks):
             tag.decompose()
     sizes = _text_sizes(root)
@@ -255,7 +268,7 @@ def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> No
             continue
         text = tag.get_text(" ", strip=True)
         links = tag.find_all("a")
-        share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(a.get("href", "")) for a in links)
+        share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(_attr(a, "href")) for a in links)
         if _is_junk_text(text, junk) or share_bar:
             tag.decompose()
     _drop_related_lists(root, article.url)
@@ -283,7 +296,7 @@ def _only_same_site_link(li: Tag, host: str) -> bool:
     if len(links) != 1 or links[0].get_text(strip=True) != li.get_text(strip=True):
         return False
     try:
-        target = (urlsplit(links[0].get("href", "")).hostname or "").removeprefix("www.")
+        target = (urlsplit(_attr(links[0], "href")).hostname or "").removeprefix("www.")
     except ValueError:
         return False
     return target == host
@@ -317,12 +330,12 @@ def _looks_like_name(text: str) -> bool:
 
 def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, str]]:
     """Each <img> gets its one source URL; returns, for the sources that name a file of the source folder,
-    src -> (local path, reference as written) (compile/images.py `locate`)."""
+    src -> (local path, reference as written) (compile/images/markup.py `locate`)."""
     for picture in root.find_all("picture"):
         img = picture.find("img")
-        sources = [s.get("srcset", "") for s in picture.find_all("source")]
+        sources = [_attr(s, "srcset") for s in picture.find_all("source")]
         if img is not None:
-            written = images.written_source(img, extra_srcsets=sources)
+            written = markup.written_source(img, extra_srcsets=sources)
             if written:
                 img["src"] = written
             picture.replace_with(img)
@@ -330,9 +343,9 @@ def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, s
             picture.decompose()
     located = {}
     for img in root.find_all("img"):
-        written = images.written_source(img)
-        best, local = images.locate(written, article.url, article.source)
-        if not best or images.is_tracking_pixel(img) or _junk_image(best, img.get("alt", "")):
+        written = markup.written_source(img)
+        best, local = markup.locate(written, article.url, article.source)
+        if not best or markup.is_tracking_pixel(img) or _junk_image(best, _attr(img, "alt")):
             img.decompose()
             continue
         img.attrs = {"src": best, "alt": img.get("alt") or img.get("aria-label") or ""}
@@ -360,7 +373,7 @@ def _blocks_from_divs(tree: Tag) -> None:
     # Each one's place among its parent's children, once: bs4 looks it up by a scan of the siblings on every
     # unwrap (quadratic in a wide body). In reverse document order, neither its parent nor its place changes
     # before it is reached: only its own descendants and later siblings have been handled.
-    places = {id(child): i for parent in {id(d.parent): d.parent for d in found}.values()
+    places = {id(child): i for parent in {id(d.parent): d.parent for d in found if d.parent is not None}.values()
               for i, child in enumerate(parent.contents)}
     for div in reversed(found):
         if div.name == "span" or div.find(BLOCKS | {"div"}) or div.find_parent(["figcaption", "li", "td", "th"]):
@@ -375,6 +388,7 @@ def _blocks_from_divs(tree: Tag) -> None:
 def _unwrap(tag: Tag, index: int) -> None:
     """`tag.unwrap()`, its place among its parent's children known."""
     parent = tag.parent
+    assert parent is not None  # a tag found under the tree
     tag.extract(_self_index=index)
     for child in reversed(tag.contents[:]):
         parent.insert(index, child)
@@ -427,7 +441,7 @@ def _make_figures(tree: Tag) -> None:
         else:  # a figure never sits inside a paragraph (invalid, and it breaks the text): put it after
             container.insert_after(figure)
         figure.append(img.extract())
-        if bare and not container.find("img"):
+        if container is not None and bare and not container.find("img"):
             container.decompose()
         caption = figure.find_next_sibling()
         if caption is not None and caption.name == "p" and _is_caption(caption):
@@ -442,9 +456,9 @@ def _make_figures(tree: Tag) -> None:
         if caption is None and following is not None and following.name == "figcaption":
             figure.append(following.extract())  # Reuters closes the figure before its caption
             caption = following
-        img = figure.find("img")
-        if img is not None and caption is not None and not img.get("alt"):
-            img["alt"] = caption.get_text(" ", strip=True)
+        image = figure.find("img")
+        if image is not None and caption is not None and not image.get("alt"):
+            image["alt"] = caption.get_text(" ", strip=True)
 
 
 def _is_caption(tag: Tag) -> bool:
@@ -586,7 +600,7 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
         img = figure.find("img")
         if img is None:
             continue
-        src = img.get("src", "")
+        src = _attr(img, "src")
         if src in seen:
             article.warn(f"dropped a repeated image: {src[:60]}")
             figure.decompose()
@@ -601,7 +615,7 @@ def _resolve_links(tree: Tag, base_url: str) -> None:
     ids = {tag["id"] for tag in tree.find_all(id=True)}
     web = bool(urls.web_url(base_url))
     for link in tree.find_all("a"):
-        href = (link.get("href") or "").strip()
+        href = _attr(link, "href").strip()
         if href.startswith(("http://", "https://", "mailto:")) or (href.startswith("#") and href[1:] in ids):
             continue
         if href.startswith("//"):
@@ -615,7 +629,7 @@ def _resolve_links(tree: Tag, base_url: str) -> None:
 def _valid_datetimes(tree: Tag) -> None:
     """`<time datetime="Wed Nov 20 2019 …">` from any source fails EPUBCheck: rewritten as ISO 8601, or dropped."""
     for stamp in tree.find_all("time", datetime=True):
-        value = iso_datetime(stamp["datetime"])
+        value = iso_datetime(_attr(stamp, "datetime"))
         if value:
             stamp["datetime"] = value
         else:
@@ -692,11 +706,11 @@ def _collect_images(tree: Tag, located: dict[str, tuple[str, str]]) -> list[Imag
         if img is None or not img.get("src"):
             continue
         caption = figure.find("figcaption")
-        url, proxied = images.unwrap_proxy(img["src"])
+        url, proxied = markup.unwrap_proxy(_attr(img, "src"))
         img["src"] = url
         local, written = located.get(url, ("", ""))
         if url not in found:
-            found[url] = Image(url=url, found_url=written or proxied, alt=img.get("alt", ""), local=local,
+            found[url] = Image(url=url, found_url=written or proxied, alt=_attr(img, "alt"), local=local,
                                caption=caption.get_text(" ", strip=True) if caption else "")
     return list(found.values())
 
@@ -706,22 +720,6 @@ _SIMPLIFIED = "这个们说时国会对发经现长门问东车马书买卖语�
 _TRADITIONAL = "這個們說時國會對發經現長門問東車馬書買賣語話見後來實變開關過還進邊為與專業網務報總統戰爭軍選舉華覺認識讓產動員關係"  # noqa: E501
 _ONLY_S = {s for s, t in zip(_SIMPLIFIED, _TRADITIONAL, strict=True) if s != t}
 _ONLY_T = {t for s, t in zip(_SIMPLIFIED, _TRADITIONAL, strict=True) if s != t}
-
-
-def normalise_language(tag: str) -> str:
-    """`zh-CN` -> zh-Hans, `zh-TW`/`zh-HK` -> zh-Hant, `en-US` -> en; "" for what is not a language tag."""
-    tag = (tag or "").strip().replace("_", "-")
-    lower = tag.lower()
-    if not lower:
-        return ""
-    if lower.startswith("zh"):
-        if re.search(r"hant|-tw|-hk|-mo", lower):
-            return "zh-Hant"
-        if re.search(r"hans|-cn|-sg|-my", lower):
-            return "zh-Hans"
-        return ""  # bare `zh` says nothing about the script: detect it
-    # Anything else is not a language tag (and may be markup from a hostile page): detect the language instead.
-    return lower.split("-")[0] if re.fullmatch(r"[a-z]{2,3}(-[a-z0-9]{1,8})*", lower) else ""
 
 
 WEB_ADDRESS = re.compile(r"(https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef]+", re.I)

@@ -35,6 +35,7 @@ from bs4 import BeautifulSoup
 from dateutil import parser as dateparser
 
 from compile.model import Article, DateFinding
+from compile.text import MONTH_NAMES
 from compile.transforms import outlets
 
 UTC = dt.UTC
@@ -60,14 +61,13 @@ WIRE_END = r"(?:电|讯|電|訊|\s*[-–—])"
 CJK_YEARLESS = re.compile(r"(?<![\d年])(\d{1,2})月(\d{1,2})日" + WIRE_END)
 # Before a wire dateline: agency and place, no sentence punctuation ("新华社新加坡", "(记者 …)" comes after).
 WIRE_PREFIX = re.compile(r"^[\s(（【\[*]*[^，。；！？、,;!?\s]{0,20}$")
-EN_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
+EN_MONTHS = "|".join(MONTH_NAMES)
 EN_DATE = re.compile(
     rf"\b(?:(\d{{1,2}}) ({EN_MONTHS}) ((?:19|20)\d{{2}})|({EN_MONTHS}) (\d{{1,2}}),? ((?:19|20)\d{{2}}))\b"
 )
 URL_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})[/-]?(0[1-9]|1[0-2])[/-]?(0[1-9]|[12]\d|3[01])(?!\d)")
 # CNA's `/news/firstnews/202106140003.aspx`: yyyymmdd opening a 10- to 14-digit article number.
 URL_COMPACT_DATE = re.compile(r"(?<![\d.])((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])\d{2,6}(?!\d)")
-MONTH_NAMES = "January February March April May June July August September October November December".split()
 MONTHS = {name: number for number, name in enumerate(MONTH_NAMES, 1)}
 TIMESTAMP_LINE = re.compile("|".join(p.pattern for p in (RFI_DATELINE, ISO_STAMP, RFC2822_STAMP)))
 # How far into the text a dateline may sit, in characters and in blocks.
@@ -194,8 +194,8 @@ def _page_offset(article: Article) -> dt.tzinfo | None:
     for raw in values:
         if isinstance(raw, str) and HAS_OFFSET.search(raw) and HAS_TIME.search(raw):
             parsed = _parse(raw)
-            if parsed and parsed[0].utcoffset() is not None:
-                return dt.timezone(parsed[0].utcoffset())
+            if parsed and (offset := parsed[0].utcoffset()) is not None:
+                return dt.timezone(offset)
     return None
 
 
@@ -336,11 +336,12 @@ def htmldate_rule(ctx: Context) -> DateFinding | None:
 
 
 def _cjk_value(match: re.Match, ctx: Context) -> Reading | None:
-    year, month, day, hour, minute = (int(g) if g else None for g in match.groups())
+    year, month, day, hour, minute = match.groups()  # the time is optional, its hour and minute are not
+    date = int(year), int(month), int(day)
     try:
-        if hour is not None:
-            return _localise(dt.datetime(year, month, day, hour, minute), "minute", ctx, written=True)
-        return _localise(dt.datetime(year, month, day), "day", ctx)
+        if hour:
+            return _localise(dt.datetime(*date, int(hour), int(minute)), "minute", ctx, written=True)
+        return _localise(dt.datetime(*date), "day", ctx)
     except ValueError:
         return None
 
@@ -386,7 +387,8 @@ def url_date(ctx: Context) -> DateFinding | None:
     for pattern in (URL_DATE, URL_COMPACT_DATE):
         for match in pattern.finditer(url):
             try:
-                value = dt.datetime(*map(int, match.groups()))
+                year, month, day = map(int, match.groups())
+                value = dt.datetime(year, month, day)
             except ValueError:
                 continue
             return _finding(_localise(value, "day", ctx), "url")
@@ -467,7 +469,7 @@ def signals(body: str) -> Signals:
             break
     if not lines:  # text without blocks: its first lines
         lines = [t.strip() for t in soup.get_text("\n").split("\n") if t.strip()][:HEAD_BLOCKS]
-    times = [t["datetime"] for t in soup.find_all("time", limit=20) if t.get("datetime")]
+    times = [value for t in soup.find_all("time", limit=20) if isinstance(value := t.get("datetime"), str) and value]
     return Signals(soup.get_text(" ", strip=True)[:HEAD_CHARS], stamps, lines, times)
 
 

@@ -23,17 +23,18 @@ import re
 from dataclasses import dataclass
 from html import escape, unescape
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from compile.model import Anthology, Article
+from compile.text import HAN, HAN_SUPPLEMENTARY, KANA, theme_language
 
 AUTOSPACE_CLASS = "cjk-latin"
 HALT_CLASS = "halt"
 TCY_CLASS = "tcy"
 KEEP_CLASS = "keep"
 
-HAN = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
-HAN_RE = re.compile(f"[{HAN}]")
+CJK = KANA + HAN + HAN_SUPPLEMENTARY
+CJK_RE = re.compile(f"[{CJK}]")
 LATIN = "A-Za-z0-9\u00c0-\u024f"
 # A Latin/digit run: starts and ends with a letter or digit; may hold spaces and word punctuation inside.
 LATIN_RUN = re.compile(rf"[{LATIN}](?:[{LATIN}.,'’%&+\-/:_ ]*[{LATIN}])?")
@@ -45,16 +46,6 @@ BLOCK_TAGS = {"p", "div", "li", "blockquote", "figcaption", "figure", "h1", "h2"
               "th", "dd", "dt", "section", "article", "header", "footer", "ul", "ol", "table", "tr", "br", "hr"}
 
 SCRIPTS = {"hant": ("zh-Hant", "s2twp"), "hans": ("zh-Hans", "tw2sp")}
-LANGUAGE_ALIASES = {"zh": "zh-Hans", "zh-cn": "zh-Hans", "zh-sg": "zh-Hans", "zh-hans": "zh-Hans",
-                    "zh-hans-cn": "zh-Hans", "zh-tw": "zh-Hant", "zh-hk": "zh-Hant", "zh-mo": "zh-Hant",
-                    "zh-hant": "zh-Hant", "zh-hant-tw": "zh-Hant", "zh-hant-hk": "zh-Hant"}
-
-
-def normalise_language(tag: str) -> str:
-    """BCP 47 tags as the themes select fonts by: zh-Hans, zh-Hant, or the tag itself (en, ja ...)."""
-    if not tag:
-        return tag
-    return LANGUAGE_ALIASES.get(tag.strip().lower().replace("_", "-"), tag.strip())
 
 
 # --- One text node --------------------------------------------------------------------------------------
@@ -69,7 +60,7 @@ def keep_end(text: str) -> str:
     """HTML for a title whose last two characters, when Han, stay on one line (no lone character last)."""
     import html
 
-    tail = re.search(f"[{HAN}]{{2}}[^{HAN}\\s]*$", text)
+    tail = re.search(f"[{CJK}]{{2}}[^{CJK}\\s]*$", text)
     if not tail or tail.start() == 0:
         return html.escape(text, quote=False)
     head, end = text[:tail.start()], text[tail.start():]
@@ -102,9 +93,9 @@ def split_text(text: str, before: str, after: str) -> list[Piece]:
         prev = text[start - 1] if start else before
         nxt = text[end] if end < len(text) else after
         classes = []
-        if prev and HAN_RE.match(prev):
+        if prev and CJK_RE.match(prev):
             classes.append("sp-start")
-        if nxt and HAN_RE.match(nxt):
+        if nxt and CJK_RE.match(nxt):
             classes.append("sp-end")
         token = match.group()
         tcy = token.isdigit() and len(token) <= 2 and not (prev.isdigit() or nxt.isdigit())
@@ -158,6 +149,7 @@ def typeset_html(html: str) -> str:
 def _typeset_tree(html: str) -> str:
     soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
     root = soup.find(id="typeset-root")
+    assert root is not None  # the div written around the fragment
     nodes = [n for n in root.find_all(string=True) if type(n) is NavigableString]
     blocks = [_block_of(n) for n in nodes]
     for i, node in enumerate(nodes):
@@ -169,7 +161,7 @@ def _typeset_tree(html: str) -> str:
         pieces = split_text(text, before, after)
         if len(pieces) == 1 and not pieces[0].classes:
             continue
-        replacement = []
+        replacement: list[PageElement] = []
         for piece in pieces:
             if piece.classes:
                 span = soup.new_tag("span", attrs={"class": " ".join(piece.classes)})
@@ -194,6 +186,7 @@ def convert_html(html: str, convert) -> tuple[str, int]:
     """Convert the text nodes (never tags, attributes or URLs); returns the HTML and how many chars changed."""
     soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
     root = soup.find(id="typeset-root")
+    assert root is not None  # the div written around the fragment
     changed = 0
     for node in root.find_all(string=True):
         if type(node) is not NavigableString or _skipped(node):
@@ -240,9 +233,9 @@ def typeset(anthology: Anthology, script: str = "") -> dict[str, dict]:
             anthology.language = SCRIPTS[script][0]
         for section in anthology.sections:
             section.title = convert(section.title)
-    anthology.language = normalise_language(anthology.language)
+    anthology.language = theme_language(anthology.language)
     for article in anthology.articles:
-        article.language = normalise_language(article.language)
+        article.language = theme_language(article.language)
         if convert is not None:
             reports[article.id] = convert_article(article, script, convert)
         article.body = typeset_html(article.body)

@@ -1,1 +1,2 @@
-"""Writers: `write(book, target) -> Output` for each format, sharing one context and one set of templates."""
+"""Writers: one module per format with `write(book, target, resources) -> Output`, listed in `registry.WRITERS`
+(each entry also says which image variants its format wants); they share one context and one set of templates."""

@@ -16,9 +16,10 @@ from bs4 import BeautifulSoup
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compile.config import Settings
-from compile.images import LOCAL_HOST
+from compile.images.markup import LOCAL_HOST
 from compile.model import Anthology, Article, Image
 from compile.sanitize import xml_text
+from compile.text import MONTH_NAMES
 from compile.theme import Theme, ThemeError
 from compile.transforms.typeset import keep_end, typeset_html
 
@@ -31,6 +32,14 @@ class Output:
     pages: int | None = None
     notes: list[str] = field(default_factory=list)
     details: dict = field(default_factory=dict)  # writer-specific facts for the report (EPUB: target, fonts)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What every writer is given besides the book and its target (compile/writers/registry.py)."""
+
+    cache_root: Path  # the build's cache folder: subset fonts (EPUB), rendered chunks (PDF)
+    image_roots: tuple[Path, ...] = ()  # the folders the images' files are in: all a renderer may read them from
 
 
 @dataclass
@@ -94,9 +103,6 @@ def display_date(article: Article, zone: dt.tzinfo, language: str = "zh") -> str
 
 def local_date(value: dt.datetime, zone: dt.tzinfo) -> dt.date:
     return value.date() if value.tzinfo is not None else value.astimezone(zone).date()
-
-
-MONTH_NAMES = "January February March April May June July August September October November December".split()
 
 
 def display_url(url: str) -> str:
@@ -163,15 +169,18 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None])
         return article.body
     soup = BeautifulSoup(f"<div>{article.body}</div>", "lxml")
     root = soup.div
+    assert root is not None  # the div written around the body
     by_url = {image.url: image for image in article.images}
     for img in root.find_all("img"):
-        image = by_url.get(img.get("src", ""))
+        written = img.get("src")
+        url = written if isinstance(written, str) else ""  # one value: only class-like attributes are lists
+        image = by_url.get(url)
         src = image_src(image) if image is not None and image.status == "ok" else None
         if src:
             img["src"] = src
             img["alt"] = img.get("alt") or (image.caption if image else "") or article.title
             continue
-        img.replace_with(_placeholder(soup, _host(img.get("src", ""))))
+        img.replace_with(_placeholder(soup, _host(url)))
     return root.decode_contents()
 
 
@@ -180,7 +189,9 @@ def _placeholder(soup: BeautifulSoup, host: str):
     which the pipeline has typeset already."""
     placeholder = soup.new_tag("div", attrs={"class": "image-missing"})
     text = typeset_html(str(markupsafe.escape(f"图片未能获取：{host}")))
-    placeholder.extend(list(BeautifulSoup(f"<div>{text}</div>", "lxml").div.contents))
+    wrapper = BeautifulSoup(f"<div>{text}</div>", "lxml").div
+    assert wrapper is not None  # the div written around the text
+    placeholder.extend(list(wrapper.contents))
     return placeholder
 
 

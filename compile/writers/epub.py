@@ -40,7 +40,7 @@ from compile import fonts as font_tools
 from compile.config import EPUB_TARGETS, is_language_tag
 from compile.model import Article, Image
 from compile.sanitize import xml_text
-from compile.writers.context import Book, BookView, Output, environment, render_article
+from compile.writers.context import Book, BookView, Output, Resources, environment, render_article
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MB = 1_000_000
@@ -623,7 +623,7 @@ def _cover(book: Book, lab: dict[str, str], css: str) -> bytes:
                             palette=palette)
 
 
-def write(book: Book, target: Path) -> Output:
+def write(book: Book, target: Path, resources: Resources) -> Output:
     settings = book.settings
     profile = TARGETS[settings.epub_target]
     lab = labels(book.anthology.language)
@@ -635,10 +635,7 @@ def write(book: Book, target: Path) -> Output:
     applied = list(profile.applied)
     plan = FontPlan()
     if settings.embed_fonts and profile.embed_fonts:
-        from compile.images import Cache  # the build's cache folder, shared with images
-
-        cache = Cache.from_settings(settings.images).root / "fonts"
-        plan = plan_fonts(book, parts.docs, cache)
+        plan = plan_fonts(book, parts.docs, resources.cache_root / "fonts")
         notes.extend(plan.notes)
     elif not settings.embed_fonts:
         applied.append("fonts not embedded (--no-embed-fonts)")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from xml.etree import ElementTree
 
-import cssselect2
 import lxml.html
 import weasyprint
 from lxml import etree
@@ -18,8 +18,7 @@ from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
 from compile.writers.context import Book, environment, render_article
-from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles
-from compile.writers.pdf.weasy import patching as extension
+from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, tree
 
 log = logging.getLogger("anthology")
 
@@ -50,20 +49,35 @@ class LockedFetcher(URLFetcher):
         return super().fetch(url, headers)
 
 
+class _Collections:
+    """What fewer_collections() shares between blocks: how many are inside, the thresholds to restore."""
+
+    lock = threading.Lock()
+    inside = 0
+    saved: tuple[int, ...] = ()
+
+
 @contextlib.contextmanager
 def fewer_collections(threshold: int = 20_000) -> Iterator[None]:
-    """Run Python's cyclic GC less often while WeasyPrint renders.
+    """Run Python's cyclic GC less often while WeasyPrint renders (re-entrant across threads, like patching).
 
     A render allocates millions of small objects that live until the pages are drawn; at the default
     cadence (a young collection every 700 allocations, promoting into ever-larger older ones) the collector
     walks them again and again: ~12 % of a 573-page render, ~7 % of a chunk's. Nothing is left uncollected.
     """
-    before = gc.get_threshold()
-    gc.set_threshold(threshold, *before[1:])
+    shared = _Collections
+    with shared.lock:
+        if shared.inside == 0:
+            shared.saved = gc.get_threshold()
+            gc.set_threshold(threshold, *shared.saved[1:])
+        shared.inside += 1
     try:
         yield
     finally:
-        gc.set_threshold(*before)
+        with shared.lock:
+            shared.inside -= 1
+            if shared.inside == 0:
+                gc.set_threshold(*shared.saved)
 
 
 @contextlib.contextmanager
@@ -71,8 +85,8 @@ def extended() -> Iterator[None]:
     """WeasyPrint as both PDF paths use it, for layout (render) and drawing (write_pdf): CJK justification
     (justify.py), page styles computed once per kind of page (page_styles.py), the chunked frame's hidden
     units laid out only as far as needed (frame_prune.py), a leader's dots drawn from one kept layout (leaders.py),
-    fewer GC passes."""
-    with justify.installed(), page_styles.installed(), frame_prune.installed(), leaders.installed(), \
+    fewer GC passes. Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
+    with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH), \
             fewer_collections():
         yield
 
@@ -101,21 +115,13 @@ def parsed(text: str, base_url: str, fetcher: URLFetcher) -> weasyprint.HTML:
 
     WeasyPrint parses HTML with tinyhtml5, in pure Python: ~1 s for a 300-article frame. lxml (C) builds
     the same tree for such HTML unless it holds one of _HTML5_ONLY or namespace declarations; then the tree
-    goes to WeasyPrint as XML (expat, C) on WeasyPrint 70, whose HTML object this builds. Otherwise, or if
-    the XML does not parse, WeasyPrint parses the HTML itself.
+    goes to WeasyPrint as XML (expat, C), in an HTML object built by weasy/tree.py (while its patch is active).
+    Otherwise, or if the XML does not parse, WeasyPrint parses the HTML itself.
     """
-    tree = _element_tree(text) if extension.supported(_TREE_MAJOR) else None
-    if tree is None:
+    root = _element_tree(text) if tree.PATCH.active() else None
+    if root is None:
         return weasyprint.HTML(string=text, base_url=base_url, url_fetcher=fetcher)
-    html = weasyprint.HTML.__new__(weasyprint.HTML)
-    html.base_url = weasyprint._find_base_url(tree, base_url)  # noqa: SLF001 - as HTML.__init__ does
-    html.url_fetcher, html.media_type = fetcher, "print"
-    html.wrapper_element = cssselect2.ElementWrapper.from_html_root(tree, content_language=None)
-    html.etree_element = html.wrapper_element.etree_element
-    return html
-
-
-_TREE_MAJOR = {"70"}  # WeasyPrint versions whose HTML object `parsed` builds as HTML.__init__ does
+    return tree.document(root, base_url, fetcher)
 
 
 def _element_tree(text: str):

@@ -8,26 +8,25 @@ from pathlib import Path
 import weasyprint
 
 from compile import atomic
-from compile.images import Cache
-from compile.writers.context import Book, Output
+from compile.writers.context import Book, Output, Resources
 from compile.writers.pdf import prepress
 from compile.writers.pdf.chunked import build as chunked
 from compile.writers.pdf.chunked import split
 from compile.writers.pdf.render import LockedFetcher, RenderTimeout, extended, html_document, stylesheets
-from compile.writers.pdf.weasy import justify
+from compile.writers.pdf.weasy import patching
 
 log = logging.getLogger("anthology")
 __all__ = ["RenderTimeout", "write", "write_single"]
 
 
-def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
-    """Chunked when it pays (see pdf_chunks: same pages, rendered in parallel and cached), else one pass."""
+def write(book: Book, target: Path, resources: Resources) -> Output:
+    """Chunked when it pays (see chunked/build.py: same pages, rendered in parallel and cached), else one pass."""
     notes = []
     output = None
+    image_roots = list(resources.image_roots)
     if chunked.wanted(book):
-        cache_root = Cache.from_settings(book.settings.images).root
         try:
-            output, _ = chunked.build(book, target, image_roots, cache_root, chunked.worker_count(book))
+            output, _ = chunked.build(book, target, image_roots, resources.cache_root, chunked.worker_count(book))
         except split.NotChunkable as exc:
             log.info("pdf: rendered in one pass: %s", exc)
             if book.settings.pdf.mode == "chunked":  # asked for, so say why it was not done
@@ -35,9 +34,10 @@ def write(book: Book, target: Path, image_roots: list[Path]) -> Output:
     if output is None:
         output = write_single(book, target, image_roots)
     output.notes[:0] = notes
-    if not justify.supported():
-        output.notes.append(f"WeasyPrint {weasyprint.__version__} is not supported by the CJK justification "
-                            "extension (writers/pdf/weasy/justify.py): Chinese lines are justified at spaces only")
+    output.details["extensions"] = patching.status()  # every WeasyPrint patch, active or why not
+    if inactive := patching.warning():
+        log.warning("pdf: %s", inactive)
+        output.notes.append(inactive)
     output.notes.extend(book.theme.pdf_notes)
     return output
 

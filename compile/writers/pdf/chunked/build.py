@@ -19,6 +19,7 @@ block on every page, or the writer falls back to one pass and says why. A render
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import gc
 import hashlib
 import json
@@ -27,9 +28,11 @@ import os
 import re
 import time
 import zlib
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from compile import atomic, cachekey, fonts
@@ -72,6 +75,58 @@ class Chunk:
     units: list[split.Unit]
     html: str = ""
     key: str = ""
+
+
+@dataclass(frozen=True)
+class Style:
+    """What every render of a book shares: its stylesheets and the folders it may read."""
+
+    css: tuple[str, ...]  # the theme's print stylesheets, by path
+    page_css: str  # the page size (compile/writers/pdf/prepress.py)
+    roots: tuple[str, ...]  # the folders a render may read: the theme's, the images'
+    base_url: str  # the theme's folder: relative URLs in the HTML and CSS
+    common: str = ""  # the digest of the code, fonts, theme and CSS: also keys the workers' parsed stylesheets
+
+
+@dataclass(frozen=True)
+class Job:
+    """One HTML document for a worker to render to `out`: a chunk, the frame or the probe."""
+
+    html: str
+    out: str  # the PDF to write, in the chunk cache
+    style: Style
+    anchors: tuple[str, ...] = ()  # the ids whose pages the facts tell
+    extra_css: str = ""  # a chunk's own rules (CHUNK_CSS); none for the frame and the probe
+
+
+@dataclass(frozen=True)
+class Page:
+    """A rendered page, as far as the merge needs it."""
+
+    anchors: tuple[str, ...]  # the job's anchors on this page, sorted
+    blank: bool
+    block: tuple[float, ...]  # the text block: x, y, width, height in CSS pixels
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a render tells of its PDF; cached with it (ChunkCache) as JSON."""
+
+    pages: tuple[Page, ...]
+    refused: tuple[str, ...] = ()  # resources the fetcher refused
+    seconds: float = 0.0
+    cpu: float = 0.0
+
+    def dumps(self) -> bytes:
+        return json.dumps(dataclasses.asdict(self)).encode()
+
+    @classmethod
+    def loads(cls, data: bytes) -> Facts:
+        """The facts `dumps` wrote; ValueError, KeyError or TypeError for anything else."""
+        facts = json.loads(data)
+        pages = tuple(Page(tuple(page["anchors"]), bool(page["blank"]), tuple(page["block"]))
+                      for page in facts["pages"])
+        return cls(pages, tuple(facts["refused"]), float(facts["seconds"]), float(facts["cpu"]))
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -122,7 +177,7 @@ def _digest(*parts: bytes | str) -> str:
 def theme_digest(book: Book) -> str:
     """Every file of the theme (CSS, templates, fonts it ships) and the stylesheets it borrows: any change
     invalidates every chunk."""
-    parts = []
+    parts: list[bytes | str] = []
     for path in sorted(p for p in book.theme.root.rglob("*") if p.is_file()):
         parts += [path.relative_to(book.theme.root).as_posix(), path.read_bytes()]
     for path in book.theme.print_stylesheets():
@@ -162,21 +217,20 @@ class ChunkCache:
         folder = self.root / key[:2]
         return folder / f"{key}.pdf", folder / f"{key}.json"
 
-    def get(self, key: str) -> dict | None:
+    def get(self, key: str) -> Facts | None:
         pdf, meta = self.paths(key)
         try:
             payload = cachekey.unseal(self.KIND, key, meta.read_bytes(), pdf.read_bytes())
-            facts = json.loads(payload) if payload is not None else None
-        except (OSError, ValueError):
+            return Facts.loads(payload) if payload is not None else None
+        except (OSError, ValueError, KeyError, TypeError):
             return None
-        return facts if isinstance(facts, dict) and isinstance(facts.get("pages"), list) else None
 
-    def put(self, key: str, facts: dict) -> None:
+    def put(self, key: str, facts: Facts) -> None:
         """Seal the facts with the PDF the render just wrote; without a key, or on a full disk, the chunk is
         simply not reused next time."""
         pdf, meta = self.paths(key)
         try:
-            sealed = cachekey.seal(self.KIND, key, json.dumps(facts).encode(), pdf.read_bytes())
+            sealed = cachekey.seal(self.KIND, key, facts.dumps(), pdf.read_bytes())
             if sealed is not None:
                 atomic.write_bytes(meta, sealed)
         except OSError as exc:
@@ -187,59 +241,55 @@ class ChunkCache:
 
 # ------------------------------------------------------------------------------------------------ render
 
-def render(job: dict) -> dict:
-    """Render one HTML document to job["out"] and return its page facts. Runs in worker processes.
+def render(job: Job) -> Facts:
+    """Render one HTML document to job.out and return its page facts. Runs in worker processes.
 
     Inside shared.extended(), the WeasyPrint extensions the one-pass writer uses, so a chunk is laid out
     exactly as the one-pass writer would lay it out.
     """
     started, cpu = time.perf_counter(), time.process_time()
-    fetcher = shared.LockedFetcher([Path(r) for r in job["roots"]])
+    fetcher = shared.LockedFetcher([Path(r) for r in job.style.roots])
     stylesheets, font_config = _parsed_stylesheets(job, fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
     # embedded as a stub, cut once for the whole book after the merge (fontshare).
-    with shared.extended(), fontshare.deferred(), atomic.replacing(Path(job["out"])) as tmp:
-        document = shared.parsed(job["html"], job["base_url"], fetcher).render(
+    with shared.extended(), fontshare.deferred(), atomic.replacing(Path(job.out)) as tmp:
+        document = shared.parsed(job.html, job.style.base_url, fetcher).render(
             stylesheets=stylesheets, font_config=font_config)
         document.write_pdf(tmp)
-    wanted_ids = set(job["anchors"])
-    pages = [_page_facts(page, wanted_ids) for page in document.pages]
-    return {"pages": pages, "refused": fetcher.refused, "seconds": time.perf_counter() - started,
-            "cpu": time.process_time() - cpu}
+    wanted_ids = set(job.anchors)
+    pages = tuple(_page_facts(page, wanted_ids) for page in document.pages)
+    return Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu)
 
 
 # Parsed stylesheets (and the fonts their @font-face rules loaded) by their text: a worker parses them once.
 _SHEETS: dict[str, tuple[list, object, list[str]]] = {}
 
 
-def _parsed_stylesheets(job: dict, fetcher) -> tuple[list, object]:
+def _parsed_stylesheets(job: Job, fetcher) -> tuple[list, object]:
     """The job's stylesheets and the font configuration to render with, made once per process (~10 ms a
     chunk) unless they @import other files. What parsing refused is reported with every job that uses them."""
-    extras = [job.get("page_css"), job.get("extra_css")]
-    texts = [Path(path).read_bytes() for path in job["css"]]
+    style, extras = job.style, [job.style.page_css, job.extra_css]
+    texts = [Path(path).read_bytes() for path in style.css]
     if any(b"@import" in text for text in texts):
-        return shared.stylesheets(job["css"], extras, fetcher)
-    # "common" holds the theme's files and the installed fonts: a worker outlives a font change.
-    key = _digest(job.get("common", ""), *job["css"], *texts, *map(str, extras), *job["roots"], job["base_url"])
+        return shared.stylesheets(list(style.css), extras, fetcher)
+    # `common` holds the theme's files and the installed fonts: a worker outlives a font change.
+    key = _digest(style.common, *style.css, *texts, *extras, *style.roots, style.base_url)
     if key not in _SHEETS:
         if len(_SHEETS) >= 8:  # one per theme and page size in use: old ones are not worth their fonts
             _SHEETS.clear()
         before = len(fetcher.refused)
-        sheets, font_config = shared.stylesheets(job["css"], extras, fetcher)
+        sheets, font_config = shared.stylesheets(list(style.css), extras, fetcher)
         _SHEETS[key] = sheets, font_config, fetcher.refused[before:]
     sheets, font_config, refused = _SHEETS[key]
     fetcher.refused.extend(url for url in refused if url not in fetcher.refused)
     return sheets, font_config
 
 
-def _page_facts(page, wanted_ids: set[str]) -> dict:
+def _page_facts(page, wanted_ids: set[str]) -> Page:
     box = page._page_box  # noqa: SLF001 - the text block's geometry is only on the page box (WeasyPrint 70)
-    return {
-        "anchors": sorted(a for a in page.anchors if a in wanted_ids),
-        "blank": bool(box.page_type.blank),
-        "block": [round(v, 3) for v in (box.content_box_x(), box.content_box_y(), box.width, box.height)],
-    }
+    return Page(anchors=tuple(sorted(a for a in page.anchors if a in wanted_ids)), blank=bool(box.page_type.blank),
+                block=tuple(round(v, 3) for v in (box.content_box_x(), box.content_box_y(), box.width, box.height)))
 
 
 _POOL: dict[int, ProcessPoolExecutor] = {}
@@ -287,22 +337,20 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     parts = split.split(html, [a.id for a in book.anthology.articles])
     chunks = [Chunk(units) for units in plan(parts.units, book.settings.pdf.chunk_articles)]
     stats.chunks = len(chunks)
-    css = [str(path) for path in book.theme.print_stylesheets()]
+    css = tuple(str(path) for path in book.theme.print_stylesheets())
     page_css = prepress.stylesheet(book.settings.pdf)  # page size
-    style = {"css": css, "page_css": page_css}
     # Cached layouts hold for these fonts only: a font upgraded between builds renders everything again.
     common = _digest(cachekey.code_version(), _weasyprint_version(), fonts.fingerprint(), theme_digest(book),
                      *css, page_css)
-    style["common"] = common  # also keys the workers' parsed stylesheets
+    style = Style(css, page_css, roots=(str(book.theme.root), *map(str, image_roots)),
+                  base_url=book.theme.root.as_uri() + "/", common=common)
     for chunk in chunks:
         chunk.html = parts.chunk_html(chunk.units)
         chunk.key = _digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html))
     stats.seconds["split"] = time.perf_counter() - clock
 
-    roots = [str(book.theme.root), *map(str, image_roots)]
-    base_url = book.theme.root.as_uri() + "/"
-    probe(cache, common, style, roots, base_url)
-    facts = _render_chunks(chunks, cache, style, roots, base_url, workers, stats)
+    probe(cache, style)
+    facts = _render_chunks(chunks, cache, style, workers, stats)
     stats.seconds["chunks"] = time.perf_counter() - clock - stats.seconds["split"]
 
     counts = unit_pages(chunks, facts)
@@ -314,18 +362,17 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
         started = time.perf_counter()
         anchors = [u.id for u in parts.units] + [split.fill_id(u, k) for u in parts.units
                                                  for k in range(1, counts[u.id])]
-        frame_job = {"html": frame_html, "base_url": base_url, **style, "roots": roots, "anchors": anchors,
-                     "out": str(cache.paths(frame_key)[0])}
+        frame_job = Job(frame_html, str(cache.paths(frame_key)[0]), style, tuple(anchors))
         # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
         frame_facts = (_gather(pool(workers), {"frame": frame_job}, {"frame": []}, workers)["frame"] if workers > 1
                        else render(frame_job))
         cache.put(frame_key, frame_facts)
         stats.frame_rendered = True
         stats.seconds["frame"] = time.perf_counter() - started
-        stats.seconds["frame cpu"] = frame_facts["cpu"]
+        stats.seconds["frame cpu"] = frame_facts.cpu
 
     started = time.perf_counter()
-    placements = place(parts.units, chunks, facts, frame_facts["pages"], counts)
+    placements = place(parts.units, chunks, facts, frame_facts.pages, counts)
     try:
         with atomic.replacing(target) as tmp:
             pages = merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
@@ -334,7 +381,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
         raise split.NotChunkable(f"a font cannot be embedded after the merge: {exc}") from exc
     stats.seconds["merge"] = time.perf_counter() - started
     stats.seconds["total"] = time.perf_counter() - clock
-    refused = sorted({url for f in [*facts, frame_facts] for url in f.get("refused", [])})
+    refused = sorted({url for f in [*facts, frame_facts] for url in f.refused})
     notes = [f"refused resource: {url}" for url in refused]
     log.info("pdf: %d chunks, %d rendered, frame %s, %d workers, %.1f s", stats.chunks, stats.rendered,
              "rendered" if stats.frame_rendered else "reused", workers, stats.seconds["total"])
@@ -346,29 +393,27 @@ PROBE_HTML = "<html><body><p>1</p>" + "".join(f'<p style="break-before: page">{n
     "</body></html>"
 
 
-def probe(cache: ChunkCache, common: str, style: dict, roots: list[str], base_url: str) -> None:
+def probe(cache: ChunkCache, style: Style) -> None:
     """A three-page render with the theme's CSS: left and right pages must have the same text block."""
-    key = _digest(common, "probe", PROBE_HTML)
+    key = _digest(style.common, "probe", PROBE_HTML)
     facts = cache.get(key)
     if facts is None:
-        facts = render({"html": PROBE_HTML, "base_url": base_url, **style, "roots": roots, "anchors": [],
-                        "out": str(cache.paths(key)[0])})
+        facts = render(Job(PROBE_HTML, str(cache.paths(key)[0]), style))
         cache.put(key, facts)
-    left, right = facts["pages"][1]["block"], facts["pages"][2]["block"]
+    left, right = facts.pages[1].block, facts.pages[2].block
     if any(abs(a - b) > 0.01 for a, b in zip(left[1:], right[1:], strict=True)):
         raise split.NotChunkable(f"the theme's text block differs between left {left} and right pages {right}, "
                                      "so pagination depends on parity")
 
 
-def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: dict, roots: list[str], base_url: str,
-                   workers: int, stats: Stats) -> list[dict]:
-    facts: list[dict | None] = [cache.get(chunk.key) for chunk in chunks]
+def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: Style, workers: int,
+                   stats: Stats) -> list[Facts]:
+    facts: list[Facts | None] = [cache.get(chunk.key) for chunk in chunks]
     todo = [i for i, f in enumerate(facts) if f is None]
     # Longest first: the pool then finishes with small chunks, and no worker waits for a long tail.
     todo.sort(key=lambda i: -len(chunks[i].html))
-    jobs = {i: {"html": chunks[i].html, "base_url": base_url, **style, "roots": roots,
-                "extra_css": CHUNK_CSS, "anchors": [u.id for u in chunks[i].units],
-                "out": str(cache.paths(chunks[i].key)[0])} for i in todo}
+    jobs = {i: Job(chunks[i].html, str(cache.paths(chunks[i].key)[0]), style,
+                   tuple(u.id for u in chunks[i].units), CHUNK_CSS) for i in todo}
     if workers > 1 and todo:  # in the pool even for one chunk: there it has a time limit
         ids = {i: [u.id for u in chunks[i].units if u.kind == "article"] for i in todo}
         results = _gather(pool(workers), jobs, ids, workers)
@@ -386,18 +431,24 @@ def time_limit(html: str) -> float:
     return CHUNK_SECONDS * max(1.0, len(html) / CHUNK_CHARS)
 
 
-def _gather(executor: ProcessPoolExecutor, jobs: dict, ids: dict, workers: int) -> dict:
+Key = TypeVar("Key")
+
+
+def _gather(executor: ProcessPoolExecutor, jobs: dict[Key, Job], ids: dict[Key, list[str]],
+            workers: int) -> dict[Key, Facts]:
     """Render every job in the pool; results by the jobs' keys. A job running longer than its time limit
     kills the pool and raises shared.RenderTimeout naming its articles (`ids` by the same keys)."""
     futures = {executor.submit(render, job): key for key, job in jobs.items()}
-    pending, started, results = list(futures), {}, {}
+    pending = list(futures)
+    started: dict[Future, float] = {}
+    results: dict[Key, Facts] = {}
     try:
         while pending:
             now = time.monotonic()
             # The workers take jobs in submission order: the first `workers` pending ones are being rendered.
             for future in pending[:workers]:
                 key = futures[future]
-                limit = time_limit(jobs[key]["html"])
+                limit = time_limit(jobs[key].html)
                 if now - started.setdefault(future, now) > limit:
                     raise shared.RenderTimeout(ids[key], limit)
             wait(pending[:workers], timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
@@ -410,7 +461,7 @@ def _gather(executor: ProcessPoolExecutor, jobs: dict, ids: dict, workers: int) 
     return results
 
 
-def unit_pages(chunks: list[Chunk], facts: list[dict]) -> dict[str, int]:
+def unit_pages(chunks: list[Chunk], facts: list[Facts]) -> dict[str, int]:
     """Pages of each unit, from the anchors on each chunk's pages; blank pages (forced left/right breaks,
     which depend on where the chunk lands) are not counted: the frame makes its own."""
     counts: dict[str, int] = {}
@@ -420,14 +471,16 @@ def unit_pages(chunks: list[Chunk], facts: list[dict]) -> dict[str, int]:
     return counts
 
 
-def _chunk_sequence(chunk: Chunk, fact: dict):
+def _chunk_sequence(chunk: Chunk, fact: Facts) -> Iterator[tuple[str, int, int]]:
     """(unit id, k-th page of that unit, chunk page index) for every non-blank page of a chunk."""
     order = [u.id for u in chunk.units]
-    current, k, seen, previous = None, 0, 0, set()
-    for index, page in enumerate(fact["pages"]):
+    current: str | None = None
+    previous: set[str] = set()
+    k = seen = 0
+    for index, page in enumerate(fact.pages):
         # A box split over pages leaves its anchor on each of them: a unit starts where its anchor is new.
-        starts = [a for a in page["anchors"] if a in order and a not in previous]
-        previous = set(page["anchors"])
+        starts = [a for a in page.anchors if a in order and a not in previous]
+        previous = set(page.anchors)
         if len(starts) > 1:
             raise split.NotChunkable(f"units {', '.join(starts)} start on the same page: no page break "
                                          "between them, so they cannot be rendered apart")
@@ -435,7 +488,7 @@ def _chunk_sequence(chunk: Chunk, fact: dict):
             if order.index(starts[0]) != seen:
                 raise split.NotChunkable(f"unit {starts[0]} is out of order in its chunk")
             current, k, seen = starts[0], 0, seen + 1
-        elif page["blank"]:
+        elif page.blank:
             continue
         elif current is None:
             raise split.NotChunkable("a chunk page precedes its first unit")
@@ -446,7 +499,7 @@ def _chunk_sequence(chunk: Chunk, fact: dict):
         raise split.NotChunkable("a unit of a chunk left no anchor on any page")
 
 
-def place(units: list[split.Unit], chunks: list[Chunk], facts: list[dict], frame_pages: list[dict],
+def place(units: list[split.Unit], chunks: list[Chunk], facts: list[Facts], frame_pages: tuple[Page, ...],
           counts: dict[str, int]) -> list[merge.Placement]:
     """Match every chunk page with its frame page, checking the sequence and the text block."""
     markers = {}
@@ -457,8 +510,8 @@ def place(units: list[split.Unit], chunks: list[Chunk], facts: list[dict], frame
     frame_at: dict[tuple[str, int], int] = {}
     previous: set[str] = set()
     for index, page in enumerate(frame_pages):
-        found = [markers[a] for a in page["anchors"] if a in markers and a not in previous]
-        previous = set(page["anchors"])
+        found = [markers[a] for a in page.anchors if a in markers and a not in previous]
+        previous = set(page.anchors)
         if len(found) > 1:
             raise split.NotChunkable(f"frame page {index + 1} holds {len(found)} units: the theme does not "
                                          "break pages between articles")
@@ -469,17 +522,17 @@ def place(units: list[split.Unit], chunks: list[Chunk], facts: list[dict], frame
     placements = []
     last = -1
     for source, (chunk, fact) in enumerate(zip(chunks, facts, strict=True)):
-        for unit, k, page in _chunk_sequence(chunk, fact):
-            frame_index = frame_at.get((unit, k))
+        for unit_id, k, at in _chunk_sequence(chunk, fact):
+            frame_index = frame_at.get((unit_id, k))
             if frame_index is None or frame_index <= last:
-                raise split.NotChunkable(f"frame and chunks disagree on the pages of {unit}")
+                raise split.NotChunkable(f"frame and chunks disagree on the pages of {unit_id}")
             last = frame_index
-            mine, theirs = fact["pages"][page]["block"], frame_pages[frame_index]["block"]
+            mine, theirs = fact.pages[at].block, frame_pages[frame_index].block
             if any(abs(a - b) > 0.01 for a, b in zip(mine[1:], theirs[1:], strict=True)):
-                raise split.NotChunkable(f"the text block of {unit} page {k + 1} differs between a lone "
+                raise split.NotChunkable(f"the text block of {unit_id} page {k + 1} differs between a lone "
                                              f"chunk {mine} and the book {theirs} (e.g. :first or :left pages "
                                              "with other widths): cannot chunk this theme")
-            placements.append(merge.Placement(frame_index, source, page, (theirs[0] - mine[0]) * PX_TO_PT))
+            placements.append(merge.Placement(frame_index, source, at, (theirs[0] - mine[0]) * PX_TO_PT))
     return placements
 
 

@@ -31,7 +31,8 @@ from weasyprint.pdf.fonts import Font
 from weasyprint.text.ffi import ffi, harfbuzz
 
 from compile import fonts
-from compile.writers.pdf.weasy import patching as extension
+from compile.writers.pdf.weasy import patching
+from compile.writers.pdf.weasy.patching import Private
 
 log = logging.getLogger("anthology")
 
@@ -42,7 +43,6 @@ except ImportError:  # pragma: no cover - a declared dependency
 
 # What WeasyPrint 70 drops from its subsets (pdf/fonts.py, Font._harfbuzz_subset), besides HarfBuzz's defaults.
 DROP_TABLES = (b"BASE", b"DSIG", b"EBDT", b"EBLC", b"EBSC", b"GPOS", b"GSUB", b"JSTF", b"LTSH", b"PCLT", b"SVG ")
-SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose Font (clean, hb_face, tables...) `_clean` was written against
 _ORIGINAL_CLEAN = Font.clean
 STUB = b"anthology: deferred font program\n"  # after the sfnt tag, so WeasyPrint still tells CFF from TrueType
 
@@ -52,9 +52,9 @@ class Deferred(Exception):
 
 
 def deferred() -> contextlib.AbstractContextManager[bool]:
-    """Inside: WeasyPrint embeds a stub for each plain outline face instead of a subset of it (on the
-    WeasyPrint versions `_clean` was written against; elsewhere chunks embed real subsets, kept as they are)."""
-    return extension.installed(SUPPORTED_MAJOR, [(Font, "clean", _clean)])
+    """Inside: WeasyPrint embeds a stub for each plain outline face instead of a subset of it (while PATCH is
+    active; otherwise chunks embed real subsets, kept as they are)."""
+    return patching.installed(PATCH)
 
 
 def _clean(font, to_unicode, hinting):
@@ -75,6 +75,14 @@ def _clean(font, to_unicode, hinting):
     font.file_content = (b"OTTO" if kind == "otf" else b"\x00\x01\x00\x00") + STUB + \
         json.dumps(stub, sort_keys=True).encode()
     return None
+
+
+PATCH = patching.register(patching.Patch(
+    "font_stubs",
+    without="the same pages; a chunked PDF embeds each font once per chunk (a larger file)",
+    replaces={Private(Font, "clean", "self, to_unicode, hinting"): _clean},
+    uses=tuple(Private(Font, name) for name in ("bitmap", "png", "svg", "colr", "tables", "hb_face", "index",
+                                                "glyph_count", "upem", "family", "file_content"))))
 
 
 def identity(index: int, glyphs: int, upem: int, head: bytes) -> dict:
@@ -106,7 +114,7 @@ def stub(data: bytes) -> dict | None:
 class Member:
     """One CIDFont of a face, embedded as a stub: its descriptor, what the stub says and the ids its /W lists."""
 
-    descriptor: pikepdf.Dictionary
+    descriptor: pikepdf.Object
     stub: dict
     gids: set[int]
     notdef_outline: bool  # WeasyPrint drew .notdef for characters the face lacks (a custom /Encoding)
@@ -123,7 +131,7 @@ class Group:
 def share(pdf: pikepdf.Pdf) -> dict:
     """Point every font of a face at one union subset; returns what it did (for the log and the tests)."""
     started = time.perf_counter()
-    done = {"faces": 0, "stubs": 0}
+    done: dict[str, float] = {"faces": 0, "stubs": 0}
     for group in _groups(pdf):
         try:
             data = union_subset(group)
@@ -157,7 +165,7 @@ def _groups(pdf: pikepdf.Pdf) -> list[Group]:
             continue
         key = next((k for k in ("/FontFile2", "/FontFile3") if k in descriptor), None)
         said = stub(descriptor[key].read_bytes()) if key else None
-        if said is None:
+        if key is None or said is None:
             continue
         if cidfont.get("/CIDToGIDMap") != "/Identity" or "/CIDSet" in descriptor:
             raise Deferred(f"{obj.BaseFont}: not a font whose CIDs are glyph ids")
@@ -172,7 +180,7 @@ def _groups(pdf: pikepdf.Pdf) -> list[Group]:
     return list(groups.values())
 
 
-def widths(array: pikepdf.Array) -> dict[int, float]:
+def widths(array: pikepdf.Object) -> dict[int, float]:
     """CID -> width from a /W array, in both its forms: `c [w1 w2 ...]` and `c_first c_last w`."""
     found: dict[int, float] = {}
     items = list(array)

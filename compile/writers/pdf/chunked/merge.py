@@ -96,7 +96,7 @@ def _add_destinations(pdf, dests, missing: dict, placements: list[Placement]) ->
             continue
         dest = source_names[name]
         page_number = next((i for i, page in enumerate(source.pages) if page.obj.objgen == dest[0].objgen), None)
-        placement = where.get((index, page_number))
+        placement = None if page_number is None else where.get((index, page_number))
         if placement is None:
             continue
         x = float(dest[2]) + placement.dx if len(dest) > 2 else 0

@@ -4,7 +4,7 @@ Why: the frame (pdf_split) keeps each article's first element (its header), hidd
 strings, the bookmark and the anchors it carries. WeasyPrint still lays out everything in it (the meta
 line, its typeset spans), which was about a third of a 300-article frame's time.
 
-pdf_split marks the elements of hidden units with PRUNE. Inside `installed()`, such an element makes no box
+pdf_split marks the elements of hidden units with PRUNE. While PATCH is installed, such an element makes no box
 when neither it nor anything inside it carries what the frame takes from hidden content: string-set,
 bookmarks, anchors (ids), counters, breaks and named pages, floats and positioning (running elements,
 footnotes). A named page counts only where it changes. An element that sets a string or a bookmark is
@@ -18,15 +18,14 @@ against the chunks.
 
 from __future__ import annotations
 
-import contextlib
-
+from weasyprint.css import StyleFor
 from weasyprint.css.properties import INITIAL_VALUES
 from weasyprint.formatting_structure import boxes, build
 
 from compile.writers.pdf.chunked.split import PRUNE
-from compile.writers.pdf.weasy import patching as extension
+from compile.writers.pdf.weasy import patching
+from compile.writers.pdf.weasy.patching import Private
 
-SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose element_to_box and computed values this was written against
 _ORIGINAL = build.element_to_box
 # Properties whose effect outlives a hidden box, with their inert computed values: the frame keeps an
 # element that has any other value (a named page computes to '' where no name is set).
@@ -34,11 +33,6 @@ _INERT = {name: {INITIAL_VALUES[name]} for name in (
     "string_set", "bookmark_level", "anchor", "counter_reset", "counter_increment", "counter_set", "position",
     "float", "break_before", "break_after")} | {"page": {"auto", ""}}
 _READ_BY_CONTENT = ("string_set", "bookmark_level")  # their content() is the element's text: keep it all
-
-
-def installed() -> contextlib.AbstractContextManager[bool]:
-    """Prune marked elements for the duration of the block (False: unsupported WeasyPrint)."""
-    return extension.installed(SUPPORTED_MAJOR, [(build, "element_to_box", element_to_box)])
 
 
 def element_to_box(element, style_for, *args, **kwargs):
@@ -102,3 +96,11 @@ def _needed(element, style_for) -> str:
                 return "whole"
             return "box"
     return ""
+
+
+PATCH = patching.register(patching.Patch(
+    "frame_prune",
+    without="the same pages; a chunked PDF's frame lays out all of its hidden content (slower)",
+    replaces={Private(build, "element_to_box", "element, style_for, get_image_from_uri, base_url, "
+                      "target_collector, counter_style, footnotes, state"): element_to_box},
+    uses=(Private(StyleFor, "__call__", "self, element, pseudo_type"), Private(boxes.ParentBox, "children"))))

@@ -5,7 +5,7 @@ Why: WeasyPrint (up to at least 70) justifies a line by widening only U+0020/U+0
 characters wherever kinsoku (no 。 at line start...) or a Latin word moves the break. Browsers follow CSS
 Text 3 `text-justify: auto`: for CJK they add the extra room between characters ("inter-character").
 
-What this module does, only inside `installed()` (the PDF writer wraps render() and write_pdf() with it):
+What this module does, only while its PATCH is installed (render.extended() wraps render() and write_pdf()):
 
 1. `justify_line` is replaced. Each character gets a weight: 1 for ideographs, kana, hangul and spaces, 0 for
    punctuation, Latin letters and digits. The room left on the line is divided by the total weight, and each
@@ -24,43 +24,29 @@ What this module does, only inside `installed()` (the PDF writer wraps render() 
    and justified lines end flush even when they end with a Latin word.
 
 Nothing is inserted into the text: spacing is glyph positioning only, so the PDF's text (copy, search)
-is exactly the document's text. `installed()` restores WeasyPrint's functions on exit.
+is exactly the document's text. Leaving `patching.installed()` restores WeasyPrint's functions.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import unicodedata
 from collections.abc import Iterator
 
-import weasyprint
 from weasyprint.formatting_structure import boxes
 from weasyprint.layout import inline
 from weasyprint.text import line_break
 from weasyprint.text.ffi import TO_UNITS, ffi, pango
 
 from compile.transforms.typeset import AUTOSPACE_CLASS
-from compile.writers.pdf.weasy import patching as extension
+from compile.writers.pdf.weasy import patching
+from compile.writers.pdf.weasy.patching import Private
 
-# WeasyPrint versions whose inline.justify_line / text_align / Layout.set_text this was written against.
-SUPPORTED_MAJOR = {"70"}
 _ORIGINAL = {
     "justify_line": inline.justify_line,
     "text_align": inline.text_align,
     "set_text": line_break.Layout.set_text,
 }
-
-
-def supported(version: str = weasyprint.__version__) -> bool:
-    return extension.supported(SUPPORTED_MAJOR, version)
-
-
-def installed() -> contextlib.AbstractContextManager[bool]:
-    """Install the extension for the duration of the block; yields False (and does nothing) if unsupported."""
-    return extension.installed(SUPPORTED_MAJOR, [(inline, "justify_line", justify_line),
-                                                 (inline, "text_align", text_align),
-                                                 (line_break.Layout, "set_text", set_text)])
 
 
 # --- Character weights -----------------------------------------------------------------------------------
@@ -125,7 +111,7 @@ def justify_line(context, line, extra_width):
     if not texts or line.style["direction"] != "ltr" or not all(_plain(box) for box in texts):
         return _ORIGINAL["justify_line"](context, line, extra_width)
     box_weights = {id(box): weighing(box.text) for box in texts}
-    total = sum(w[1] for w in box_weights.values())
+    total: float = sum(w[1] for w in box_weights.values())
     first, last = leaves[0], leaves[-1]
     if isinstance(first, boxes.TextBox):
         total -= box_weights[id(first)][0] / 2
@@ -238,3 +224,14 @@ def set_text(self, text, justify=False):
     pango.pango_layout_set_attributes(self.layout, attr_list)
 
 
+# --- The patch ---------------------------------------------------------------------------------------------
+
+PATCH = patching.register(patching.Patch(
+    "justify",
+    without="Chinese lines are justified at spaces only: ragged by up to two characters",
+    replaces={Private(inline, "justify_line", "context, line, extra_width"): justify_line,
+              Private(inline, "text_align", "context, line, available_width, last"): text_align,
+              Private(line_break.Layout, "set_text", "self, text, justify"): set_text},
+    uses=(Private(line_break, "create_layout", "text, style, context, max_width, justification_spacing"),
+          Private(line_break.Layout, "deactivate", "self"), Private(line_break.Layout, "layout"),
+          Private(line_break.Layout, "text"), Private(boxes.TextBox, "translate"))))

@@ -5,7 +5,7 @@ an A5 table of contents. The copies share one Pango layout, which WeasyPrint fre
 memory, so drawing each copy builds and shapes it again: for a 300-entry contents, ~9,000 layouts and
 about 1 s of a 573-page frame.
 
-Inside `installed()`, the layout a leader's copies share stays built while they are drawn (one build per
+While PATCH is installed, the layout a leader's copies share stays built while they are drawn (one build per
 leader instead of one per dot; it is a few glyphs). Everything is drawn as before, each copy at its own
 position: the PDF's page content is byte for byte the same. (One text run for all the dots would be
 cheaper still, but PDF glyph advances are rounded to 1/1000 em, so dots would drift by up to ~0.5 pt over a
@@ -14,20 +14,13 @@ line and stop lining up in columns.)
 
 from __future__ import annotations
 
-import contextlib
-
 from weasyprint.layout import inline, leader
 from weasyprint.text import line_break
 
-from compile.writers.pdf.weasy import patching as extension
+from compile.writers.pdf.weasy import patching
+from compile.writers.pdf.weasy.patching import Private
 
-SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose handle_leader and Layout this was written against
 _ORIGINAL = inline.handle_leader
-
-
-def installed() -> contextlib.AbstractContextManager[bool]:
-    """Keep leader layouts built while they are drawn, for the duration of the block (False: unsupported)."""
-    return extension.installed(SUPPORTED_MAJOR, [(inline, "handle_leader", handle_leader)])
 
 
 class KeptLayout(line_break.Layout):
@@ -49,3 +42,12 @@ def handle_leader(context, line, containing_block) -> None:
     for child in box.children:
         if type(child.pango_layout) is line_break.Layout:
             child.pango_layout.__class__ = KeptLayout  # same object, same slots: the copies keep sharing it
+
+
+PATCH = patching.register(patching.Patch(
+    "leaders",
+    without="the same pages; tables of contents are drawn slower (one text layout per leader dot)",
+    replaces={Private(inline, "handle_leader", "context, line, containing_block"): handle_leader},
+    uses=(Private(leader, "leader_index", "box"), Private(line_break.Layout, "reactivate", "self, style"),
+          Private(line_break.Layout, "deactivate", "self"), Private(line_break.Layout, "layout"),
+          Private(line_break.Layout, "style"))))

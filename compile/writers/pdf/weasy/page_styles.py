@@ -6,7 +6,7 @@ cascade that keeps every earlier page's entries: work that grows with the square
 most of a frame's time (pdf_chunks: ~10 ms of a page's ~12 ms at 573 pages).
 
 Pages of one kind get the same styles: @page selectors match on side, blank, name and :first, and only
-:nth() looks further. So, inside `installed()`, the first page of a kind is styled by WeasyPrint and each
+:nth() looks further. So, while PATCH is installed, the first page of a kind is styled by WeasyPrint and each
 later one shares its style objects. Layout adjusts them in place only to values that are the same on every
 page of the kind (the page counter's increment, the root's overflow), and a shared style keeps what it has
 computed: copies, which computed every property again lazily on every page, made a 573-page frame ~15 %
@@ -15,28 +15,17 @@ slower. A document whose stylesheets use :nth() is styled by WeasyPrint's own fu
 
 from __future__ import annotations
 
-import contextlib
 import weakref
 
-import weasyprint
+from weasyprint.css import StyleFor
 from weasyprint.layout import page as layout_page
 
-from compile.writers.pdf.weasy import patching as extension
+from compile.writers.pdf.weasy import patching
+from compile.writers.pdf.weasy.patching import Private
 
-SUPPORTED_MAJOR = {"70"}  # WeasyPrint versions whose PageType and StyleFor this was written against
 _ORIGINAL = layout_page.set_page_type_computed_styles
 # Per document (its StyleFor): page kind -> (its first page type, its pseudo-elements); None if :nth() is used.
 _KINDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def supported(version: str = weasyprint.__version__) -> bool:
-    return extension.supported(SUPPORTED_MAJOR, version)
-
-
-def installed() -> contextlib.AbstractContextManager[bool]:
-    """Compute page styles once per kind of page for the duration of the block (False: unsupported)."""
-    return extension.installed(SUPPORTED_MAJOR, [(layout_page, "set_page_type_computed_styles",
-                                                  set_page_type_computed_styles)])
 
 
 def kind(page_type) -> tuple:
@@ -65,3 +54,12 @@ def set_page_type_computed_styles(page_type, html, style_for) -> None:
     for pseudo in pseudos:
         computed[page_type, pseudo] = computed[earlier, pseudo]
     return None
+
+
+PATCH = patching.register(patching.Patch(
+    "page_styles",
+    without="the same pages; long PDFs are paginated slower (page styles computed again for every page)",
+    replaces={Private(layout_page, "set_page_type_computed_styles", "page_type, html, style_for"):
+              set_page_type_computed_styles},
+    uses=(Private(StyleFor, "_sheets"), Private(StyleFor, "get_computed_styles", "self"),
+          *(Private(layout_page.PageType, name) for name in ("side", "blank", "name", "index")))))

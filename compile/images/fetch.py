@@ -1,0 +1,370 @@
+"""Fetching, the only network I/O of a build: each original once into the cache, concurrently, with timeouts, a
+total deadline, a byte limit, redirects checked hop by hop, and every connection checked against the address it
+really goes to. A local image (`Image.local`) is read from the source folder instead, offline too."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import os
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+import certifi
+import httpcore
+import httpx
+from PIL import Image as PILImage
+
+from compile import sources
+from compile.config import ImageSettings
+from compile.images.cache import Cache
+from compile.images.decode import FORMATS, VERIFY_BOX, decoded
+from compile.images.errors import FetchError
+from compile.images.markup import LOCAL_HOST, MALFORMED, MALFORMED_HOST, well_formed
+from compile.model import Image
+
+USER_AGENT = "anthology-compiler/0.1 (+https://example.invalid/anthology)"
+MAX_REDIRECTS = 5
+
+
+class Retryable(FetchError):
+    pass
+
+
+def check_url(url: str) -> None:
+    """FetchError unless `url` is a well-formed http(s) URL with a host. Never raises anything else."""
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError:
+        raise FetchError(MALFORMED) from None
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(f"scheme '{parts.scheme or '(none)'}' refused (only http and https)")
+    if not host:
+        raise FetchError("no host in URL")
+    if host == MALFORMED_HOST or not well_formed(url):
+        raise FetchError(MALFORMED)
+
+
+def allowed_address(address: str, allow_private: bool) -> bool:
+    """Public addresses always; loopback and private (RFC 1918, ULA) only when allowed; never
+    link-local (cloud metadata lives at 169.254.169.254), multicast, reserved or unspecified."""
+    ip = ipaddress.ip_address(address.split("%")[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.is_loopback:
+        return allow_private
+    if ip.is_link_local or ip.is_multicast or ip.is_unspecified or ip.is_reserved:
+        return False
+    if ip.is_global:
+        return True
+    return allow_private and ip.is_private
+
+
+def resolve(host: str, port: int, allow_private: bool) -> list[str]:
+    """The addresses `host` may be reached at; FetchError when there are none we may use."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(f"cannot resolve host {host}: {exc}") from None
+    addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # IPv4 or IPv6: a str
+    refused = [a for a in addresses if not allowed_address(a, allow_private)]
+    if refused:
+        hint = "" if allow_private else " (set [images] allow_private_hosts = true for intranet hosts)"
+        raise FetchError(f"host {host} resolves to a non-public address ({refused[0]}); refused{hint}")
+    return addresses
+
+
+_deadline = threading.local()  # the current download's time.monotonic() deadline, per worker thread
+
+
+def _bounded(timeout: float | None) -> float | None:
+    """`timeout`, cut to what is left before this thread's download deadline."""
+    remaining = getattr(_deadline, "value", float("inf")) - time.monotonic()
+    if remaining <= 0:
+        raise httpcore.ReadTimeout("total deadline passed")
+    if remaining == float("inf"):
+        return timeout
+    return min(timeout, remaining) if timeout is not None else remaining
+
+
+class _GuardedStream(httpcore.NetworkStream):
+    """Every read and write is bounded by the download's total deadline, not only per operation:
+    a server dripping one byte at a time (headers included) cannot hold a worker past it."""
+
+    def __init__(self, inner: httpcore.NetworkStream):
+        self.inner = inner
+
+    def _timeout(self, timeout: float | None) -> float | None:
+        return _bounded(timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, self._timeout(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, self._timeout(timeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _GuardedStream(self.inner.start_tls(ssl_context, server_hostname, self._timeout(timeout)))
+
+    def get_extra_info(self, info: str):
+        return self.inner.get_extra_info(info)
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """Connect only to addresses we checked ourselves: the check and the connection use the same
+    resolution, so DNS rebinding cannot slip a private address in between, and redirects are covered."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+        self.inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        error: Exception | None = None
+        for address in resolve(host, port, self.allow_private):
+            try:
+                stream = self.inner.connect_tcp(address, port, _bounded(timeout),
+                                                local_address, socket_options)
+                return _GuardedStream(stream)
+            except httpcore.ConnectError as exc:
+                error = exc
+        raise error or httpcore.ConnectError(f"no address for {host}")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def new_pool(settings: ImageSettings) -> httpcore.ConnectionPool:
+    return httpcore.ConnectionPool(
+        ssl_context=ssl.create_default_context(cafile=certifi.where()),
+        max_connections=max(1, settings.concurrency),
+        max_keepalive_connections=max(1, settings.concurrency),
+        network_backend=GuardedBackend(settings.allow_private_hosts),
+    )
+
+
+def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, deadline: float) -> bytes:
+    """GET with redirects checked hop by hop, a byte limit read as it streams, and a total deadline."""
+    timeouts = {"connect": settings.connect_timeout, "read": settings.read_timeout,
+                "write": settings.read_timeout, "pool": settings.total_timeout}
+    headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", b"image/*")]
+    for _hop in range(MAX_REDIRECTS + 1):
+        check_url(url)
+        _deadline.value = deadline
+        try:
+            target = wire_url(url)
+            with pool.stream("GET", target, headers=headers, extensions={"timeout": timeouts}) as response:
+                status = response.status
+                fields = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
+                if status in (301, 302, 303, 307, 308):
+                    location = fields.get("location", "").strip()
+                    if not location:
+                        raise FetchError(f"HTTP {status} without a Location")
+                    try:
+                        url = urljoin(url, location)
+                    except ValueError:
+                        raise FetchError(f"HTTP {status} to a {MALFORMED}") from None
+                    continue
+                if status >= 500 or status == 429:
+                    raise Retryable(f"HTTP {status}")
+                if status >= 400:
+                    raise FetchError(f"HTTP {status}")
+                if status != 200:
+                    raise FetchError(f"HTTP {status}: no image in the response")
+                declared = fields.get("content-length", "")
+                if declared.isdigit() and int(declared) > settings.max_bytes:
+                    raise FetchError(f"too large: {int(declared)} bytes declared > limit of {settings.max_bytes}")
+                return _read_limited(response, settings.max_bytes)
+        except httpcore.TimeoutException:
+            if time.monotonic() >= deadline:
+                raise FetchError(f"took longer than the total timeout of {settings.total_timeout:g} s") from None
+            raise Retryable(f"timed out (no data for {settings.read_timeout:g} s)") from None
+        except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
+            raise FetchError(f"connection failed: {exc or type(exc).__name__}") from None
+        except ssl.SSLError as exc:
+            raise FetchError(f"TLS failed: {exc}") from None
+        finally:
+            _deadline.value = float("inf")
+    raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+
+def wire_url(url: str) -> httpcore.URL:
+    """The URL as sent: IDNA host (例子.测试 -> xn--...), non-ASCII path and query percent-encoded."""
+    try:
+        parsed = httpx.URL(url)
+        return httpcore.URL(scheme=parsed.raw_scheme, host=parsed.raw_host, port=parsed.port,
+                            target=parsed.raw_path)
+    except (httpx.InvalidURL, UnicodeError, TypeError, ValueError) as exc:
+        raise FetchError(f"{MALFORMED} ({exc})") from None
+
+
+def _read_limited(response, limit: int) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_stream():
+        size += len(chunk)
+        if size > limit:
+            raise FetchError(f"too large: aborted past the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def fetch_one(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, sleep=time.sleep) -> bytes:
+    """Download with retries (timeouts, 5xx, 429) and exponential backoff, all within total_timeout."""
+    deadline = time.monotonic() + settings.total_timeout
+    delay = settings.backoff
+    for attempt in range(settings.retries + 1):
+        try:
+            return download(pool, url, settings, deadline)
+        except Retryable as exc:
+            if attempt == settings.retries or time.monotonic() + delay >= deadline:
+                raise FetchError(f"{exc} (after {attempt + 1} attempts)") from None
+            sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class FetchSummary:
+    fetched: int = 0  # downloaded (or read from the source folder) in this build
+    cached: int = 0  # already in the cache
+    failed: int = 0
+    bytes: int = 0  # downloaded in this build
+    local: int = 0  # of which read from the source folder (relative references)
+    seconds: float = 0.0
+    profiles: dict = field(default_factory=dict)  # per output profile: variants' total size, budget, recompression
+
+    def line(self) -> str:
+        return (f"images: {self.fetched} fetched ({self.bytes / 1e6:.1f} MB), {self.cached} from cache, "
+                f"{self.failed} failed, in {self.seconds:.1f} s")
+
+
+def fetch_all(
+    images_: list[Image],
+    settings: ImageSettings,
+    cache: Cache,
+    offline: bool = False,
+    on_done: Callable[[Image], None] | None = None,
+    source: Path | None = None,
+) -> FetchSummary:
+    """Put each image's original into the cache (checked to be a decodable image) and set its status.
+
+    Variants are made later, per output, by `use_profile`. Images sharing a URL are fetched once. An image with
+    a `local` file in `source` (the source folder) is read from it, offline too, through the same checks as the
+    articles (compile/sources.py); a missing one falls back to its web URL, if it has one.
+    """
+    started = time.monotonic()
+    summary = FetchSummary()
+    lock = threading.Lock()
+    host_slots: dict[str, threading.Semaphore] = {}
+    cache.sweep()
+
+    def work(image: Image, pool: httpcore.ConnectionPool) -> None:
+        data = b""
+        try:
+            data = _local_original(image, source, settings.max_bytes)
+            original = cache.original(Cache.name(image))
+            if original.is_file():
+                image.from_cache = True
+                _describe_original(image, original)
+            elif offline and not data:
+                raise FetchError("offline, and not in the image cache")
+            else:
+                data = data or _download(image, pool)
+                with decoded(data, settings.max_pixels, VERIFY_BOX) as picture:  # only checked: a small one
+                    (image.width, image.height), image.bytes = picture.info["full_size"], len(data)
+                cache.write(original, data)
+            image.status, image.reason = "ok", ""
+        except FetchError as exc:
+            image.status, image.reason = "failed", str(exc)
+        except Exception as exc:  # noqa: BLE001 - one odd image must not sink the build
+            image.status, image.reason = "failed", f"internal error: {type(exc).__name__}: {exc}"
+        with lock:
+            if image.status == "ok":
+                summary.cached += image.from_cache
+                summary.fetched += not image.from_cache
+                summary.local += bool(image.digest)
+                summary.bytes += len(data) if not image.from_cache else 0
+            else:
+                summary.failed += 1
+            if on_done:
+                on_done(image)  # under the lock: callers (a progress bar) need not be thread-safe
+
+    def _download(image: Image, pool: httpcore.ConnectionPool) -> bytes:
+        host = urlsplit(image.url).hostname or ""
+        with lock:
+            slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
+        with slot:
+            return fetch_one(pool, image.url, settings)
+
+    unique: dict[str, list[Image]] = {}
+    for image in images_:
+        unique.setdefault(image.url, []).append(image)
+    with new_pool(settings) as pool, ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as workers:
+        list(workers.map(lambda img: work(img, pool), [group[0] for group in unique.values()]))
+    for group in unique.values():
+        for twin in group[1:]:
+            _copy_result(group[0], twin)
+            if on_done:
+                on_done(twin)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _local_original(image: Image, source: Path | None, limit: int) -> bytes:
+    """The bytes of the image's local file, its digest set; b"" for an image to fetch from the web. FetchError for
+    a local image whose file is missing and that has no web URL to fall back to, and for a malformed URL."""
+    data = _local_bytes(image, source, limit)
+    if data:
+        image.digest = hashlib.sha256(data).hexdigest()
+        return data
+    if image.url.startswith(f"http://{LOCAL_HOST}/"):
+        tried = f" (nor static/{image.local})" if image.local and image.found_url.startswith("/") else ""
+        raise FetchError(f"local file not found: {image.local or unquote(image.url.split('/', 3)[3])}{tried}")
+    check_url(image.url)
+    return b""
+
+
+def _local_bytes(image: Image, source: Path | None, limit: int) -> bytes | None:
+    """The bytes of the image's local file, read inside the source folder (never through a link out of it, at
+    most `limit` bytes); a site-root reference (`/images/x.png`) is also looked for in Hugo's `static/`. None
+    when there is no such file; FetchError when there is one that may not be read."""
+    if not image.local or source is None:
+        return None
+    candidates = [image.local] + ([f"static/{image.local}"] if image.found_url.startswith("/") else [])
+    for candidate in candidates:
+        if not os.path.lexists(source / candidate):
+            continue
+        try:
+            return sources.read_inside(source, candidate, limit)
+        except sources.Skipped as exc:
+            raise FetchError(f"local file {candidate}: {exc}") from None
+    return None
+
+
+def _describe_original(image: Image, original: Path) -> None:
+    """Size and pixel dimensions of a cached original, from its header only (a cache hit stays cheap)."""
+    image.bytes = original.stat().st_size
+    try:
+        with PILImage.open(original, formats=FORMATS) as probe:
+            image.width, image.height = probe.size
+    except Exception as exc:  # noqa: BLE001 - a damaged cache entry is refetched next time
+        original.unlink(missing_ok=True)
+        raise FetchError(f"cached copy unreadable ({exc}); removed, it is fetched again next build") from None
+
+
+def _copy_result(source: Image, target: Image) -> None:
+    for name in ("status", "reason", "path", "media_type", "width", "height", "bytes", "from_cache", "digest"):
+        setattr(target, name, getattr(source, name))
+    target.variants = dict(source.variants)
+

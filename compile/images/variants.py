@@ -1,0 +1,217 @@
+"""Variants: one per output profile (epub, eink, print), made from the cached original, fitted into a size budget;
+each image is pointed at its variant for the writer."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import cast
+
+from PIL import Image as PILImage
+
+from compile import pages
+from compile.config import ImageSettings
+from compile.images.cache import Cache
+from compile.images.decode import decoded
+from compile.images.errors import FetchError
+from compile.model import Image
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How one output wants its images: fitted into `box` pixels, JPEG `quality`, maybe grayscale."""
+
+    name: str  # epub | eink | print
+    box: tuple[int, int]
+    quality: int = 80
+    grayscale: bool = False
+
+    @property
+    def tag(self) -> str:
+        """The variant folder: changing any parameter makes new variants, never reuses stale ones."""
+        gray = "-gray" if self.grayscale else ""
+        return f"{self.name}-{self.box[0]}x{self.box[1]}-q{self.quality}{gray}"
+
+
+PROFILES = ("epub", "eink", "print")
+
+def profile(name: str, settings: ImageSettings, printed_width_mm: float = 0.0) -> Profile:
+    """The profile of an output: `epub` (long side ≤ max_side), `eink` (gray, 1072×1448), or
+    `print` (≤ print_ppi at `printed_width_mm`, the width of a full-width figure on the page)."""
+    if name == "epub":
+        return Profile("epub", (settings.max_side, settings.max_side), settings.jpeg_quality)
+    if name == "eink":
+        return Profile("eink", (1072, 1448), settings.jpeg_quality, grayscale=True)
+    if name == "print":
+        width_mm = settings.print_width_mm or printed_width_mm or pages.text_width_mm(pages.DEFAULT)
+        width = round(width_mm / 25.4 * settings.print_ppi)
+        return Profile("print", (width, round(width * 1.5)), settings.print_quality)
+    raise ValueError(f"unknown image profile '{name}'; choose from {', '.join(PROFILES)}")
+
+
+def render(picture: PILImage.Image, target: Profile) -> tuple[bytes, str, tuple[int, int]]:
+    """(encoded bytes, suffix, size): JPEG for photos; PNG for transparency and line art."""
+    as_png = _wants_png(picture)
+    picture = _normalise_mode(picture, as_png, target.grayscale)
+    if picture.width > target.box[0] or picture.height > target.box[1]:
+        # What thumbnail() makes, without first copying the whole picture (the largest allocation here).
+        picture = picture.resize(fitted(picture.size, target.box), PILImage.Resampling.LANCZOS, reducing_gap=2.0)
+    out = io.BytesIO()
+    if as_png:
+        picture.save(out, "PNG", optimize=True)
+    else:
+        picture.save(out, "JPEG", quality=target.quality, optimize=True, progressive=True)
+    return out.getvalue(), ".png" if as_png else ".jpg", picture.size
+
+
+def fitted(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The size Pillow's thumbnail() gives `size` fitted into `box`, aspect kept (its rounding)."""
+    width, height = size
+    x, y = box
+    aspect = width / height
+
+    def rounded(number: float, key) -> int:
+        return max(min(math.floor(number), math.ceil(number), key=key), 1)
+
+    if x / y >= aspect:
+        x = rounded(y * aspect, key=lambda n: abs(aspect - n / y))
+    else:
+        y = rounded(x / aspect, key=lambda n: 0 if n == 0 else abs(aspect - x / n))
+    return x, y
+
+
+def _wants_png(picture: PILImage.Image) -> bool:
+    """Real transparency, or few colours (charts, diagrams, screenshots of text) that JPEG would smear.
+    A JPEG source stays JPEG: it has no alpha, and its artefacts already ruled out crisp line art."""
+    if picture.info.get("source_format") == "JPEG":
+        return False
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+        alpha = picture.convert("RGBA").getchannel("A")
+        if cast(int, alpha.getextrema()[0]) < 255:  # one band: (lowest, highest)
+            return True
+    if picture.mode in ("1", "P"):
+        return True
+    if picture.mode in ("RGB", "L", "RGBA", "LA"):
+        sample = picture if picture.width * picture.height <= 1_000_000 else picture.resize((800, 800))
+        return sample.getcolors(64) is not None
+    return False
+
+
+def _normalise_mode(picture: PILImage.Image, as_png: bool, grayscale: bool) -> PILImage.Image:
+    if picture.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        picture = picture.convert("I").point(lambda v: v / 256).convert("L")
+    if picture.mode == "CMYK":
+        picture = picture.convert("RGB")
+    has_alpha = as_png and (picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info)
+    if grayscale:
+        return picture.convert("LA" if has_alpha else "L")
+    if has_alpha:
+        return picture.convert("RGBA")
+    return picture if picture.mode in ("RGB", "L") else picture.convert("RGB")
+
+
+Loader = Callable[[tuple[int, int]], contextlib.AbstractContextManager[PILImage.Image]]
+
+
+def _make_variant(image: Image, load: Loader, cache: Cache, target: Profile) -> None:
+    """`load(box)` decodes the original for a variant fitting `box`; its pixels stay in the budget until the
+    variant is encoded."""
+    existing = [p for p in (cache.variant(Cache.name(image), target.tag, s) for s in (".jpg", ".png")) if p.is_file()]
+    if existing:
+        path = existing[0]
+        with PILImage.open(path) as done:
+            size = done.size
+    else:
+        with load(target.box) as picture:
+            encoded, suffix, size = render(picture, target)
+        path = cache.variant(Cache.name(image), target.tag, suffix)
+        cache.write(path, encoded)
+    image.path = path
+    image.media_type = "image/png" if path.suffix == ".png" else "image/jpeg"
+    image.variants[target.name] = {"width": size[0], "height": size[1], "bytes": path.stat().st_size,
+                                   "media_type": image.media_type, "profile": target.tag}
+    image.status, image.reason = "ok", ""
+
+
+# Each step: (JPEG quality, share of the box's side). PNGs only shrink.
+BUDGET_LADDER = ((70, 1.0), (60, 0.85), (50, 0.7), (40, 0.55), (35, 0.45), (30, 0.35))
+
+
+def use_profile(images_: list[Image], target: Profile, cache: Cache, settings: ImageSettings,
+                budget_bytes: int = 0) -> dict:
+    """Make (or reuse) every fetched image's variant for `target` and point the images at it.
+
+    When the variants add up to more than `budget_bytes` (0: no budget), they are made again with
+    lower quality and smaller sides, step by step, until they fit; the returned entry says so.
+    """
+    ok = list({image.url: image for image in images_ if image.status == "ok"}.values())
+    chosen = target
+    total = _variants_for(ok, chosen, cache, settings)
+    entry = {"profile": target.tag, "images": len(ok), "bytes": total, "budget": budget_bytes or None,
+             "recompressed": None}
+    if budget_bytes and total > budget_bytes:
+        first = total
+        for quality, share in BUDGET_LADDER:
+            box = (max(200, round(target.box[0] * share)), max(200, round(target.box[1] * share)))
+            chosen = replace(target, box=box, quality=min(quality, target.quality))
+            total = _variants_for(ok, chosen, cache, settings)
+            if total <= budget_bytes:
+                break
+        fits = "fits" if total <= budget_bytes else "still over budget"
+        entry.update(profile=chosen.tag, bytes=total, recompressed=(
+            f"{target.name} images were {first / 1e6:.1f} MB, over the budget of {budget_bytes / 1e6:.1f} MB; "
+            f"recompressed at JPEG quality {chosen.quality}, at most {chosen.box[0]}×{chosen.box[1]} px: "
+            f"{total / 1e6:.1f} MB ({fits})"))
+    twins = {image.url: image for image in ok}
+    for image in images_:
+        source = twins.get(image.url)
+        if source is not None and source is not image:
+            image.path, image.media_type = source.path, source.media_type
+            image.variants[target.name] = dict(source.variants.get(target.name, {}))
+    return entry
+
+
+def _variants_for(ok: list[Image], target: Profile, cache: Cache, settings: ImageSettings) -> int:
+    def one(image: Image) -> int:
+        try:
+            _make_variant(image, lambda box: _load_original(image, cache, settings, box), cache, target)
+            return image.variants[target.name]["bytes"]
+        except FetchError as exc:
+            image.status, image.reason, image.path = "failed", str(exc), None
+            return 0
+        except Exception as exc:  # noqa: BLE001 - one odd image must not sink its article or the build
+            image.status, image.reason, image.path = "failed", f"internal error: {type(exc).__name__}: {exc}", None
+            return 0
+
+    with ThreadPoolExecutor(max_workers=max(1, min(os.cpu_count() or 1, 4))) as workers:
+        return sum(workers.map(one, ok))
+
+
+def _load_original(image: Image, cache: Cache, settings: ImageSettings,
+                   box: tuple[int, int]) -> contextlib.AbstractContextManager[PILImage.Image]:
+    original = cache.original(Cache.name(image))
+    try:
+        data = original.read_bytes()
+    except OSError as exc:
+        raise FetchError(f"the cached original is gone ({exc})") from None
+    return decoded(data, settings.max_pixels, box)
+
+
+def report_entry(image: Image, article_id: str) -> dict:
+    entry: dict[str, object] = {"url": image.url, "article": article_id, "status": image.status,
+                                "reason": image.reason}
+    if image.found_url and image.found_url != image.url:
+        entry["found_url"] = image.found_url
+    if image.local:
+        entry["local"] = image.local  # the file of the source folder it names (read from disk when it exists)
+    if image.status == "ok":
+        entry.update(width=image.width, height=image.height, bytes=image.bytes,
+                     media_type=image.media_type, cached=image.from_cache)
+        if image.variants:
+            entry["variants"] = {name: dict(v) for name, v in image.variants.items()}
+    return entry

@@ -1,0 +1,79 @@
+"""The formats a build writes: one entry each, with one signature (pandoc's table of writers).
+
+An entry's `write(book, target, resources)` makes what its format adds to a build: the file at `target`, any
+file beside it (the PDF's imposed booklet), or nothing when it could not be made, the book saying why.
+Its `images(book)` says which variants of the figures it wants; compile/build/pipeline.py makes them before
+it writes (image I/O stays with the build). Adding a format is one module and one entry here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from compile import pages
+from compile.model import Anthology
+from compile.writers import epub
+from compile.writers.context import Book, Output, Resources
+from compile.writers.pdf import prepress
+from compile.writers.pdf import writer as pdf
+
+
+@dataclass(frozen=True)
+class ImageSpec:
+    """The figures a format wants: a profile of images/variants.py (`profile()`), recompressed within a budget."""
+
+    profile: str  # epub | eink | print
+    width_mm: float = 0.0  # printed width of a full-width figure (print); 0 = the profile's default
+    budget_mb: float = 0.0  # 0 = no budget
+
+
+@dataclass(frozen=True)
+class Writer:
+    """One format: how it writes a book, and the images it wants for it."""
+
+    name: str  # as `formats` and --format say it; also the file's extension
+    write: Callable[[Book, Path, Resources], list[Output]]
+    images: Callable[[Book], ImageSpec]
+
+
+def _write_epub(book: Book, target: Path, resources: Resources) -> list[Output]:
+    return [epub.write(book, target, resources)]
+
+
+def _epub_images(book: Book) -> ImageSpec:
+    settings = book.settings.images
+    return ImageSpec(settings.epub_profile, budget_mb=settings.epub_budget_mb)
+
+
+def _write_pdf(book: Book, target: Path, resources: Resources) -> list[Output]:
+    try:
+        output = pdf.write(book, target, resources)
+    except pdf.RenderTimeout as exc:  # the other outputs are still made and published
+        _too_slow(book.anthology, exc)
+        return []
+    if book.settings.pdf.impose == "booklet":
+        return [output, prepress.impose_booklet(target, target.with_name(f"{book.slug}.booklet.pdf"))]
+    return [output]
+
+
+def _too_slow(part: Anthology, exc: pdf.RenderTimeout) -> None:
+    """No PDF: the book's warnings say why, and each article that was being rendered says so too."""
+    part.warnings.append(str(exc))
+    for article in part.articles:
+        if article.id in exc.ids:
+            article.warn(f"PDF: rendering took longer than {exc.seconds:.0f} s; no PDF was written")
+
+
+def _pdf_images(book: Book) -> ImageSpec:
+    """Print resolution at the width of a full-width figure on the book's page."""
+    width = pages.text_width_mm(book.settings.pdf.page_size or book.theme.page_size)
+    return ImageSpec("print", width, book.settings.images.pdf_budget_mb)
+
+
+# compile/config.py's FORMATS names the same (it may not import the writers; tests/test_writer_registry.py).
+WRITERS: dict[str, Writer] = {writer.name: writer for writer in (
+    Writer("epub", _write_epub, _epub_images),
+    Writer("pdf", _write_pdf, _pdf_images),
+)}
