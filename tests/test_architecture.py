@@ -104,6 +104,13 @@ def test_transforms_reach_no_network_code(transform):
     assert not network, f"{transform} reaches network code through {sorted(network)}"
 
 
+@pytest.mark.parametrize("writer", sorted(m for m in MODULES if m.startswith("compile.writers.")))
+def test_writers_reach_neither_the_build_nor_the_network(writer):
+    """Writers get the book and its resources; fetching and orchestration stay with the build."""
+    reached = reachable(writer)
+    assert not {m for m in reached if m.startswith("compile.build") or m == "compile.images.fetch"}
+
+
 # Modules of the three former cycles (pdf <-> pdf_chunks; config <-> prepress <-> context <-> theme; readers <->
 # frontmatter): each must import alone, first, in a fresh interpreter.
 FORMER_CYCLES = [

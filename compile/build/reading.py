@@ -36,7 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from compile.build import volumes
+from compile import processes
 from compile.config import Override, available_cpus
 from compile.model import Article
 
@@ -198,7 +198,7 @@ class _Pool:
         lost = [job for jobs in self.running.values() for job in jobs]
         self.running.clear()
         if self.executor is not None:
-            volumes.stop(self.executor)
+            processes.stop(self.executor)
         self.executor = None
         suspects = [job for job in lost if self.states[job.index] == READING] or lost  # died between articles
         for job in suspects:
@@ -212,7 +212,7 @@ class _Pool:
             return self.alone.submit(_read_batch, self.read, [job]).result()[0]
         except BrokenProcessPool:
             how = _how_it_died(self.alone)
-            volumes.stop(self.alone)
+            processes.stop(self.alone)
             self.alone = None
             return Outcome(job.index, status="failed", reason=DIED + how,
                            records=_warning(f"{job.relative}: {DIED}{how}"))
@@ -220,7 +220,7 @@ class _Pool:
     def close(self) -> None:
         for executor in (self.executor, self.alone):
             if executor is not None:
-                volumes.stop(executor)
+                processes.stop(executor)
         self.executor = self.alone = None
         self.running.clear()
 
@@ -274,7 +274,7 @@ _COLLECT = _Collect()
 
 def _init_worker(parent: int, states) -> None:
     global _STATES
-    volumes.init_worker(parent)  # dies with the build, leaves Ctrl-C to it
+    processes.init_worker(parent)  # dies with the build, leaves Ctrl-C to it
     gc.freeze()  # the heap inherited from the build is never garbage here: no collection need walk it (or copy it)
     _STATES = states
     root = logging.getLogger()

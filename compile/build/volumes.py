@@ -7,17 +7,14 @@ inside a pool): the volumes are the parallelism.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
 import os
-import signal
-import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from compile import processes
 from compile.model import Anthology
 from compile.writers.context import Book, Output
 
@@ -65,51 +62,16 @@ def run(jobs: list[Job], write: Write, scheduler: str = "", workers: int = 0) ->
                              else os.cpu_count() or 1)
     if workers <= 1:
         return [write(_alone_job(job)) for job in jobs]
-    executor = ProcessPoolExecutor(max_workers=workers, initializer=init_worker,
+    executor = ProcessPoolExecutor(max_workers=workers, initializer=processes.init_worker,
                                    initargs=(os.getpid(),))
     try:
         futures = [executor.submit(write, _alone_job(job)) for job in jobs]
         results = [future.result() for future in futures]
     except BaseException:  # Ctrl-C, or a volume failed: the others' workers stop now, writing nothing more
-        stop(executor)
+        processes.stop(executor)
         raise
     executor.shutdown()
     return results
-
-
-# ------------------------------------------------------------------------------------------------ processes
-# Shared with the PDF chunk pool (compile/writers/pdf/chunked/build.py).
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-
-
-def init_worker(parent: int) -> None:
-    """In a pool's worker: die with the parent (its PID), leave Ctrl-C to it.
-
-    The kernel sends SIGKILL when the parent dies (even by kill -9), so no worker outlives the build; a
-    parent already gone before this ran is caught by the getppid check. SIGINT (sent by a terminal to the
-    whole process group) is the parent's to handle: it stops the workers. SIGTERM takes its default action
-    (a forked worker would otherwise run the parent's handler).
-    """
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):  # no prctl: workers end when their pipe to the parent breaks
-            pass
-    if os.getppid() != parent:
-        os._exit(1)  # the parent died before the death signal was set
-
-
-def stop(executor: ProcessPoolExecutor) -> None:
-    """Kill a pool's workers now. shutdown() alone lets each finish its task, and so does the interpreter's
-    exit, which joins them: minutes for a PDF chunk."""
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
-        with contextlib.suppress(OSError, ValueError):  # already gone, or closed
-            process.kill()
-    executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _on_dask(jobs: list[Job], write: Write, scheduler: str) -> list[Done]:

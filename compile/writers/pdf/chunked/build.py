@@ -35,8 +35,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
-from compile import atomic, cachekey, fonts
-from compile.build import volumes
+from compile import atomic, cachekey, fonts, processes
 from compile.writers.context import Book, Output
 from compile.writers.pdf import prepress
 from compile.writers.pdf import render as shared
@@ -296,7 +295,7 @@ _POOL: dict[int, ProcessPoolExecutor] = {}
 
 
 def _init_worker(parent: int) -> None:
-    volumes.init_worker(parent)  # dies with the build, leaves Ctrl-C to it
+    processes.init_worker(parent)  # dies with the build, leaves Ctrl-C to it
     import compile.writers.pdf  # noqa: F401 - weasyprint and the writer's extensions, once per worker
 
     gc.freeze()  # what is imported lives as long as the worker: no collection need walk it again
@@ -318,7 +317,7 @@ def pool(workers: int) -> ProcessPoolExecutor:
 def close_pools() -> None:
     """Kill the workers, busy or not (at exit; Ctrl-C; a render over its time limit; a benchmark's cold runs)."""
     for executor in _POOL.values():
-        volumes.stop(executor)
+        processes.stop(executor)
     _POOL.clear()
 
 
