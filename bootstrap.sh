@@ -11,7 +11,8 @@ if command -v apt-get >/dev/null 2>&1; then
   # pandoc: the EPUB benchmark's yardstick (bench/epub_bench.py).
   want="pandoc python3 python3-venv python3-pip fonts-noto-cjk fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils"
   command -v java >/dev/null 2>&1 || want="$want default-jre-headless"
-  # chromium: headless browser for DAISY Ace (EPUB accessibility tests) and chapter previews;
+  # chromium: headless browser that prints the vertical theme's PDF (compile/writers/pdf/chromium.py), and
+  # runs DAISY Ace (EPUB accessibility tests) and chapter previews;
   # node/npm: to install Ace. Debian 12 ships nodejs 18 + npm 9; a NodeSource nodejs already bundles npm.
   want="$want chromium"
   command -v node >/dev/null 2>&1 || want="$want nodejs"

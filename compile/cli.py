@@ -1,7 +1,8 @@
 """The command line: `anthology build | inspect | themes`.
 
-Exit codes (a public contract): 0 built; 1 built with warnings under --strict; 2 bad usage or config, or the
-output folder cannot be written (full disk, read-only); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
+Exit codes (a public contract): 0 built; 1 built with warnings under --strict; 2 bad usage or config, the
+output folder cannot be written (full disk, read-only), or a format's engine is not installed (Chromium for a
+vertical PDF: the other outputs are written); 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from compile import config, sources, theme
 from compile.build import pipeline, report
 from compile.images.cache import Cache
 from compile.theme import PACKAGE
+from compile.writers import registry
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -127,7 +129,7 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--print", "print_ready", is_flag=True, default=None, help="PDF for the printer: 3 mm bleed, crop marks.")
 @click.option("--pdfa", is_flag=True, default=None, help="PDF/A-3b with the sources and the report attached.")
 @click.option("--impose", type=click.Choice(["booklet"]), help="Also write a saddle-stitched booklet imposition.")
-@click.option("--target", "epub_target", type=click.Choice(config.EPUB_TARGETS),
+@click.option("--target", "epub_target", type=click.Choice([*config.EPUB_TARGETS, *config.TARGET_ALIASES]),
               help="The EPUB's reader: size budget and small per-reader differences (default: generic).")
 @click.option("--script", type=click.Choice(["hant", "hans"]), default=None,
               help="Convert Chinese text to Traditional (hant) or Simplified (hans) with OpenCC.")
@@ -169,6 +171,10 @@ def build(source, out_dir, config_file, theme_name, formats, offline, strict, pa
     with _stopping_cleanly(), _FetchProgress() as progress:
         result = pipeline.build(source, out_dir, settings, on_image=progress.done, on_fetch_start=progress.start)
     _summary(result)
+    if unmade := registry.missing(theme.load(settings.theme), settings.formats):
+        for reason in unmade:
+            err.print(f"[red]error:[/red] {shown(reason)}")
+        sys.exit(2)
     if settings.strict and pipeline.has_warnings(result):
         err.print("[yellow]--strict: warnings above; exit code 1[/yellow]")
         sys.exit(1)
@@ -272,6 +278,18 @@ def _summary(result: pipeline.Result) -> None:
         pages = f", {output['pages']} pages" if output["pages"] else ""
         err.print(f"  wrote {shown(output['path'])} ({output['bytes'] / 1024:.0f} KB{pages})")
     err.print(f"  wrote {shown(result.report_path)}")
+    if logging.getLogger().isEnabledFor(logging.DEBUG):  # build -v
+        _timings(data.get("timings"))
+
+
+def _timings(timings: dict | None) -> None:
+    """Where the build's time went: wall and CPU seconds per stage (report.json `timings`)."""
+    if not timings:
+        return
+    total = timings["total"]
+    err.print(f"  time: {total['wall_s']:.1f} s wall, {total['cpu_s']:.1f} s CPU on {timings['cores']} cores")
+    for stage in timings["stages"]:
+        err.print(f"    {stage['name']:<12} {stage['wall_s']:7.2f} s wall {stage['cpu_s']:7.2f} s CPU")
 
 
 def _image_summary(summary: dict | None) -> None:

@@ -69,6 +69,20 @@ class VolumeSettings:
 
 
 @dataclass
+class ConversionSettings:
+    """How a Simplified <-> Traditional edition (`script`) is made: `[conversion]` in anthology.toml."""
+
+    # "" = character by character: s2tw to Traditional (Taiwan's standard forms, as the TC faces draw them; words
+    # are never replaced), tw2s to Simplified. A phrase-level OpenCC profile only by choice: s2twp (支持 -> 支援,
+    # 程序 -> 程式), s2hk, s2hkp, tw2sp ... (`conversion_profiles` lists them).
+    profile: str = ""
+    protect: list[str] = field(default_factory=list)  # words never converted, as the source writes them: ["沈阳"]
+    # Words converted as you say, not as OpenCC would: a person 沈阳 is 沈陽, not the city 瀋陽; 余慧明 not 餘慧明.
+    words: dict[str, str] = field(default_factory=dict)  # [conversion.words] "沈阳" = "沈陽"
+    quotes: str = "corner"  # Traditional editions: "corner" sets “” ‘’ as 「」 『』 (nested by depth); "keep"
+
+
+@dataclass
 class Override:
     """Per-article corrections, keyed by the source file name."""
 
@@ -96,8 +110,9 @@ class Settings:
     volumes: VolumeSettings = field(default_factory=lambda: VolumeSettings())
     pdf: PdfSettings = field(default_factory=lambda: PdfSettings())
     script: str = ""  # "" keeps each article's script; "hant" / "hans": a Traditional / Simplified edition (OpenCC)
+    conversion: ConversionSettings = field(default_factory=ConversionSettings)  # how `script` converts
     images: ImageSettings = field(default_factory=ImageSettings)
-    epub_target: str = "generic"  # generic | kindle | kobo | apple | email: size budget and reader tweaks
+    epub_target: str = "generic"  # generic | kindle | apple | email: size budget and reader tweaks
     embed_fonts: bool = True  # embed the theme's CJK fonts in the EPUB, subset to the characters used
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
@@ -108,7 +123,9 @@ class Settings:
 
 FORMATS = ("epub", "pdf")
 SECTIONS = ("year", "month", "outlet", "none")
-EPUB_TARGETS = ("generic", "kindle", "kobo", "apple", "email")
+EPUB_TARGETS = ("generic", "kindle", "apple", "email")  # writers/epub.TARGETS: what each changes
+# Former targets still accepted (users' scripts name them): kobo was generic byte for byte, and now says so.
+TARGET_ALIASES = {"kobo": "generic"}
 # Keys the CLI sets; they are not allowed in the file.
 _CLI_ONLY = {"offline", "strict", "scheduler"}
 
@@ -403,6 +420,51 @@ def _check_languages(settings: Settings, where: str) -> None:
                               "(such as zh-Hans, zh-Hant-TW, en, en-US)")
 
 
+PROTECT_MAX = 2_000  # protected words, and [conversion.words] (each costs time on every text)
+WORD_MAX = 50  # characters of one protected word
+QUOTES = ("corner", "keep")
+
+
+def conversion_profiles(script: str) -> list[str]:
+    """The installed OpenCC profiles that make a `script` edition: from Simplified (s2t, s2tw, s2twp, s2hk ...)
+    for "hant", to Simplified (t2s, tw2s, tw2sp, hk2s ...) for "hans"."""
+    import opencc  # noqa: PLC0415 - only when a profile is chosen
+
+    stems = sorted(name.removesuffix(".json") for name in opencc.CONFIGS)
+    return [s for s in stems if (s.startswith("s2") if script == "hant" else s.endswith(("2s", "2sp")))]
+
+
+def _edition_script(settings: Settings) -> str:
+    """The edition's script: the build's, else the theme's (the vertical theme is Traditional)."""
+    if settings.script or not settings.conversion.profile:
+        return settings.script
+    try:
+        return theme.load(settings.theme).script
+    except ConfigError:  # an unknown theme is reported where the theme is loaded
+        return ""
+
+
+def _check_conversion(settings: Settings, where: str) -> None:
+    conversion = settings.conversion
+    if conversion.quotes not in QUOTES:
+        raise ConfigError(f"{where}: key 'conversion.quotes': '{conversion.quotes}' is not one of {', '.join(QUOTES)}")
+    if conversion.profile:
+        script = _edition_script(settings)
+        # Without a script the profile waits for --script; it must still make one of the two editions.
+        known = conversion_profiles(script) if script else conversion_profiles("hant") + conversion_profiles("hans")
+        if conversion.profile not in known:
+            edition = {"hant": " for a Traditional edition", "hans": " for a Simplified edition"}.get(script, "")
+            raise ConfigError(f"{where}: key 'conversion.profile': '{conversion.profile}' is not an OpenCC profile"
+                              f"{edition}; choose from {', '.join(known)} (or \"\": character by character)")
+    for key, words in (("protect", conversion.protect), ("words", [*conversion.words, *conversion.words.values()])):
+        if len(words) > PROTECT_MAX:
+            raise ConfigError(f"{where}: key 'conversion.{key}': {len(words)} words; at most {PROTECT_MAX}")
+        for word in words:
+            if not word.strip() or _CONTROL.search(word) or len(word) > WORD_MAX:
+                raise ConfigError(f"{where}: key 'conversion.{key}': {word!r} must be a word of 1 to {WORD_MAX} "
+                                  "characters, without control characters")
+
+
 def _check_values(settings: Settings, path: Path | None) -> None:
     where = str(path) if path else "options"
     for fmt in settings.formats:
@@ -424,11 +486,13 @@ def _check_values(settings: Settings, path: Path | None) -> None:
             raise ConfigError(f"{where}: key 'pdf.page_size': {exc}") from None
     if settings.images.epub_profile not in ("epub", "eink"):
         raise ConfigError(f"{where}: key 'images.epub_profile': '{settings.images.epub_profile}' is not epub or eink")
+    settings.epub_target = TARGET_ALIASES.get(settings.epub_target, settings.epub_target)
     if settings.epub_target not in EPUB_TARGETS:
         raise ConfigError(f"{where}: key 'epub_target': '{settings.epub_target}' is not one of "
                           f"{', '.join(EPUB_TARGETS)}")
     if settings.script not in ("", "hant", "hans"):
         raise ConfigError(f"{where}: key 'script': '{settings.script}' is not one of hant, hans")
+    _check_conversion(settings, where)
     if settings.pdf.mode not in ("auto", "single", "chunked"):
         raise ConfigError(f"{where}: key 'pdf.mode': '{settings.pdf.mode}' is not one of auto, single, chunked")
     if settings.slug and not re.fullmatch(r"[\w-][\w.-]{0,99}", settings.slug):  # not hidden, not "." or ".."

@@ -25,8 +25,8 @@ from tests.pagemetrics import measure
 
 TYPO = FIXTURES / "typography"
 THEMES = ["book", "briefing", "vertical"]
-# Goals (issue #7); Chromium's own figures on the seeds were 100 % / 97 % / 100 %.
-FLUSH_GOAL, PAIRS_GOAL, SPACED_GOAL = 0.99, 0.97, 0.97
+# Goals (issue #7; pairs raised by issue #21); Chromium's own figures on the seeds were 100 % / 97 % / 100 %.
+FLUSH_GOAL, PAIRS_GOAL, SPACED_GOAL = 0.99, 0.99, 0.97
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +51,8 @@ def fixture_build(tmp_path_factory) -> Path:
 
 
 def _assert_goals(pdf: Path, measure_pt: float) -> None:
+    """The figures of tests/pagemetrics.py (pairs: in Simplified text; Traditional faces centre the marks that
+    are not halved)."""
     figures = measure(pdf, measure_pt)
     assert figures.violations == [], figures.violations[:5]
     assert figures.nonfinal > 50, "too few justified lines found to judge"
@@ -61,7 +63,7 @@ def _assert_goals(pdf: Path, measure_pt: float) -> None:
 
 # --- The four figures, on every theme and on the long fixtures ---------------------------------------------
 
-@pytest.mark.parametrize("name", THEMES)
+@pytest.mark.parametrize("name", ["book", "briefing"])  # vertical columns: tests/test_vertical.py
 def test_seeds_meet_the_typography_goals(theme_builds, name):
     _assert_goals(theme_builds[name] / "seeds.pdf", theme.load(name).measure_pt)
 
@@ -102,6 +104,7 @@ def test_pdf_text_is_the_article_text(fixture_build):
         blocks = [page.within_bbox((0, 50, page.width, page.height - 50)) for page in pdf.pages]
         glyphs = _plain("".join(c["text"] for block in blocks for c in block.chars))
         extracted = _plain("".join(block.extract_text() for block in blocks))
+    assert "\u200b" not in glyphs + extracted  # a <wbr> (typeset.py's LB19a breaks) is no character
     source = (TYPO / "long-hans.md").read_text(encoding="utf-8").split("---\n", 2)[2]
     for paragraph in source.split("\n\n"):
         paragraph = _plain(paragraph.replace("**", "").replace("*", ""))
@@ -128,7 +131,7 @@ def test_languages_fonts_and_real_bold(theme_builds, fixture_build):
     assert re.search(r"\+Noto-Serif( |$)", names)  # the English article: the Latin face
     assert "Noto-Serif-CJK-SC-Bold" in names  # <strong>: the real bold face, not a smeared regular
     vertical = " ".join(pdf_fonts(PdfReader(theme_builds["vertical"] / "seeds.pdf")))
-    assert "CJK-TC" in vertical and "CJK-SC" not in vertical
+    assert re.search("CJK-?TC", vertical, re.I) and not re.search("CJK-?SC", vertical, re.I)  # Chromium: CJKtc
 
 
 # --- Themes ----------------------------------------------------------------------------------------------------
@@ -149,7 +152,7 @@ def test_themes_are_listed_and_complete():
 def test_vertical_theme_epub_and_pdf_fallback(theme_builds):
     out = theme_builds["vertical"]
     report = json.loads((out / "seeds.report.json").read_text(encoding="utf-8"))
-    assert any("no vertical writing" in w for w in report["warnings"])
+    assert not any("horizontal" in w for w in report["warnings"])  # the PDF is vertical: tests/test_vertical.py
     assert all(a["script"]["to"] == "zh-Hant" for a in report["articles"])
     with zipfile.ZipFile(out / "seeds.epub") as epub:
         opf = epub.read("EPUB/content.opf").decode()
@@ -168,7 +171,7 @@ def test_script_conversion_is_reported(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads((tmp_path / "seeds.report.json").read_text(encoding="utf-8"))
     for article in report["articles"]:
-        assert article["script"]["to"] == "zh-Hant" and article["script"]["profile"] == "s2twp"
+        assert article["script"]["to"] == "zh-Hant" and article["script"]["profile"] == "s2tw"
         assert article["language"] == "zh-Hant"
     assert sum(a["script"]["changed_characters"] for a in report["articles"]) > 100
     assert any("會" in a["title"] or "國" in a["title"] or "聯" in a["title"] for a in report["articles"])
@@ -181,7 +184,7 @@ def test_autospace_halt_and_upright_numbers():
     soup = BeautifulSoup(html, "lxml")
     spans = {s.get_text(): s["class"] for s in soup.find_all("span")}
     assert spans["Joe Biden"] == ["cjk-latin", "sp-start", "sp-end"]
-    assert spans["2021"] == ["cjk-latin", "sp-start", "sp-end"]
+    assert spans["2021"] == ["cjk-latin", "sp-start", "sp-end", "upright"]  # a year: one digit a cell in vertical text
     assert spans["5"] == ["cjk-latin", "sp-start", "sp-end", "tcy"]
     assert spans["，"] == ["halt"] and spans["。"] == ["halt"]
     assert typeset.typeset_html(html) == html  # idempotent
@@ -242,7 +245,8 @@ def test_weights():
 def test_titles_never_end_on_a_lone_character():
     from compile.transforms.typeset import keep_end
 
-    assert keep_end("朝鲜半岛外交新闻选集") == '朝鲜半岛外交新闻<span class="keep">选集</span>'
-    assert keep_end("确定半岛无核和平目标。") == '确定半岛无核和平<span class="keep">目标。</span>'
+    # Three characters since issue #21 (tests/test_line_breaking.py has the clauses and the paragraphs).
+    assert keep_end("朝鲜半岛外交新闻选集") == '朝鲜半岛外交新<span class="keep">闻选集</span>'
+    assert keep_end("确定半岛无核和平目标。") == '确定半岛无核和<span class="keep">平目标。</span>'
     assert keep_end("A <b> title") == "A &lt;b&gt; title"  # escaped, nothing to keep
     assert keep_end("集") == "集"

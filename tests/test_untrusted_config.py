@@ -126,7 +126,8 @@ def test_cli_theme_folder_builds(tmp_path):
     source = archive(tmp_path)
     mine = shutil.copytree(theme.themes_root() / "book", tmp_path / "mine")
     title = mine / "templates" / "titlepage.html.j2"
-    title.write_text(title.read_text(encoding="utf-8").replace("共 ", "MY-THEME 共 "), encoding="utf-8")
+    marked = title.read_text(encoding="utf-8").replace('class="book-count">', 'class="book-count">MY-THEME ')
+    title.write_text(marked, encoding="utf-8")
     out = tmp_path / "out"
     result = run_cli("build", str(source), "-o", str(out), "--offline", "--format", "epub", "--theme", str(mine))
     assert result.returncode == 0, result.stderr

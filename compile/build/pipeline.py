@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
 from compile import atomic, readers, sources, theme
-from compile.build import reading, report, volumes
+from compile.build import reading, report, timings, volumes
 from compile.build.store import ArticleStore, article_key
 from compile.config import ConfigError, Override, Settings
 from compile.images import fetch, markup, variants
@@ -332,14 +332,20 @@ def build(
     on_image: Callable | None = None,
     on_fetch_start: Callable[[int], None] | None = None,
 ) -> Result:
+    clock = timings.Timings()
     chosen = theme.load(settings.theme)
     cache = Cache.from_settings(settings.images)
     remove_stale_parts(out_dir)
-    prepared = prepare(source, settings, ArticleStore(cache.root))
+    with clock.stage("read"):
+        prepared = prepare(source, settings, ArticleStore(cache.root))
     anthology = prepared.anthology
-    summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start, source)
+    with clock.stage("images"):
+        summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start, source)
     # Text-level typography (and the Simplified/Traditional edition) after images: captions are converted too.
-    scripts = typeset.typeset(anthology, settings.script or chosen.script)
+    conversion = settings.conversion
+    with clock.stage("typeset"):
+        scripts = typeset.typeset(anthology, settings.script or chosen.script, profile=conversion.profile,
+                                  protect=conversion.protect, quotes=conversion.quotes, words=conversion.words)
     slug = slug_for(source, settings)
     outputs = []
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
@@ -354,13 +360,17 @@ def build(
     with atomic.publishing(out_dir) as staging:
         # Volumes are independent: a process pool, or a Dask cluster with --scheduler (compile/build/volumes.py).
         jobs = [volumes.Job(book, staging, cache.root, images_fetched=summary is not None) for book in books]
-        done = volumes.run(jobs, write_volume, scheduler=settings.scheduler)
+        with clock.stage("write"):
+            done = volumes.run(jobs, write_volume, scheduler=settings.scheduler)
         for part, volume in zip(parts, done, strict=True):
             outputs.extend(volume.outputs)
             _take_back(anthology, part, volume, summary, len(parts))
         for output in outputs:  # a note every volume's writer makes (inactive WeasyPrint patches) warns once
             anthology.warnings.extend(dict.fromkeys(n for n in output.notes if n not in anthology.warnings))
             output.path = out_dir / output.path.relative_to(staging)  # where it will be once published
+            if "timing" in output.details:
+                clock.add(f"write {output.format}", output.details["timing"]["wall_s"],
+                          output.details["timing"]["cpu_s"])
         data = report.build_report(anthology, settings, chosen.name, prepared.inputs, prepared.duplicates, outputs,
                                    summary)
         for entry in data["articles"]:
@@ -368,6 +378,7 @@ def build(
                 entry["script"] = scripts[entry["id"]]
         if len(parts) > 1:
             data["volumes"] = [report.volume_entry(part) for part in parts]
+        data["timings"] = clock.report()
         report.write(data, staging / f"{slug}.report.json")
     return Result(prepared, outputs, data, out_dir / f"{slug}.report.json")
 
@@ -448,9 +459,13 @@ def write_outputs(book: Book, out_dir: Path, cache: Cache, summary: fetch.FetchS
         return outputs
     resources = Resources(cache_root=cache.root, image_roots=(cache.root,))
     for fmt in book.settings.formats:
-        writer = registry.WRITERS[fmt]
-        _use_images(book.anthology, fmt, writer.images(book), cache, book.settings, summary)
-        outputs.extend(writer.write(book, out_dir / f"{book.slug}.{fmt}", resources))
+        writer, timing = registry.WRITERS[fmt], dict[str, dict]()
+        with timings.measured(timing):
+            _use_images(book.anthology, fmt, writer.images(book), cache, book.settings, summary)
+            written = writer.write(book, out_dir / f"{book.slug}.{fmt}", resources)
+        if written:
+            written[0].details.update(timing)  # the report's `timings` adds them up per format
+        outputs.extend(written)
     return outputs
 
 

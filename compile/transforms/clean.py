@@ -11,7 +11,7 @@ import contextlib
 import re
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup, CData, NavigableString, Tag
+from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
 from compile import urls
 from compile.images import markup
@@ -155,10 +155,13 @@ def clean_article(article: Article) -> Article:
     _valid_datetimes(tree)
     _blocks_from_divs(tree)
     _make_figures(tree)
+    _drop_edge_breaks(tree)
     _drop_empty(tree)
     _drop_title_repeat(tree, article.title)
     _reflow(tree)
     _trim_blocks(tree)
+    _drop_stray_marks(tree)
+    _tighten_punctuation(tree)
     _drop_repeats(tree, article)
     _resolve_links(tree, article.url)
     _split_long_blocks(tree, article)
@@ -556,6 +559,75 @@ def _trim_blocks(tree: Tag) -> None:
         texts = [text for text in block.find_all(string=True) if not _in_pre(text)]  # trimming may remove one
         if texts:
             _replace_text(texts[-1], re.sub(r"[\s\u3000]+$", "", texts[-1]))
+
+
+TEXT_BLOCKS = ["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd", "dt", "td", "th"]
+CODE = ["pre", "code", "kbd", "samp"]
+# Full-width marks carry their blank half with them: a space beside one is the source's, not the text's.
+FULL_WIDTH = set("，。、；：？！（）《》〈〉「」『』【】〔〕［］")
+SPACES = re.compile(r"[ \t\n\u00a0]+")
+# A caption or paragraph that opens with a lone mark and a space (BBC's `。 ©BSIP`): the mark is left over
+# from a caption the feed lost, and no line may start with it.
+STRAY_MARK = re.compile(r"^[。．，、；：？！.,;:]\s+(?=\S)")
+
+
+def _drop_edge_breaks(tree: Tag) -> None:
+    """A `<br>` at the start or the end of a block draws a blank line, not a break between two: dropped."""
+    for block in tree.find_all(TEXT_BLOCKS):
+        if _in_pre(block):
+            continue
+        for last in (False, True):
+            while isinstance(leaf := _edge_leaf(block, last), Tag) and leaf.name == "br":
+                leaf.decompose()
+
+
+def _edge_leaf(block: Tag, last: bool) -> PageElement | None:
+    """The first (or last) node that shows something: text that is not blank, or an element without content."""
+    for node in reversed(list(block.descendants)) if last else block.descendants:
+        if isinstance(node, NavigableString):
+            if node.strip():
+                return node
+        elif isinstance(node, Tag) and not node.contents:
+            return node
+    return None
+
+
+def _drop_stray_marks(tree: Tag) -> None:
+    for block in tree.find_all(["p", "figcaption"]):
+        texts = [text for text in block.find_all(string=True) if not _in_pre(text)]
+        if texts and STRAY_MARK.match(texts[0]):
+            _replace_text(texts[0], STRAY_MARK.sub("", texts[0]))
+
+
+def _tighten_punctuation(tree: Tag) -> None:
+    """Spaces beside full-width punctuation go (`（BSI） 和` is set `（BSI）和`), and beside “ ” between them and
+    a Han character. Code keeps its spaces. Neighbouring text nodes of one block are read as one text."""
+    for block in tree.find_all(TEXT_BLOCKS):
+        texts = [text for text in block.find_all(string=True)
+                 if text.find_parent(CODE) is None and text.find_parent(TEXT_BLOCKS) is block]
+        for i, text in enumerate(texts):
+            before = texts[i - 1][-1:] if i else ""
+            after = texts[i + 1][:1] if i + 1 < len(texts) else ""
+            _replace_text(text, _tightened(str(text), before, after))
+
+
+def _tightened(text: str, before: str, after: str) -> str:
+    out, position = [], 0
+    for match in SPACES.finditer(text):
+        start, end = match.span()
+        prev = text[start - 1] if start else before
+        nxt = text[end] if end < len(text) else after
+        out.append(text[position:start] + ("" if _tight(prev, nxt) else match.group()))
+        position = end
+    return "".join(out) + text[position:]
+
+
+def _tight(prev: str, nxt: str) -> bool:
+    """No space between these two characters (either may be empty: the block's edge, where it stays)."""
+    if not (prev and nxt):
+        return False
+    han_prev, han_next = bool(re.match(f"[{CJK}]", prev)), bool(re.match(f"[{CJK}]", nxt))
+    return prev in FULL_WIDTH or nxt in FULL_WIDTH or (han_prev and nxt in "“‘”’") or (han_next and prev in "“‘”’")
 
 
 def _replace_text(node: NavigableString, text: str) -> None:

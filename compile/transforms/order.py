@@ -157,6 +157,10 @@ def _completeness(article: Article) -> tuple:
 
 
 def sections(articles: list[Article], by: str, zone: dt.tzinfo) -> list[Section]:
+    """Articles grouped by year, month or outlet, in order. A section's `key` says what it is (`y2021`,
+    `m2021-05`, `undated`, `outlet-<hash>`, `outlet-other`, `all`); its `title` is an outlet's name (content:
+    converted with the articles), or "" where the writers name it from the key in the edition's language
+    (compile/writers/context.section_title): ordering knows no language."""
     if by == "none":
         return [Section(title="", key="all", articles=list(articles))]
     groups: dict[str, Section] = {}
@@ -168,14 +172,15 @@ def sections(articles: list[Article], by: str, zone: dt.tzinfo) -> list[Section]
 
 def _section_of(article: Article, by: str, zone: dt.tzinfo) -> tuple[str, str]:
     if by == "outlet":
-        name = article.outlet or "其他"
-        return f"outlet-{hashlib.sha1(name.encode()).hexdigest()[:8]}", name
+        if not article.outlet:
+            return "outlet-other", ""
+        return f"outlet-{hashlib.sha1(article.outlet.encode()).hexdigest()[:8]}", article.outlet
     if article.published is None:
-        return "undated", "日期不详"
+        return "undated", ""
     local = article.published.astimezone(zone)
     if by == "month":
-        return f"m{local:%Y-%m}", f"{local.year}年{local.month}月"
-    return f"y{local.year}", f"{local.year}年"
+        return f"m{local.year:04d}-{local.month:02d}", ""
+    return f"y{local.year}", ""
 
 
 # A rough page model for `max_pages` volumes, before anything is rendered: characters per page of a

@@ -10,16 +10,25 @@ that a reader copies or searches in the EPUB or the PDF is the article's text.
 - Punctuation compression (clreq 3.1.6; the Noto CJK fonts have `halt` but not `chws`): in a pair of adjacent
   full-width marks, the one whose blank half faces the other is wrapped in `<span class="halt">`, and the
   theme sets `font-feature-settings: "halt"` on it, so `。」` `，“` `）。` take 1.5 em instead of 2.
-- Upright numbers for vertical text: a standalone run of one or two digits gets `tcy` (text-combine-upright).
-- Headings never end on a line of one character (clreq 3.1.7 for titles): the last two Han characters of a
-  title are kept together (`<span class="keep">`, `white-space: nowrap`).
+- Upright numbers for vertical text: a standalone run of one or two digits gets `tcy` (text-combine-upright);
+  a longer one (a year), a capital and an acronym (X, GDP, G20: up to five capitals or digits) get `upright`,
+  set one character a cell, as jlreq 3.2.3 advises; words and decimals lie sideways. Horizontal themes ignore both.
+- Line breaking (clreq 3.1.7), with spans only: a title breaks between its clauses (each clause that surely fits
+  the title's measure is a `<span class="clause">`, `white-space: nowrap` in print.css) and its last three
+  characters are kept together (`<span class="keep">`); a paragraph's last two Han characters are kept together,
+  a heading's last three, so that no last line holds one character; and a break is allowed before “ and after ”
+  between Han characters (Unicode LB19a, which Pango predates), with `<wbr>`: an element, not a character.
 - Language tags normalised (zh-CN → zh-Hans, zh-TW → zh-Hant), so the right SC/TC glyphs are chosen.
-- Simplified ↔ Traditional editions with OpenCC, phrase-level (`s2twp` / `tw2sp`), reported per article.
+- Simplified ↔ Traditional editions with OpenCC, character by character unless a phrase-level profile is chosen,
+  protected words left as written, “” ‘’ set as 「」 『』 in Traditional editions; counted per article.
 """
 
 from __future__ import annotations
 
+import difflib
+import itertools
 import re
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from html import escape, unescape
 
@@ -31,7 +40,10 @@ from compile.text import HAN, HAN_SUPPLEMENTARY, KANA, theme_language
 AUTOSPACE_CLASS = "cjk-latin"
 HALT_CLASS = "halt"
 TCY_CLASS = "tcy"
+UPRIGHT_CLASS = "upright"
+ACRONYM = re.compile(r"(?=.*[A-Z])[A-Z0-9]{1,5}")
 KEEP_CLASS = "keep"
+CLAUSE_CLASS = "clause"
 
 CJK = KANA + HAN + HAN_SUPPLEMENTARY
 CJK_RE = re.compile(f"[{CJK}]")
@@ -41,11 +53,12 @@ LATIN_RUN = re.compile(rf"[{LATIN}](?:[{LATIN}.,'’%&+\-/:_ ]*[{LATIN}])?")
 # Full-width marks whose blank half is on the right (closing) or on the left (opening), in SC fonts.
 CLOSING = set("。．，、；：？！）］｝〕〉》」』】〗’”")
 OPENING = set("（［｛〔〈《「『【〖‘“")
+# Marks that TC faces centre in their cell (blank on both sides): halved, they crowd their neighbours, so in
+# Traditional text a pair gives up the blank half of its bracket instead (」，「: 」 and 「, not the comma).
+CENTRED = frozenset("。．，、；：？！")
 SKIP_TAGS = {"pre", "code", "kbd", "samp", "script", "style", "math", "svg"}
 BLOCK_TAGS = {"p", "div", "li", "blockquote", "figcaption", "figure", "h1", "h2", "h3", "h4", "h5", "h6", "td",
               "th", "dd", "dt", "section", "article", "header", "footer", "ul", "ol", "table", "tr", "br", "hr"}
-
-SCRIPTS = {"hant": ("zh-Hant", "s2twp"), "hans": ("zh-Hans", "tw2sp")}
 
 
 # --- One text node --------------------------------------------------------------------------------------
@@ -54,27 +67,106 @@ SCRIPTS = {"hant": ("zh-Hant", "s2twp"), "hans": ("zh-Hans", "tw2sp")}
 class Piece:
     text: str
     classes: tuple[str, ...] = ()
+    tag: str = "span"  # or "wbr": a break opportunity, no text
+
+
+# --- Line breaking: titles --------------------------------------------------------------------------------
+
+# A clause ends after one of these marks (with the closing marks that follow it: `？”`); 、 joins the items of
+# one clause. A run of spaces between clauses is a boundary too, unless it is a space between two Latin words.
+CLAUSE_END = re.compile(f"[，；：！？。][{''.join(sorted(CLOSING))}]*")
+CLAUSE_SPACE = re.compile("[ \u3000]+")
+LATIN_EDGES = re.compile(f"[{LATIN}] +[{LATIN}]")  # a space between two Latin words
+# A clause is kept on one line only when it surely fits the narrowest title measure of the themes (book:
+# 325.5pt at 14pt, 23 characters): a longer one breaks inside, as text does. A `short` one fits the book's title
+# page too (22pt, 14.8 characters).
+CLAUSE_EM, SHORT_CLAUSE_EM = 20, 14
+# The last line of a title or heading holds at least three characters, a paragraph's at least two. A unit is a
+# Han character or, in a title, a short Latin word (a long one, a URL, must stay free to wrap), with the marks
+# after it (none may start a line).
+HEAD_KEEP, PARAGRAPH_KEEP = 3, 2
+MARKS = f"[^{CJK}{LATIN}\\s]*"
+UNIT = f"(?:[{CJK}]|(?<![{LATIN}])[{LATIN}]{{1,12}}(?![{LATIN}])){MARKS}"
 
 
 def keep_end(text: str) -> str:
-    """HTML for a title whose last two characters, when Han, stay on one line (no lone character last)."""
-    import html
+    """HTML for a title (plain text) that breaks between its clauses and never leaves fewer than three
+    characters on its last line."""
+    parts = _clauses(text)
+    for i in range(len(parts) - 1, 1, -2):  # marks alone (the dash of `A – B`) end the clause before them
+        if not re.search(UNIT, parts[i]):
+            parts[i - 2:i + 1] = ["".join(parts[i - 2:i + 1])]
+    while len(parts) > 2 and len(re.findall(UNIT, parts[-1])) < HEAD_KEEP:  # a short last clause: with the one before
+        parts[-3:] = ["".join(parts[-3:])]
+    html = []
+    for i, part in enumerate(parts):
+        inner = _keep_tail(part, HEAD_KEEP) if i == len(parts) - 1 else escape(part, quote=False)
+        if i % 2 == 0 and len(parts) > 1 and _width(part) <= CLAUSE_EM:
+            short = " short" if _width(part) <= SHORT_CLAUSE_EM else ""
+            inner = f'<span class="{CLAUSE_CLASS}{short}">{inner}</span>'
+        html.append(inner or "<wbr/>")  # between clauses a line may break, even before “ (no space, no LB19a)
+    return "".join(html)
 
-    tail = re.search(f"[{CJK}]{{2}}[^{CJK}\\s]*$", text)
-    if not tail or tail.start() == 0:
-        return html.escape(text, quote=False)
-    head, end = text[:tail.start()], text[tail.start():]
-    return f'{html.escape(head, quote=False)}<span class="{KEEP_CLASS}">{html.escape(end, quote=False)}</span>'
+
+def _clauses(text: str) -> list[str]:
+    """The clauses of a title at even indexes, the spaces between them (maybe empty) at odd ones."""
+    parts: list[str] = []
+    position = 0
+    for match in CLAUSE_SPACE.finditer(text):
+        start, end = match.span()
+        if start == 0 or end == len(text) or (match.group().isascii() and LATIN_EDGES.match(text, start - 1)):
+            continue
+        parts += [*_cut(text[position:start]), match.group()]
+        position = end
+    return parts + _cut(text[position:])
 
 
-def halt_positions(text: str, before: str, after: str) -> set[int]:
-    """Indexes of marks to set half-width: the closing mark of a pair, or the second of two opening ones."""
+def _cut(text: str) -> list[str]:
+    """One stretch without clause spaces, cut after each clause-ending mark (no space between)."""
+    ends = [m.end() for m in CLAUSE_END.finditer(text) if m.end() < len(text)]
+    pieces = [text[a:b] for a, b in zip([0, *ends], [*ends, len(text)], strict=True)]
+    return [piece for part in pieces for piece in (part, "")][:-1]
+
+
+def _run_start(text: str, start: int) -> int | None:
+    """Where a kept tail starting at `start` must start so as not to cut a Latin run (`19.5`, `x.com`), which
+    the autospace pass marks whole; None if that run is too long to keep on one line (a URL)."""
+    for run in LATIN_RUN.finditer(text, max(0, start - 40)):
+        if run.start() < start < run.end():
+            return run.start() if run.end() - run.start() <= 12 else None
+        if run.start() >= start:
+            break
+    return start
+
+
+def _width(text: str) -> float:
+    """A generous width in em: full-width characters 1, others (Latin, digits) 0.6."""
+    return sum(1 if ord(char) >= 0x2e80 or char in "“”‘’" else 0.6 for char in text)
+
+
+def _keep_tail(text: str, count: int) -> str:
+    """`text` escaped, its last `count` characters (and the marks after them) in a nowrap span."""
+    tail = re.search(f"(?:{UNIT}){{{count}}}$", text)
+    start = _run_start(text, tail.start()) if tail else None
+    if not start:
+        return escape(text, quote=False)
+    head, end = text[:start], text[start:]
+    return f'{escape(head, quote=False)}<span class="{KEEP_CLASS}">{escape(end, quote=False)}</span>'
+
+
+def halt_positions(text: str, before: str, after: str, centred: Collection[str] = ()) -> set[int]:
+    """Indexes of marks to set half-width: the closing mark of a pair, or the second of two opening ones.
+    `centred`: marks the face centres (CENTRED in Traditional text), never halved: a bracket beside one is."""
     found = set()
     full = before + text + after
     offset = len(before)
     for i in range(len(full) - 1):
         a, b = full[i], full[i + 1]
-        if a in CLOSING and (b in CLOSING or b in OPENING):
+        if a in centred:
+            if b not in OPENING:
+                continue
+            target = i + 1
+        elif a in CLOSING and (b in CLOSING or b in OPENING):
             target = i
         elif a in OPENING and b in OPENING:
             target = i + 1
@@ -85,7 +177,7 @@ def halt_positions(text: str, before: str, after: str) -> set[int]:
     return found
 
 
-def split_text(text: str, before: str, after: str) -> list[Piece]:
+def split_text(text: str, before: str, after: str, centred: Collection[str] = ()) -> list[Piece]:
     """Cut one text node into plain pieces and pieces that need a span; `before`/`after`: neighbouring chars."""
     marks: dict[int, tuple[int, tuple[str, ...]]] = {}
     for match in LATIN_RUN.finditer(text):
@@ -99,10 +191,14 @@ def split_text(text: str, before: str, after: str) -> list[Piece]:
             classes.append("sp-end")
         token = match.group()
         tcy = token.isdigit() and len(token) <= 2 and not (prev.isdigit() or nxt.isdigit())
-        if classes or tcy:
-            names = ((AUTOSPACE_CLASS, *classes) if classes else ()) + ((TCY_CLASS,) if tcy else ())
+        upright = not tcy and (token.isdigit() or ACRONYM.fullmatch(token) is not None)
+        if classes or tcy or upright:
+            names = ((AUTOSPACE_CLASS, *classes) if classes else ()) + ((TCY_CLASS,) if tcy else ()) + \
+                ((UPRIGHT_CLASS,) if upright else ())
             marks[start] = (end, names)
-    for index in halt_positions(text, before[-1:], after[:1]):
+        if token.isdigit() and nxt == "%" and end < len(text):  # 10%: the sign stands upright below the number
+            marks[end] = (end + 1, (UPRIGHT_CLASS,))
+    for index in halt_positions(text, before[-1:], after[:1], centred):
         if not any(start <= index < end for start, (end, _) in marks.items()):
             marks[index] = (index + 1, (HALT_CLASS,))
     pieces, position = [], 0
@@ -114,7 +210,141 @@ def split_text(text: str, before: str, after: str) -> list[Piece]:
         position = end
     if position < len(text):
         pieces.append(Piece(text[position:]))
-    return pieces
+    return _with_breaks(pieces, break_positions(text, before[-1:], after[:1]))
+
+
+# --- Line breaking: quotation marks between Han characters (Unicode LB19a) -------------------------------
+
+# Pango applies UAX #14 before 15.1: no break on either side of a quotation mark (LB19), so `他说“我们”的` only
+# breaks outside the quotation, and a line that would end at “ is letter-spaced instead. LB19a allows the break
+# before “ and after ” when East Asian characters surround them.
+BEFORE_OPENING = set("，。、；：？！）」』》】")  # besides Han: marks a line may end with
+QUOTE_OPEN, QUOTE_CLOSE = "“‘", "”’"
+
+
+def break_positions(text: str, before: str = "", after: str = "") -> list[int]:
+    """Where a break may go, by LB19a, that Pango does not allow: before an opening quotation mark that follows
+    a Han character (or a mark that may end a line) and opens on one, after a closing one between a Han
+    character (or a mark a quotation may end with) and a Han character. Indexes into `text`; a mark of a
+    neighbouring text node is that node's to mark."""
+    full = before + text + after
+    offset, found = len(before), []
+    for i in range(offset, offset + len(text)):
+        char = full[i]
+        if char in QUOTE_OPEN and 0 < i < len(full) - 1 and _han(full[i + 1]) and \
+                (_han(full[i - 1]) or full[i - 1] in BEFORE_OPENING):
+            found.append(i - offset)
+        elif char in QUOTE_CLOSE and 0 < i < len(full) - 1 and _han(full[i + 1]) and \
+                (_han(full[i - 1]) or full[i - 1] in "。？！…"):
+            found.append(i + 1 - offset)
+    return found
+
+
+def _han(char: str) -> bool:
+    return bool(CJK_RE.match(char))
+
+
+def _with_breaks(pieces: list[Piece], positions: list[int]) -> list[Piece]:
+    """`pieces` with a `<wbr>` at each position that falls in plain text or between two pieces."""
+    if not positions:
+        return pieces
+    out, start, wanted = [], 0, sorted(positions)
+    for piece in pieces:
+        end = start + len(piece.text)
+        cuts = [p - start for p in wanted if start <= p < end and (p == start or not piece.classes)]
+        at = 0
+        for cut in cuts:
+            if cut > at:
+                out.append(Piece(piece.text[at:cut], piece.classes))
+            out.append(Piece("", (), "wbr"))
+            at = cut
+        out.append(Piece(piece.text[at:], piece.classes))
+        start = end
+    if wanted[-1] == start:
+        out.append(Piece("", (), "wbr"))
+    return out
+
+
+def _piece_html(piece: Piece) -> str:
+    if piece.tag == "wbr":
+        return "<wbr/>"
+    text = escape(piece.text, quote=False)
+    return f'<span class="{" ".join(piece.classes)}">{text}</span>' if piece.classes else text
+
+
+# --- Line breaking: the ends of paragraphs and headings ---------------------------------------------------
+
+# Blocks whose last line must not hold one lone character, and how many characters their last line keeps.
+KEPT_ENDS = {"p": PARAGRAPH_KEEP, "li": PARAGRAPH_KEEP, "dd": PARAGRAPH_KEEP, "blockquote": PARAGRAPH_KEEP,
+             "figcaption": PARAGRAPH_KEEP, "h2": HEAD_KEEP, "h3": HEAD_KEEP, "h4": HEAD_KEEP, "h5": HEAD_KEEP,
+             "h6": HEAD_KEEP}
+KEPT_TAILS = {count: re.compile(f"(?:{UNIT}){{{count}}}\\s*$") for count in set(KEPT_ENDS.values())}
+TRAILING_MARKS = re.compile(f"[^{CJK}{LATIN}]*$")
+
+
+def keep_ends(root: Tag, soup: BeautifulSoup) -> None:
+    """Wrap the last characters of each paragraph (two) and heading (three) in a nowrap span, with the marks
+    after them: the line before gives up a character rather than leave one alone."""
+    nodes = [n for n in root.find_all(string=True) if type(n) is NavigableString]
+    by_block: dict[int, tuple[Tag, list[NavigableString]]] = {}
+    for node in nodes:
+        block = _block_of(node)
+        if block is not None and block.name in KEPT_ENDS:
+            by_block.setdefault(id(block), (block, []))[1].append(node)
+    for block, texts in by_block.values():
+        _keep_end_of(block, texts, soup)
+
+
+def _keep_end_of(block: Tag, texts: list[NavigableString], soup: BeautifulSoup) -> None:
+    joined = "".join(texts)
+    match = KEPT_TAILS[KEPT_ENDS[block.name]].search(joined)
+    begin = _run_start(joined, match.start()) if match else None
+    if not match or not begin:
+        return
+    first, offset = _locate(texts, begin)
+    # The span ends with the last character: the marks after it may not start a line anyway.
+    last, _ = _locate(texts, match.start() + len(TRAILING_MARKS.sub("", match.group())) - 1)
+    if _skipped(first) or _skipped(last) or any(KEEP_CLASS in (p.get("class") or ()) for p in first.parents):
+        return
+    start: PageElement = first
+    while not offset and isinstance(start.parent, Tag) and start.parent is not block and \
+            _first_text(start.parent) is first and not _within(last, start.parent):
+        start = start.parent  # `体<b>制</b>`: the span starts with the element the characters start in
+    parent = start.parent
+    top = next((a for a in [last, *last.parents] if a.parent is parent), None)
+    if parent is None or top is None:  # the characters lie in different elements: left as they are
+        return
+    siblings = [start, *start.next_siblings]
+    wrapped = siblings[:next(i for i, sibling in enumerate(siblings) if sibling is top) + 1]  # `is`: equal texts
+    if any(getattr(s, "name", None) in BLOCK_TAGS for s in wrapped):  # a <br> between them
+        return
+    span = soup.new_tag("span", attrs={"class": KEEP_CLASS})
+    text = str(first)
+    if offset:
+        first.replace_with(NavigableString(text[:offset]), span)
+        span.append(NavigableString(text[offset:]))
+        wrapped = wrapped[1:]
+    else:
+        start.insert_before(span)
+    for node in wrapped:
+        span.append(node.extract())
+
+
+def _within(node: PageElement, element: Tag) -> bool:
+    return any(parent is element for parent in node.parents)
+
+
+def _first_text(element) -> NavigableString | None:
+    return next((n for n in element.find_all(string=True) if type(n) is NavigableString), None)
+
+
+def _locate(texts: list[NavigableString], index: int) -> tuple[NavigableString, int]:
+    """The text node holding character `index` of the block's joined text, and the offset in it."""
+    for node in texts:
+        if index < len(node):
+            return node, index
+        index -= len(node)
+    raise IndexError(index)
 
 
 # --- A whole body -----------------------------------------------------------------------------------------
@@ -126,7 +356,7 @@ def _block_of(node) -> Tag | None:
     return None
 
 
-TYPESET_CLASSES = {AUTOSPACE_CLASS, HALT_CLASS, TCY_CLASS}
+TYPESET_CLASSES = {AUTOSPACE_CLASS, HALT_CLASS, TCY_CLASS, UPRIGHT_CLASS}
 
 
 def _skipped(node) -> bool:
@@ -135,21 +365,21 @@ def _skipped(node) -> bool:
                for parent in node.parents)
 
 
-def typeset_html(html: str) -> str:
-    """Apply the spacing, compression and upright-number markup to an HTML fragment."""
+def typeset_html(html: str, centred: Collection[str] = ()) -> str:
+    """Apply the spacing, compression and upright-number markup to an HTML fragment (`centred`: CENTRED for
+    Traditional text)."""
     # Text alone (titles, dates: ~1,200 calls a 300-article book) needs no parser, unless it is blank:
     # BeautifulSoup reads a blank text node as one space (or newline), and so must this.
     if "<" not in html and html.strip(" \t\n\r\f"):
-        return "".join(f'<span class="{" ".join(piece.classes)}">{escape(piece.text, quote=False)}</span>'
-                       if piece.classes else escape(piece.text, quote=False)
-                       for piece in split_text(unescape(html), "", ""))
-    return _typeset_tree(html)
+        return "".join(_piece_html(piece) for piece in split_text(unescape(html), "", "", centred))
+    return _typeset_tree(html, centred)
 
 
-def _typeset_tree(html: str) -> str:
+def _typeset_tree(html: str, centred: Collection[str] = ()) -> str:
     soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
     root = soup.find(id="typeset-root")
     assert root is not None  # the div written around the fragment
+    keep_ends(root, soup)
     nodes = [n for n in root.find_all(string=True) if type(n) is NavigableString]
     blocks = [_block_of(n) for n in nodes]
     for i, node in enumerate(nodes):
@@ -158,12 +388,18 @@ def _typeset_tree(html: str) -> str:
             continue
         before = str(nodes[i - 1])[-1:] if i and blocks[i - 1] is blocks[i] else ""
         after = str(nodes[i + 1])[:1] if i + 1 < len(nodes) and blocks[i + 1] is blocks[i] else ""
-        pieces = split_text(text, before, after)
-        if len(pieces) == 1 and not pieces[0].classes:
+        pieces = split_text(text, before, after, centred)
+        if pieces[0].tag == "wbr" and _is_break(_neighbour(node, root, "previous_sibling")):  # there already
+            pieces = pieces[1:]
+        if pieces[-1].tag == "wbr" and _is_break(_neighbour(node, root, "next_sibling")):
+            pieces = pieces[:-1]
+        if len(pieces) == 1 and not pieces[0].classes and pieces[0].tag == "span":
             continue
         replacement: list[PageElement] = []
         for piece in pieces:
-            if piece.classes:
+            if piece.tag == "wbr":
+                replacement.append(soup.new_tag("wbr"))
+            elif piece.classes:
                 span = soup.new_tag("span", attrs={"class": " ".join(piece.classes)})
                 span.string = piece.text
                 replacement.append(span)
@@ -173,70 +409,215 @@ def _typeset_tree(html: str) -> str:
     return root.decode_contents()
 
 
+def _is_break(node) -> bool:
+    return isinstance(node, Tag) and node.name == "wbr"
+
+
+def _neighbour(node: PageElement, root: Tag, side: str) -> PageElement | None:
+    """The node just before (or after) `node` in the text, out of the elements it opens (or closes)."""
+    while getattr(node, side) is None and node.parent is not None and node.parent is not root:
+        node = node.parent
+    return getattr(node, side)
+
+
 # --- Simplified <-> Traditional ----------------------------------------------------------------------------
 
-def converter(script: str):
-    """An OpenCC converter for 'hant' or 'hans' (phrase-level profiles: 软件 -> 軟體, not 軟件)."""
-    import opencc  # noqa: PLC0415 - only needed for converted editions
+# Character by character unless a phrase-level profile is chosen ([conversion] profile in anthology.toml): s2tw
+# maps characters (its phrase table only picks among one-to-many mappings: 头发 -> 頭髮, 发展 -> 發展) to Taiwan's
+# standard forms (為, 裡, 著: what the TC faces draw and zh-Hant readers expect, where s2t gives OpenCC's 爲, 裏,
+# 着), and never replaces a word, where s2twp changes what a text says (支持 -> 支援, 程序 -> 程式).
+SCRIPTS = {"hant": ("zh-Hant", "s2tw"), "hans": ("zh-Hans", "tw2s")}
+# Where OpenCC's phrase table takes a measure word for a word (个中, "therein", -> 箇中): 一个中国 would read
+# 一箇中國 in every profile. Fixed like a user's [conversion.words] entry; the user's own entries win.
+KNOWN_SLIPS = {"hant": {"一个中": "一個中"}, "hans": {}}
+# Quotation marks of Traditional editions (clreq 3.1.3): corner brackets, the double ones inside the single ones.
+CORNERS = (("「", "」"), ("『", "』"))
+QUOTE_ENDS = set("。．，、；：？！）］〕〉》」』】…—")  # what follows a closing quotation mark, never an opening one
+LETTER = re.compile(f"[{LATIN}]")
 
-    return opencc.OpenCC(SCRIPTS[script][1])
+
+class Conversion:
+    """One edition's conversion: its OpenCC profile, the words it leaves as written (`protect`) or converts as
+    the user says (`words`: 沈阳 -> 沈陽, the person, where OpenCC writes the city 瀋陽), its quotation marks."""
+
+    def __init__(self, script: str, profile: str = "", protect: Iterable[str] = (), quotes: str = "corner",
+                 words: Mapping[str, str] | None = None):
+        import opencc  # noqa: PLC0415 - only needed for converted editions
+
+        self.language, default = SCRIPTS[script]
+        self.profile = profile or default
+        self.corners = script == "hant" and quotes == "corner"
+        self._opencc = opencc.OpenCC(self.profile)
+        self._fixed = KNOWN_SLIPS[script] | {word: word for word in protect if word} | {
+            k: v for k, v in (words or {}).items() if k}
+        fixed = sorted(self._fixed, key=len, reverse=True)  # at one place, the longest word wins
+        self._protected = re.compile("(" + "|".join(map(re.escape, fixed)) + ")") if fixed else None
+
+    def convert(self, text: str) -> str:
+        """`text` in the edition's script, with the user's words as they asked. The text is cut around those
+        and the pieces converted apart: no placeholder that OpenCC could change or the text could already hold."""
+        if self._protected is None:
+            return self._opencc.convert(text)
+        pieces = self._protected.split(text)  # odd indexes: the user's words
+        return "".join(self._fixed[piece] if i % 2 else self._opencc.convert(piece) for i, piece in enumerate(pieces))
+
+    def protected_in(self, text: str) -> int:
+        return len(self._protected.findall(text)) if self._protected is not None else 0
 
 
-def convert_html(html: str, convert) -> tuple[str, int]:
-    """Convert the text nodes (never tags, attributes or URLs); returns the HTML and how many chars changed."""
+def converter(script: str, profile: str = "", protect: Iterable[str] = (), quotes: str = "corner",
+              words: Mapping[str, str] | None = None) -> Conversion:
+    """The conversion to 'hant' or 'hans' (character by character unless `profile` names a phrase-level one)."""
+    return Conversion(script, profile, protect, quotes, words)
+
+
+def changes(old: str, new: str) -> list[tuple[str, str]]:
+    """What a conversion changed, as (old, new) stretches: runs of differing characters when the lengths agree
+    (character-level profiles), a diff's replacements when they do not (s2twp: 刷新 -> 重新整理)."""
+    if old == new:
+        return []
+    if len(old) != len(new):
+        matcher = difflib.SequenceMatcher(None, old, new, autojunk=False)
+        return [(old[i1:i2], new[j1:j2]) for tag, i1, i2, j1, j2 in matcher.get_opcodes() if tag != "equal"]
+    runs, start = [], -1
+    for i, (a, b) in enumerate(zip(old, new, strict=True)):
+        if a != b and start < 0:
+            start = i
+        elif a == b and start >= 0:
+            runs.append((old[start:i], new[start:i]))
+            start = -1
+    if start >= 0:
+        runs.append((old[start:], new[start:]))
+    return runs
+
+
+def corner_quotes(texts: list[str]) -> tuple[list[str], int]:
+    """“” and ‘’ as 「」 and 『』 in the text nodes of one block (a quotation may span markup); returns the texts
+    and how many marks changed. Nesting decides, not the marks: a quotation inside one takes 『』, whatever it was
+    written with. ’ closes only an open ‘ and never between two letters (Trump’s, don’t): else it is an apostrophe.
+    An opening mark that ends a quotation (“…信息“。, a common slip in web text) is read as the closing one."""
+    text = "".join(texts)
+    out, changed = list(text), 0
+    stack: list[str] = []  # the open marks, outermost first
+    for i, mark in enumerate(text):
+        slip = mark in stack and (i + 1 == len(text) or text[i + 1].isspace() or text[i + 1] in QUOTE_ENDS)
+        if mark in "“‘" and not slip:
+            out[i] = CORNERS[len(stack) % 2][0]
+            stack.append(mark)
+        elif mark == "”" or slip or (mark == "’" and "‘" in stack and not _between_letters(text, i)):
+            opener = {"”": "“", "’": "‘"}.get(mark, mark)
+            if opener in stack:
+                del stack[len(stack) - 1 - stack[::-1].index(opener):]
+            elif stack:
+                stack.pop()
+            out[i] = CORNERS[len(stack) % 2][1]
+        else:
+            continue
+        changed += 1
+    converted, start = [], 0
+    for piece in texts:  # each mark is one character for one: the nodes keep their lengths
+        converted.append("".join(out[start:start + len(piece)]))
+        start += len(piece)
+    return converted, changed
+
+
+def _between_letters(text: str, i: int) -> bool:
+    return 0 < i < len(text) - 1 and bool(LETTER.match(text[i - 1])) and bool(LETTER.match(text[i + 1]))
+
+
+@dataclass
+class Tally:
+    """What a conversion did to one article, for the report."""
+
+    characters: int = 0
+    phrases: int = 0
+    protected: int = 0
+    quotes: int = 0
+
+    def add(self, old: str, new: str, conversion: Conversion) -> None:
+        runs = changes(old, new)
+        self.characters += sum(max(len(a), len(b)) for a, b in runs)
+        self.phrases += len(runs)
+        self.protected += conversion.protected_in(old)
+
+
+def convert_text(text: str, conversion: Conversion, tally: Tally, quotes: bool = True) -> str:
+    """A title, an outlet, a caption: converted, counted, its quotation marks set (unless `quotes` is False)."""
+    new = conversion.convert(text)
+    tally.add(text, new, conversion)
+    if quotes and conversion.corners:
+        (new,), marks = corner_quotes([new])
+        tally.quotes += marks
+    return new
+
+
+def convert_html(html: str, conversion: Conversion, tally: Tally) -> str:
+    """Convert the text nodes (never tags, attributes, URLs or code) and set their quotation marks."""
     soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
     root = soup.find(id="typeset-root")
     assert root is not None  # the div written around the fragment
-    changed = 0
-    for node in root.find_all(string=True):
-        if type(node) is not NavigableString or _skipped(node):
-            continue
-        text = str(node)
-        new = convert(text)
-        if new != text:
-            changed += sum(1 for a, b in zip(text, new, strict=False) if a != b) + abs(len(new) - len(text))
+    nodes = [n for n in root.find_all(string=True) if type(n) is NavigableString and not _skipped(n)]
+    texts = []
+    for node in nodes:
+        new = conversion.convert(str(node))
+        tally.add(str(node), new, conversion)
+        texts.append(new)
+    if conversion.corners:
+        # Quotation marks pair within a block: a paragraph's unclosed “ (a quotation over several paragraphs)
+        # does not nest the next paragraph's quotations.
+        start = 0
+        for _, group in itertools.groupby(range(len(nodes)), key=lambda i: id(_block_of(nodes[i]))):
+            count = len(list(group))
+            texts[start:start + count], marks = corner_quotes(texts[start:start + count])
+            tally.quotes += marks
+            start += count
+    for node, new in zip(nodes, texts, strict=True):
+        if new != str(node):
             node.replace_with(NavigableString(new))
-    return root.decode_contents(), changed
+    return root.decode_contents()
 
 
-def convert_article(article: Article, script: str, convert) -> dict:
+def convert_article(article: Article, conversion: Conversion) -> dict:
     """Convert one Chinese article in place; returns its report entry."""
-    target_language = SCRIPTS[script][0]
-    entry = {"to": target_language, "from": article.language or "", "profile": SCRIPTS[script][1],
-             "changed_characters": 0}
+    entry = {"to": conversion.language, "from": article.language or "", "profile": conversion.profile,
+             "changed_characters": 0, "changed_phrases": 0, "protected": 0, "quotes": 0}
     if not (article.language or "").startswith("zh"):
         entry["skipped"] = "not a Chinese article"
         return entry
-    article.body, changed = convert_html(article.body, convert)
-    new_title = convert(article.title)
-    changed += sum(1 for a, b in zip(article.title, new_title, strict=False) if a != b)
-    article.title = new_title
-    article.outlet = convert(article.outlet)
-    for image in article.images:
-        image.caption, image.alt = convert(image.caption), convert(image.alt)
-    article.language = target_language
-    entry["changed_characters"] = changed
+    tally = Tally()
+    article.body = convert_html(article.body, conversion, tally)
+    article.title = convert_text(article.title, conversion, tally)
+    article.outlet = convert_text(article.outlet, conversion, Tally(), quotes=False)
+    for image in article.images:  # the alt text is an attribute: its marks stay
+        image.caption = convert_text(image.caption, conversion, tally)
+        image.alt = convert_text(image.alt, conversion, Tally(), quotes=False)
+    article.language = conversion.language
+    entry.update(changed_characters=tally.characters, changed_phrases=tally.phrases, protected=tally.protected,
+                 quotes=tally.quotes)
     return entry
 
 
 # --- The pipeline stage -------------------------------------------------------------------------------------
 
-def typeset(anthology: Anthology, script: str = "") -> dict[str, dict]:
-    """Normalise languages, convert the script if asked, add typographic markup. Returns per-article
-    script reports (empty without `script`)."""
+def typeset(anthology: Anthology, script: str = "", *, profile: str = "", protect: Iterable[str] = (),
+            quotes: str = "corner", words: Mapping[str, str] | None = None) -> dict[str, dict]:
+    """Normalise languages, convert the script if asked (`profile`, `protect`, `quotes`, `words`: [conversion]
+    in anthology.toml), add typographic markup. Returns per-article script reports (empty without `script`)."""
     reports: dict[str, dict] = {}
-    convert = converter(script).convert if script else None
-    if convert is not None:
-        anthology.title, anthology.subtitle = convert(anthology.title), convert(anthology.subtitle)
-        anthology.editor = convert(anthology.editor)
+    conversion = converter(script, profile, protect, quotes, words) if script else None
+    if conversion is not None:
+        book = Tally()  # the book's own texts are not an article's: not reported
+        anthology.title = convert_text(anthology.title, conversion, book)
+        anthology.subtitle = convert_text(anthology.subtitle, conversion, book)
+        anthology.editor = convert_text(anthology.editor, conversion, book, quotes=False)
         if anthology.language.startswith("zh"):
-            anthology.language = SCRIPTS[script][0]
+            anthology.language = conversion.language
         for section in anthology.sections:
-            section.title = convert(section.title)
+            section.title = convert_text(section.title, conversion, book)
     anthology.language = theme_language(anthology.language)
     for article in anthology.articles:
         article.language = theme_language(article.language)
-        if convert is not None:
-            reports[article.id] = convert_article(article, script, convert)
-        article.body = typeset_html(article.body)
+        if conversion is not None:
+            reports[article.id] = convert_article(article, conversion)
+        article.body = typeset_html(article.body, CENTRED if article.language.startswith("zh-Hant") else ())
     return reports

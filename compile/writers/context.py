@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,11 +16,12 @@ import markupsafe
 from bs4 import BeautifulSoup
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from compile import locales
 from compile.config import Settings
 from compile.images.markup import LOCAL_HOST
-from compile.model import Anthology, Article, Image
+from compile.locales import Strings
+from compile.model import Anthology, Article, Image, Section
 from compile.sanitize import xml_text
-from compile.text import MONTH_NAMES
 from compile.theme import Theme, ThemeError
 from compile.transforms.typeset import keep_end, typeset_html
 
@@ -56,19 +58,30 @@ class Book:
     def zone(self) -> dt.tzinfo:
         return ZoneInfo(self.settings.timezone)
 
+    @property
+    def strings(self) -> Strings:
+        """The edition's catalogue (compile/locales.py): the script converted to decides, else the language."""
+        return locales.for_edition(self.anthology.language, self.settings.script or self.theme.script)
+
+    def view(self) -> BookView:
+        return BookView(self.anthology, self.zone, self.settings.sections == "none", self.strings)
+
     def template_context(self) -> dict:
-        a = self.anthology
-        return {"book": BookView(a, self.zone, self.settings.sections == "none")}
+        return {"book": self.view()}
 
 
 class BookView:
-    """A read-only view of the anthology for templates."""
+    """A read-only view of the anthology for templates, its sections named in the edition's language."""
 
-    def __init__(self, anthology: Anthology, zone: dt.tzinfo, flat: bool):
-        self._a, self._zone, self.flat = anthology, zone, flat
+    def __init__(self, anthology: Anthology, zone: dt.tzinfo, flat: bool, strings: Strings):
+        self._a, self._zone, self.flat, self._strings = anthology, zone, flat, strings
 
     def __getattr__(self, name):
         return getattr(self._a, name)
+
+    @property
+    def sections(self) -> list[Section]:
+        return [Section(section_title(s, self._strings), s.key, s.articles) for s in self._a.sections]
 
     @property
     def outlets(self) -> list[str]:
@@ -79,26 +92,41 @@ class BookView:
         span = self._a.date_range
         if not span:
             return ""
-        first, last = (cn_date(local_date(d, self._zone)) for d in span)
-        return first if first == last else f"{first} — {last}"
+        first, last = (self._strings.date(local_date(d, self._zone)) for d in span)
+        return first if first == last else self._strings("date_range", first=first, last=last)
 
 
-def cn_date(day: dt.date) -> str:
-    return f"{day.year}年{day.month}月{day.day}日"
+def section_title(section: Section, strings: Strings) -> str:
+    """A section's heading: date and fallback sections are named from their key (compile/transforms/order.py),
+    in the edition's language; an outlet's section by the outlet; the one section of a flat book not at all."""
+    key = section.key
+    if key == "undated":
+        return strings("undated")
+    if match := re.fullmatch(r"m(\d+)-(\d+)", key):
+        return strings.month(int(match[1]), int(match[2]))
+    if match := re.fullmatch(r"y(\d+)", key):
+        return strings("year", year=int(match[1]))
+    if key == "outlet-other":
+        return strings("other")
+    return section.title
 
 
-def display_date(article: Article, zone: dt.tzinfo, language: str = "zh") -> str:
+def display_date(article: Article, zone: dt.tzinfo, strings: Strings | None = None) -> str:
     """The date as the reader expects it: 2021年5月22日, or May 22, 2021.
 
-    Shown in the offset the date was published with (RFI's Paris time stays Paris time), so that the
-    printed date is the one on the original page; only values without an offset take the book's zone.
+    An article's own language picks the form (an English article in a Chinese book keeps May 22, 2021),
+    else the edition's. Shown in the offset the date was published with (RFI's Paris time stays Paris
+    time), so that the printed date is the one on the original page; only values without an offset take
+    the book's zone.
     """
     if article.published is None:
         return ""
     day = local_date(article.published, zone)
-    if (article.language or language).startswith("en"):
-        return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
-    return cn_date(day)
+    strings = strings or locales.load("zh-Hans")
+    own = (article.language or "").lower()
+    if own.startswith("en") or (own.startswith("zh") and not strings.language.startswith("zh")):
+        strings = locales.load(locales.edition_language(own))
+    return strings.date(day)
 
 
 def local_date(value: dt.datetime, zone: dt.tzinfo) -> dt.date:
@@ -138,7 +166,9 @@ def _template_line(exc: BaseException) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}, " if frames else ""
 
 
-def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
+def environment(theme: Theme, zone: dt.tzinfo, strings: Strings | None = None) -> jinja2.Environment:
+    """The templates' environment: `t("key", ...)` gives the edition's words (zh-Hans when not given)."""
+    strings = strings or locales.load("zh-Hans")
     env = ThemeSandbox(
         theme,
         loader=jinja2.FileSystemLoader(theme.template_dirs),
@@ -148,11 +178,25 @@ def environment(theme: Theme, zone: dt.tzinfo) -> jinja2.Environment:
         lstrip_blocks=True,
         finalize=_xml_safe,
     )
-    env.filters["display_date"] = lambda article: display_date(article, zone)
+    env.globals["t"] = _template_strings(strings)
+    env.filters["display_date"] = lambda article: display_date(article, zone, strings)
+    env.filters["date_origin"] = strings.date_origin
     env.filters["display_url"] = display_url
     env.filters["typeset"] = lambda text: markupsafe.Markup(typeset_html(str(markupsafe.escape(text))))
     env.filters["keep_end"] = lambda text: markupsafe.Markup(keep_end(str(text)))
     return env
+
+
+def _template_strings(strings: Strings) -> Callable[..., str]:
+    """`t` for templates: a key the catalogue lacks stops the build at the template's line (a ThemeError)."""
+
+    def t(key: str, **values) -> str:
+        try:
+            return strings(key, **values)
+        except (LookupError, IndexError) as exc:
+            raise jinja2.exceptions.UndefinedError(str(exc)) from None
+
+    return t
 
 
 def _xml_safe(value):
@@ -163,8 +207,11 @@ def _xml_safe(value):
     return value
 
 
-def body_with_images(article: Article, image_src: Callable[[Image], str | None]) -> str:
-    """Point each figure at its local file, or replace it by a placeholder that keeps the caption."""
+def body_with_images(article: Article, image_src: Callable[[Image], str | None],
+                     strings: Strings | None = None) -> str:
+    """Point each figure at its local file, or replace it by a placeholder that keeps the caption (in the
+    edition's words)."""
+    strings = strings or locales.load("zh-Hans")
     if "<img" not in article.body:
         return article.body
     soup = BeautifulSoup(f"<div>{article.body}</div>", "lxml")
@@ -180,15 +227,15 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None])
             img["src"] = src
             img["alt"] = img.get("alt") or (image.caption if image else "") or article.title
             continue
-        img.replace_with(_placeholder(soup, _host(url)))
+        img.replace_with(_placeholder(soup, strings("image_missing", host=_host(url))))
     return root.decode_contents()
 
 
-def _placeholder(soup: BeautifulSoup, host: str):
+def _placeholder(soup: BeautifulSoup, words: str):
     """Where the image was, for the reader (why it failed is in the report); typeset like the body around it,
     which the pipeline has typeset already."""
     placeholder = soup.new_tag("div", attrs={"class": "image-missing"})
-    text = typeset_html(str(markupsafe.escape(f"图片未能获取：{host}")))
+    text = typeset_html(str(markupsafe.escape(words)))
     wrapper = BeautifulSoup(f"<div>{text}</div>", "lxml").div
     assert wrapper is not None  # the div written around the text
     placeholder.extend(list(wrapper.contents))
@@ -197,7 +244,7 @@ def _placeholder(soup: BeautifulSoup, host: str):
 
 def render_article(env: jinja2.Environment, book: Book, article: Article, image_src) -> str:
     template = env.get_template("article.html.j2")
-    body = body_with_images(article, image_src)
+    body = body_with_images(article, image_src, book.strings)
     return template.render(article=article, body=body, **book.template_context())
 
 

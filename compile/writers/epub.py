@@ -14,6 +14,12 @@ Decisions, and why:
   without Chinese fonts still shows the book as designed.
 - `dcterms:modified` is not the wall clock: it is SOURCE_DATE_EPOCH when set (the reproducible-builds
   convention), else the newest article date.
+- Identity: `dc:identifier` is a version 5 UUID of the book's content (`book_identifier`), so a rebuilt book
+  replaces itself in a reader's library and another book never collides with it; `dc:creator` is never empty
+  (`creators`: the editor, else up to three outlets, else the edition's word for many hands), without a role,
+  which is what Calibre lists as authors.
+- Every word the writer adds (navigation, landmarks, cover, accessibility summary) is the edition's, from
+  compile/locales.py.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import io
 import os
 import re
 import time
+import uuid
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,9 +45,10 @@ from compile import atomic
 from compile import cover as cover_art
 from compile import fonts as font_tools
 from compile.config import EPUB_TARGETS, is_language_tag
+from compile.locales import Strings
 from compile.model import Article, Image
 from compile.sanitize import xml_text
-from compile.writers.context import Book, BookView, Output, Resources, environment, render_article
+from compile.writers.context import Book, Output, Resources, environment, render_article
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 MB = 1_000_000
@@ -54,62 +62,73 @@ class Target:
     budget: int | None  # bytes; over it, fonts are dropped first, then the report warns
     embed_fonts: bool
     applied: tuple[str, ...]  # what this target changes, in words, for the report
+    display_options: bool = False  # Apple's META-INF display options file, when fonts are embedded
 
 
+# Every target's file differs from generic's in what its list says (tests/test_epub_identity.py builds them all).
+# No "kobo" target: all it listed (fonts embedded, the NCX and the EPUB 2 cover meta Kobo's renderer reads, no
+# kobo spans) is what generic does, so its files were generic's byte for byte.
 TARGETS = {
     "generic": Target("generic", None, True, (
-        "subset CJK fonts embedded", "ibooks:specified-fonts so Apple Books uses them")),
+        "subset CJK fonts embedded", "ibooks:specified-fonts so Apple Books uses them",
+        "NCX and the EPUB 2 cover meta for older readers (Kobo's EPUB renderer reads them)")),
     "kindle": Target("kindle", 50 * MB, False, (
         "no embedded fonts: Kindle devices and apps ship CJK fonts, and Send to Kindle's conversion does "
         "not need them", "50 MB budget (Send to Kindle by e-mail)")),
-    "kobo": Target("kobo", None, True, (
-        "subset CJK fonts embedded (older Kobo firmware has no Traditional Chinese face)",
-        "NCX and the EPUB 2 cover meta, which Kobo's EPUB renderer reads",
-        "no kobo spans: Kobo or Calibre add them when converting to kepub")),
     "apple": Target("apple", None, True, (
-        "subset CJK fonts embedded", "ibooks:specified-fonts so Apple Books uses them instead of its own")),
+        "subset CJK fonts embedded", "ibooks:specified-fonts so Apple Books uses them instead of its own",
+        "META-INF/com.apple.ibooks.display-options.xml (specified-fonts), which older Apple Books and iBooks "
+        "read instead of the package's meta"), display_options=True),
     "email": Target("email", 18 * MB, True, (
-        "18 MB budget: base64 grows a file by a third, and mail services refuse messages over 25 MB",)),
+        "18 MB budget: base64 grows a file by a third, and mail services refuse messages over 25 MB; embedded "
+        "fonts are dropped first",)),
 }
 assert set(TARGETS) == set(EPUB_TARGETS), "config.EPUB_TARGETS and writers/epub.TARGETS must agree"
 
-LABELS = {
-    "zh-Hans": {"toc": "目录", "landmarks": "导览", "cover": "封面", "start": "正文", "titlepage": "书名页",
-                "prev": "上一篇", "next": "下一篇", "chapter_nav": "文章导航", "count": "共 {n} 篇",
-                "editor": "{name} 编",
-                "summary": "本书是新闻文章的文字选集：每篇文章一章，有目录和地标导航，按时间顺序阅读。{images}"
-                           "文字可由阅读器调整字号、字体和颜色；没有闪烁、声音或动画。",
-                "images": "插图均有替代文字（取自图注或标题）。"},
-    "zh-Hant": {"toc": "目錄", "landmarks": "導覽", "cover": "封面", "start": "正文", "titlepage": "書名頁",
-                "prev": "上一篇", "next": "下一篇", "chapter_nav": "文章導覽", "count": "共 {n} 篇",
-                "editor": "{name} 編",
-                "summary": "本書是新聞文章的文字選集：每篇文章一章，有目錄和地標導覽，按時間順序閱讀。{images}"
-                           "文字可由閱讀器調整字號、字型和顏色；沒有閃爍、聲音或動畫。",
-                "images": "插圖均有替代文字（取自圖說或標題）。"},
-    "en": {"toc": "Contents", "landmarks": "Landmarks", "cover": "Cover", "start": "Start", "titlepage": "Title page",
-           "prev": "Previous", "next": "Next", "chapter_nav": "Article navigation", "count": "{n} articles",
-           "editor": "Edited by {name}",
-           "summary": "A text anthology of news articles: one chapter per article, with a table of contents and "
-                      "landmarks, in chronological reading order. {images}Text size, font and colours can be "
-                      "changed by the reader; no flashing, sound or motion.",
-           "images": "Images have text alternatives taken from their captions or titles. "},
-}
-
-
-def labels(language: str) -> dict[str, str]:
-    if language.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")):
-        return LABELS["zh-Hant"]
-    return LABELS["zh-Hans"] if language.startswith("zh") else LABELS["en"]
+# Apple's display options: the file iBooks reads for embedded fonts (EPUB 2 books, and versions before the
+# package's `ibooks:specified-fonts`). Outside the manifest, as Apple specifies.
+APPLE_OPTIONS = ("META-INF/com.apple.ibooks.display-options.xml",
+                 b'<?xml version="1.0" encoding="UTF-8"?>\n<display_options>\n<platform name="*">\n'
+                 b'<option name="specified-fonts">true</option>\n</platform>\n</display_options>\n')
+ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/anthology-compiler/book-identifier")
 
 
 def book_identifier(book: Book) -> str:
-    """Same inputs, same id: a UUID-shaped digest of the title and the articles' sources and text."""
-    digest = hashlib.sha256(book.anthology.title.encode())
+    """The same book gets the same id on every build, another book another: a name-based UUID (version 5) of
+    the edition's language, the title, the volume and each article's title and words, in book order.
+
+    Only letters and digits of the text count, so typesetting, quotes, spacing and markup (which improve
+    from one version of the compiler to the next) leave a reader's library seeing the same book, while
+    another text, another selection of articles or another script is another book. File names, the theme and
+    the target do not count: a book moved to another folder, or made for another reader, is the same book."""
+    digest = hashlib.sha256()
+    for field_ in (book.anthology.language, book.strings.language, book.anthology.title,
+                   str(book.anthology.volume or "")):
+        _update(digest, field_)
     for article in book.anthology.articles:
-        digest.update(article.source.encode())
-        digest.update(article.body.encode())
-    h = digest.hexdigest()
-    return f"urn:uuid:{h[:8]}-{h[8:12]}-5{h[13:16]}-8{h[17:20]}-{h[20:32]}"
+        _update(digest, _words(article.title))
+        _update(digest, _words(article.body))
+    return f"urn:uuid:{uuid.uuid5(ID_NAMESPACE, digest.hexdigest())}"
+
+
+def _update(digest, text: str) -> None:
+    data = text.encode("utf-8")
+    digest.update(len(data).to_bytes(8, "big") + data)  # length-prefixed: no two lists give one stream
+
+
+def _words(markup: str) -> str:
+    return "".join(re.findall(r"[^\W_]+", html.unescape(re.sub(r"<[^>]+>", "", markup))))
+
+
+def creators(book: Book) -> list[str]:
+    """Who the book is by, as `dc:creator` (no role: Calibre lists only creators without one, or `aut`, as
+    authors, and shows "Unknown" for a book whose only creator is an editor): the editor when set; else the
+    outlets, when there are one to three (corporate authors: "新华社 & 美国之音" in Calibre); else the
+    edition's word for an anthology of many hands ("多位作者", "Various")."""
+    if book.anthology.editor:
+        return [book.anthology.editor]
+    outlets = book.view().outlets
+    return outlets if 0 < len(outlets) <= 3 else [book.strings("creator_fallback")]
 
 
 def modified_time(book: Book) -> dt.datetime:
@@ -256,8 +275,8 @@ STYLES = ("styles/epub.css", "styles/book.css")  # writer's own rules first, so 
 FONT_CSS = "styles/fonts.css"
 
 
-def _documents(book: Book, lab: dict[str, str]) -> Parts:
-    anthology, env = book.anthology, environment(book.theme, book.zone)
+def _documents(book: Book, strings: Strings) -> Parts:
+    anthology, env = book.anthology, environment(book.theme, book.zone, strings)
     lang = anthology.language
     images: dict[str, tuple[str, bytes]] = {}
     by_path: dict[Path, str] = {}
@@ -274,8 +293,8 @@ def _documents(book: Book, lab: dict[str, str]) -> Parts:
         return "../" + by_path[image.path]
 
     styles = [f"../{s}" for s in STYLES]
-    cover_doc = Doc("cover", "text/cover.xhtml", lab["cover"], lang, _cover_body(anthology.title, lab), styles,
-                    "cover-page")
+    cover_doc = Doc("cover", "text/cover.xhtml", strings("cover"), lang, _cover_body(anthology.title, strings),
+                    styles, "cover-page")
     title_doc = Doc("titlepage", "text/titlepage.xhtml", anthology.title, lang,
                     to_xhtml(env.get_template("titlepage.html.j2").render(**book.template_context())), styles,
                     "titlepage-page", epub_type="frontmatter titlepage")
@@ -283,40 +302,41 @@ def _documents(book: Book, lab: dict[str, str]) -> Parts:
     chapters = []
     for index, article in enumerate(articles):
         body = to_xhtml(render_article(env, book, article, image_src), base_url=article.url)
-        body += _chapter_nav(articles, index, lab)
+        body += _chapter_nav(articles, index, strings)
         chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source),
                             _language(article, lang), body, styles, "chapter", epub_type="bodymatter"))
     toc = []
     by_id = {doc.uid: doc for doc in chapters}
-    for section in anthology.sections:
+    for section in book.view().sections:
         links = [epub.Link(by_id[f"a-{a.id}"].file_name, by_id[f"a-{a.id}"].title, f"a-{a.id}")
                  for a in section.articles]
         if section.title and links:
             toc.append((epub.Section(section.title, links[0].href), links))
         else:
             toc.extend(links)
-    nav_doc = Doc("nav", "nav.xhtml", lab["toc"], lang, _nav_body(book, chapters, lab),
+    nav_doc = Doc("nav", "nav.xhtml", strings("toc"), lang, _nav_body(book, chapters, strings),
                   list(STYLES), "toc-page", ["nav"], epub_type="frontmatter")
     return Parts([cover_doc, title_doc, nav_doc, *chapters], chapters, images, toc)
 
 
-def _chapter_nav(articles: list[Article], index: int, lab: dict[str, str]) -> str:
+def _chapter_nav(articles: list[Article], index: int, strings: Strings) -> str:
+    esc = html.escape
     links = []
     if index > 0:
-        links.append(f'<a href="{articles[index - 1].id}.xhtml" rel="prev">‹ {lab["prev"]}</a>')
-    links.append(f'<a href="../nav.xhtml">{lab["toc"]}</a>')
+        links.append(f'<a href="{articles[index - 1].id}.xhtml" rel="prev">‹ {esc(strings("prev"))}</a>')
+    links.append(f'<a href="../nav.xhtml">{esc(strings("toc"))}</a>')
     if index + 1 < len(articles):
-        links.append(f'<a href="{articles[index + 1].id}.xhtml" rel="next">{lab["next"]} ›</a>')
-    return (f'\n<nav class="chapter-nav" aria-label="{lab["chapter_nav"]}"><p>'
+        links.append(f'<a href="{articles[index + 1].id}.xhtml" rel="next">{esc(strings("next"))} ›</a>')
+    return (f'\n<nav class="chapter-nav" aria-label="{esc(strings("chapter_nav"))}"><p>'
             + '<span class="sep"> · </span>'.join(links) + "</p></nav>")
 
 
-def _nav_body(book: Book, chapters: list[Doc], lab: dict[str, str]) -> str:
+def _nav_body(book: Book, chapters: list[Doc], strings: Strings) -> str:
     """The nav document: the table of contents grouped by section, and hidden landmarks."""
     esc = html.escape
     by_id = {doc.uid: doc for doc in chapters}
     items = []
-    for section in book.anthology.sections:
+    for section in book.view().sections:
         entries = "".join(f'<li><a href="{by_id[f"a-{a.id}"].file_name}">{esc(by_id[f"a-{a.id}"].title)}</a></li>'
                           for a in section.articles)
         if not entries:
@@ -329,14 +349,14 @@ def _nav_body(book: Book, chapters: list[Doc], lab: dict[str, str]) -> str:
     first = chapters[0].file_name if chapters else "text/titlepage.xhtml"
     return (
         f'<nav epub:type="toc" role="doc-toc" id="toc" aria-labelledby="toc-title">\n'
-        f'<h1 id="toc-title" class="toc-title">{esc(lab["toc"])}</h1>\n<ol class="toc-list">\n'
+        f'<h1 id="toc-title" class="toc-title">{esc(strings("toc"))}</h1>\n<ol class="toc-list">\n'
         + "\n".join(items) + "\n</ol>\n</nav>\n"
-        f'<nav epub:type="landmarks" id="landmarks" hidden="hidden" aria-label="{esc(lab["landmarks"])}">\n'
-        f'<h2>{esc(lab["landmarks"])}</h2>\n<ol>\n'
-        f'<li><a epub:type="cover" href="text/cover.xhtml">{esc(lab["cover"])}</a></li>\n'
-        f'<li><a epub:type="titlepage" href="text/titlepage.xhtml">{esc(lab["titlepage"])}</a></li>\n'
-        f'<li><a epub:type="toc" href="nav.xhtml">{esc(lab["toc"])}</a></li>\n'
-        f'<li><a epub:type="bodymatter" href="{first}">{esc(lab["start"])}</a></li>\n'
+        f'<nav epub:type="landmarks" id="landmarks" hidden="hidden" aria-label="{esc(strings("landmarks"))}">\n'
+        f'<h2>{esc(strings("landmarks"))}</h2>\n<ol>\n'
+        f'<li><a epub:type="cover" href="text/cover.xhtml">{esc(strings("cover"))}</a></li>\n'
+        f'<li><a epub:type="titlepage" href="text/titlepage.xhtml">{esc(strings("titlepage"))}</a></li>\n'
+        f'<li><a epub:type="toc" href="nav.xhtml">{esc(strings("toc"))}</a></li>\n'
+        f'<li><a epub:type="bodymatter" href="{first}">{esc(strings("start"))}</a></li>\n'
         "</ol>\n</nav>"
     )
 
@@ -424,6 +444,17 @@ def _family_for(book: Book, variant: str, role: str, bold: bool, css: str) -> fo
     return None
 
 
+def _unembedded_note(book: Book, variant: str, role: str, css: str) -> str:
+    """Why no face was embedded for a role: a theme whose stylesheet never names the role's fonts is not the
+    same problem as a machine without them (the first used to be reported as the second)."""
+    families = book.theme.fonts.get(f"{role}-{variant}") or book.theme.fonts.get(role) or []
+    named = [f for f in families if f.lower() not in font_tools.GENERIC_FAMILIES and f.lower() in css.lower()]
+    if not named:
+        return (f"the theme's EPUB stylesheet names none of its {role} ({variant}) fonts "
+                f"({', '.join(families) or 'none listed'}); not embedded")
+    return f"no installed CJK face among the theme's {role} ({variant}) fonts ({', '.join(named)}); not embedded"
+
+
 def plan_fonts(book: Book, docs: list[Doc], cache_dir: Path | None) -> FontPlan:
     start = time.perf_counter()
     plan = FontPlan()
@@ -434,7 +465,7 @@ def plan_fonts(book: Book, docs: list[Doc], cache_dir: Path | None) -> FontPlan:
             continue  # no CJK here: the reader's own fonts do
         face = _family_for(book, variant, role, bold, css)
         if face is None:
-            plan.notes.append(f"no installed CJK face for the theme's {role} ({variant}) fonts; not embedded")
+            plan.notes.append(_unembedded_note(book, variant, role, css))
             continue
         weight = 700 if bold else 400
         key = (face.family, weight)
@@ -450,7 +481,7 @@ def plan_fonts(book: Book, docs: list[Doc], cache_dir: Path | None) -> FontPlan:
 # ---------------------------------------------------------------- package
 
 
-def _accessibility(ebook: epub.EpubBook, lab: dict[str, str], has_images: bool) -> None:
+def _accessibility(ebook: epub.EpubBook, strings: Strings, has_images: bool) -> None:
     def meta(prop: str, value: str) -> None:
         ebook.add_metadata(None, "meta", value, {"property": f"schema:{prop}"})
 
@@ -465,25 +496,26 @@ def _accessibility(ebook: epub.EpubBook, lab: dict[str, str], has_images: bool) 
     if has_images:
         meta("accessibilityFeature", "alternativeText")
     meta("accessibilityHazard", "none")
-    meta("accessibilitySummary", lab["summary"].format(images=lab["images"] if has_images else ""))
+    meta("accessibilitySummary", strings("summary", images=strings("summary_images") if has_images else ""))
 
 
-def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, lab: dict[str, str], when: dt.datetime) -> bytes:
+def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, strings: Strings, when: dt.datetime,
+             profile: Target) -> bytes:
     anthology, theme = book.anthology, book.theme
     ebook = epub.EpubBook()
     ebook.set_identifier(book_identifier(book))
     ebook.set_title(anthology.title)
     ebook.set_language(anthology.language)
-    if anthology.editor:
-        ebook.add_author(anthology.editor, role="edt", uid="editor")
+    for index, name in enumerate(creators(book)):
+        ebook.add_author(name, uid=f"creator-{index}")
     if anthology.subtitle:
         ebook.add_metadata("DC", "description", anthology.subtitle)
     span = anthology.date_range
     if span:
         ebook.add_metadata("DC", "date", span[1].astimezone(book.zone).date().isoformat())
-    for outlet in BookView(anthology, book.zone, False).outlets:
+    for outlet in book.view().outlets:
         ebook.add_metadata("DC", "source", outlet)
-    _accessibility(ebook, lab, bool(parts.images))
+    _accessibility(ebook, strings, bool(parts.images))
     if plan.fonts:
         ebook.prefixes.append("ibooks: http://vocabulary.itunes.apple.com/rdf/ibooks/vocabulary-extensions-1.0/")
         ebook.add_metadata(None, "meta", "true", {"property": "ibooks:specified-fonts"})
@@ -522,16 +554,17 @@ def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, lab: dict[s
     ebook.spine = [items[doc.uid] for doc in parts.docs]
     ebook.toc = parts.toc or [epub.Link("text/titlepage.xhtml", anthology.title, "titlepage")]
     ebook.guide = [
-        {"type": "cover", "href": "text/cover.xhtml", "title": lab["cover"]},
-        {"type": "toc", "href": "nav.xhtml", "title": lab["toc"]},
+        {"type": "cover", "href": "text/cover.xhtml", "title": strings("cover")},
+        {"type": "toc", "href": "nav.xhtml", "title": strings("toc")},
         {"type": "text", "href": (parts.chapters[0] if parts.chapters else parts.docs[1]).file_name,
-         "title": lab["start"]},
+         "title": strings("start")},
     ]
     ebook.add_item(epub.EpubNcx())
     raw = io.BytesIO()
     epub.write_epub(raw, ebook, {"epub3_pages": False, "epub3_landmark": False, "mtime": when,
                                  "package_direction": False, "spine_direction": True})
-    return normalize_zip(raw.getvalue(), anthology.language, when)
+    extra = [APPLE_OPTIONS] if profile.display_options and plan.fonts else []
+    return normalize_zip(raw.getvalue(), anthology.language, when, extra)
 
 
 def _language(article: Article, book_language: str) -> str:
@@ -540,9 +573,9 @@ def _language(article: Article, book_language: str) -> str:
     return article.language if is_language_tag(article.language or "") else book_language
 
 
-def _cover_body(title: str, lab: dict[str, str]) -> str:
-    alt = html.escape(f"{lab['cover']}: {title}" if lab is LABELS["en"] else f"{lab['cover']}：{title}")
-    return (f'<section class="cover" aria-label="{html.escape(lab["cover"])}">'
+def _cover_body(title: str, strings: Strings) -> str:
+    alt = html.escape(strings("cover_alt", title=title))
+    return (f'<section class="cover" aria-label="{html.escape(strings("cover"))}">'
             f'<img src="../images/cover.jpg" alt="{alt}" epub:type="cover" role="doc-cover"/></section>')
 
 
@@ -584,15 +617,19 @@ def _ncx_with_depth(data: bytes) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
 
 
-def normalize_zip(data: bytes, language: str, when: dt.datetime) -> bytes:
+def normalize_zip(data: bytes, language: str, when: dt.datetime,
+                  extra: list[tuple[str, bytes]] | None = None) -> bytes:
     """Rewrite the container reproducibly: `mimetype` first and stored, every entry with the same timestamp,
-    permissions and system, in the order ebooklib wrote them (which follows the book)."""
+    permissions and system, in the order ebooklib wrote them (which follows the book); `extra` files (outside
+    the manifest: Apple's display options) after META-INF/container.xml."""
     stamp = max(when, dt.datetime(1980, 1, 2, tzinfo=dt.UTC)).timetuple()[:6]
     out = io.BytesIO()
     with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w") as target:
         names = source.namelist()
-        for name in ["mimetype", *[n for n in names if n != "mimetype"]]:
-            content = source.read(name)
+        entries = [(name, source.read(name)) for name in ["mimetype", *[n for n in names if n != "mimetype"]]]
+        at = next((i + 1 for i, (name, _) in enumerate(entries) if name == "META-INF/container.xml"), 1)
+        entries[at:at] = extra or []
+        for name, content in entries:
             if name.endswith(".opf"):
                 content = _opf_with_lang(content, language)
             elif name.endswith(".ncx"):
@@ -605,17 +642,17 @@ def normalize_zip(data: bytes, language: str, when: dt.datetime) -> bytes:
     return out.getvalue()
 
 
-def _cover(book: Book, lab: dict[str, str], css: str) -> bytes:
+def _cover(book: Book, strings: Strings, css: str) -> bytes:
     anthology = book.anthology
-    view = BookView(anthology, book.zone, False)
+    view = book.view()
     text = cover_art.CoverText(
         title=anthology.title,
         subtitle=anthology.subtitle,
         dates=view.date_range_text,
-        count=lab["count"].format(n=len(anthology.articles)),
-        editor=lab["editor"].format(name=anthology.editor) if anthology.editor else "",
+        count=strings("count", n=len(anthology.articles)),
+        editor=strings("editor", name=anthology.editor) if anthology.editor else "",
     )
-    variant = "hant" if lab is LABELS["zh-Hant"] else "hans"
+    variant = "hant" if strings.language == "zh-Hant" else "hans"
     heading = _family_for(book, variant, "heading", True, css) or _family_for(book, variant, "body", True, css)
     body = _family_for(book, variant, "body", False, css) or heading
     palette = cover_art.Palette.from_theme(getattr(book.theme, "cover", None))
@@ -626,10 +663,10 @@ def _cover(book: Book, lab: dict[str, str], css: str) -> bytes:
 def write(book: Book, target: Path, resources: Resources) -> Output:
     settings = book.settings
     profile = TARGETS[settings.epub_target]
-    lab = labels(book.anthology.language)
-    parts = _documents(book, lab)
+    strings = book.strings
+    parts = _documents(book, strings)
     css = book.theme.css("epub").read_text(encoding="utf-8")
-    cover = _cover(book, lab, css)
+    cover = _cover(book, strings, css)
     when = modified_time(book)
     notes: list[str] = []
     applied = list(profile.applied)
@@ -639,12 +676,12 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
         notes.extend(plan.notes)
     elif not settings.embed_fonts:
         applied.append("fonts not embedded (--no-embed-fonts)")
-    data = _package(book, parts, cover, plan, lab, when)
+    data = _package(book, parts, cover, plan, strings, when, profile)
     if profile.budget and len(data) > profile.budget and plan.fonts:
         applied.append(f"embedded fonts dropped to fit the {profile.budget / MB:.0f} MB budget")
         plan = FontPlan(seconds=plan.seconds)
-        parts = _documents(book, lab)
-        data = _package(book, parts, cover, plan, lab, when)
+        parts = _documents(book, strings)
+        data = _package(book, parts, cover, plan, strings, when, profile)
     if profile.budget and len(data) > profile.budget:
         notes.append(f"EPUB is {len(data) / MB:.1f} MB, over the {profile.budget / MB:.0f} MB budget of the "
                      f"'{profile.name}' target")

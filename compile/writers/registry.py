@@ -8,15 +8,17 @@ it writes (image I/O stays with the build). Adding a format is one module and on
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from compile import pages
 from compile.model import Anthology
+from compile.theme import Theme
 from compile.writers import epub
 from compile.writers.context import Book, Output, Resources
-from compile.writers.pdf import prepress
+from compile.writers.pdf import chromium, prepress
 from compile.writers.pdf import writer as pdf
 
 
@@ -36,6 +38,9 @@ class Writer:
     name: str  # as `formats` and --format say it; also the file's extension
     write: Callable[[Book, Path, Resources], list[Output]]
     images: Callable[[Book], ImageSpec]
+    # Why this format cannot be made here for a theme (an engine not installed), or None. The build writes the
+    # other formats and says why; the CLI then exits non-zero (compile/cli.py).
+    missing: Callable[[Theme], str | None] = lambda chosen: None
 
 
 def _write_epub(book: Book, target: Path, resources: Resources) -> list[Output]:
@@ -53,9 +58,21 @@ def _write_pdf(book: Book, target: Path, resources: Resources) -> list[Output]:
     except pdf.RenderTimeout as exc:  # the other outputs are still made and published
         _too_slow(book.anthology, exc)
         return []
+    except chromium.EngineMissing as exc:  # no Chromium for a vertical book: no PDF, and the CLI exits 2
+        book.anthology.warnings.append(str(exc))
+        return []
+    except chromium.EngineFailed as exc:  # it ran and made nothing: no PDF, said on the terminal too
+        logging.getLogger("anthology").warning("%s", exc)
+        book.anthology.warnings.append(str(exc))
+        return []
     if book.settings.pdf.impose == "booklet":
-        return [output, prepress.impose_booklet(target, target.with_name(f"{book.slug}.booklet.pdf"))]
+        bind = "right" if book.theme.page_progression == "rtl" else "left"
+        return [output, prepress.impose_booklet(target, target.with_name(f"{book.slug}.booklet.pdf"), bind)]
     return [output]
+
+
+def _pdf_engine_missing(chosen: Theme) -> str | None:
+    return chromium.missing() if chosen.writing_mode.startswith("vertical") else None
 
 
 def _too_slow(part: Anthology, exc: pdf.RenderTimeout) -> None:
@@ -75,5 +92,10 @@ def _pdf_images(book: Book) -> ImageSpec:
 # compile/config.py's FORMATS names the same (it may not import the writers; tests/test_writer_registry.py).
 WRITERS: dict[str, Writer] = {writer.name: writer for writer in (
     Writer("epub", _write_epub, _epub_images),
-    Writer("pdf", _write_pdf, _pdf_images),
+    Writer("pdf", _write_pdf, _pdf_images, _pdf_engine_missing),
 )}
+
+
+def missing(chosen: Theme, formats: list[str]) -> list[str]:
+    """Why each of `formats` that cannot be made here for `chosen` cannot."""
+    return [reason for fmt in formats if fmt in WRITERS and (reason := WRITERS[fmt].missing(chosen))]

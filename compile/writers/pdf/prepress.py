@@ -35,14 +35,15 @@ def write_options(settings, attachments: list[tuple[str, bytes]]) -> dict:
     return {"pdf_variant": "pdf/a-3b", "attachments": files, "pdf_identifier": None}
 
 
-def impose_booklet(source: Path, target: Path) -> Output:
-    """Saddle stitch: pages padded with blanks to a multiple of 4, two per sheet side, in booklet order."""
+def impose_booklet(source: Path, target: Path, bind: str = "left") -> Output:
+    """Saddle stitch: pages padded with blanks to a multiple of 4, two per sheet side, in booklet order;
+    bound on the right for a book read right to left (`bind`)."""
     from pdfimpose.schema import saddle
 
     from compile import atomic
 
     buffer = io.BytesIO()
-    saddle.impose([source], buffer, folds="h", bind="left")
+    saddle.impose([source], buffer, folds="h", bind=bind)
     atomic.write_bytes(target, buffer.getvalue())
     from pypdf import PdfReader
 

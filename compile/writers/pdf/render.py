@@ -92,7 +92,7 @@ def extended() -> Iterator[None]:
 
 
 def html_document(book: Book) -> str:
-    env = environment(book.theme, book.zone)
+    env = environment(book.theme, book.zone, book.strings)
     rendered = {
         a.id: render_article(env, book, a, lambda image: image.path.resolve().as_uri() if image.path else None)
         for a in book.anthology.articles

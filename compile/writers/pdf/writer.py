@@ -1,4 +1,5 @@
-"""The PDF writer: chunked when it pays (chunked/: same pages, rendered in parallel and cached), else one pass."""
+"""The PDF writer: chunked when it pays (chunked/: same pages, rendered in parallel and cached), else one pass;
+a vertical theme's book is printed by Chromium (chromium.py: WeasyPrint has no vertical writing)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import weasyprint
 
 from compile import atomic
 from compile.writers.context import Book, Output, Resources
-from compile.writers.pdf import prepress
+from compile.writers.pdf import chromium, prepress
 from compile.writers.pdf.chunked import build as chunked
 from compile.writers.pdf.chunked import split
 from compile.writers.pdf.render import LockedFetcher, RenderTimeout, extended, html_document, stylesheets
@@ -20,7 +21,12 @@ __all__ = ["RenderTimeout", "write", "write_single"]
 
 
 def write(book: Book, target: Path, resources: Resources) -> Output:
-    """Chunked when it pays (see chunked/build.py: same pages, rendered in parallel and cached), else one pass."""
+    """Chunked when it pays (see chunked/build.py: same pages, rendered in parallel and cached), else one pass.
+    A vertical theme goes to Chromium, or raises chromium.EngineMissing: never a horizontal book instead."""
+    if book.theme.writing_mode.startswith("vertical"):
+        vertical = chromium.write(book, target, list(resources.image_roots), resources.cache_root)
+        vertical.notes.extend(book.theme.pdf_notes)
+        return vertical
     notes = []
     output = None
     image_roots = list(resources.image_roots)

@@ -99,6 +99,10 @@ def _leaves(box) -> Iterator:
         yield box
 
 
+def _zero_width(box) -> bool:
+    return isinstance(box, boxes.TextBox) and not box.text.strip("\u200b")
+
+
 def _plain(box) -> bool:
     style = box.style
     return style["letter_spacing"] == "normal" and not style["word_spacing"] and style["direction"] == "ltr"
@@ -112,7 +116,10 @@ def justify_line(context, line, extra_width):
         return _ORIGINAL["justify_line"](context, line, extra_width)
     box_weights = {id(box): weighing(box.text) for box in texts}
     total: float = sum(w[1] for w in box_weights.values())
-    first, last = leaves[0], leaves[-1]
+    # The line's edges are its first and last visible boxes: a <wbr> (typeset.py's breaks beside quotation
+    # marks) is a zero-width space box, and the line often ends with it.
+    visible = [leaf for leaf in leaves if not _zero_width(leaf)] or leaves
+    first, last = visible[0], visible[-1]
     if isinstance(first, boxes.TextBox):
         total -= box_weights[id(first)][0] / 2
     if isinstance(last, boxes.TextBox):
