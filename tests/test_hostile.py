@@ -73,7 +73,8 @@ def test_nothing_hostile_reaches_the_epub(hostile_build):
     out, server = hostile_build
     with zipfile.ZipFile(out / "src.epub") as z:
         xhtml = "".join(z.read(n).decode() for n in z.namelist() if n.endswith((".xhtml", ".opf", ".ncx", ".css")))
-    assert "正文第一段，应当完整保留。" in xhtml and "正文最后一段，也应保留。" in xhtml
+    text = re.sub(r"<[^>]*>", "", xhtml)  # typesetting adds spans and break opportunities inside the text
+    assert "正文第一段，应当完整保留。" in text and "正文最后一段，也应保留。" in text
     for bad in ("<script", "onerror", "javascript:", "file:", "<iframe", "<form", "<input", "@import",
                 "<svg", "<object", "<embed", "http-equiv", "<base", "share-button", "data:image/svg", "<math"):
         assert bad not in xhtml, bad

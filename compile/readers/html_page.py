@@ -16,6 +16,7 @@ from bs4 import BeautifulSoup, Tag
 from compile.model import Article
 from compile.readers import extract
 from compile.readers.extract import text_key as _key  # one comparison of texts for the reader and the extractor
+from compile.sanitize import attribute
 
 # A full page, possibly after comments (`<!--?xml …?-->` as browsers save XHTML) and an XML declaration.
 PAGE = re.compile(r"\A\s*(<!--.*?-->\s*)*(<\?xml[^>]*>\s*)?(<!doctype html|<html[\s>]|<head[\s>])", re.I | re.S)
@@ -49,7 +50,7 @@ def read(path: Path, text: str) -> Article:
     soup = BeautifulSoup(text, "lxml")
     meta = _meta_tags(soup)
     json_ld = _json_ld(soup)
-    html_lang = _attr(soup.html, "lang") if soup.html else ""
+    html_lang = attribute(soup.html, "lang") if soup.html else ""
     canonical = soup.find("link", rel="canonical")
     url = meta.get("og:url") or (canonical.get("href") if canonical else "") or _first(json_ld, "url")
     url = url if isinstance(url, str) else ""
@@ -218,7 +219,7 @@ def _standfirst(soup: BeautifulSoup, meta: dict, h1: Tag | None) -> str:
         text = _clean(sibling.get_text(" ", strip=True))
         if not text:
             continue
-        marks = " ".join([*sibling.get_attribute_list("class"), _attr(sibling, "id")])
+        marks = " ".join([*sibling.get_attribute_list("class"), attribute(sibling, "id")])
         if (sibling.name == "h2" or STANDFIRST.search(marks)) and 20 <= len(text) <= 400 and sibling.name != "h1":
             return text
         if description and len(description) >= 20 and _key(text) == _key(description):
@@ -245,15 +246,6 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _attr(tag: Tag, name: str) -> str:
-    """A one-valued attribute (`lang`, `content`), "" when absent: bs4 types every value as a string or a list,
-    and only `class`-like attributes are lists."""
-    value = tag.get(name)
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else " ".join(value)
-
-
 # --- meta tags and JSON-LD (transforms/dates.py reads them) ------------------------------------------------
 
 
@@ -262,10 +254,10 @@ def _meta_tags(soup: BeautifulSoup) -> dict[str, str]:
     space-separated `property="og:title twitter:title"` gives both."""
     found: dict[str, str] = {}
     tags = soup.find_all("meta")
-    for attribute in ("property", "name", "itemprop"):
+    for naming in ("property", "name", "itemprop"):
         for tag in tags:
-            content = _attr(tag, "content").strip()
-            for key in _attr(tag, attribute).lower().split():
+            content = attribute(tag, "content").strip()
+            for key in attribute(tag, naming).lower().split():
                 key = re.sub(r"^(dc|dcterms?):", r"\1.", key)
                 if key in META_KEYS and content and key not in found:
                     found[key] = content

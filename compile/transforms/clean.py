@@ -16,7 +16,7 @@ from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 from compile import urls
 from compile.images import markup
 from compile.model import Article, Image
-from compile.sanitize import iso_datetime, sanitize_html, xml_text
+from compile.sanitize import attribute, iso_datetime, sanitize_html, xml_text
 from compile.text import HAN, YIJING, declared_language
 from compile.transforms import dates, outlets
 
@@ -178,15 +178,6 @@ def _prose(tree: Tag) -> str:
     return "".join(text for text in tree.find_all(string=True) if not _in_pre(text))
 
 
-def _attr(tag: Tag, name: str) -> str:
-    """A one-valued attribute (`src`, `href`, `alt`), "" when absent: bs4 types every value as a string or a list,
-    and only `class`-like attributes are lists."""
-    value = tag.get(name)
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else " ".join(value)
-
-
 def _gone(tag: Tag) -> bool:
     """Whether the tag was decomposed. Not bs4's `tag.decomposed`: it reads `tag._decomposed`, which a live tag
     lacks, so `Tag.__getattr__` turns it into `tag.find("_decomposed")`, a search of the whole subtree on every
@@ -234,7 +225,7 @@ def _text_sizes(root: Tag) -> dict[int, int]:
 def _media_to_images(root: Tag) -> None:
     """A video's poster is its picture (the caption under it stays with it); players themselves go."""
     for media in root.find_all(["video", "audio", "iframe", "embed", "object"]):
-        poster = _attr(media, "poster") if media.name == "video" else ""
+        poster = attribute(media, "poster") if media.name == "video" else ""
         if poster:
             img = BeautifulSoup("", "lxml").new_tag("img", src=poster, alt="")
             media.replace_with(img)
@@ -262,7 +253,7 @@ def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> No
             _remove_container(tag)
             continue
         data = (k for k in tag.attrs if k.startswith("data-"))
-        marks = " ".join([*tag.get_attribute_list("class"), _attr(tag, "id"), *data])
+        marks = " ".join([*tag.get_attribute_list("class"), attribute(tag, "id"), *data])
         if marks.strip() and WIDGET.search(marks):
             tag.decompose()
     sizes = _text_sizes(root)
@@ -271,7 +262,7 @@ def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> No
             continue
         text = tag.get_text(" ", strip=True)
         links = tag.find_all("a")
-        share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(_attr(a, "href")) for a in links)
+        share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(attribute(a, "href")) for a in links)
         if _is_junk_text(text, junk) or share_bar:
             tag.decompose()
     _drop_related_lists(root, article.url)
@@ -299,7 +290,7 @@ def _only_same_site_link(li: Tag, host: str) -> bool:
     if len(links) != 1 or links[0].get_text(strip=True) != li.get_text(strip=True):
         return False
     try:
-        target = (urlsplit(_attr(links[0], "href")).hostname or "").removeprefix("www.")
+        target = (urlsplit(attribute(links[0], "href")).hostname or "").removeprefix("www.")
     except ValueError:
         return False
     return target == host
@@ -336,7 +327,7 @@ def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, s
     src -> (local path, reference as written) (compile/images/markup.py `locate`)."""
     for picture in root.find_all("picture"):
         img = picture.find("img")
-        sources = [_attr(s, "srcset") for s in picture.find_all("source")]
+        sources = [attribute(s, "srcset") for s in picture.find_all("source")]
         if img is not None:
             written = markup.written_source(img, extra_srcsets=sources)
             if written:
@@ -348,7 +339,7 @@ def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, s
     for img in root.find_all("img"):
         written = markup.written_source(img)
         best, local = markup.locate(written, article.url, article.source)
-        if not best or markup.is_tracking_pixel(img) or _junk_image(best, _attr(img, "alt")):
+        if not best or markup.is_tracking_pixel(img) or _junk_image(best, attribute(img, "alt")):
             img.decompose()
             continue
         img.attrs = {"src": best, "alt": img.get("alt") or img.get("aria-label") or ""}
@@ -672,7 +663,7 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
         img = figure.find("img")
         if img is None:
             continue
-        src = _attr(img, "src")
+        src = attribute(img, "src")
         if src in seen:
             article.warn(f"dropped a repeated image: {src[:60]}")
             figure.decompose()
@@ -687,7 +678,7 @@ def _resolve_links(tree: Tag, base_url: str) -> None:
     ids = {tag["id"] for tag in tree.find_all(id=True)}
     web = bool(urls.web_url(base_url))
     for link in tree.find_all("a"):
-        href = _attr(link, "href").strip()
+        href = attribute(link, "href").strip()
         if href.startswith(("http://", "https://", "mailto:")) or (href.startswith("#") and href[1:] in ids):
             continue
         if href.startswith("//"):
@@ -701,7 +692,7 @@ def _resolve_links(tree: Tag, base_url: str) -> None:
 def _valid_datetimes(tree: Tag) -> None:
     """`<time datetime="Wed Nov 20 2019 …">` from any source fails EPUBCheck: rewritten as ISO 8601, or dropped."""
     for stamp in tree.find_all("time", datetime=True):
-        value = iso_datetime(_attr(stamp, "datetime"))
+        value = iso_datetime(attribute(stamp, "datetime"))
         if value:
             stamp["datetime"] = value
         else:
@@ -778,11 +769,11 @@ def _collect_images(tree: Tag, located: dict[str, tuple[str, str]]) -> list[Imag
         if img is None or not img.get("src"):
             continue
         caption = figure.find("figcaption")
-        url, proxied = markup.unwrap_proxy(_attr(img, "src"))
+        url, proxied = markup.unwrap_proxy(attribute(img, "src"))
         img["src"] = url
         local, written = located.get(url, ("", ""))
         if url not in found:
-            found[url] = Image(url=url, found_url=written or proxied, alt=_attr(img, "alt"), local=local,
+            found[url] = Image(url=url, found_url=written or proxied, alt=attribute(img, "alt"), local=local,
                                caption=caption.get_text(" ", strip=True) if caption else "")
     return list(found.values())
 
