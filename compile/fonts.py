@@ -196,7 +196,7 @@ def subset(face: Face, chars: Iterable[str], *, flavor: str | None = None, cache
 
     `flavor`: None for a plain sfnt (OTF/TTF), or "woff2"/"woff". With `cache_dir`, results are kept there,
     keyed by the font file, face and characters, so rebuilding the same book costs nothing."""
-    unicodes = sorted({ord(c) for c in chars if c and not c.isspace()} | {0x20, 0x3000})
+    unicodes = sorted(code_points(chars))
     key = _cache_key(face, unicodes, flavor)
     cached = cache_dir / f"{key}.{flavor or face.kind}" if cache_dir else None
     if cached is not None and cached.is_file():
@@ -209,6 +209,17 @@ def subset(face: Face, chars: Iterable[str], *, flavor: str | None = None, cache
         with contextlib.suppress(OSError):
             atomic.write_bytes(cached, data)
     return data
+
+
+def code_points(chars: Iterable[str]) -> set[int]:
+    """What a subset must hold for `chars`: each character but whitespace, and the two spaces text is set with."""
+    return {ord(c) for c in chars if c and not c.isspace()} | {0x20, 0x3000}
+
+
+def identity(face: Face) -> str:
+    """The face's file as it is now (a font upgraded in place is another face): for cache keys."""
+    stat = face.path.stat()
+    return f"{face.path}|{face.index}|{stat.st_size}|{stat.st_mtime_ns}"
 
 
 def _tag(name: str) -> int:
@@ -256,7 +267,6 @@ def _fonttools_subset(face: Face, unicodes: list[int], flavor: str | None) -> by
 
 
 def _cache_key(face: Face, unicodes: list[int], flavor: str | None) -> str:
-    stat = face.path.stat()
-    digest = hashlib.sha256(f"{face.path}|{face.index}|{stat.st_size}|{stat.st_mtime_ns}|{flavor}|v2".encode())
+    digest = hashlib.sha256(f"{identity(face)}|{flavor}|v2".encode())
     digest.update(",".join(map(str, unicodes)).encode())
     return digest.hexdigest()[:32]

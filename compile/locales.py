@@ -21,12 +21,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from compile.text import MONTH_NAMES
+from compile.text import MONTH_NAMES, SCRIPT_LANGUAGES
 
 FOLDER = Path(__file__).with_name("locales")
 LANGUAGES = ("zh-Hans", "zh-Hant", "en")
 TRADITIONAL = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
-SCRIPTS = {"hant": "zh-Hant", "hans": "zh-Hans"}
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,8 @@ class Strings:
 
 def edition_language(language: str, script: str = "") -> str:
     """The catalogue an edition reads in: its script's when converted, else the book language's."""
-    if script in SCRIPTS:
-        return SCRIPTS[script]
+    if script in SCRIPT_LANGUAGES:
+        return SCRIPT_LANGUAGES[script]
     tag = (language or "").strip().lower().replace("_", "-")
     if tag.startswith(TRADITIONAL):
         return "zh-Hant"

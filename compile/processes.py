@@ -16,13 +16,20 @@ PR_SET_PDEATHSIG = 1  # linux/prctl.h
 def init_worker(parent: int) -> None:
     """In a pool's worker: die with the parent (its PID), leave Ctrl-C to it.
 
-    The kernel sends SIGKILL when the parent dies (even by kill -9), so no worker outlives the build; a
-    parent already gone before this ran is caught by the getppid check. SIGINT (sent by a terminal to the
-    whole process group) is the parent's to handle: it stops the workers. SIGTERM takes its default action
-    (a forked worker would otherwise run the parent's handler).
+    SIGINT (sent by a terminal to the whole process group) is the parent's to handle: it stops the workers.
+    SIGTERM takes its default action (a forked worker would otherwise run the parent's handler).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with(parent)
+
+
+def die_with(parent: int) -> None:
+    """In a child (a pool's worker, or Chromium before it starts): be killed when `parent` (its PID) dies.
+
+    The kernel sends SIGKILL when the parent dies (even by kill -9), so no child outlives the build; a parent
+    already gone before this ran is caught by the getppid check.
+    """
     if sys.platform.startswith("linux"):
         try:
             libc = ctypes.CDLL(None, use_errno=True)

@@ -11,6 +11,8 @@ HAN_SUPPLEMENTARY = "\U00020000-\U0003134f"  # ideographs: extensions B to G
 YIJING = "\u4dc0-\u4dff"  # hexagram symbols, between extension A and the unified block (cleaning counts them)
 HANGUL = "\uac00-\ud7af"  # syllables
 
+# An edition converted with --script hant|hans is in this language (its strings, its faces, its conversion).
+SCRIPT_LANGUAGES = {"hant": "zh-Hant", "hans": "zh-Hans"}
 MONTH_NAMES = "January February March April May June July August September October November December".split()
 
 # Chinese tags as the themes know them: script, not region.

@@ -35,7 +35,7 @@ from html import escape, unescape
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from compile.model import Anthology, Article
-from compile.text import HAN, HAN_SUPPLEMENTARY, KANA, theme_language
+from compile.text import HAN, HAN_SUPPLEMENTARY, KANA, SCRIPT_LANGUAGES, theme_language
 
 AUTOSPACE_CLASS = "cjk-latin"
 HALT_CLASS = "halt"
@@ -426,7 +426,7 @@ def _neighbour(node: PageElement, root: Tag, side: str) -> PageElement | None:
 # maps characters (its phrase table only picks among one-to-many mappings: 头发 -> 頭髮, 发展 -> 發展) to Taiwan's
 # standard forms (為, 裡, 著: what the TC faces draw and zh-Hant readers expect, where s2t gives OpenCC's 爲, 裏,
 # 着), and never replaces a word, where s2twp changes what a text says (支持 -> 支援, 程序 -> 程式).
-SCRIPTS = {"hant": ("zh-Hant", "s2tw"), "hans": ("zh-Hans", "tw2s")}
+PROFILES = {"hant": "s2tw", "hans": "tw2s"}  # the default OpenCC profile of each direction
 # Where OpenCC's phrase table takes a measure word for a word (个中, "therein", -> 箇中): 一个中国 would read
 # 一箇中國 in every profile. Fixed like a user's [conversion.words] entry; the user's own entries win.
 KNOWN_SLIPS = {"hant": {"一个中": "一個中"}, "hans": {}}
@@ -444,8 +444,8 @@ class Conversion:
                  words: Mapping[str, str] | None = None):
         import opencc  # noqa: PLC0415 - only needed for converted editions
 
-        self.language, default = SCRIPTS[script]
-        self.profile = profile or default
+        self.language = SCRIPT_LANGUAGES[script]
+        self.profile = profile or PROFILES[script]
         self.corners = script == "hant" and quotes == "corner"
         self._opencc = opencc.OpenCC(self.profile)
         self._fixed = KNOWN_SLIPS[script] | {word: word for word in protect if word} | {

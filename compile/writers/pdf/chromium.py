@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import ctypes
+import functools
 import json
 import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -235,7 +234,7 @@ class Document:
         sides = _sides(self.css)
         headings = [(el, sides[name]) for el in self.tree.iter("h1", "h2", "h3")
                     for name in (el.get("class") or "").split() if name in sides]
-        for section in self.book.template_context()["book"].sections:  # titled as the templates title them
+        for section in self.book.view().sections:  # titled as the templates title them
             if section.title:
                 entry = Entry(section.title, 1)
                 found = next((h for h in headings if _key(h[0].text_content()) == _key(section.title)), None)
@@ -372,8 +371,9 @@ def _print(engine: str, html: Path, pdf: Path, seconds: float) -> Path:
     with open(log_path, "wb") as log:
         # A session of its own: Chromium's processes are one group, killed together; the terminal's Ctrl-C
         # reaches the build, which kills them. They also die with the build (PR_SET_PDEATHSIG).
+        die_with_build = functools.partial(processes.die_with, os.getpid())
         process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                   start_new_session=True, preexec_fn=_die_with_parent(os.getpid()))
+                                   start_new_session=True, preexec_fn=die_with_build)
         try:
             process.wait(timeout=seconds)
         except subprocess.TimeoutExpired:
@@ -387,16 +387,6 @@ def _print(engine: str, html: Path, pdf: Path, seconds: float) -> Path:
         raise EngineFailed(f"PDF: Chromium ({engine}) made no PDF (exit code {process.returncode})"
                            + (f": {' | '.join(said)}" if said else ""))
     return pdf
-
-
-def _die_with_parent(parent: int):
-    def setup() -> None:
-        if sys.platform.startswith("linux"):
-            with contextlib.suppress(OSError, AttributeError):
-                ctypes.CDLL(None, use_errno=True).prctl(processes.PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        if os.getppid() != parent:
-            os._exit(1)
-    return setup
 
 
 def _kill(process: subprocess.Popen) -> None:

@@ -96,7 +96,7 @@ def make(css: str, languages: set[str], code: bool, chars: set[str], folder: Pat
 def truetype(face: fonts.Face, chars: set[str], cache_dir: Path | None = None) -> bytes:
     """`face` cut to `chars` (and the glyphs its layout features reach), with TrueType outlines."""
     request = hb.SubsetInput()
-    request.unicode_set.update({ord(c) for c in chars if c and not c.isspace()} | {0x20, 0x3000})
+    request.unicode_set.update(fonts.code_points(chars))
     request.layout_feature_tag_set.clear()
     request.layout_feature_tag_set.update(fonts._tag(name) for name in FEATURES)
     request.name_id_set.update(fonts.KEEP_NAME_IDS)
@@ -161,9 +161,7 @@ class GlyphStore:
     """Converted glyphs of one face by glyph id, in one sealed file of the cache; nothing without a cache."""
 
     def __init__(self, cache_dir: Path | None, face: fonts.Face):
-        stat = face.path.stat()
-        self.name = hashlib.sha256(f"{face.path}|{face.index}|{stat.st_size}|{stat.st_mtime_ns}|{MAX_ERROR}|v1"
-                                   .encode()).hexdigest()[:32]
+        self.name = hashlib.sha256(f"{fonts.identity(face)}|{MAX_ERROR}|v1".encode()).hexdigest()[:32]
         self.path = cache_dir / f"{self.name}.glyphs" if cache_dir else None
         self.glyphs = self._load()
         self.added = 0

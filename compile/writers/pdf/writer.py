@@ -23,13 +23,13 @@ __all__ = ["RenderTimeout", "write", "write_single"]
 def write(book: Book, target: Path, resources: Resources) -> Output:
     """Chunked when it pays (see chunked/build.py: same pages, rendered in parallel and cached), else one pass.
     A vertical theme goes to Chromium, or raises chromium.EngineMissing: never a horizontal book instead."""
+    image_roots = list(resources.image_roots)
     if book.theme.writing_mode.startswith("vertical"):
-        vertical = chromium.write(book, target, list(resources.image_roots), resources.cache_root)
+        vertical = chromium.write(book, target, image_roots, resources.cache_root)
         vertical.notes.extend(book.theme.pdf_notes)
         return vertical
     notes = []
     output = None
-    image_roots = list(resources.image_roots)
     if chunked.wanted(book):
         try:
             output, _ = chunked.build(book, target, image_roots, resources.cache_root, chunked.worker_count(book))
