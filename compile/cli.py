@@ -107,7 +107,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     Without a command, builds the sample corpus (seeds/) into dist/.
     """
     level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s")
+    logging.basicConfig(level=max(level, logging.WARNING), format="%(message)s")
+    logging.getLogger("anthology").setLevel(level)  # -v shows our debug lines, not every library's (fontTools ...)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_PrintableRecords())
     err.quiet = quiet
@@ -278,7 +279,7 @@ def _summary(result: pipeline.Result) -> None:
         pages = f", {output['pages']} pages" if output["pages"] else ""
         err.print(f"  wrote {shown(output['path'])} ({output['bytes'] / 1024:.0f} KB{pages})")
     err.print(f"  wrote {shown(result.report_path)}")
-    if logging.getLogger().isEnabledFor(logging.DEBUG):  # build -v
+    if logging.getLogger("anthology").isEnabledFor(logging.DEBUG):  # build -v
         _timings(data.get("timings"))
 
 

@@ -183,7 +183,10 @@ def _installed() -> tuple[Face, ...]:
 
 @functools.lru_cache(maxsize=64)
 def cmap(face: Face) -> frozenset[int]:
-    """The code points the face has glyphs for."""
+    """The code points the face has glyphs for: HarfBuzz reads them from the best cmap subtable in ~5 ms, where
+    fontTools builds a glyph-name map of a CJK face first (~0.1-0.3 s). The same set either way."""
+    if hb is not None:
+        return frozenset(hb.Face(hb.Blob.from_file_path(str(face.path)), face.index).unicodes)
     return frozenset(face.font()["cmap"].getBestCmap() or {})
 
 

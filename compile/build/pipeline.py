@@ -277,9 +277,10 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | 
     if data is None:
         data = sources.read_inside(source, relative)
     article = readers.read_file(source, source / relative, data)
-    dates.date_article(article, zone, override.date if override else None)
+    found = dates.signals(article.body)  # once: dating and the outlet's rules read them
+    dates.date_article(article, zone, override.date if override else None, found)
     article.meta.pop("raw_html", None)  # only dating reads the whole page: keep it out of the store and memory
-    head, _ = dates.body_signals(article.body)
+    head = found.text_head
     clean.clean_article(article)
     markup.add_lead_image(article)
     article.outlet = outlets.resolve(article, head)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
 
+from compile import walk
 from compile.model import Article
 from compile.readers import extract
 from compile.readers.extract import text_key as _key  # one comparison of texts for the reader and the extractor
@@ -60,7 +61,7 @@ def read(path: Path, text: str) -> Article:
     title = _title(soup, meta, json_ld, h1, site, author)
     standfirst = _standfirst(soup, meta, h1) if PAGE.match(text) else ""
     main = _legacy_main(soup)
-    times = [t.get("datetime") for t in main.find_all("time") if t.get("datetime")]
+    times = [t.get("datetime") for t in walk.tags(main, "time") if t.get("datetime")]
     body = main.decode_contents() if hasattr(main, "contents") else str(main)
     article = Article(
         id="", source=str(path), title=title, url=url, outlet=site[0] if site else "", author=author,
@@ -88,10 +89,10 @@ def _extract_main(article: Article, text: str, standfirst: str) -> None:
 def _legacy_main(soup: BeautifulSoup) -> Tag:
     """The page's `<article>`, `<main>` or `<body>` without its chrome: fragments are read this way, and
     pages where the extractor fails."""
-    main = soup.find("article") or soup.find("main") or soup.body or soup
-    for tag in main.find_all(["script", "style", "noscript", "nav", "header", "footer", "aside", "form"]):
+    main = walk.first(soup, "article") or walk.first(soup, "main") or soup.body or soup
+    for tag in walk.tags(main, ["script", "style", "noscript", "nav", "header", "footer", "aside", "form"]):
         tag.decompose()
-    h1 = main.find("h1")
+    h1 = walk.first(main, "h1")
     if h1 is not None:
         h1.decompose()
     return main
@@ -137,9 +138,9 @@ def _parts(title: str) -> list[str]:
 
 def _headline_element(soup: BeautifulSoup) -> Tag | None:
     """The page's h1, the one inside its article or main content when there are several."""
-    for scope in (soup.find("article"), soup.find("main"), soup.body):
+    for scope in (walk.first(soup, "article"), walk.first(soup, "main"), soup.body):
         if scope is not None:
-            h1 = next((h for h in scope.find_all("h1") if h.get_text(strip=True)), None)
+            h1 = next((h for h in walk.tags(scope, "h1") if h.get_text(strip=True)), None)
             if h1 is not None:
                 return h1
     return None
@@ -253,7 +254,7 @@ def _meta_tags(soup: BeautifulSoup) -> dict[str, str]:
     """Meta tags by name: `property` before `name`, the first of each; `dc:title` is `dc.title`, and a
     space-separated `property="og:title twitter:title"` gives both."""
     found: dict[str, str] = {}
-    tags = soup.find_all("meta")
+    tags = walk.tags(soup, "meta")
     for naming in ("property", "name", "itemprop"):
         for tag in tags:
             content = attribute(tag, "content").strip()

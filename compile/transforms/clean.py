@@ -13,7 +13,7 @@ from urllib.parse import urljoin, urlsplit
 
 from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
 
-from compile import urls
+from compile import urls, walk
 from compile.images import markup
 from compile.model import Article, Image
 from compile.sanitize import attribute, iso_datetime, sanitize_html, xml_text
@@ -175,7 +175,7 @@ def clean_article(article: Article) -> Article:
 
 def _prose(tree: Tag) -> str:
     """The text outside code blocks: code is Latin whatever the language of the article around it."""
-    return "".join(text for text in tree.find_all(string=True) if not _in_pre(text))
+    return "".join(text for text in walk.strings(tree) if not _in_pre(text))
 
 
 def _gone(tag: Tag) -> bool:
@@ -207,7 +207,7 @@ def _text_sizes(root: Tag) -> dict[int, int]:
     """A lower bound of `len(tag.get_text(" ", strip=True))` for every tag under root, from the leaves up in
     one pass (calling get_text on every tag costs the size of each subtree: quadratic in nesting depth)."""
     sizes: dict[int, tuple[int, int]] = {}
-    for tag in reversed(root.find_all(True)):  # descendants come after their tag
+    for tag in reversed(walk.tags(root)):  # descendants come after their tag
         chars = pieces = 0
         for child in tag.children:
             if isinstance(child, Tag):
@@ -224,7 +224,7 @@ def _text_sizes(root: Tag) -> dict[int, int]:
 
 def _media_to_images(root: Tag) -> None:
     """A video's poster is its picture (the caption under it stays with it); players themselves go."""
-    for media in root.find_all(["video", "audio", "iframe", "embed", "object"]):
+    for media in walk.tags(root, ["video", "audio", "iframe", "embed", "object"]):
         poster = attribute(media, "poster") if media.name == "video" else ""
         if poster:
             img = BeautifulSoup("", "lxml").new_tag("img", src=poster, alt="")
@@ -236,14 +236,14 @@ def _media_to_images(root: Tag) -> None:
 def _remove_container(tag: Tag) -> None:
     """Remove a widget, but never the article's text: the lenient parser nests everything after an
     unclosed or unknown tag (`<embed>`, `<share-button>`, an ASP.NET page-wide `<form>`) inside it."""
-    if tag.find(["p", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "figure"]):
+    if walk.first(tag, ["p", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "figure"]):
         tag.unwrap()
     else:
         tag.decompose()
 
 
 def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> None:
-    for tag in root.find_all(True):
+    for tag in walk.tags(root):
         if _gone(tag):
             continue
         if tag.name in ("script", "style", "noscript", "svg", "template"):
@@ -257,17 +257,17 @@ def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> No
         if marks.strip() and WIDGET.search(marks):
             tag.decompose()
     sizes = _text_sizes(root)
-    for tag in root.find_all(["div", "p", "span", "small", "section", "a", "em", "i", "li", "time"]):
+    for tag in walk.tags(root, ["div", "p", "span", "small", "section", "a", "em", "i", "li", "time"]):
         if _gone(tag) or sizes[id(tag)] >= JUNK_TEXT:  # too long to be junk: no need to gather its text
             continue
         text = tag.get_text(" ", strip=True)
-        links = tag.find_all("a")
+        links = walk.tags(tag, "a")
         share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(attribute(a, "href")) for a in links)
         if _is_junk_text(text, junk) or share_bar:
             tag.decompose()
     _drop_related_lists(root, article.url)
     _drop_leading_timestamps(root, article)
-    for hr in root.find_all("hr"):
+    for hr in walk.tags(root, "hr"):
         hr.decompose()  # feeds put rules before their footers; the theme separates articles itself
 
 
@@ -279,14 +279,14 @@ def _drop_related_lists(root: Tag, url: str) -> None:
         host = ""
     if not host:
         return
-    for listing in root.find_all(["ul", "ol"]):
-        items = listing.find_all("li", recursive=False)
+    for listing in walk.tags(root, ["ul", "ol"]):
+        items = walk.children(listing, "li")
         if items and all(_only_same_site_link(li, host) for li in items):
             listing.decompose()
 
 
 def _only_same_site_link(li: Tag, host: str) -> bool:
-    links = li.find_all("a")
+    links = walk.tags(li, "a")
     if len(links) != 1 or links[0].get_text(strip=True) != li.get_text(strip=True):
         return False
     try:
@@ -302,8 +302,8 @@ def _drop_leading_timestamps(root: Tag, article: Article) -> None:
     DW puts the author above it (`<i>Alexander Freund<br>2020-09-20T07:31:08Z</i>`): the name goes
     to `article.author`.
     """
-    for tag in root.find_all(["div", "i", "time", "span", "p", "small"], limit=30):
-        if _gone(tag) or tag.find(["img", "p"]):
+    for tag in walk.tags(root, ["div", "i", "time", "span", "p", "small"], limit=30):
+        if _gone(tag) or walk.first(tag, ["img", "p"]):
             continue
         lines = [t.strip() for t in tag.get_text("\n", strip=True).split("\n") if t.strip()]
         if not lines or not dates.TIMESTAMP_LINE.match(lines[-1]):
@@ -312,7 +312,7 @@ def _drop_leading_timestamps(root: Tag, article: Article) -> None:
             if len(lines) == 2 and not article.author:
                 article.author = lines[0]
             tag.decompose()
-    for time in root.find_all("time"):  # BBC: the date, then "最近更新： 45 分钟前"
+    for time in walk.tags(root, "time"):  # BBC: the date, then "最近更新： 45 分钟前"
         text = time.get_text(" ", strip=True)
         if len(text) <= 40 and (dates.CJK_DATE.search(text) or dates.EN_DATE.search(text) or re.search(r"前$", text)):
             time.decompose()
@@ -325,9 +325,9 @@ def _looks_like_name(text: str) -> bool:
 def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, str]]:
     """Each <img> gets its one source URL; returns, for the sources that name a file of the source folder,
     src -> (local path, reference as written) (compile/images/markup.py `locate`)."""
-    for picture in root.find_all("picture"):
-        img = picture.find("img")
-        sources = [attribute(s, "srcset") for s in picture.find_all("source")]
+    for picture in walk.tags(root, "picture"):
+        img = walk.first(picture, "img")
+        sources = [attribute(s, "srcset") for s in walk.tags(picture, "source")]
         if img is not None:
             written = markup.written_source(img, extra_srcsets=sources)
             if written:
@@ -336,7 +336,7 @@ def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, s
         else:
             picture.decompose()
     located = {}
-    for img in root.find_all("img"):
+    for img in walk.tags(root, "img"):
         written = markup.written_source(img)
         best, local = markup.locate(written, article.url, article.source)
         if not best or markup.is_tracking_pixel(img) or _junk_image(best, attribute(img, "alt")):
@@ -354,7 +354,7 @@ def _junk_image(src: str, alt: str) -> bool:
 
 def _demote_headings(tree: Tag, title: str) -> None:
     """The article title is the only h1; a body h1 repeating it goes, others become h2."""
-    for h1 in tree.find_all("h1"):
+    for h1 in walk.tags(tree, "h1"):
         if h1.get_text(strip=True) == title.strip():
             h1.decompose()
         else:
@@ -363,16 +363,17 @@ def _demote_headings(tree: Tag, title: str) -> None:
 
 def _blocks_from_divs(tree: Tag) -> None:
     """Feeds wrap everything in divs: unwrap them, wrapping loose inline runs in paragraphs."""
-    found = tree.find_all(["div", "span"])
+    found = walk.tags(tree, ["div", "span"])
     # Each one's place among its parent's children, once: bs4 looks it up by a scan of the siblings on every
     # unwrap (quadratic in a wide body). In reverse document order, neither its parent nor its place changes
     # before it is reached: only its own descendants and later siblings have been handled.
     places = {id(child): i for parent in {id(d.parent): d.parent for d in found if d.parent is not None}.values()
               for i, child in enumerate(parent.contents)}
     for div in reversed(found):
-        if div.name == "span" or div.find(BLOCKS | {"div"}) or div.find_parent(["figcaption", "li", "td", "th"]):
+        if (div.name == "span" or walk.first(div, BLOCKS | {"div"})
+                or walk.ancestor(div, ["figcaption", "li", "td", "th"])):
             _unwrap(div, places[id(div)])
-        elif div.get_text(strip=True) or div.find("img"):
+        elif div.get_text(strip=True) or walk.first(div, "img"):
             div.name = "p"
         else:
             div.decompose()
@@ -422,10 +423,10 @@ def _wrap_loose_inline(tree: Tag) -> None:
 def _make_figures(tree: Tag) -> None:
     """Each image becomes a figure; a short paragraph of `<small>` right after it is its caption."""
     factory = BeautifulSoup("", "lxml")
-    for img in tree.find_all("img"):
-        if img.find_parent("figure"):
+    for img in walk.tags(tree, "img"):
+        if walk.ancestor(img, "figure"):
             continue
-        container = img.find_parent("p")
+        container = walk.ancestor(img, "p")
         figure = factory.new_tag("figure")
         bare = container is not None and not container.get_text(strip=True)
         if container is None:
@@ -435,22 +436,22 @@ def _make_figures(tree: Tag) -> None:
         else:  # a figure never sits inside a paragraph (invalid, and it breaks the text): put it after
             container.insert_after(figure)
         figure.append(img.extract())
-        if container is not None and bare and not container.find("img"):
+        if container is not None and bare and not walk.first(container, "img"):
             container.decompose()
         caption = figure.find_next_sibling()
         if caption is not None and caption.name == "p" and _is_caption(caption):
             caption.name = "figcaption"
             figure.append(caption.extract())
-    for figure in tree.find_all("figure"):
-        for p in figure.find_all("p"):
+    for figure in walk.tags(tree, "figure"):
+        for p in walk.tags(figure, "p"):
             if not p.get_text(strip=True):
                 p.unwrap()  # <figure><p><img></p></figure>
-        caption = figure.find("figcaption")
+        caption = walk.first(figure, "figcaption")
         following = figure.find_next_sibling()
         if caption is None and following is not None and following.name == "figcaption":
             figure.append(following.extract())  # Reuters closes the figure before its caption
             caption = following
-        image = figure.find("img")
+        image = walk.first(figure, "img")
         if image is not None and caption is not None and not image.get("alt"):
             image["alt"] = caption.get_text(" ", strip=True)
 
@@ -461,11 +462,11 @@ def _is_caption(tag: Tag) -> bool:
 
 
 def _drop_empty(tree: Tag) -> None:
-    for tag in reversed(tree.find_all(["p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b",
+    for tag in reversed(walk.tags(tree, ["p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b",
                                        "i", "a", "span", "figcaption"])):
-        if not tag.get_text(strip=True) and not tag.find("img"):
+        if not tag.get_text(strip=True) and not walk.first(tag, "img"):
             tag.decompose()
-    for text in tree.find_all(string=True):
+    for text in walk.strings(tree):
         if text.parent is not None and text.parent.name in ("p", "figcaption", "li"):
             stripped = re.sub(r"^[\s\u3000]+|[\s\u3000]+$", "", text) if _sole_child(text) else text
             if stripped != text:
@@ -481,7 +482,7 @@ def _drop_title_repeat(tree: Tag, title: str) -> None:
     key = _key(title)
     if len(key) < 4:
         return
-    for block in tree.find_all(["p", "h2", "h3", "figcaption"], limit=4):
+    for block in walk.tags(tree, ["p", "h2", "h3", "figcaption"], limit=4):
         if _key(block.get_text()) == key:
             block.decompose()
             return
@@ -493,7 +494,7 @@ def _key(text: str) -> str:
 
 def _reflow(tree: Tag) -> None:
     """Join paragraphs that a hard wrap split mid-sentence (`首次会` / `晤，`)."""
-    for p in tree.find_all("p"):
+    for p in walk.tags(tree, "p"):
         if p.parent is not tree or _gone(p):
             continue
         nxt = p.find_next_sibling()
@@ -502,7 +503,7 @@ def _reflow(tree: Tag) -> None:
                 p.append(child.extract())
             nxt.decompose()
             nxt = p.find_next_sibling()
-    for text in tree.find_all(string=True):  # hard wraps inside a paragraph; code keeps its lines
+    for text in walk.strings(tree):  # hard wraps inside a paragraph; code keeps its lines
         if "\n" in text and not _in_pre(text):
             joined = re.sub(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]*\n\s*(?=[{CJK}{CJK_PUNCT}])", "", text)
             text.replace_with(joined.replace("\n", " "))
@@ -511,7 +512,7 @@ def _reflow(tree: Tag) -> None:
 def _in_pre(node) -> bool:
     """Inside a code block, where every space and line break is the text (`<pre><code>`: the text's parent is
     the `code`, not the `pre`)."""
-    return node.find_parent("pre") is not None
+    return walk.ancestor(node, "pre") is not None
 
 
 def _split_mid_sentence(p: Tag, nxt: Tag) -> bool:
@@ -522,7 +523,7 @@ def _split_mid_sentence(p: Tag, nxt: Tag) -> bool:
     sentence of its own rather than finishing one (`晤，并签署` closes a clause in a few characters).
     """
     before, after = p.get_text().rstrip(), nxt.get_text().lstrip()
-    if not before or not after or p.find("img") or nxt.find("img"):
+    if not before or not after or walk.first(p, "img") or walk.first(nxt, "img"):
         return False
     if len(before) < 20 or before[-1] in TERMINAL or re.search(r"\S(\s{2,}|\u3000)\S", before):
         return False
@@ -542,12 +543,12 @@ def _all_emphasis(p: Tag) -> bool:
 
 def _trim_blocks(tree: Tag) -> None:
     """Feeds indent their paragraphs with spaces: trim each block's leading and trailing white space."""
-    for block in tree.find_all(["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote"]):
-        texts = [text for text in block.find_all(string=True) if not _in_pre(text)]
+    for block in walk.tags(tree, ["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote"]):
+        texts = [text for text in walk.strings(block) if not _in_pre(text)]
         if not texts:
             continue
         _replace_text(texts[0], re.sub(r"^[\s\u3000]+", "", texts[0]))
-        texts = [text for text in block.find_all(string=True) if not _in_pre(text)]  # trimming may remove one
+        texts = [text for text in walk.strings(block) if not _in_pre(text)]  # trimming may remove one
         if texts:
             _replace_text(texts[-1], re.sub(r"[\s\u3000]+$", "", texts[-1]))
 
@@ -564,7 +565,7 @@ STRAY_MARK = re.compile(r"^[。．，、；：？！.,;:]\s+(?=\S)")
 
 def _drop_edge_breaks(tree: Tag) -> None:
     """A `<br>` at the start or the end of a block draws a blank line, not a break between two: dropped."""
-    for block in tree.find_all(TEXT_BLOCKS):
+    for block in walk.tags(tree, TEXT_BLOCKS):
         if _in_pre(block):
             continue
         for last in (False, True):
@@ -584,8 +585,8 @@ def _edge_leaf(block: Tag, last: bool) -> PageElement | None:
 
 
 def _drop_stray_marks(tree: Tag) -> None:
-    for block in tree.find_all(["p", "figcaption"]):
-        texts = [text for text in block.find_all(string=True) if not _in_pre(text)]
+    for block in walk.tags(tree, ["p", "figcaption"]):
+        texts = [text for text in walk.strings(block) if not _in_pre(text)]
         if texts and STRAY_MARK.match(texts[0]):
             _replace_text(texts[0], STRAY_MARK.sub("", texts[0]))
 
@@ -593,9 +594,9 @@ def _drop_stray_marks(tree: Tag) -> None:
 def _tighten_punctuation(tree: Tag) -> None:
     """Spaces beside full-width punctuation go (`（BSI） 和` is set `（BSI）和`), and beside “ ” between them and
     a Han character. Code keeps its spaces. Neighbouring text nodes of one block are read as one text."""
-    for block in tree.find_all(TEXT_BLOCKS):
-        texts = [text for text in block.find_all(string=True)
-                 if text.find_parent(CODE) is None and text.find_parent(TEXT_BLOCKS) is block]
+    for block in walk.tags(tree, TEXT_BLOCKS):
+        texts = [text for text in walk.strings(block)
+                 if walk.ancestor(text, CODE) is None and walk.ancestor(text, TEXT_BLOCKS) is block]
         for i, text in enumerate(texts):
             before = texts[i - 1][-1:] if i else ""
             after = texts[i + 1][:1] if i + 1 < len(texts) else ""
@@ -640,8 +641,8 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
     # A full saved page read by an extractor (compile/readers/extract.py) shows what its reader saw, repeats included:
     # the extractors already drop their own duplicate artefacts. The rule is for feeds and scrapers.
     extracted = bool(article.meta.get("extraction"))
-    for block in tree.find_all(names) if not extracted else ():
-        if _gone(block) or block.find_parent(names):
+    for block in walk.tags(tree, names) if not extracted else ():
+        if _gone(block) or walk.ancestor(block, names):
             continue
         key = _key(block.get_text())
         if previous is not None and key and key == previous[0] and _adjacent(previous[1], block):
@@ -649,8 +650,8 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
             block.decompose()
             continue
         previous = (key, block)
-    for figure in tree.find_all("figure"):
-        caption = figure.find("figcaption")
+    for figure in walk.tags(tree, "figure"):
+        caption = walk.first(figure, "figcaption")
         if caption is None:
             continue
         key = _key(caption.get_text())
@@ -659,8 +660,8 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
                 article.warn(f"dropped a caption repeated as a paragraph: '{key[:30]}…'")
                 sibling.decompose()
     seen: set[str] = set()
-    for figure in tree.find_all("figure"):
-        img = figure.find("img")
+    for figure in walk.tags(tree, "figure"):
+        img = walk.first(figure, "img")
         if img is None:
             continue
         src = attribute(img, "src")
@@ -677,7 +678,7 @@ def _resolve_links(tree: Tag, base_url: str) -> None:
     or points at an anchor the article lacks, keeps its words and loses the link."""
     ids = {tag["id"] for tag in tree.find_all(id=True)}
     web = bool(urls.web_url(base_url))
-    for link in tree.find_all("a"):
+    for link in walk.tags(tree, "a"):
         href = attribute(link, "href").strip()
         if href.startswith(("http://", "https://", "mailto:")) or (href.startswith("#") and href[1:] in ids):
             continue
@@ -714,9 +715,9 @@ SENTENCE = re.compile(r"[^。！？.!?]*[。！？.!?]+[”’」』）)\"']*|[^
 def _split_long_blocks(tree: Tag, article: Article) -> None:
     """A text block longer than MAX_BLOCK characters becomes several paragraphs, cut at sentence ends
     (else at MAX_BLOCK): a paragraph is laid out as one unit by the PDF engine."""
-    for block in tree.find_all(SPLITTABLE):
+    for block in walk.tags(tree, SPLITTABLE):
         size = len(block.get_text())
-        if size <= MAX_BLOCK or block.find([*SPLITTABLE, *BLOCKS, "div"]):  # inner blocks are split themselves
+        if size <= MAX_BLOCK or walk.first(block, [*SPLITTABLE, *BLOCKS, "div"]):  # inner blocks are split themselves
             continue
         parts = _paragraphs(list(block.contents))
         article.warn(f"a {block.name} of {size:,} characters split into {len(parts)} paragraphs")
@@ -764,11 +765,11 @@ def _adjacent(first: Tag, second: Tag) -> bool:
 
 def _collect_images(tree: Tag, located: dict[str, tuple[str, str]]) -> list[Image]:
     found: dict[str, Image] = {}
-    for figure in tree.find_all("figure"):
-        img = figure.find("img")
+    for figure in walk.tags(tree, "figure"):
+        img = walk.first(figure, "img")
         if img is None or not img.get("src"):
             continue
-        caption = figure.find("figcaption")
+        caption = walk.first(figure, "figcaption")
         url, proxied = markup.unwrap_proxy(attribute(img, "src"))
         img["src"] = url
         local, written = located.get(url, ("", ""))

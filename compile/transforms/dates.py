@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 from bs4 import BeautifulSoup
 from dateutil import parser as dateparser
 
+from compile import walk
 from compile.model import Article, DateFinding
 from compile.text import MONTH_NAMES
 from compile.transforms import outlets
@@ -453,14 +454,14 @@ def signals(body: str) -> Signals:
     """What the date rules look at: the text's start, timestamp lines, first blocks, `<time>` values."""
     soup = BeautifulSoup(body[:200_000], "lxml")
     stamps, lines = [], []
-    for tag in soup.find_all(["div", "i", "time", "span", "p", "small", "em"], limit=400):
+    for tag in walk.tags(soup, ["div", "i", "time", "span", "p", "small", "em"], limit=400):
         # `<i>Alexander Freund<br>2020-09-20T07:31:08Z</i>`: a byline and a stamp, one per line.
         for line in tag.get_text("\n", strip=True).split("\n")[:3]:
             line = line.strip()
             if 8 <= len(line) <= 40 and TIMESTAMP_LINE.match(line) and line not in stamps:
                 stamps.append(line)
-    for tag in soup.find_all(BLOCK_TAGS, limit=200):
-        if tag.find(["p", "div", "li", "blockquote"]):
+    for tag in walk.tags(soup, BLOCK_TAGS, limit=200):
+        if walk.first(tag, ["p", "div", "li", "blockquote"]):
             continue  # a wrapper: its blocks are read one by one
         text = re.sub(r"\s+", " ", tag.get_text(" ", strip=True)).strip(" *`")
         if text and text not in lines:
@@ -469,14 +470,8 @@ def signals(body: str) -> Signals:
             break
     if not lines:  # text without blocks: its first lines
         lines = [t.strip() for t in soup.get_text("\n").split("\n") if t.strip()][:HEAD_BLOCKS]
-    times = [value for t in soup.find_all("time", limit=20) if isinstance(value := t.get("datetime"), str) and value]
+    times = [value for t in walk.tags(soup, "time", limit=20) if isinstance(value := t.get("datetime"), str) and value]
     return Signals(soup.get_text(" ", strip=True)[:HEAD_CHARS], stamps, lines, times)
-
-
-def body_signals(body: str) -> tuple[str, list[str]]:
-    """The start of the body's text, and the short elements that hold nothing but a timestamp."""
-    found = signals(body)
-    return found.text_head, found.stamps
 
 
 def archived_time(article: Article) -> dt.datetime | None:
@@ -493,12 +488,13 @@ def archived_time(article: Article) -> dt.datetime | None:
     return value
 
 
-def date_article(article: Article, zone: dt.tzinfo, override=None) -> Article:
-    """Set `published`, `precision`, `date_source` and `archived` on the article."""
+def date_article(article: Article, zone: dt.tzinfo, override=None, found_signals: Signals | None = None) -> Article:
+    """Set `published`, `precision`, `date_source` and `archived` on the article (`found_signals`: its body's
+    signals, when the caller has them already)."""
     article.archived = archived_time(article)
     if article.archived is None and article.meta.get("epoch_ms") is not None:
         article.warn(f"capture time {article.meta['epoch_ms']!r} (epoch ms) is not a plausible date; ignored")
-    found_signals = signals(article.body)
+    found_signals = found_signals or signals(article.body)
     ctx = Context(article, found_signals.text_head, found_signals.stamps, zone, found_signals.lines,
                   found_signals.times)
     if override is not None and _apply_override(article, override, ctx):

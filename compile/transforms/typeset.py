@@ -26,6 +26,7 @@ that a reader copies or searches in the EPUB or the PDF is the article's text.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -34,6 +35,7 @@ from html import escape, unescape
 
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
+from compile import walk
 from compile.model import Anthology, Article
 from compile.text import HAN, HAN_SUPPLEMENTARY, KANA, SCRIPT_LANGUAGES, theme_language
 
@@ -285,7 +287,7 @@ TRAILING_MARKS = re.compile(f"[^{CJK}{LATIN}]*$")
 def keep_ends(root: Tag, soup: BeautifulSoup) -> None:
     """Wrap the last characters of each paragraph (two) and heading (three) in a nowrap span, with the marks
     after them: the line before gives up a character rather than leave one alone."""
-    nodes = [n for n in root.find_all(string=True) if type(n) is NavigableString]
+    nodes = [n for n in walk.strings(root) if type(n) is NavigableString]
     by_block: dict[int, tuple[Tag, list[NavigableString]]] = {}
     for node in nodes:
         block = _block_of(node)
@@ -335,7 +337,7 @@ def _within(node: PageElement, element: Tag) -> bool:
 
 
 def _first_text(element) -> NavigableString | None:
-    return next((n for n in element.find_all(string=True) if type(n) is NavigableString), None)
+    return next((n for n in walk.strings(element) if type(n) is NavigableString), None)
 
 
 def _locate(texts: list[NavigableString], index: int) -> tuple[NavigableString, int]:
@@ -372,15 +374,26 @@ def typeset_html(html: str, centred: Collection[str] = ()) -> str:
     # BeautifulSoup reads a blank text node as one space (or newline), and so must this.
     if "<" not in html and html.strip(" \t\n\r\f"):
         return "".join(_piece_html(piece) for piece in split_text(unescape(html), "", "", centred))
+    if len(html) <= SHORT_HTML:
+        return _typeset_short(html, frozenset(centred))
+    return _typeset_tree(html, centred)
+
+
+SHORT_HTML = 2000  # characters: a title's markup, not a body
+
+
+@functools.lru_cache(maxsize=4096)
+def _typeset_short(html: str, centred: frozenset[str]) -> str:
+    """A title's markup (clauses kept together) is typeset where it runs: its heading, the contents, the outline."""
     return _typeset_tree(html, centred)
 
 
 def _typeset_tree(html: str, centred: Collection[str] = ()) -> str:
     soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
-    root = soup.find(id="typeset-root")
-    assert root is not None  # the div written around the fragment
+    root = walk.first(soup, "div")
+    assert root is not None and root.get("id") == "typeset-root"  # the div written around the fragment
     keep_ends(root, soup)
-    nodes = [n for n in root.find_all(string=True) if type(n) is NavigableString]
+    nodes = [n for n in walk.strings(root) if type(n) is NavigableString]
     blocks = [_block_of(n) for n in nodes]
     for i, node in enumerate(nodes):
         text = str(node)
@@ -554,9 +567,9 @@ def convert_text(text: str, conversion: Conversion, tally: Tally, quotes: bool =
 def convert_html(html: str, conversion: Conversion, tally: Tally) -> str:
     """Convert the text nodes (never tags, attributes, URLs or code) and set their quotation marks."""
     soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
-    root = soup.find(id="typeset-root")
-    assert root is not None  # the div written around the fragment
-    nodes = [n for n in root.find_all(string=True) if type(n) is NavigableString and not _skipped(n)]
+    root = walk.first(soup, "div")
+    assert root is not None and root.get("id") == "typeset-root"  # the div written around the fragment
+    nodes = [n for n in walk.strings(root) if type(n) is NavigableString and not _skipped(n)]
     texts = []
     for node in nodes:
         new = conversion.convert(str(node))

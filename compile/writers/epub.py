@@ -403,31 +403,44 @@ def characters_by_role(docs: Iterable[Doc]) -> dict[tuple[str, str, bool], set[s
     for doc in docs:
         root = etree.fromstring(doc.xhtml())
         body = root.find("{http://www.w3.org/1999/xhtml}body")
-        for element in body.iter():
-            if not isinstance(element.tag, str):
-                continue
-            for text, owner in ((element.text, element), (element.tail, element.getparent())):
-                if text and text.strip() and owner is not None:
-                    _add(found, text, owner, doc.lang)
+        _collect(found, body, _Style(lang=doc.lang).inside(root))
     return found
 
 
-def _add(found: dict, text: str, owner, default_lang: str) -> None:
-    names, lang, node, hidden = set(), None, owner, False
-    while node is not None and isinstance(node.tag, str):
-        names.add(etree.QName(node).localname)
-        hidden = hidden or node.get("hidden") is not None
-        lang = lang or node.get("lang")  # the nearest declaration wins
-        node = node.getparent()
-    if hidden:
-        return  # never rendered: the hidden landmarks list
-    lang = lang or default_lang
-    variant = "hant" if lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
+@dataclass(frozen=True)
+class _Style:
+    """What a text inherits from the elements around it: the nearest language, heading, bold, hidden."""
+
+    lang: str
+    heading: bool = False
+    bold: bool = False
+    hidden: bool = False
+
+    def inside(self, element) -> _Style:
+        name = etree.QName(element).localname
+        return _Style(element.get("lang") or self.lang, self.heading or name in HEADINGS, self.bold or name in BOLD,
+                      self.hidden or element.get("hidden") is not None)
+
+
+def _collect(found: dict, element, outer: _Style) -> None:
+    """Each text under `element` with the style it is set in (a tail is set as its parent's text)."""
+    style = outer.inside(element)
+    _add(found, element.text, style)
+    for child in element:
+        if isinstance(child.tag, str):  # comments and processing instructions: neither text nor tail is shown
+            _collect(found, child, style)
+            _add(found, child.tail, style)
+
+
+def _add(found: dict, text: str | None, style: _Style) -> None:
+    if not text or not text.strip() or style.hidden:  # hidden: never rendered (the hidden landmarks list)
+        return
+    variant = "hant" if style.lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
     chars = set(text)
     found.setdefault((variant, "body", False), set()).update(chars)
-    if names & HEADINGS:
+    if style.heading:
         found.setdefault((variant, "heading", True), set()).update(chars)
-    elif names & BOLD:
+    elif style.bold:
         found.setdefault((variant, "body", True), set()).update(chars)
 
 
