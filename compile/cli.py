@@ -202,7 +202,6 @@ def _stopping_cleanly():
     workers and exits 128 + the signal's number; a bad configuration found late, or an output folder that
     cannot be written (disk full, read-only), exits 2."""
     from compile.build import reading
-    from compile.writers.pdf.chunked import build as pdf_chunks
 
     names = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
     previous = {name: signal.signal(name, _interrupt) for name in names}
@@ -210,7 +209,9 @@ def _stopping_cleanly():
         yield
     except KeyboardInterrupt as exc:
         reading.close_pools()
-        pdf_chunks.close_pools()
+        pdf_chunks = sys.modules.get("compile.writers.pdf.chunked.build")  # its pools exist only once it is loaded
+        if pdf_chunks is not None:
+            pdf_chunks.close_pools()
         err.print("[red]interrupted[/red]")
         sys.exit(128 + getattr(exc, "signum", signal.SIGINT))
     except config.ConfigError as exc:

@@ -13,13 +13,13 @@ from collections.abc import Collection, Iterable
 from bs4 import NavigableString, PageElement, Tag
 
 
-def _names(names: str | Collection[str] | None) -> Collection[str] | None:
+def _names(names: str | Collection[str]) -> Collection[str]:
     return (names,) if isinstance(names, str) else names
 
 
 def tags(root: Tag, names: str | Collection[str] | None = None, limit: int = 0) -> list[Tag]:
     """The tags under `root` named one of `names` (every tag for None), in document order; at most `limit`."""
-    wanted = _names(names)
+    wanted = None if names is None else _names(names)
     found = []
     for node in root.descendants:
         if isinstance(node, Tag) and (wanted is None or node.name in wanted):
@@ -37,7 +37,7 @@ def children(root: Tag, names: str | Collection[str]) -> list[Tag]:
 
 def first(root: Tag, names: str | Collection[str] | None = None) -> Tag | None:
     """The first tag under `root` named one of `names` (`find`)."""
-    wanted = _names(names)
+    wanted = None if names is None else _names(names)
     return next((node for node in root.descendants
                  if isinstance(node, Tag) and (wanted is None or node.name in wanted)), None)
 

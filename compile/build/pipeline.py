@@ -343,10 +343,8 @@ def build(
     with clock.stage("images"):
         summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start, source)
     # Text-level typography (and the Simplified/Traditional edition) after images: captions are converted too.
-    conversion = settings.conversion
     with clock.stage("typeset"):
-        scripts = typeset.typeset(anthology, settings.script or chosen.script, profile=conversion.profile,
-                                  protect=conversion.protect, quotes=conversion.quotes, words=conversion.words)
+        scripts = typeset_articles(anthology, settings, _Edition.of(settings.script or chosen.script, settings))
     slug = slug_for(source, settings)
     outputs = []
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
@@ -382,6 +380,69 @@ def build(
         data["timings"] = clock.report()
         report.write(data, staging / f"{slug}.report.json")
     return Result(prepared, outputs, data, out_dir / f"{slug}.report.json")
+
+
+@dataclass(frozen=True)
+class _Edition:
+    """The script an edition is typeset in, and how it is converted: sent to the workers, which make the
+    conversion once each (an OpenCC converter is not sent)."""
+
+    script: str
+    profile: str = ""
+    protect: tuple[str, ...] = ()
+    quotes: str = "corner"
+    words: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, script: str, settings: Settings) -> _Edition:
+        conversion = settings.conversion
+        return cls(script, conversion.profile, tuple(conversion.protect), conversion.quotes,
+                   tuple(conversion.words.items()))
+
+    def conversion(self) -> typeset.Conversion | None:
+        return _conversion(self) if self.script else None
+
+
+@functools.lru_cache(maxsize=4)
+def _conversion(edition: _Edition) -> typeset.Conversion:
+    return typeset.converter(edition.script, edition.profile, edition.protect, edition.quotes, dict(edition.words))
+
+
+def typeset_articles(anthology: Anthology, settings: Settings, edition: _Edition) -> dict[str, dict]:
+    """Text-level typography and the edition's script (compile/transforms/typeset.py): the book's own texts
+    here, the articles in the reading workers (each needs nothing of the others); their script reports."""
+    typeset.typeset_book(anthology, edition.conversion())
+    articles = anthology.articles
+    jobs = [reading.Job(i, a.source, Path(a.source), b"", article=a) for i, a in enumerate(articles)]
+    workers = reading.workers_for(settings.pdf.workers, len(jobs))
+    work = functools.partial(_typeset_job, edition)
+    reports = {}
+    for outcome in reading.run(jobs, work, workers, len(jobs), reading.batch_size(len(jobs), workers)):
+        article = articles[outcome.index]
+        if outcome.article is None:  # its worker died on it: the text stays as it was read
+            article.warn(f"typography not applied: {outcome.reason}")
+            continue
+        _take_typeset(article, outcome.article)
+        if outcome.report is not None:
+            reports[article.id] = outcome.report
+    return reports
+
+
+def _typeset_job(edition: _Edition, job: reading.Job) -> reading.Outcome:
+    assert job.article is not None
+    try:
+        report = typeset.typeset_article(job.article, edition.conversion())
+    except Exception as exc:  # noqa: BLE001 - one article's typography must not sink the book
+        log.debug("%s", traceback.format_exc())
+        return reading.Outcome(job.index, status="failed", reason=f"internal error: {exc!r}")
+    return reading.Outcome(job.index, job.article, report=report)
+
+
+def _take_typeset(article: Article, done: Article) -> None:
+    """What typesetting changed, from the worker's copy (the book's sections hold this very article)."""
+    article.body, article.title, article.outlet, article.language = done.body, done.title, done.outlet, done.language
+    for image, typeset_image in zip(article.images, done.images, strict=True):
+        image.caption, image.alt = typeset_image.caption, typeset_image.alt
 
 
 def remove_stale_parts(folder: Path) -> None:

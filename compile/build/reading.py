@@ -58,6 +58,7 @@ class Job:
     path: Path  # the file it was read from
     data: bytes
     override: Override | None = None
+    article: Article | None = None  # an article already read, for a later per-article stage (typesetting)
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Outcome:
     article: Article | None = None
     status: str = ""
     reason: str = ""
+    report: dict | None = None  # what a later stage reports of the article (its script conversion)
     records: list[logging.LogRecord] = field(default_factory=list)  # logged by a worker, replayed here in order
 
 

@@ -616,10 +616,19 @@ def typeset(anthology: Anthology, script: str = "", *, profile: str = "", protec
             quotes: str = "corner", words: Mapping[str, str] | None = None) -> dict[str, dict]:
     """Normalise languages, convert the script if asked (`profile`, `protect`, `quotes`, `words`: [conversion]
     in anthology.toml), add typographic markup. Returns per-article script reports (empty without `script`)."""
-    reports: dict[str, dict] = {}
     conversion = converter(script, profile, protect, quotes, words) if script else None
+    typeset_book(anthology, conversion)
+    reports: dict[str, dict] = {}
+    for article in anthology.articles:
+        if (report := typeset_article(article, conversion)) is not None:
+            reports[article.id] = report
+    return reports
+
+
+def typeset_book(anthology: Anthology, conversion: Conversion | None) -> None:
+    """The book's own texts (title, sections ...): converted, not reported; its language normalised."""
     if conversion is not None:
-        book = Tally()  # the book's own texts are not an article's: not reported
+        book = Tally()
         anthology.title = convert_text(anthology.title, conversion, book)
         anthology.subtitle = convert_text(anthology.subtitle, conversion, book)
         anthology.editor = convert_text(anthology.editor, conversion, book, quotes=False)
@@ -628,9 +637,12 @@ def typeset(anthology: Anthology, script: str = "", *, profile: str = "", protec
         for section in anthology.sections:
             section.title = convert_text(section.title, conversion, book)
     anthology.language = theme_language(anthology.language)
-    for article in anthology.articles:
-        article.language = theme_language(article.language)
-        if conversion is not None:
-            reports[article.id] = convert_article(article, conversion)
-        article.body = typeset_html(article.body, CENTRED if article.language.startswith("zh-Hant") else ())
-    return reports
+
+
+def typeset_article(article: Article, conversion: Conversion | None) -> dict | None:
+    """One article, in place (it needs nothing of the others: the build does them in parallel); its script
+    report, if it was converted."""
+    article.language = theme_language(article.language)
+    report = convert_article(article, conversion) if conversion is not None else None
+    article.body = typeset_html(article.body, CENTRED if article.language.startswith("zh-Hant") else ())
+    return report

@@ -12,14 +12,17 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from compile import pages
 from compile.model import Anthology
 from compile.theme import Theme
-from compile.writers import epub
 from compile.writers.context import Book, Output, Resources
-from compile.writers.pdf import chromium, prepress
-from compile.writers.pdf import writer as pdf
+
+if TYPE_CHECKING:
+    from compile.writers.pdf.render import RenderTimeout
+
+# Each writer is imported when its format is written: an EPUB-only build never loads WeasyPrint (~0.4 s).
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class Writer:
 
 
 def _write_epub(book: Book, target: Path, resources: Resources) -> list[Output]:
+    from compile.writers import epub
+
     return [epub.write(book, target, resources)]
 
 
@@ -53,6 +58,9 @@ def _epub_images(book: Book) -> ImageSpec:
 
 
 def _write_pdf(book: Book, target: Path, resources: Resources) -> list[Output]:
+    from compile.writers.pdf import chromium, prepress
+    from compile.writers.pdf import writer as pdf
+
     try:
         output = pdf.write(book, target, resources)
     except pdf.RenderTimeout as exc:  # the other outputs are still made and published
@@ -72,10 +80,12 @@ def _write_pdf(book: Book, target: Path, resources: Resources) -> list[Output]:
 
 
 def _pdf_engine_missing(chosen: Theme) -> str | None:
+    from compile.writers.pdf import chromium
+
     return chromium.missing() if chosen.writing_mode.startswith("vertical") else None
 
 
-def _too_slow(part: Anthology, exc: pdf.RenderTimeout) -> None:
+def _too_slow(part: Anthology, exc: RenderTimeout) -> None:
     """No PDF: the book's warnings say why, and each article that was being rendered says so too."""
     part.warnings.append(str(exc))
     for article in part.articles:
