@@ -14,9 +14,11 @@ import html
 import random
 import re
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+TITLE = "基准测试选集"
 
 
 def seed_paragraphs() -> list[str]:
@@ -44,27 +46,55 @@ def seed_titles() -> list[str]:
     return titles
 
 
-def generate(out: Path, count: int, seed: int = 1, image_base: str = "") -> list[Path]:
+@dataclass(frozen=True)
+class Spec:
+    """One generated article: what its file says, in whichever shape."""
+
+    index: int
+    shape: str
+    title: str
+    when: dt.datetime
+    body: list[str]
+    image: str
+
+
+def specs(count: int, seed: int = 1, image_base: str = "") -> list[Spec]:
     rng = random.Random(seed)
     paragraphs, titles = seed_paragraphs(), seed_titles()
     start = dt.datetime(2017, 1, 1, tzinfo=dt.UTC)
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
+    made = []
     for index in range(count):
         when = start + dt.timedelta(minutes=rng.randrange(0, 7 * 365 * 24 * 60))
         title = f"{rng.choice(titles)[:18]}（{index + 1}）"
         body = rng.sample(paragraphs, k=rng.randint(4, 10))
         image = f"{image_base}/img/{index}.jpg" if image_base and index % 3 == 0 else ""
-        shape = ("rss", "jekyll", "markdown")[index % 3]
-        text = globals()[f"_{shape}"](title, when, body, image, index)
-        path = out / f"{index:05d}_{shape}.txt"
+        made.append(Spec(index, ("rss", "jekyll", "markdown")[index % 3], title, when, body, image))
+    return made
+
+
+def generate(out: Path, count: int, seed: int = 1, image_base: str = "") -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for spec in specs(count, seed, image_base):
+        text = globals()[f"_{spec.shape}"](spec.title, spec.when, spec.body, spec.image, spec.index)
+        path = out / f"{spec.index:05d}_{spec.shape}.txt"
         path.write_text(text, encoding="utf-8")
         written.append(path)
     config = out / "anthology.toml"
     config.write_text(
-        'title = "基准测试选集"\nslug = "bench"\n[images]\nallow_private_hosts = true\n'
+        f'title = "{TITLE}"\nslug = "bench"\n[images]\nallow_private_hosts = true\n'
         'connect_timeout = 1.0\nretries = 0\n', encoding="utf-8")
     return written
+
+
+def plain_html(count: int, seed: int = 1) -> str:
+    """The same articles as one plain HTML book, oldest first, for the naive alternatives (pandoc, WeasyPrint
+    alone): a title and the paragraphs of each, no dateline, caption or image."""
+    articles = "".join(
+        f"<h1>{html.escape(spec.title)}</h1>" + "".join(f"<p>{html.escape(p)}</p>" for p in spec.body) + "\n"
+        for spec in sorted(specs(count, seed), key=lambda spec: spec.when))
+    return (f'<!DOCTYPE html>\n<html lang="zh-Hans"><head><meta charset="utf-8"><title>{TITLE}</title></head>'
+            f"<body>\n{articles}</body></html>\n")
 
 
 def _url(index: int, when: dt.datetime) -> str:

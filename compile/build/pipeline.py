@@ -205,19 +205,14 @@ def _true(value, default: bool = False) -> bool:
 def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: ArticleStore | None,
               size: int) -> Generator[reading.Outcome, None, None]:
     """Each file's outcome, in order: read in worker processes when there are enough of them (compile/build/reading.py),
-    as `pdf.workers` allows; looked up in the store first."""
+    as `pdf.workers` allows; looked up in the store first, and stored by whoever read it."""
     workers = reading.workers_for(settings.pdf.workers, len(plans))
-    read = functools.partial(_read_job, _Context(source, settings))
-    keys: dict[int, str] = {}  # the store's key of each article read, to store it under when it comes back
-    jobs = (_job(plan, settings, store, keys) for plan in plans)
-    for outcome in reading.run(jobs, read, workers, size, reading.batch_size(len(plans), workers)):
-        if store is not None and outcome.article is not None and outcome.index in keys:
-            store.put(keys.pop(outcome.index), outcome.article)
-        yield outcome
+    read = functools.partial(_read_job, _Context(source, settings, store))
+    jobs = (_job(plan, settings, store) for plan in plans)
+    yield from reading.run(jobs, read, workers, size, reading.batch_size(len(plans), workers))
 
 
-def _job(plan: _Plan, settings: Settings, store: ArticleStore | None,
-         keys: dict[int, str]) -> reading.Job | reading.Outcome:
+def _job(plan: _Plan, settings: Settings, store: ArticleStore | None) -> reading.Job | reading.Outcome:
     """The file's bytes, read once here through the checks of compile/sources.py, as a job for a reader; or its
     outcome already: skipped (a link out, too large ...), or the store's copy."""
     entry = plan.entry
@@ -225,13 +220,13 @@ def _job(plan: _Plan, settings: Settings, store: ArticleStore | None,
         data = sources.read_bytes(entry.path, entry.identity, limit=int(settings.max_file_mb * sources.MB))
     except sources.Skipped as exc:
         return reading.Outcome(plan.index, status="skipped", reason=str(exc))
+    key = ""
     if store is not None:
         key = article_key(data, entry.relative, plan.override, settings.timezone)
         article = store.get(key)
         if article is not None:
             return reading.Outcome(plan.index, article)
-        keys[plan.index] = key
-    return reading.Job(plan.index, entry.relative, entry.path, data, plan.override)
+    return reading.Job(plan.index, entry.relative, entry.path, data, plan.override, key=key)
 
 
 def _read_reported(relative: str, outcome: reading.Outcome, inputs: list[dict]) -> Article | None:
@@ -249,6 +244,7 @@ class _Context:
 
     source: Path
     settings: Settings
+    store: ArticleStore | None = None  # where each article read is kept (by the worker that read it)
 
     @functools.cached_property
     def zone(self) -> dt.tzinfo:
@@ -261,7 +257,6 @@ def _read_job(context: _Context, job: reading.Job) -> reading.Outcome:
         with sources.time_limit(context.settings.read_seconds):
             article = read_one(context.source, job.path, context.zone, job.override, data=job.data,
                                relative=job.relative)
-        return reading.Outcome(job.index, article)
     except (readers.UnreadableFile, sources.ReadTimeout) as exc:
         log.warning("%s: %s", job.relative, exc)
         return reading.Outcome(job.index, status="failed", reason=str(exc))
@@ -269,6 +264,9 @@ def _read_job(context: _Context, job: reading.Job) -> reading.Outcome:
         log.warning("%s: could not be read: %s", job.relative, exc)
         log.debug("%s", traceback.format_exc())
         return reading.Outcome(job.index, status="failed", reason=f"internal error: {exc!r}")
+    if context.store is not None and job.key:  # stored where it was read: the workers share this work too
+        context.store.put(job.key, article)
+    return reading.Outcome(job.index, article)
 
 
 def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | None = None,

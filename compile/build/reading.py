@@ -59,6 +59,7 @@ class Job:
     data: bytes
     override: Override | None = None
     article: Article | None = None  # an article already read, for a later per-article stage (typesetting)
+    key: str = ""  # the article store's key for what is read (compile/build/store.py)
 
 
 @dataclass(frozen=True)
