@@ -83,7 +83,10 @@ def publishing(out_dir: Path) -> Iterator[Path]:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     finally:
-        os.close(lock)  # releases the lock
+        # Unlocked, not just closed: a worker forked during the build (the PDF's pool lives on for the next build
+        # in this process) shares the descriptor, and would hold the lock until it exits.
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        os.close(lock)
 
 
 def _lock(out_dir: Path) -> int:

@@ -87,7 +87,7 @@ def test_parallel_reading_makes_the_same_epub_and_report(folder, tmp_path, monke
     monkeypatch.setattr(reading, "run", lambda *args, **kw: calls.append(args[2]) or real_run(*args, **kw))
     serial_epub, serial_report = build(folder, tmp_path / "serial", 1, monkeypatch)
     parallel_epub, parallel_report = build(folder, tmp_path / "parallel", 2, monkeypatch)
-    assert calls == [1, 2], "the first build read here, the second in two workers"
+    assert calls == [1, 1, 2, 2], "the first build read and typeset here, the second in two workers"
     assert serial_report["articles"], "articles were read"
     assert without_outputs(parallel_report) == without_outputs(serial_report)
     assert parallel_epub == serial_epub

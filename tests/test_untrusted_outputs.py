@@ -4,6 +4,7 @@ old outputs intact, Ctrl-C and kill -9 with no worker left behind, a time limit 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -306,3 +307,23 @@ def test_config_error_found_late_exits_2(tmp_path, monkeypatch, command):
     assert result.exit_code == 2, result.output
     assert f"{source}: no article files in the source folder" in result.output
     assert not (tmp_path / "out" / "book.epub").exists()
+
+
+def test_a_process_forked_while_publishing_does_not_keep_the_folder_locked(tmp_path):
+    """The PDF's worker pool outlives a build in the same process (a script building twice): forked while the
+    lock was held, it shares the lock's descriptor, and the next build must not wait for it."""
+    out = tmp_path / "out"
+    with atomic.publishing(out):
+        child = os.fork()
+        if child == 0:  # a worker: it sleeps, holding every descriptor it inherited
+            time.sleep(30)
+            os._exit(0)
+    try:
+        fd = os.open(out / atomic.LOCK_NAME, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if the child still held it
+        finally:
+            os.close(fd)
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
