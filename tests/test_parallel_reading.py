@@ -55,6 +55,7 @@ def build(source: Path, out: Path, workers: int, monkeypatch) -> tuple[bytes, di
     """An offline EPUB build with a cold cache, read by `workers` processes (1: serial)."""
     monkeypatch.setenv("ANTHOLOGY_CACHE", str(out / "cache"))
     monkeypatch.setattr(reading, "MIN_ARTICLES", 0 if workers > 1 else 10**9)
+    monkeypatch.setattr(pipeline, "MIN_TYPESET", 0 if workers > 1 else 10**9)
     settings = config.load(source / "anthology.toml" if (source / "anthology.toml").exists() else None,
                            source=source, offline=True, formats=["epub"])
     settings.pdf.workers = workers

@@ -77,9 +77,10 @@ class Outcome:
 Reader = Callable[[Job], Outcome]  # picklable (a module-level function, or a partial of one): it runs in workers
 
 
-def workers_for(setting: int, count: int) -> int:
-    """Processes to read `count` articles with, by `pdf.workers` (0 = one per CPU); 1 means here, no pool."""
-    if count < MIN_ARTICLES or "fork" not in multiprocessing.get_all_start_methods():
+def workers_for(setting: int, count: int, minimum: int | None = None) -> int:
+    """Processes to read `count` articles with, by `pdf.workers` (0 = one per CPU); 1 means here, no pool
+    (fewer than `minimum` articles, MIN_ARTICLES by default: a pool would cost more than it saves)."""
+    if count < (MIN_ARTICLES if minimum is None else minimum) or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(setting or available_cpus(), count))
 

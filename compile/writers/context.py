@@ -16,7 +16,7 @@ import markupsafe
 from bs4 import BeautifulSoup
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from compile import locales
+from compile import locales, walk
 from compile.config import Settings
 from compile.images.markup import LOCAL_HOST
 from compile.locales import Strings
@@ -218,7 +218,7 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None],
     root = soup.div
     assert root is not None  # the div written around the body
     by_url = {image.url: image for image in article.images}
-    for img in root.find_all("img"):
+    for img in walk.tags(root, "img"):
         written = img.get("src")
         url = written if isinstance(written, str) else ""  # one value: only class-like attributes are lists
         image = by_url.get(url)
