@@ -27,7 +27,7 @@ from hypothesis import settings as property_settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
-from compile import atomic, pages
+from compile import atomic, pages, theme
 from compile.config import ImageSettings
 from compile.images import decode, fetch, markup, variants
 from compile.images.cache import Cache
@@ -698,7 +698,8 @@ def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
     photo = by_url[f"{http_server.url}/photo.jpg"]
     assert photo["status"] == "ok" and photo["width"] == 2400
     assert photo["variants"]["epub"]["width"] == 1600
-    assert photo["variants"]["print"]["width"] == round(pages.text_width_mm("A5") / 25.4 * 300)
+    block = theme.load("book").measure_pt / 72  # inches: the theme's text block, a full-width figure's width
+    assert photo["variants"]["print"]["width"] == round(block * 300), "300 dpi at its printed width"
     assert by_url[f"{http_server.url}/lead.png"]["variants"]["epub"]["media_type"] == "image/png"
     missing = by_url[f"{http_server.url}/missing.jpg"]
     assert missing["status"] == "failed" and missing["reason"] == "HTTP 404"

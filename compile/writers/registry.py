@@ -94,8 +94,13 @@ def _too_slow(part: Anthology, exc: RenderTimeout) -> None:
 
 
 def _pdf_images(book: Book) -> ImageSpec:
-    """Print resolution at the width of a full-width figure on the book's page."""
-    width = pages.text_width_mm(book.settings.pdf.page_size or book.theme.page_size)
+    """Print resolution at the width of a full-width figure: the theme's text block on its own page (A5's is
+    114.8 mm: sized for a typical 110 mm block, a figure printed at 287 dpi), a typical block on another."""
+    chosen = book.settings.pdf.page_size
+    if (chosen and chosen != book.theme.page_size) or book.theme.writing_mode.startswith("vertical"):
+        width = pages.text_width_mm(chosen or book.theme.page_size)  # a vertical measure is a column's height
+    else:
+        width = book.theme.measure_pt * pages.MM_PER["pt"]
     return ImageSpec("print", width, book.settings.images.pdf_budget_mb)
 
 
