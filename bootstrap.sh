@@ -8,8 +8,9 @@ if command -v apt-get >/dev/null 2>&1; then
   sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
   # python3-venv: the virtualenv; fonts-noto-cjk/-core: the CJK and Latin faces the themes use;
   # libpango: WeasyPrint's text layout; libharfbuzz-subset0: fast font subsetting (fontTools takes ~15 s per CJK PDF); a Java runtime: EPUBCheck in the tests; poppler-utils: pdftoppm previews.
-  # pandoc: the EPUB benchmark's yardstick (bench/epub_bench.py).
-  want="pandoc python3 python3-venv python3-pip fonts-noto-cjk fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils"
+  # pandoc: the EPUB benchmark's yardstick (bench/epub_bench.py). libgs-common: Ghostscript's ICC profiles, whose
+  # CMYK one is --print's PDF/X-4 output intent when pdf.output_profile names none (compile/writers/pdf/prepress.py).
+  want="pandoc python3 python3-venv python3-pip fonts-noto-cjk fonts-noto-core libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils libgs-common"
   command -v java >/dev/null 2>&1 || want="$want default-jre-headless"
   # chromium: headless browser that prints the vertical theme's PDF (compile/writers/pdf/chromium.py), and
   # runs DAISY Ace (EPUB accessibility tests) and chapter previews;

@@ -127,8 +127,11 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
 @click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
 @click.option("--page-size", help="PDF page size: A4, A5, B5, JIS-B5, Letter ... or e.g. '140mm x 203mm'.")
-@click.option("--print", "print_ready", is_flag=True, default=None, help="PDF for the printer: 3 mm bleed, crop marks.")
-@click.option("--pdfa", is_flag=True, default=None, help="PDF/A-3b with the sources and the report attached.")
+@click.option("--print", "print_ready", is_flag=True, default=None,
+              help="PDF for the printer: PDF/X-4, 3 mm bleed, crop marks; images under 300 dpi in the report.")
+@click.option("--pdfa", is_flag=True, default=None, help="PDF/A-3a (tagged) with the sources and the report attached.")
+@click.option("--tagged", is_flag=True, default=None,
+              help="Tagged, accessible PDF (PDF/UA-1): reading order, languages, alt text.")
 @click.option("--impose", type=click.Choice(["booklet"]), help="Also write a saddle-stitched booklet imposition.")
 @click.option("--target", "epub_target", type=click.Choice([*config.EPUB_TARGETS, *config.TARGET_ALIASES]),
               help="The EPUB's reader: size budget and small per-reader differences (default: generic).")
@@ -139,14 +142,15 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786): build the volumes on that cluster "
               "(needs the 'dask' extra and a file system shared with the workers).")
 def build(source, out_dir, config_file, theme_name, formats, offline, strict, page_size, print_ready, pdfa,
-          impose, epub_target, embed_fonts, script, scheduler) -> None:
+          tagged, impose, epub_target, embed_fonts, script, scheduler) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/).
 
     \b
     Examples:
       anthology build archive/ --theme briefing                  an A4 briefing booklet, sans, running heads
-      anthology build archive/ --print --impose booklet          for the print shop: bleed, crop marks, imposition
+      anthology build archive/ --print --impose booklet          for the print shop: PDF/X-4, bleed, marks, imposition
       anthology build archive/ --pdfa                            one PDF that also holds the sources and the report
+      anthology build archive/ --tagged                          a PDF a screen reader reads (structure, languages)
       anthology build archive/ --format epub --target kindle     only the EPUB, for Send to Kindle
       anthology build archive/ --offline --strict                no network; exit 1 if anything needs attention
 
@@ -158,7 +162,8 @@ def build(source, out_dir, config_file, theme_name, formats, offline, strict, pa
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
                              strict=strict, epub_target=epub_target, embed_fonts=embed_fonts, script=script,
                              scheduler=scheduler)
-    for key, value in (("page_size", page_size), ("bleed", print_ready), ("pdfa", pdfa), ("impose", impose)):
+    for key, value in (("page_size", page_size), ("bleed", print_ready), ("pdfx", print_ready), ("pdfa", pdfa),
+                       ("tagged", tagged), ("impose", impose)):
         if value is not None:
             setattr(settings.pdf, key, value)
     try:

@@ -51,7 +51,11 @@ class PdfSettings:
     page_size: str = ""  # "" = the theme's; A4 | A5 | B5 | JIS-B5 | Letter ... or "140mm x 203mm"
     bleed: bool = False  # 3 mm bleed with crop marks, TrimBox/BleedBox for the printer (--print)
     bleed_mm: float = 3.0
-    pdfa: bool = False  # PDF/A-3b with the sources and the report attached (--pdfa)
+    pdfa: bool = False  # PDF/A-3a (tagged) with the sources and the report attached (--pdfa)
+    tagged: bool = False  # a tagged PDF (PDF/UA-1): structure tree, reading order, languages, alt text (--tagged)
+    pdfx: bool = False  # PDF/X-4 with a CMYK output intent, for the print shop's preflight (--print)
+    output_profile: str = ""  # PDF/X-4's CMYK ICC profile (the print shop's); "" = Ghostscript's SWOP profile
+    min_image_dpi: int = 300  # with pdfx (--print): images printed at fewer pixels per inch are listed in the report
     impose: str = ""  # "" | "booklet": also write a saddle-stitched imposition (--impose booklet)
     # How it is rendered; the pages are the same either way, only the time differs (writers/pdf/chunked/build.py).
     mode: str = "auto"  # auto | single | chunked
@@ -80,6 +84,27 @@ class ConversionSettings:
     # Words converted as you say, not as OpenCC would: a person 沈阳 is 沈陽, not the city 瀋陽; 余慧明 not 餘慧明.
     words: dict[str, str] = field(default_factory=dict)  # [conversion.words] "沈阳" = "沈陽"
     quotes: str = "corner"  # Traditional editions: "corner" sets “” ‘’ as 「」 『』 (nested by depth); "keep"
+
+
+@dataclass
+class PartSettings:
+    """The book's parts besides its articles (`[parts]`): each is made where the theme places it, unless switched
+    off here, and only when it has something to say (compile/writers/parts.py)."""
+
+    chronology: bool = True  # 大事记: date, outlets, headline and page, one line per story
+    sources: bool = True  # each article's URL, outlet, date and where it came from, archive time
+    outlets: bool = True  # each outlet's articles (not made for one outlet, or when sections are by outlet)
+    qr: bool = True  # in print, a QR code of each article's URL in the sources
+
+
+@dataclass
+class StorySettings:
+    """Articles of different outlets reporting one event, grouped as a story (`[stories]`,
+    compile/transforms/stories.py): the book keeps each and says "also reported by" under the first."""
+
+    enabled: bool = True
+    threshold: float = 0.3  # share of the shorter text's 3-grams the other holds (rewrites ~0.4-0.7, copies ~1)
+    days: float = 2.0  # published at most this many days apart; undated articles never join
 
 
 @dataclass
@@ -114,6 +139,8 @@ class Settings:
     images: ImageSettings = field(default_factory=ImageSettings)
     epub_target: str = "generic"  # generic | kindle | apple | email: size budget and reader tweaks
     embed_fonts: bool = True  # embed the theme's CJK fonts in the EPUB, subset to the characters used
+    parts: PartSettings = field(default_factory=PartSettings)  # chronology, sources, outlet index: on or off
+    stories: StorySettings = field(default_factory=StorySettings)  # one event's reports across outlets
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
     offline: bool = False
@@ -155,6 +182,8 @@ def load(path: Path | None, *, source: Path | None = None, **cli: object) -> Set
             _check_untrusted(settings, where, data, archive)
         elif settings.images.cache_dir:  # a config file the user named, outside the archive: trusted
             settings.images.cache_dir = str(_cache_dir(settings.images.cache_dir, path, archive))
+        if settings.pdf.output_profile:
+            settings.pdf.output_profile = str(_output_profile(settings.pdf.output_profile, where, archive))
     if cli.get("theme") is not None:
         cli["theme"] = _cli_theme(str(cli["theme"]))
     for key, value in cli.items():
@@ -279,6 +308,32 @@ def _cache_dir(value: str, path: Path, archive: Path) -> Path:
     return folder
 
 
+def _output_profile(value: str, where: _Where, archive: Path) -> Path:
+    """The ICC profile a config file names, relative to the file's folder; an archive's own config may name
+    one of the archive's files only (it is embedded in the PDF: no file of the machine's may travel out)."""
+    folder = where.path.parent
+    profile = (folder / Path(value).expanduser()).resolve()
+    if where.path.resolve().is_relative_to(archive) and not profile.is_relative_to(archive):
+        raise _Where(where.path, where.text, "pdf.").error(
+            "output_profile", f"{value!r} is outside the archive; an archive's own config may name only its "
+                              "own files (another profile: in a config file outside the archive, --config FILE)")
+    return profile
+
+
+def _check_output_profile(value: str, where: str) -> None:
+    """A CMYK output (printer) ICC profile, as PDF/X-4's output intent must be: read from its header."""
+    try:
+        with open(value, "rb") as file:
+            header = file.read(128)
+    except OSError as exc:
+        raise ConfigError(f"{where}: key 'pdf.output_profile': {value!r} cannot be read: {exc.strerror}") from None
+    if len(header) < 128 or header[36:40] != b"acsp":
+        raise ConfigError(f"{where}: key 'pdf.output_profile': {value!r} is not an ICC profile")
+    if header[12:16] != b"prtr" or header[16:20] != b"CMYK":
+        raise ConfigError(f"{where}: key 'pdf.output_profile': {value!r} is a {header[16:20].decode('latin-1')} "
+                          f"'{header[12:16].decode('latin-1')}' profile; PDF/X-4 needs a CMYK printer ('prtr') one")
+
+
 def is_system_folder(folder: Path) -> bool:
     """`/`, anything under /etc, /usr, /lib*, /proc ... (/var too, but for /var/tmp and /var/cache/NAME),
     or exactly /root, /home or the user's home (their subfolders are the user's)."""
@@ -359,6 +414,7 @@ BOUNDS: dict[str, Bound] = {
     "pdf.workers": Bound(0, lambda: 2 * available_cpus(), note="0 = one per CPU; at most 2 × CPU count"),
     "pdf.chunk_articles": Bound(1, 1000),
     "pdf.bleed_mm": Bound(0, 20),
+    "pdf.min_image_dpi": Bound(0, 2400, note="0 = no check"),
     "images.concurrency": Bound(1, 64),
     "images.per_host": Bound(1, "images.concurrency"),
     "images.connect_timeout": Bound(0, 600, above=True, note="seconds"),
@@ -377,6 +433,8 @@ BOUNDS: dict[str, Bound] = {
     "images.pdf_budget_mb": Bound(0, 10_000, note="0 = no budget"),
     "volumes.max_articles": Bound(0, 100_000, note="0 = no limit"),
     "volumes.max_pages": Bound(0, 1_000_000, note="0 = no limit"),
+    "stories.threshold": Bound(0, 1, above=True, note="share of 3-grams"),
+    "stories.days": Bound(0, 31, note="days"),
 }
 
 
@@ -477,6 +535,8 @@ def _check_values(settings: Settings, path: Path | None) -> None:
     _check_bounds(settings, where)
     _check_languages(settings, where)
     _check_texts(settings, where)
+    if settings.pdf.output_profile:
+        _check_output_profile(settings.pdf.output_profile, where)
     if settings.pdf.impose not in ("", "booklet"):
         raise ConfigError(f"{where}: key 'pdf.impose': '{settings.pdf.impose}' is not one of \"\", booklet")
     if settings.pdf.page_size:

@@ -78,6 +78,15 @@ class Section:
 
 
 @dataclass
+class Story:
+    """Articles of different outlets reporting one event (wire copies, rewrites): each is kept in the book."""
+
+    key: str  # the leading (earliest) article's id
+    articles: list[Article]  # chronological; the first leads, the others "also reported by"
+    decisions: list[dict] = field(default_factory=list)  # why each article joined: for the report
+
+
+@dataclass
 class Anthology:
     title: str
     language: str
@@ -88,6 +97,7 @@ class Anthology:
     warnings: list[str] = field(default_factory=list)
     volume: int = 0  # 1, 2 ... when the archive is split into volumes; 0 for a single book
     volume_count: int = 0
+    stories: list[Story] = field(default_factory=list)  # only groups of two or more articles
 
     @property
     def images(self) -> list[Image]:

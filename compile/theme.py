@@ -20,6 +20,8 @@ from compile.errors import ConfigError
 
 PACKAGE = Path(__file__).resolve().parent
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")  # an installed theme: a plain folder name, no dots, no separators
+PARTS = ("chronology", "sources", "outlets")  # the book's parts besides its articles (compile/writers/parts.py)
+LINK_STYLES = ("markers", "footnotes")  # how a link in an article prints: see ThemeParts.links
 
 
 class ThemeError(ConfigError):
@@ -32,6 +34,17 @@ def themes_root() -> Path:
         if candidate.is_dir():
             return candidate
     raise FileNotFoundError("no themes folder found")
+
+
+@dataclass
+class ThemeParts:
+    """Where the theme puts the book's parts (`[parts]` in theme.toml); anthology.toml's `[parts]` switches them."""
+
+    front: list[str] = field(default_factory=list)  # after the table of contents, in this order
+    back: list[str] = field(default_factory=list)  # after the last article
+    # In print, a link in an article stays text: "markers" adds a number that the sources list with the URL,
+    # "footnotes" sets the URL at the foot of the page (the theme's print.css styles `.link-note`).
+    links: str = "markers"
 
 
 @dataclass
@@ -56,6 +69,7 @@ class Theme:
     extends: str = ""  # a theme whose templates/ are used for any template this theme does not have
     extends_print_css: bool = False  # apply the `extends` theme's print.css before this theme's own
     pdf_notes: list[str] = field(default_factory=list)  # said in the build report whenever a PDF is made
+    parts: ThemeParts = field(default_factory=ThemeParts)  # no [parts] table: a book of articles only
 
     @property
     def measure_pt(self) -> float:
@@ -113,9 +127,24 @@ def load(name: str) -> Theme:
     if extends and not (isinstance(extends, str) and is_installed(extends)):
         raise ConfigError(f"{manifest}: key 'extends': {extends!r} is not an installed theme; choose from "
                           f"{', '.join(available())}")
+    if "parts" in data:
+        data["parts"] = _parts(manifest, data["parts"])
     chosen = Theme(name=root.name, root=root, **data)
     check_templates(chosen.templates)
     return chosen
+
+
+def _parts(manifest: Path, table: object) -> ThemeParts:
+    """The `[parts]` table, checked: known parts, each placed once, a known link style."""
+    if not isinstance(table, dict) or set(table) - {"front", "back", "links"}:
+        raise ConfigError(f"{manifest}: [parts] takes front, back and links")
+    placed = [*table.get("front", []), *table.get("back", [])]
+    if any(name not in PARTS for name in placed) or len(set(placed)) != len(placed):
+        raise ConfigError(f"{manifest}: [parts] front and back list each of {', '.join(PARTS)} at most once; "
+                          f"got {placed}")
+    if table.get("links", "markers") not in LINK_STYLES:
+        raise ConfigError(f"{manifest}: [parts] links is one of {', '.join(LINK_STYLES)}")
+    return ThemeParts(**table)
 
 
 def check_templates(folder: Path) -> None:

@@ -178,7 +178,8 @@ def test_ace_no_violations(theme_epubs, name, tmp_path):
 def test_spine_cover_titlepage_toc_then_one_document_per_article(seeds_epub, seeds_report):
     spine = seeds_epub.spine()
     articles = [a["id"] for a in seeds_report["articles"]]
-    assert spine == ["cover", "titlepage", "nav", *[f"a-{i}" for i in articles]]
+    parts = ["part-chronology", "part-sources", "part-outlets"]  # the book theme's back matter (writers/parts.py)
+    assert spine == ["cover", "titlepage", "nav", *[f"a-{i}" for i in articles], *parts]
     assert seeds_epub.item("nav").get("properties") == "nav"
     assert seeds_epub.item("ncx").get("media-type") == "application/x-dtbncx+xml"
 
@@ -187,9 +188,11 @@ def test_nav_toc_is_grouped_by_section_and_has_landmarks(seeds_epub, seeds_repor
     nav = seeds_epub.xml("nav.xhtml")
     toc = nav.find(".//x:nav[@role='doc-toc']", NS)
     assert toc is not None and toc.get(EPUB_TYPE) == "toc"
-    sections = toc.findall("x:ol/x:li", NS)
+    sections = toc.findall("x:ol/x:li[@class='toc-section']", NS)
     years = sorted({a["published"][:4] for a in seeds_report["articles"]})
     assert [li.find("x:a", NS).text for li in sections] == [f"{y}年" for y in years]
+    parts = [li.find("x:a", NS).text for li in toc.findall("x:ol/x:li[@class='toc-part']", NS)]
+    assert parts == ["大事记", "资料来源", "媒体索引"]  # after the articles, as in the spine
     nested = [a.text for li in sections for a in li.findall("x:ol/x:li/x:a", NS)]
     assert nested == [a["title"] for a in seeds_report["articles"]]
     landmarks = nav.find(".//x:nav[@epub:type='landmarks']", NS)

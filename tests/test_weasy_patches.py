@@ -19,12 +19,13 @@ from weasyprint.layout import inline
 from compile.build import pipeline
 from compile.writers.pdf import render, writer  # noqa: F401 - imported for the patches they register
 from compile.writers.pdf.chunked import fontshare
-from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, tree
+from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, tagging, tree
 from compile.writers.pdf.weasy.patching import Patch, Private
 from tests.conftest import ROOT, SEEDS, make_settings
 
-NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree"}
-PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH]
+NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging"}
+PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH,
+           tagging.PATCH]
 
 
 def targets() -> dict[str, object]:

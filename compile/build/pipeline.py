@@ -28,7 +28,7 @@ from compile.images import fetch, markup, variants
 from compile.images.cache import Cache
 from compile.model import Anthology, Article
 from compile.sanitize import xml_text
-from compile.transforms import clean, dates, order, outlets, typeset
+from compile.transforms import clean, dates, order, outlets, stories, typeset
 from compile.writers import registry
 from compile.writers.context import Book, Output, Resources
 
@@ -42,6 +42,7 @@ class Prepared:
     anthology: Anthology
     inputs: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
+    stories_rejected: list[dict] = field(default_factory=list)  # pairs that came near a story without joining
 
 
 @dataclass
@@ -108,9 +109,13 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     anthology = Anthology(title=settings.title, subtitle=settings.subtitle, editor=settings.editor,
                           language=settings.language, articles=articles)
     anthology.sections = order.sections(articles, settings.sections, zone)
+    grouping = stories.Grouping()
+    if settings.stories.enabled:  # after duplicates: a wire copy in another outlet is kept, and grouped here
+        grouping = stories.group(articles, settings.stories.threshold, settings.stories.days)
+    anthology.stories = grouping.stories
     if not articles:
         anthology.warnings.append(f"no articles found in {source}")
-    return Prepared(anthology, inputs, duplicates)
+    return Prepared(anthology, inputs, duplicates, grouping.rejected)
 
 
 @dataclass
@@ -348,6 +353,8 @@ def build(
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
     books = []
     for part in parts:
+        if len(parts) > 1:  # a volume says "also reported by" of its own articles only
+            part.stories = stories.within(anthology.stories, part.articles)
         book = Book(anthology=part, theme=chosen, settings=settings,
                     slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug)
         if settings.pdf.pdfa and "pdf" in settings.formats:
@@ -373,6 +380,7 @@ def build(
         for entry in data["articles"]:
             if entry["id"] in scripts:
                 entry["script"] = scripts[entry["id"]]
+        data["stories_rejected"] = prepared.stories_rejected
         if len(parts) > 1:
             data["volumes"] = [report.volume_entry(part) for part in parts]
         data["timings"] = clock.report()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from compile import __version__, atomic
 from compile.images.variants import report_entry
-from compile.model import Anthology, Article
+from compile.model import Anthology, Article, Story
 
 
 def iso(value) -> str | None:
@@ -43,6 +43,19 @@ def article_entry(article: Article) -> dict:
     }
 
 
+def story_entry(story: Story) -> dict:
+    """One story across outlets: its articles in order, the first leading, and why each later one joined."""
+    joined = {decision["source"]: decision for decision in story.decisions}
+    articles = []
+    for article in story.articles:
+        decision = joined.get(article.source, {})
+        articles.append({"id": article.id, "source": article.source, "outlet": article.outlet,
+                         "title": article.title, "published": iso(article.published),
+                         "matched": decision.get("matched"), "similarity": decision.get("similarity"),
+                         "reason": decision.get("reason", "leads the story: published first")})
+    return {"key": story.key, "outlets": [a.outlet for a in story.articles], "articles": articles}
+
+
 def volume_entry(part: Anthology) -> dict:
     span = part.date_range
     return {"volume": part.volume, "articles": [a.id for a in part.articles],
@@ -69,6 +82,7 @@ def build_report(anthology: Anthology, settings, theme: str, inputs: list[dict],
         "images": [report_entry(image, a.id) for a in anthology.articles for image in a.images],
         "image_summary": vars(image_summary) if image_summary else None,
         "duplicates": duplicates,
+        "stories": [story_entry(story) for story in anthology.stories],
         "outputs": [{"path": str(o.path), "format": o.format, "bytes": o.bytes, "pages": o.pages, "notes": o.notes,
                      "details": o.details}
                     for o in outputs],

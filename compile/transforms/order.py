@@ -32,6 +32,10 @@ def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]
     ignored), or near-identical text under another name: at least 90% of the shorter text's
     character 5-grams are in the longer one. Candidates are found through a bottom-k sketch of each
     text's 5-grams, so thousands of articles are not compared pair by pair.
+
+    Near-identical texts of two different outlets are both kept: a wire copy that another outlet ran is
+    that outlet's report, and compile/transforms/stories.py groups them as one story. Within one outlet
+    (or where either outlet is unknown) the copy is the same article twice.
     """
     n = len(articles)
     parent = list(range(n))
@@ -60,7 +64,7 @@ def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]
     grams = [_shingles(article) for article in articles]
     sketches = [heapq.nsmallest(SKETCH, shingles) for shingles in grams]
     for i, j in _candidate_pairs(sketches):
-        if find(i) == find(j) or not _may_contain(grams, sketches, i, j):
+        if find(i) == find(j) or other_outlets(articles[i], articles[j]) or not _may_contain(grams, sketches, i, j):
             continue
         shared = _containment(grams[i], grams[j])
         if shared >= NEAR_DUPLICATE:
@@ -105,16 +109,28 @@ def url_key(url: str) -> str:
     return f"{host}{path}" + (f"?{query}" if query else "")
 
 
-def _text(article: Article) -> str:
+def other_outlets(a: Article, b: Article) -> bool:
+    """Two articles of two named outlets, not the same one."""
+    return bool(a.outlet and b.outlet and a.outlet != b.outlet)
+
+
+def plain_text(article: Article) -> str:
+    """The body's letters and digits only: what texts are compared by."""
     text = re.sub(r"<[^>]+>", "", article.body)
     return re.sub(r"[\W_]+", "", html.unescape(text))
 
 
-def _shingles(article: Article) -> set[int]:
-    text = _text(article)
-    if len(text) < MIN_TEXT:
+def shingles(text: str, size: int = 5, minimum: int = MIN_TEXT) -> set[int]:
+    """The text's character `size`-grams, hashed (crc32: stable across runs, so are sketches and decisions);
+    none for a text shorter than `minimum`."""
+    if len(text) < max(minimum, size):
         return set()
-    return {zlib.crc32(text[k:k + 5].encode()) for k in range(len(text) - 4)}  # stable across runs
+    grams = {text[k:k + size] for k in range(len(text) - size + 1)}
+    return set(map(zlib.crc32, map(str.encode, grams)))  # each distinct gram once, hashed in C
+
+
+def _shingles(article: Article) -> set[int]:
+    return shingles(plain_text(article))
 
 
 def _candidate_pairs(sketches: list[list[int]]) -> set[tuple[int, int]]:
@@ -142,9 +158,13 @@ def _may_contain(grams: list[set[int]], sketches: list[list[int]], i: int, j: in
     holds: exact containment is computed only where it may reach NEAR_DUPLICATE. A corpus of texts that
     share passages has many candidate pairs (166,000 of 500,000 in a 1,000-article benchmark)."""
     small, large = (i, j) if len(grams[i]) <= len(grams[j]) else (j, i)
-    sketch = sketches[small]
-    # The sketch's values are distinct (the smallest of a set): the intersection counts them, in C.
-    return bool(sketch) and len(grams[large].intersection(sketch)) >= SKETCH_CONTAINED * len(sketch)
+    return bool(sketches[small]) and estimated_containment(sketches[small], grams[large]) >= SKETCH_CONTAINED
+
+
+def estimated_containment(sketch: list[int], large: set[int]) -> float:
+    """The share of a text's shingles that `large` holds, estimated from the text's bottom-k sketch (a uniform
+    sample of them). The sketch's values are distinct (the smallest of a set): the intersection counts them, in C."""
+    return len(large.intersection(sketch)) / len(sketch) if sketch else 0.0
 
 
 def _containment(a: set[int], b: set[int]) -> float:
@@ -153,7 +173,7 @@ def _containment(a: set[int], b: set[int]) -> float:
 
 
 def _completeness(article: Article) -> tuple:
-    return (len(_text(article)), len(article.images), article.dated, len(article.url) > 0)
+    return (len(plain_text(article)), len(article.images), article.dated, len(article.url) > 0)
 
 
 def sections(articles: list[Article], by: str, zone: dt.tzinfo) -> list[Section]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import traceback
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from compile import locales, walk
 from compile.config import Settings
 from compile.images.markup import LOCAL_HOST
 from compile.locales import Strings
-from compile.model import Anthology, Article, Image, Section
+from compile.model import Anthology, Article, Image, Section, Story
 from compile.sanitize import xml_text
 from compile.theme import Theme, ThemeError
 from compile.transforms.typeset import keep_end, typeset_html
@@ -86,6 +87,10 @@ class BookView:
     @property
     def outlets(self) -> list[str]:
         return sorted({a.outlet for a in self._a.articles if a.outlet})
+
+    def story_of(self, article: Article) -> Story | None:
+        """The story across outlets the article is part of (compile/transforms/stories.py), if any."""
+        return next((s for s in self._a.stories if any(a.id == article.id for a in s.articles)), None)
 
     @property
     def date_range_text(self) -> str:
@@ -182,9 +187,15 @@ def environment(theme: Theme, zone: dt.tzinfo, strings: Strings | None = None) -
     env.filters["display_date"] = lambda article: display_date(article, zone, strings)
     env.filters["date_origin"] = strings.date_origin
     env.filters["display_url"] = display_url
-    env.filters["typeset"] = lambda text: markupsafe.Markup(typeset_html(str(markupsafe.escape(text))))
+    env.filters["typeset"] = lambda text: markupsafe.Markup(_typeset(str(markupsafe.escape(text))))
     env.filters["keep_end"] = lambda text: markupsafe.Markup(keep_end(str(text)))
     return env
+
+
+@functools.lru_cache(maxsize=16384)
+def _typeset(html: str) -> str:
+    """A title is typeset for the contents and again for each part that lists it (writers/parts.py): once."""
+    return typeset_html(html)
 
 
 def _template_strings(strings: Strings) -> Callable[..., str]:
@@ -242,9 +253,13 @@ def _placeholder(soup: BeautifulSoup, words: str):
     return placeholder
 
 
-def render_article(env: jinja2.Environment, book: Book, article: Article, image_src) -> str:
+def render_article(env: jinja2.Environment, book: Book, article: Article, image_src,
+                   mark: Callable[[str], str] | None = None) -> str:
+    """`mark`: what print does to the body (its links as text with a marker or a footnote: writers/parts.py)."""
     template = env.get_template("article.html.j2")
     body = body_with_images(article, image_src, book.strings)
+    if mark is not None:
+        body = mark(body)
     return template.render(article=article, body=body, **book.template_context())
 
 

@@ -29,6 +29,7 @@ import hashlib
 import html
 import io
 import os
+import posixpath
 import re
 import time
 import uuid
@@ -48,6 +49,7 @@ from compile.config import EPUB_TARGETS, is_language_tag
 from compile.locales import Strings
 from compile.model import Article, Image
 from compile.sanitize import xml_text
+from compile.writers import parts as book_parts
 from compile.writers.context import Book, Output, Resources, environment, render_article
 
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -269,6 +271,7 @@ class Parts:
     chapters: list[Doc]
     images: dict[str, tuple[str, bytes]]  # file name -> (media type, bytes)
     toc: list  # ebooklib's toc structure, for the NCX
+    parts: dict = field(default_factory=dict)  # the book's parts (writers/parts.py), for the report
 
 
 STYLES = ("styles/epub.css", "styles/book.css")  # writer's own rules first, so the theme can override them
@@ -305,7 +308,10 @@ def _documents(book: Book, strings: Strings) -> Parts:
         body += _chapter_nav(articles, index, strings)
         chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source),
                             _language(article, lang), body, styles, "chapter", epub_type="bodymatter"))
-    toc = []
+    made = book_parts.build(book, book_parts.EPUB)
+    front = [_part_doc(env, book, made, part, "frontmatter") for part in made.front]
+    back = [_part_doc(env, book, made, part, "backmatter") for part in made.back]
+    toc: list = [epub.Link(doc.file_name, doc.title, doc.uid) for doc in front]
     by_id = {doc.uid: doc for doc in chapters}
     for section in book.view().sections:
         links = [epub.Link(by_id[f"a-{a.id}"].file_name, by_id[f"a-{a.id}"].title, f"a-{a.id}")
@@ -314,9 +320,46 @@ def _documents(book: Book, strings: Strings) -> Parts:
             toc.append((epub.Section(section.title, links[0].href), links))
         else:
             toc.extend(links)
-    nav_doc = Doc("nav", "nav.xhtml", strings("toc"), lang, _nav_body(book, chapters, strings),
+    toc.extend(epub.Link(doc.file_name, doc.title, doc.uid) for doc in back)
+    nav_doc = Doc("nav", "nav.xhtml", strings("toc"), lang, _nav_body(book, chapters, strings, front, back),
                   list(STYLES), "toc-page", ["nav"], epub_type="frontmatter")
-    return Parts([cover_doc, title_doc, nav_doc, *chapters], chapters, images, toc)
+    return Parts([cover_doc, title_doc, nav_doc, *front, *chapters, *back], chapters, images, toc, made.summary())
+
+
+# The landmark of each part (EPUB structural semantics); the chronology is an appendix only at the back.
+PART_LANDMARKS = {"sources": "bibliography", "outlets": "index", "chronology": "appendix"}
+
+
+def _part_doc(env, book: Book, made: book_parts.Parts, part: book_parts.Part, matter: str) -> Doc:
+    """A part of the book (writers/parts.py) as a document of its own, beside the nav document; its links point
+    at the articles' documents."""
+    body = env.get_template(part.template).render(part=part, parts=made, **book.template_context())
+    return Doc(f"part-{part.name}", part.file, part.title, book.anthology.language, to_xhtml(body), list(STYLES),
+               f"part-page {part.name}-page", epub_type=matter)
+
+
+ANCHOR = re.compile(r'\sid="([^"]+)"')
+FRAGMENT_LINK = re.compile(r'href="#([^"]+)"')
+
+
+def _cross_document_links(docs: list[Doc]) -> None:
+    """The shared templates link within the book as one document does (`#id`, as the PDF is); here each article
+    is a document of its own, so a fragment that another document defines is pointed at that document."""
+    where: dict[str, str] = {}
+    for doc in docs:
+        for anchor in ANCHOR.findall(doc.body):
+            where.setdefault(anchor, doc.file_name)
+    for doc in docs:
+        own = set(ANCHOR.findall(doc.body))
+        folder = posixpath.dirname(doc.file_name) or "."
+
+        def point(link: re.Match, own: set[str] = own, folder: str = folder) -> str:
+            target = where.get(link[1])
+            if link[1] in own or target is None:
+                return link[0]
+            return f'href="{posixpath.relpath(target, folder)}#{link[1]}"'
+
+        doc.body = FRAGMENT_LINK.sub(point, doc.body)
 
 
 def _chapter_nav(articles: list[Article], index: int, strings: Strings) -> str:
@@ -331,11 +374,12 @@ def _chapter_nav(articles: list[Article], index: int, strings: Strings) -> str:
             + '<span class="sep"> · </span>'.join(links) + "</p></nav>")
 
 
-def _nav_body(book: Book, chapters: list[Doc], strings: Strings) -> str:
-    """The nav document: the table of contents grouped by section, and hidden landmarks."""
+def _nav_body(book: Book, chapters: list[Doc], strings: Strings, front: list[Doc], back: list[Doc]) -> str:
+    """The nav document: the table of contents grouped by section, between the parts placed before and after the
+    articles, and hidden landmarks."""
     esc = html.escape
     by_id = {doc.uid: doc for doc in chapters}
-    items = []
+    items = [f'<li class="toc-part"><a href="{doc.file_name}">{esc(doc.title)}</a></li>' for doc in front]
     for section in book.view().sections:
         entries = "".join(f'<li><a href="{by_id[f"a-{a.id}"].file_name}">{esc(by_id[f"a-{a.id}"].title)}</a></li>'
                           for a in section.articles)
@@ -346,7 +390,10 @@ def _nav_body(book: Book, chapters: list[Doc], strings: Strings) -> str:
             items.append(f'<li class="toc-section"><a href="{first}">{esc(section.title)}</a>\n<ol>{entries}</ol></li>')
         else:
             items.append(entries)
+    items += [f'<li class="toc-part"><a href="{doc.file_name}">{esc(doc.title)}</a></li>' for doc in back]
     first = chapters[0].file_name if chapters else "text/titlepage.xhtml"
+    landmarks = "".join(f'<li><a epub:type="{PART_LANDMARKS[doc.uid.removeprefix("part-")]}" href="{doc.file_name}">'
+                        f'{esc(doc.title)}</a></li>\n' for doc in back)
     return (
         f'<nav epub:type="toc" role="doc-toc" id="toc" aria-labelledby="toc-title">\n'
         f'<h1 id="toc-title" class="toc-title">{esc(strings("toc"))}</h1>\n<ol class="toc-list">\n'
@@ -357,7 +404,7 @@ def _nav_body(book: Book, chapters: list[Doc], strings: Strings) -> str:
         f'<li><a epub:type="titlepage" href="text/titlepage.xhtml">{esc(strings("titlepage"))}</a></li>\n'
         f'<li><a epub:type="toc" href="nav.xhtml">{esc(strings("toc"))}</a></li>\n'
         f'<li><a epub:type="bodymatter" href="{first}">{esc(strings("start"))}</a></li>\n'
-        "</ol>\n</nav>"
+        f"{landmarks}</ol>\n</nav>"
     )
 
 
@@ -556,6 +603,7 @@ def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, strings: St
         ebook.add_item(epub.EpubItem(uid=f"img-{index}", file_name=name, media_type=media_type, content=data))
 
     items = {}
+    _cross_document_links(parts.docs)
     for doc in parts.docs:
         if plan.fonts:
             doc.styles = [*doc.styles, ("" if doc.file_name.count("/") == 0 else "../") + FONT_CSS]
@@ -709,6 +757,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
                   for f in plan.fonts],
         "font_subset_seconds": round(plan.seconds, 2),
         "identifier": book_identifier(book),
+        "parts": parts.parts,
         "modified": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return Output(path=target, format="epub", bytes=len(data), notes=notes, details=details)

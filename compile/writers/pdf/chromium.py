@@ -280,7 +280,9 @@ class Document:
                 heading.addprevious(etree.Element("div", {"class": "blank-page", "style": f"page: {BLANK}"}))
         pages = {f"#{_title_id(self.tree, entry.article)}": (numbers or {}).get(entry.article, 0)
                  for entry in self.outline if entry.article}
-        for link in tree.xpath("//*[contains(concat(' ', @class, ' '), ' toc ')]//a[@href]"):
+        # The contents' entries, and the parts' references to articles (writers/parts.py: `a.page-ref`).
+        for link in tree.xpath("//*[contains(concat(' ', @class, ' '), ' toc ')]//a[@href]"
+                               " | //a[contains(concat(' ', @class, ' '), ' page-ref ')][@href]"):
             if numbers is not None and link.get("href") in pages and link.getparent() is not None:
                 number = etree.SubElement(link.getparent(), "span", {"class": "toc-page"})
                 number.text = str(pages[link.get("href")] or PLACEHOLDER)

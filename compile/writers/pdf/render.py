@@ -4,6 +4,7 @@ reads only our own files, the theme's stylesheets."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import threading
@@ -17,6 +18,7 @@ from lxml import etree
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from compile.writers import parts
 from compile.writers.context import Book, environment, render_article
 from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, tree
 
@@ -34,14 +36,20 @@ class RenderTimeout(Exception):
 
 
 class LockedFetcher(URLFetcher):
-    """Serve `file:` URLs under the allowed folders; refuse everything else, and remember it."""
+    """Serve `file:` URLs under the allowed folders, and the PNG data the writer made itself (the sources' QR
+    codes: no file, no network; an article's own data URLs never reach the book, compile/urls.py); refuse
+    everything else, and remember it."""
+
+    OWN_DATA = "data:image/png;base64,"
 
     def __init__(self, roots: list[Path]):
-        super().__init__(allowed_protocols={"file"}, allow_redirects=False)
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False)
         self.roots = [r.resolve() for r in roots]
         self.refused: list[str] = []
 
     def fetch(self, url, headers=None):
+        if url.startswith(self.OWN_DATA):
+            return super().fetch(url, headers)
         path = Path(url.removeprefix("file://").split("?")[0]).resolve() if url.startswith("file://") else None
         if path is None or not any(path.is_relative_to(root) for root in self.roots):
             self.refused.append(url)
@@ -92,12 +100,16 @@ def extended() -> Iterator[None]:
 
 
 def html_document(book: Book) -> str:
+    """The book as one HTML document: its articles, their links marked for paper, and the parts the theme
+    places (writers/parts.py)."""
     env = environment(book.theme, book.zone, book.strings)
+    made = parts.build(book, parts.PRINT)
+    mark = functools.partial(parts.mark_links, style=made.links)
     rendered = {
-        a.id: render_article(env, book, a, lambda image: image.path.resolve().as_uri() if image.path else None)
+        a.id: render_article(env, book, a, lambda image: image.path.resolve().as_uri() if image.path else None, mark)
         for a in book.anthology.articles
     }
-    return env.get_template("book.html.j2").render(rendered=rendered, **book.template_context())
+    return env.get_template("book.html.j2").render(rendered=rendered, parts=made, **book.template_context())
 
 
 # Elements an HTML5 parser places differently from lxml (tables get a tbody; svg and math are foreign
@@ -128,6 +140,8 @@ def _element_tree(text: str):
     try:
         root = lxml.html.document_fromstring(text)
         for element in root.iter(etree.Element):
+            if element.tag == "table" and _whole_table(element):
+                continue
             if element.tag in _HTML5_ONLY or any(name.startswith("xmlns") or ":" in name for name in element.attrib):
                 return None
             if element.tag == "p" and any(inner.tag in _CLOSES_P for inner in element.iterdescendants(etree.Element)):
@@ -135,6 +149,20 @@ def _element_tree(text: str):
         return ElementTree.fromstring(etree.tostring(root, encoding="unicode"))
     except (ValueError, etree.LxmlError, ElementTree.ParseError):
         return None
+
+
+# A table that spells out its row groups, with no text between its parts (the chronology's), parses alike.
+_TABLE_PARTS = {"table": {"caption", "colgroup", "thead", "tbody", "tfoot"}, "thead": {"tr"}, "tbody": {"tr"},
+                "tfoot": {"tr"}, "tr": {"td", "th"}}
+
+
+def _whole_table(element) -> bool:
+    for part in element.iter(*_TABLE_PARTS):
+        children = [c for c in part if not isinstance(c, etree._Comment)]
+        if any(c.tag not in _TABLE_PARTS[part.tag] or (c.tail or "").strip() for c in children) or \
+                (part.text or "").strip():
+            return False
+    return True
 
 
 def stylesheets(paths: list[str], extras: list[str],

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pikepdf
 import weasyprint
 
 from compile import atomic
@@ -14,7 +15,7 @@ from compile.writers.pdf import chromium, prepress
 from compile.writers.pdf.chunked import build as chunked
 from compile.writers.pdf.chunked import split
 from compile.writers.pdf.render import LockedFetcher, RenderTimeout, extended, html_document, stylesheets
-from compile.writers.pdf.weasy import patching
+from compile.writers.pdf.weasy import patching, tagging
 
 log = logging.getLogger("anthology")
 __all__ = ["RenderTimeout", "write", "write_single"]
@@ -26,6 +27,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
     image_roots = list(resources.image_roots)
     if book.theme.writing_mode.startswith("vertical"):
         vertical = chromium.write(book, target, image_roots, resources.cache_root)
+        _vertical_variant(book, vertical)
         vertical.notes.extend(book.theme.pdf_notes)
         return vertical
     notes = []
@@ -48,14 +50,46 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
     return output
 
 
+def _vertical_variant(book: Book, output: Output) -> None:
+    """What Chromium's print is of what was asked: tagged it is (Chromium tags its PDFs), PDF/X it is not."""
+    settings = book.settings.pdf
+    if not (settings.tagged or settings.pdfx):
+        return
+    with pikepdf.open(output.path) as pdf:
+        tagged = "/StructTreeRoot" in pdf.Root
+    output.details["variant"] = {"name": "pdf", "tagged": tagged, "output_profile": None}
+    if settings.tagged and not tagged:
+        output.notes.append("PDF: Chromium wrote no structure tree; the vertical theme's PDF is not tagged")
+    if settings.pdfx:
+        output.notes.append("PDF: a vertical theme's PDF is not PDF/X-4 (Chromium cannot make it), and its "
+                            "images' resolution is not checked")
+
+
 def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
+    settings = book.settings.pdf
+    chosen = prepress.variant(settings)
     fetcher = LockedFetcher([book.theme.root, *image_roots])
     html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    with extended(), atomic.replacing(target) as tmp:
+    with extended(), patching.installed(tagging.PATCH), atomic.replacing(target) as tmp:
         sheets, font_config = stylesheets([str(p) for p in book.theme.print_stylesheets()],
-                                          [prepress.stylesheet(book.settings.pdf)], fetcher)
-        document = html.render(stylesheets=sheets, font_config=font_config)
-        document.write_pdf(tmp, **prepress.write_options(book.settings.pdf, book.attachments))
+                                          [prepress.stylesheet(settings)], fetcher)
+        document = html.render(stylesheets=sheets, font_config=font_config, **prepress.render_options(chosen))
+        document.write_pdf(tmp, **prepress.write_options(chosen, book.attachments))
     notes = [f"refused resource: {url}" for url in fetcher.refused]
-    return Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)
+    output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)
+    if chosen.name or chosen.tagged or settings.pdfx:  # a plain PDF, as ever, says nothing new
+        output.details["variant"] = chosen.details()
+    output.notes.extend(chosen.notes)
+    if settings.pdfx:  # --print: for the print shop, whichever variant could be made
+        _check_resolution(output, prepress.low_resolution(document, book, settings.min_image_dpi),
+                          settings.min_image_dpi)
+    return output
+
+
+def _check_resolution(output: Output, low: list[dict], min_dpi: int) -> None:
+    """In print, images under `min_dpi` at their printed size: each in the report, one note for them all."""
+    output.details["images_below_dpi"] = {"min_dpi": min_dpi, "images": low}
+    if low:
+        output.notes.append(f"{len(low)} printed image(s) below {min_dpi} dpi at their printed size (lowest "
+                            f"{min(i['dpi'] for i in low)} dpi): see details.images_below_dpi of the PDF output")

@@ -147,8 +147,9 @@ def plan(units: list[split.Unit], target: int) -> list[list[split.Unit]]:
 
 def wanted(book: Book) -> bool:
     mode = book.settings.pdf.mode
-    if mode == "single" or book.settings.pdf.pdfa or book.settings.pdf.bleed:
-        return False  # PDF/A and bleed boxes are made by WeasyPrint's writer for the whole document
+    settings = book.settings.pdf
+    if mode == "single" or settings.pdfa or settings.bleed or settings.pdfx or settings.tagged:
+        return False  # PDF/A, PDF/X, tags and bleed boxes are made by WeasyPrint's writer for the whole document
     if mode == "chunked":
         return True
     return worker_count(book) > 1 and len(book.anthology.articles) >= MIN_ARTICLES

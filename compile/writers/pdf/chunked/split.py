@@ -54,7 +54,7 @@ class Split:
     units: list[Unit]
 
     def chunk_html(self, units: list[Unit]) -> str:
-        return serialize(chunk_document(self.root, units))
+        return serialize(chunk_document(self.root, units, {unit.id for unit in self.units}))
 
     def frame_html(self, pages: dict[str, int], prunable: bool = True) -> str:
         return serialize(frame_document(self.root, self.units, pages, prunable))
@@ -136,7 +136,7 @@ def _shallow(element, parent=None):
     return copy_
 
 
-def chunk_document(root, units: list[Unit]):
+def chunk_document(root, units: list[Unit], unit_ids: set[str] | frozenset[str] = frozenset()):
     """A document holding only `units`, each under shallow copies of its ancestors.
 
     An ancestor that began before this chunk (the body, after the front matter; a section continued from
@@ -174,7 +174,19 @@ def chunk_document(root, units: list[Unit]):
         _cut_edges(original, made, copies, whole)
     for ancestor in (root,):
         _cut_edges(ancestor, new_root, {**copies, root: new_root}, whole)
+    _link_stubs(new_body, unit_ids)
     return new_root
+
+
+def _link_stubs(body, unit_ids: set[str] | frozenset[str]) -> None:
+    """A link to a unit of another chunk (an article's "also reported by" names another article) would be
+    dropped: WeasyPrint keeps links to anchors of the document it renders only. An empty anchor of that name
+    keeps it, out of the flow; the frame has the name already (every unit's first element), so the merge
+    leaves the link pointing at the unit's real first page."""
+    present = {el.get("id") for el in body.iter() if isinstance(el.tag, str) and el.get("id")}
+    linked = {href[1:] for link in body.iter("a") if (href := link.get("href") or "").startswith("#")}
+    for name in sorted((linked & set(unit_ids)) - present):
+        etree.SubElement(body, "span", id=name, style="position: absolute")
 
 
 def _edge_inside(element, copies: dict, whole: set, first: bool, seen: dict) -> bool:
