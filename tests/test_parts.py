@@ -446,3 +446,11 @@ def test_each_volume_has_parts_of_its_own(tmp_path):
             sources = etree.fromstring(epub.read("EPUB/sources.xhtml"))
             linked = {Path(a.get("href")).stem for a in sources.iterfind(".//x:a[@class='page-ref']", XHTML)}
         assert linked == own  # every article of this volume, and none of the other's
+
+
+@pytest.mark.parametrize("name", ["one-event-book", "one-event-chunked"])
+def test_both_outputs_report_where_the_parts_went(built, name):
+    result, _, _ = built(name)
+    details = {output["format"]: output["details"]["parts"] for output in result.report["outputs"]}
+    assert details["pdf"] == details["epub"]
+    assert details["pdf"]["back"] == ["chronology", "sources", "outlets"]

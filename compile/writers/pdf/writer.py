@@ -10,6 +10,7 @@ import pikepdf
 import weasyprint
 
 from compile import atomic
+from compile.writers import parts
 from compile.writers.context import Book, Output, Resources
 from compile.writers.pdf import chromium, prepress
 from compile.writers.pdf.chunked import build as chunked
@@ -29,6 +30,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
         vertical = chromium.write(book, target, image_roots, resources.cache_root)
         _vertical_variant(book, vertical)
         vertical.notes.extend(book.theme.pdf_notes)
+        vertical.details["parts"] = _parts(book)
         return vertical
     notes = []
     output = None
@@ -43,6 +45,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
         output = write_single(book, target, image_roots)
     output.notes[:0] = notes
     output.details["extensions"] = patching.status()  # every WeasyPrint patch, active or why not
+    output.details["parts"] = _parts(book)
     if inactive := patching.warning():
         log.warning("pdf: %s", inactive)
         output.notes.append(inactive)
@@ -63,6 +66,12 @@ def _vertical_variant(book: Book, output: Output) -> None:
     if settings.pdfx:
         output.notes.append("PDF: a vertical theme's PDF is not PDF/X-4 (Chromium cannot make it), and its "
                             "images' resolution is not checked")
+
+
+def _parts(book: Book) -> dict:
+    """Where each part went, as the EPUB's details say: placement does not depend on the medium (the EPUB's
+    parts are made without QR codes, so faster)."""
+    return parts.build(book, parts.EPUB).summary()
 
 
 def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
