@@ -112,6 +112,10 @@ def write_options(chosen: Variant, attachments: list[tuple[str, bytes]]) -> dict
     return options
 
 
+# Drawn without smoothing, each pixel a sharp square at any size (the sources' QR codes): no resolution to check.
+SHARP = ("pixelated", "crisp-edges")
+
+
 def low_resolution(document, book: Book, min_dpi: int) -> list[dict]:
     """Every raster image printed at fewer than `min_dpi` pixels per inch, per page where it is printed:
     its pixels over its printed size, the size of its box in the laid-out pages (CSS px, 96 to the inch;
@@ -130,7 +134,7 @@ def low_resolution(document, book: Book, min_dpi: int) -> list[dict]:
         root = page._page_box  # noqa: SLF001 - where the images landed is only on the page box (WeasyPrint 70)
         for box in root.descendants(placeholders=True):
             pixels = _pixels(box) if isinstance(box, boxes.ReplacedBox) else None
-            if pixels is None or box.width <= 0 or box.height <= 0:
+            if pixels is None or box.width <= 0 or box.height <= 0 or box.style["image_rendering"] in SHARP:
                 continue
             dpi = min(pixels[0] / box.width, pixels[1] / box.height) * CSS_PX_PER_INCH
             if dpi >= min_dpi:
