@@ -454,3 +454,11 @@ def test_both_outputs_report_where_the_parts_went(built, name):
     details = {output["format"]: output["details"]["parts"] for output in result.report["outputs"]}
     assert details["pdf"] == details["epub"]
     assert details["pdf"]["back"] == ["chronology", "sources", "outlets"]
+
+
+def test_without_the_sources_links_print_without_numbers(tmp_path):
+    """A link's number points into the sources: with them switched off it would point nowhere."""
+    result = _build(SEEDS, tmp_path, parts=config.PartSettings(sources=False), formats=["pdf"])
+    pdf_path = next(o.path for o in result.outputs if o.format == "pdf")
+    body = _flat("".join(page.extract_text() for page in PdfReader(pdf_path).pages))
+    assert "演说中" in body and "演说2中" not in body

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from bs4 import BeautifulSoup
 
+from compile import walk
 from compile.locales import Strings
 from compile.model import Article
 from compile.text import MONTH_NAMES
@@ -338,7 +339,7 @@ def mark_links(body: str, style: str) -> str:
     soup = BeautifulSoup(f"<div>{body}</div>", "lxml")
     root = soup.div
     assert root is not None  # the div written around the body
-    for anchor in root.find_all("a"):
+    for anchor in walk.tags(root, "a"):
         link = links.get(_target(anchor))
         if link is None:
             continue

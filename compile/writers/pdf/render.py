@@ -104,7 +104,9 @@ def html_document(book: Book) -> str:
     places (writers/parts.py)."""
     env = environment(book.theme, book.zone, book.strings)
     made = parts.build(book, parts.PRINT)
-    mark = functools.partial(parts.mark_links, style=made.links)
+    # A link's number points into the sources: without them (switched off, or no article), links print as they are.
+    numbered = made.links != "markers" or "sources" in made.names
+    mark = functools.partial(parts.mark_links, style=made.links) if numbered else None
     rendered = {
         a.id: render_article(env, book, a, lambda image: image.path.resolve().as_uri() if image.path else None, mark)
         for a in book.anthology.articles
