@@ -382,9 +382,10 @@ def typeset_html(html: str, centred: Collection[str] = ()) -> str:
 SHORT_HTML = 2000  # characters: a title's markup, not a body
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=16384)
 def _typeset_short(html: str, centred: frozenset[str]) -> str:
-    """A title's markup (clauses kept together) is typeset where it runs: its heading, the contents, the outline."""
+    """A title's markup (clauses kept together) is typeset once, wherever it runs: its heading, the contents,
+    the chronology, the sources, the outlet index."""
     return _typeset_tree(html, centred)
 
 

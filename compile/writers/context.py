@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 import traceback
 from collections.abc import Callable
@@ -187,15 +186,9 @@ def environment(theme: Theme, zone: dt.tzinfo, strings: Strings | None = None) -
     env.filters["display_date"] = lambda article: display_date(article, zone, strings)
     env.filters["date_origin"] = strings.date_origin
     env.filters["display_url"] = display_url
-    env.filters["typeset"] = lambda text: markupsafe.Markup(_typeset(str(markupsafe.escape(text))))
+    env.filters["typeset"] = lambda text: markupsafe.Markup(typeset_html(str(markupsafe.escape(text))))
     env.filters["keep_end"] = lambda text: markupsafe.Markup(keep_end(str(text)))
     return env
-
-
-@functools.lru_cache(maxsize=16384)
-def _typeset(html: str) -> str:
-    """A title is typeset for the contents and again for each part that lists it (writers/parts.py): once."""
-    return typeset_html(html)
 
 
 def _template_strings(strings: Strings) -> Callable[..., str]:
