@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import inspect
 
-from compile import config
+import pytest
+
+from compile import config, pages, theme
 from compile.writers import epub, registry
 from compile.writers.pdf import writer as pdf
 
@@ -24,10 +26,11 @@ def test_a_format_names_the_images_it_wants():
     settings = config.Settings()
     settings.images.epub_profile, settings.images.pdf_budget_mb = "eink", 20.0
 
-    class Theme:
-        page_size = "A5"
-
-    book = registry.Book(anthology=None, theme=Theme(), settings=settings, slug="x")  # type: ignore[arg-type]
+    chosen = theme.load("book")
+    book = registry.Book(anthology=None, theme=chosen, settings=settings, slug="x")  # type: ignore[arg-type]
     assert registry.WRITERS["epub"].images(book) == registry.ImageSpec("eink", 0.0, settings.images.epub_budget_mb)
     wanted = registry.WRITERS["pdf"].images(book)
-    assert wanted.profile == "print" and 90 < wanted.width_mm < 148 and wanted.budget_mb == 20.0
+    assert wanted.profile == "print" and wanted.budget_mb == 20.0
+    assert wanted.width_mm == pytest.approx(chosen.measure_pt * 25.4 / 72), "the theme's text block, in mm"
+    settings.pdf.page_size = "A4"  # another page than the theme's: a typical text block on it
+    assert registry.WRITERS["pdf"].images(book).width_mm == pages.text_width_mm("A4")
