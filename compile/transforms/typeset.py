@@ -91,6 +91,7 @@ MARKS = f"[^{CJK}{LATIN}\\s]*"
 UNIT = f"(?:[{CJK}]|(?<![{LATIN}])[{LATIN}]{{1,12}}(?![{LATIN}])){MARKS}"
 
 
+@functools.lru_cache(maxsize=16384)  # a title runs in its heading, the contents and each part that lists it
 def keep_end(text: str) -> str:
     """HTML for a title (plain text) that breaks between its clauses and never leaves fewer than three
     characters on its last line."""
