@@ -147,6 +147,9 @@ def test_parts_where_the_theme_puts_them_unless_switched_off_or_empty():
     assert "outlets" not in by_outlet.names and by_outlet.left_out["outlets"]
     alone = parts.build(_book(articles[:1]))
     assert alone.names == ["sources"] and set(alone.left_out) == {"chronology", "outlets"}
+    for made in ({}, {"theme_name": "briefing"}, {"parts": off}, {"sections": "outlet"}):  # the report's account
+        assert parts.placement(_book(articles, **made)) == parts.build(_book(articles, **made)).summary()
+    assert parts.placement(_book(articles[:1])) == alone.summary()
 
 
 def test_anthology_toml_switches_parts(tmp_path):

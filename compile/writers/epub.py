@@ -323,7 +323,9 @@ def _documents(book: Book, strings: Strings) -> Parts:
     toc.extend(epub.Link(doc.file_name, doc.title, doc.uid) for doc in back)
     nav_doc = Doc("nav", "nav.xhtml", strings("toc"), lang, _nav_body(book, chapters, strings, front, back),
                   list(STYLES), "toc-page", ["nav"], epub_type="frontmatter")
-    return Parts([cover_doc, title_doc, nav_doc, *front, *chapters, *back], chapters, images, toc, made.summary())
+    docs = [cover_doc, title_doc, nav_doc, *front, *chapters, *back]
+    _cross_document_links(docs)
+    return Parts(docs, chapters, images, toc, made.summary())
 
 
 # The landmark of each part (EPUB structural semantics); the chronology is an appendix only at the back.
@@ -603,7 +605,6 @@ def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, strings: St
         ebook.add_item(epub.EpubItem(uid=f"img-{index}", file_name=name, media_type=media_type, content=data))
 
     items = {}
-    _cross_document_links(parts.docs)
     for doc in parts.docs:
         if plan.fonts:
             doc.styles = [*doc.styles, ("" if doc.file_name.count("/") == 0 else "../") + FONT_CSS]

@@ -158,31 +158,52 @@ class Parts:
 
 def build(book: Book, medium: str = PRINT) -> Parts:
     """The parts of `book` for the PDF (PRINT) or the EPUB: placed as the theme says, switched as the settings say."""
-    strings, placed = book.strings, book.theme.parts
-    articles = [a for section in book.view().sections for a in section.articles]
+    articles = _articles(book)
     href = (lambda id_: f"#{id_}") if medium == PRINT else (lambda id_: f"text/{id_}.xhtml")
     refs = {a.id: _ref(a, href) for a in articles}
-    parts = Parts(links=placed.links)
-    wanted = [name for name in [*placed.front, *placed.back] if getattr(book.settings.parts, name)]
+    wanted, left_out = _plan(book, articles)
+    parts = Parts(links=book.theme.parts.links, left_out=left_out)
     if "chronology" in wanted:
         parts.chronology = chronology(book, articles, refs)
-        if parts.chronology.lines < 2:
-            parts.left_out["chronology"] = "fewer than two lines"
     if "sources" in wanted:
         parts.sources = sources(book, articles, refs, with_qr=medium == PRINT and book.settings.parts.qr)
-        if not parts.sources:
-            parts.left_out["sources"] = "no articles"
     if "outlets" in wanted:
-        parts.outlets = outlets(articles, refs, strings)
-        if book.settings.sections == "outlet":
-            parts.left_out["outlets"] = "the contents are by outlet already"
-        elif len(parts.outlets) < 2:
-            parts.left_out["outlets"] = "fewer than two outlets"
+        parts.outlets = outlets(articles, refs, book.strings)
     for name in wanted:
-        if name not in parts.left_out:
-            part = Part(name, strings(f"part_{name}"), f"part.{name}", f"{name}.xhtml")
-            (parts.front if name in placed.front else parts.back).append(part)
+        if name not in left_out:
+            part = Part(name, book.strings(f"part_{name}"), f"part.{name}", f"{name}.xhtml")
+            (parts.front if name in book.theme.parts.front else parts.back).append(part)
     return parts
+
+
+def placement(book: Book) -> dict:
+    """Where each part goes and why a placed one is left out (`Parts.summary`), without making the parts."""
+    wanted, left_out = _plan(book, _articles(book))
+    front = [name for name in wanted if name in book.theme.parts.front and name not in left_out]
+    back = [name for name in wanted if name not in book.theme.parts.front and name not in left_out]
+    return {"front": front, "back": back, "left_out": left_out}
+
+
+def _articles(book: Book) -> list[Article]:
+    return [a for section in book.view().sections for a in section.articles]
+
+
+def _plan(book: Book, articles: list[Article]) -> tuple[list[str], dict[str, str]]:
+    """The parts the theme places and the settings keep, in the theme's order; and those with nothing to say,
+    with the reason: counted from the articles, so the report can say it without making the parts."""
+    placed = book.theme.parts
+    wanted = [name for name in [*placed.front, *placed.back] if getattr(book.settings.parts, name)]
+    left_out = {}
+    if "chronology" in wanted and len(_stories(articles, book.anthology.stories)) < 2:  # one line per group
+        left_out["chronology"] = "fewer than two lines"
+    if "sources" in wanted and not articles:
+        left_out["sources"] = "no articles"
+    if "outlets" in wanted:
+        if book.settings.sections == "outlet":
+            left_out["outlets"] = "the contents are by outlet already"
+        elif len({a.outlet for a in articles}) < 2:  # articles without an outlet are one entry of the index
+            left_out["outlets"] = "fewer than two outlets"
+    return wanted, left_out
 
 
 def _ref(article: Article, href: Callable[[str], str]) -> Ref:
@@ -307,12 +328,16 @@ def body_links(body: str) -> list[Link]:
     links whose text is their URL already are left out: the page shows it."""
     if "<a" not in body:
         return []
+    return list(_numbered(walk.tags(BeautifulSoup(f"<div>{body}</div>", "lxml"), "a")).values())
+
+
+def _numbered(anchors: list) -> dict[str, Link]:
     found: dict[str, Link] = {}
-    for anchor in BeautifulSoup(f"<div>{body}</div>", "lxml").find_all("a"):
+    for anchor in anchors:
         url = _target(anchor)
         if url and url not in found:
             found[url] = Link(len(found) + 1, url, display_url(url))
-    return list(found.values())
+    return found
 
 
 def _target(anchor) -> str:
@@ -333,13 +358,16 @@ def mark_links(body: str, style: str) -> str:
     """An article's text for print, where a link cannot be followed: each link keeps its text (and stays a live
     link in the PDF) and gets its number in the sources as a superscript ("markers"), or its URL as a footnote
     ("footnotes", set by the theme's `float: footnote`)."""
-    links = {link.url: link for link in body_links(body)}
-    if not links:
+    if "<a" not in body:
         return body
     soup = BeautifulSoup(f"<div>{body}</div>", "lxml")
     root = soup.div
     assert root is not None  # the div written around the body
-    for anchor in walk.tags(root, "a"):
+    anchors = walk.tags(root, "a")
+    links = _numbered(anchors)
+    if not links:
+        return body
+    for anchor in anchors:
         link = links.get(_target(anchor))
         if link is None:
             continue

@@ -30,7 +30,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
         vertical = chromium.write(book, target, image_roots, resources.cache_root)
         _vertical_variant(book, vertical)
         vertical.notes.extend(book.theme.pdf_notes)
-        vertical.details["parts"] = _parts(book)
+        vertical.details["parts"] = parts.placement(book)
         return vertical
     notes = []
     output = None
@@ -45,7 +45,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
         output = write_single(book, target, image_roots)
     output.notes[:0] = notes
     output.details["extensions"] = patching.status()  # every WeasyPrint patch, active or why not
-    output.details["parts"] = _parts(book)
+    output.details["parts"] = parts.placement(book)
     if inactive := patching.warning():
         log.warning("pdf: %s", inactive)
         output.notes.append(inactive)
@@ -68,10 +68,6 @@ def _vertical_variant(book: Book, output: Output) -> None:
                             "images' resolution is not checked")
 
 
-def _parts(book: Book) -> dict:
-    """Where each part went, as the EPUB's details say: placement does not depend on the medium (the EPUB's
-    parts are made without QR codes, so faster)."""
-    return parts.build(book, parts.EPUB).summary()
 
 
 def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
