@@ -66,7 +66,7 @@ def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]
     for i, j in _candidate_pairs(sketches):
         if find(i) == find(j) or other_outlets(articles[i], articles[j]) or not _may_contain(grams, sketches, i, j):
             continue
-        shared = _containment(grams[i], grams[j])
+        shared = containment(grams[i], grams[j])
         if shared >= NEAR_DUPLICATE:
             union(i, j, f"near-identical text ({shared:.0%} shared)")
     clusters: dict[int, list[int]] = {}
@@ -167,7 +167,8 @@ def estimated_containment(sketch: list[int], large: set[int]) -> float:
     return len(large.intersection(sketch)) / len(sketch) if sketch else 0.0
 
 
-def _containment(a: set[int], b: set[int]) -> float:
+def containment(a: set[int], b: set[int]) -> float:
+    """The share of the smaller set that the other holds (0 for an empty one)."""
     small, large = (a, b) if len(a) <= len(b) else (b, a)
     return len(small & large) / len(small) if small else 0.0
 

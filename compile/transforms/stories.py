@@ -98,9 +98,7 @@ def prefilter(threshold: float) -> float:
 
 def similarity(a: Article, b: Article) -> float:
     """The share of the shorter text's 3-grams that the other holds (0 when either is too short to tell)."""
-    grams_a, grams_b = _grams(a), _grams(b)
-    small, large = (grams_a, grams_b) if len(grams_a) <= len(grams_b) else (grams_b, grams_a)
-    return len(small & large) / len(small) if small else 0.0
+    return order.containment(_grams(a), _grams(b))
 
 
 # ---------------------------------------------------------------- comparing
@@ -155,7 +153,7 @@ def _pairs(texts: list[_Text], window: dt.timedelta, prefilter: float):
             small, large = (first, second) if len(first.grams) <= len(second.grams) else (second, first)
             if order.estimated_containment(small.sketch, large.grams) < prefilter:
                 continue
-            shared = len(small.grams & large.grams) / len(small.grams)
+            shared = order.containment(small.grams, large.grams)
             yield _Pair(min(first.index, second.index), max(first.index, second.index), shared)
 
 
