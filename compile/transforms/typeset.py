@@ -381,13 +381,37 @@ def typeset_html(html: str, centred: Collection[str] = ()) -> str:
 
 
 SHORT_HTML = 2000  # characters: a title's markup, not a body
+SHORT_CACHE = 16384  # entries: a title's markup runs in its heading, the contents and every part listing it
+_SHORT: dict[tuple[str, frozenset[str]], str] = {}
 
 
-@functools.lru_cache(maxsize=16384)
 def _typeset_short(html: str, centred: frozenset[str]) -> str:
     """A title's markup (clauses kept together) is typeset once, wherever it runs: its heading, the contents,
-    the chronology, the sources, the outlet index."""
-    return _typeset_tree(html, centred)
+    the chronology, the sources, the outlet index; in a writer's worker process or in the build's."""
+    key = (html, centred)
+    done = _SHORT.get(key)
+    if done is None:
+        if len(_SHORT) >= SHORT_CACHE:
+            _SHORT.clear()
+        done = _SHORT[key] = _typeset_tree(html, centred)
+    return done
+
+
+def short_mark() -> int:
+    """Where the short-markup cache stands now: what a worker typesets after it is `short_since(mark)`."""
+    return len(_SHORT)
+
+
+def short_since(mark: int) -> dict[tuple[str, frozenset[str]], str]:
+    """The short markup typeset since `mark` (all of it if the cache was emptied meanwhile), for the build's
+    process to `learn`: the contents and the parts then reuse what the workers made for the articles."""
+    return dict(itertools.islice(_SHORT.items(), mark if mark <= len(_SHORT) else 0, None))
+
+
+def learn(done: dict[tuple[str, frozenset[str]], str]) -> None:
+    if len(_SHORT) + len(done) > SHORT_CACHE:
+        _SHORT.clear()
+    _SHORT.update(done)
 
 
 def _typeset_tree(html: str, centred: Collection[str] = ()) -> str:

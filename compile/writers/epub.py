@@ -31,24 +31,27 @@ import io
 import os
 import posixpath
 import re
+import secrets
 import time
 import uuid
 import zipfile
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 from ebooklib import epub
 from lxml import etree
 
-from compile import atomic
+from compile import atomic, processes
 from compile import cover as cover_art
 from compile import fonts as font_tools
-from compile.config import EPUB_TARGETS, is_language_tag
+from compile.config import EPUB_TARGETS, available_cpus, is_language_tag
 from compile.locales import Strings
 from compile.model import Article, Image
 from compile.sanitize import xml_text
+from compile.transforms import typeset
 from compile.writers import parts as book_parts
 from compile.writers.context import Book, Output, Resources, environment, render_article
 
@@ -272,6 +275,7 @@ class Parts:
     images: dict[str, tuple[str, bytes]]  # file name -> (media type, bytes)
     toc: list  # ebooklib's toc structure, for the NCX
     parts: dict = field(default_factory=dict)  # the book's parts (writers/parts.py), for the report
+    characters: dict = field(default_factory=dict)  # characters_by_role of all the documents, for the fonts
 
 
 STYLES = ("styles/epub.css", "styles/book.css")  # writer's own rules first, so the theme can override them
@@ -284,16 +288,14 @@ def _documents(book: Book, strings: Strings) -> Parts:
     images: dict[str, tuple[str, bytes]] = {}
     by_path: dict[Path, str] = {}
 
-    def image_src(image: Image) -> str | None:
-        if image.path is None or not image.path.is_file():
-            return None
-        if image.path not in by_path:
-            name = f"images/{image.path.name}"
+    def image_name(path: Path, media_type: str) -> str:
+        if path not in by_path:
+            name = f"images/{path.name}"
             while name in images:
-                name = f"images/{len(images)}-{image.path.name}"
-            images[name] = (image.media_type, image.path.read_bytes())
-            by_path[image.path] = name
-        return "../" + by_path[image.path]
+                name = f"images/{len(images)}-{path.name}"
+            images[name] = (media_type, path.read_bytes())
+            by_path[path] = name
+        return "../" + by_path[path]
 
     styles = [f"../{s}" for s in STYLES]
     cover_doc = Doc("cover", "text/cover.xhtml", strings("cover"), lang, _cover_body(anthology.title, strings),
@@ -302,12 +304,14 @@ def _documents(book: Book, strings: Strings) -> Parts:
                     to_xhtml(env.get_template("titlepage.html.j2").render(**book.template_context())), styles,
                     "titlepage-page", epub_type="frontmatter titlepage")
     articles = [a for section in anthology.sections for a in section.articles]
-    chapters = []
-    for index, article in enumerate(articles):
-        body = to_xhtml(render_article(env, book, article, image_src), base_url=article.url)
-        body += _chapter_nav(articles, index, strings)
-        chapters.append(Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source),
-                            _language(article, lang), body, styles, "chapter", epub_type="bodymatter"))
+    chapter = _Chapter(book, env, articles, strings, secrets.token_hex(8))
+    workers = book.settings.pdf.workers or available_cpus()
+    chapters: list[Doc] = []
+    characters: dict[tuple[str, str, bool], set[str]] = {}
+    for made_chapter in processes.forked_map(chapter.make, range(len(articles)), workers):
+        typeset.learn(made_chapter.typeset)  # the titles' markup, for the contents and the parts below
+        _merge_characters(characters, made_chapter.characters)
+        chapters.append(chapter.with_images(made_chapter, image_name))
     made = book_parts.build(book, book_parts.EPUB)
     front = [_part_doc(env, book, made, part, "frontmatter") for part in made.front]
     back = [_part_doc(env, book, made, part, "backmatter") for part in made.back]
@@ -325,7 +329,61 @@ def _documents(book: Book, strings: Strings) -> Parts:
                   list(STYLES), "toc-page", ["nav"], epub_type="frontmatter")
     docs = [cover_doc, title_doc, nav_doc, *front, *chapters, *back]
     _cross_document_links(docs)
-    return Parts(docs, chapters, images, toc, made.summary())
+    for doc in (cover_doc, title_doc, nav_doc, *front, *back):
+        _merge_characters(characters, characters_by_role([doc]))
+    return Parts(docs, chapters, images, toc, made.summary(), characters)
+
+
+@dataclass(frozen=True)
+class _MadeChapter:
+    """An article's document as a worker makes it, its images not yet named; and what the build keeps of it."""
+
+    doc: Doc
+    images: list[tuple[Path, str]]  # (file, media type) of each image token in the body, in order
+    characters: dict[tuple[str, str, bool], set[str]]
+    typeset: dict  # the short markup typeset on the way (compile/transforms/typeset.py)
+
+
+@dataclass(frozen=True)
+class _Chapter:
+    """An article's document, made in a worker process (processes.forked_map): the templates, the XHTML and the
+    characters it sets are an article's alone. Its images are named after, in book order, by the build's
+    process: the token in each `src` (with this build's `nonce`, which no archive can guess) stands for one."""
+
+    book: Book
+    env: Any
+    articles: list[Article]
+    strings: Strings
+    nonce: str
+
+    def make(self, index: int) -> _MadeChapter:
+        article, found = self.articles[index], []
+        mark = typeset.short_mark()
+
+        def image_src(image: Image) -> str | None:
+            if image.path is None or not image.path.is_file():
+                return None
+            found.append((image.path, image.media_type))
+            return f"{self.nonce}-{len(found) - 1}"
+
+        lang = _language(article, self.book.anthology.language)
+        body = to_xhtml(render_article(self.env, self.book, article, image_src), base_url=article.url)
+        body += _chapter_nav(self.articles, index, self.strings)
+        doc = Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source), lang,
+                  body, [f"../{s}" for s in STYLES], "chapter", epub_type="bodymatter")
+        return _MadeChapter(doc, found, characters_by_role([doc]), typeset.short_since(mark))
+
+    def with_images(self, made: _MadeChapter, image_name: Callable[[Path, str], str]) -> Doc:
+        if not made.images:
+            return made.doc
+        names = [image_name(path, media_type) for path, media_type in made.images]
+        body = re.sub(f'src="{self.nonce}-(\\d+)"', lambda m: f'src="{names[int(m[1])]}"', made.doc.body)
+        return replace(made.doc, body=body)
+
+
+def _merge_characters(into: dict, more: dict) -> None:
+    for key, chars in more.items():
+        into.setdefault(key, set()).update(chars)
 
 
 # The landmark of each part (EPUB structural semantics); the chronology is an appendix only at the back.
@@ -517,12 +575,13 @@ def _unembedded_note(book: Book, variant: str, role: str, css: str) -> str:
     return f"no installed CJK face among the theme's {role} ({variant}) fonts ({', '.join(named)}); not embedded"
 
 
-def plan_fonts(book: Book, docs: list[Doc], cache_dir: Path | None) -> FontPlan:
+def plan_fonts(book: Book, characters: dict[tuple[str, str, bool], set[str]], cache_dir: Path | None) -> FontPlan:
+    """The faces to embed and their subsets, from the characters each role sets (Parts.characters)."""
     start = time.perf_counter()
     plan = FontPlan()
     css = book.theme.css("epub").read_text(encoding="utf-8")
     wanted: dict[tuple[str, int], tuple[font_tools.Face, set[str]]] = {}
-    for (variant, role, bold), chars in sorted(characters_by_role(docs).items()):
+    for (variant, role, bold), chars in sorted(characters.items()):
         if not any(ord(c) >= 0x2E80 for c in chars):
             continue  # no CJK here: the reader's own fonts do
         face = _family_for(book, variant, role, bold, css)
@@ -734,7 +793,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
     applied = list(profile.applied)
     plan = FontPlan()
     if settings.embed_fonts and profile.embed_fonts:
-        plan = plan_fonts(book, parts.docs, resources.cache_root / "fonts")
+        plan = plan_fonts(book, parts.characters, resources.cache_root / "fonts")
         notes.extend(plan.notes)
     elif not settings.embed_fonts:
         applied.append("fonts not embedded (--no-embed-fonts)")
