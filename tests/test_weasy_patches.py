@@ -19,13 +19,22 @@ from weasyprint.layout import inline
 from compile.build import pipeline
 from compile.writers.pdf import render, writer  # noqa: F401 - imported for the patches they register
 from compile.writers.pdf.chunked import fontshare
-from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, tagging, tree
+from compile.writers.pdf.weasy import (
+    frame_prune,
+    justify,
+    leaders,
+    page_styles,
+    patching,
+    tagging,
+    target_counters,
+    tree,
+)
 from compile.writers.pdf.weasy.patching import Patch, Private
 from tests.conftest import ROOT, SEEDS, make_settings
 
-NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging"}
+NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters"}
 PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH,
-           tagging.PATCH]
+           tagging.PATCH, target_counters.PATCH]
 
 
 def targets() -> dict[str, object]:
@@ -172,3 +181,58 @@ def test_a_build_on_an_untested_weasyprint_warns_and_names_every_inactive_extens
     assert "Chinese lines are justified at spaces only" in warning
     assert [r for r in caplog.records if "WeasyPrint extensions inactive" in r.getMessage()]
     assert output["pages"]  # the PDF is still made, with WeasyPrint's own layout
+
+
+# --- Page references laid out once (target_counters.py) --------------------------------------------------------
+
+REFERENCES_HTML = """<html><head><style>
+@page { size: A6; margin: 10mm }
+a.ref::after { content: leader(". ") target-counter(attr(href url), page) }
+a.own::after { content: " p" counter(page) " of " target-counter(attr(href url), page) }
+h1 { break-before: page }
+</style></head><body>
+<p><a class="ref" href="#c3">forward to three</a></p>
+<p><a class="own" href="#c2">own counter and a forward one</a></p>
+<h1 id="c1">One</h1><p>text</p>
+<h1 id="c2">Two</h1><p>text</p>
+<h1 id="c3">Three</h1><p>text</p>
+<h1 id="back">Back</h1>
+<p><a class="ref" href="#c1">back to one</a></p><p><a class="ref" href="#c3">back to three</a></p>
+<h1 id="last">Last</h1><p><a class="own" href="#c2">own counter and a back one</a></p>
+</body></html>"""
+
+
+def _render_references(layouts: list[int]) -> list[str]:
+    import weasyprint
+    from weasyprint.layout import page as layout_page
+
+    original = layout_page.make_page
+
+    def counted(*args, **kwargs):
+        layouts.append(args[4])  # page_number
+        return original(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(layout_page, "make_page", counted)
+        document = weasyprint.HTML(string=REFERENCES_HTML, base_url="file:///").render()
+    return [" ".join(box.text for box in _texts(page._page_box)) for page in document.pages]
+
+
+def _texts(box):
+    if getattr(box, "text", None) is not None:
+        yield box
+    for child in getattr(box, "children", ()):
+        yield from _texts(child)
+
+
+def test_page_references_are_right_and_back_references_laid_out_once():
+    plain: list[int] = []
+    expected = _render_references(plain)
+    patched: list[int] = []
+    with patching.installed(target_counters.PATCH):
+        assert replaced(target_counters.PATCH)
+        pages = _render_references(patched)
+    assert pages == expected
+    assert re.search(r"three[ .]+4 ", pages[0]) and "p1 of 3" in pages[0]  # forward; a counter of its own
+    assert re.search(r"back to one[ .]+2 back to three[ .]+4", pages[4]) and "p6 of 3" in pages[5]
+    assert patched.count(5) == 1 < plain.count(5)  # the back references' page, once

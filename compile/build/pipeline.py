@@ -74,6 +74,8 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     zone = ZoneInfo(settings.timezone)
     inputs: list[dict] = []
     articles: list[Article] = []
+    packed: dict[str, bytes] = {}  # packed grams by source, for duplicates and stories (as each reader made them)
+    packed_units: dict[str, bytes] = {}
     entries = discover(source)
     _require_candidates(source, entries)
     plans = [_plan(index, entry, settings) for index, entry in enumerate(entries)]
@@ -85,7 +87,8 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
             if plan.status:
                 inputs.append({"source": relative, "status": plan.status, "reason": plan.reason})
                 continue
-            article = _read_reported(relative, next(outcomes), inputs)
+            outcome = next(outcomes)
+            article = _read_reported(relative, outcome, inputs)
             status, reason = _not_for_the_book(relative, article) if article is not None else ("", "")
             if status:
                 log.info("%s: %s: %s", relative, status, reason)
@@ -94,13 +97,15 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
                 inputs.append({"source": relative, "status": "article", "id": article.id,
                                "reader": article.reader, "extraction": article.meta.get("extraction")})
                 articles.append(article)
+                if outcome.grams:
+                    packed[relative], packed_units[relative] = outcome.grams
     _unique_ids(articles)
     outlets.unify(articles)  # one name per outlet across the book, before duplicates and sections
     ids = {a.source: a.id for a in articles}
     for entry in inputs:
         if entry["source"] in ids:
             entry["id"] = ids[entry["source"]]
-    articles, duplicates = order.drop_duplicates(articles)
+    articles, duplicates = order.drop_duplicates(articles, packed)
     dropped = {decision["dropped"]: decision for decision in duplicates}
     for entry in inputs:
         if entry["source"] in dropped:
@@ -111,7 +116,7 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     anthology.sections = order.sections(articles, settings.sections, zone)
     grouping = stories.Grouping()
     if settings.stories.enabled:  # after duplicates: a wire copy in another outlet is kept, and grouped here
-        grouping = stories.group(articles, settings.stories.threshold, settings.stories.days)
+        grouping = stories.group(articles, settings.stories.threshold, settings.stories.days, packed_units)
     anthology.stories = grouping.stories
     if not articles:
         anthology.warnings.append(f"no articles found in {source}")
@@ -271,7 +276,9 @@ def _read_job(context: _Context, job: reading.Job) -> reading.Outcome:
         return reading.Outcome(job.index, status="failed", reason=f"internal error: {exc!r}")
     if context.store is not None and job.key:  # stored where it was read: the workers share this work too
         context.store.put(job.key, article)
-    return reading.Outcome(job.index, article)
+    # What duplicates and stories compare, made here too: in a worker, not in the build's process after reading.
+    grams = (order.packed_grams(article), stories.packed_grams(article) if context.settings.stories.enabled else b"")
+    return reading.Outcome(job.index, article, grams=grams)
 
 
 def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | None = None,

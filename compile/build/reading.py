@@ -71,6 +71,7 @@ class Outcome:
     status: str = ""
     reason: str = ""
     report: dict | None = None  # what a later stage reports of the article (its script conversion)
+    grams: tuple[bytes, ...] = ()  # what duplicates and stories compare (packed_grams), made by the reader
     records: list[logging.LogRecord] = field(default_factory=list)  # logged by a worker, replayed here in order
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import heapq
 import html
 import re
 import zlib
+from array import array
+from collections import Counter
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 from compile.model import Anthology, Article, Section
@@ -25,7 +27,8 @@ def chronological(articles: list[Article]) -> list[Article]:
     return sorted(articles, key=sort_key)
 
 
-def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]:
+def drop_duplicates(articles: list[Article], packed: Mapping[str, bytes] | None = None
+                    ) -> tuple[list[Article], list[dict]]:
     """The same article twice is kept once, the most complete copy; every decision is returned.
 
     Same article: the same URL (scheme, `www.`, trailing slash, fragment and tracking parameters
@@ -36,6 +39,8 @@ def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]
     Near-identical texts of two different outlets are both kept: a wire copy that another outlet ran is
     that outlet's report, and compile/transforms/stories.py groups them as one story. Within one outlet
     (or where either outlet is unknown) the copy is the same article twice.
+
+    `packed`: `packed_grams` of articles by source, made where they were read (the rest are made here).
     """
     n = len(articles)
     parent = list(range(n))
@@ -61,8 +66,8 @@ def drop_duplicates(articles: list[Article]) -> tuple[list[Article], list[dict]]
                 union(by_url[key], i, "same URL")
             else:
                 by_url.setdefault(key, i)
-    grams = [_shingles(article) for article in articles]
-    sketches = [heapq.nsmallest(SKETCH, shingles) for shingles in grams]
+    unpacked = [unpack(packed[a.source] if packed and a.source in packed else packed_grams(a)) for a in articles]
+    grams, sketches = [g for g, _ in unpacked], [k for _, k in unpacked]
     for i, j in _candidate_pairs(sketches):
         if find(i) == find(j) or other_outlets(articles[i], articles[j]) or not _may_contain(grams, sketches, i, j):
             continue
@@ -129,25 +134,39 @@ def shingles(text: str, size: int = 5, minimum: int = MIN_TEXT) -> set[int]:
     return set(map(zlib.crc32, map(str.encode, grams)))  # each distinct gram once, hashed in C
 
 
-def _shingles(article: Article) -> set[int]:
-    return shingles(plain_text(article))
+def packed_grams(article: Article) -> bytes:
+    """The article's `shingles`, as duplicates compare them, packed (`pack`)."""
+    return pack(shingles(plain_text(article)))
 
 
-def _candidate_pairs(sketches: list[list[int]]) -> set[tuple[int, int]]:
-    """Pairs that share part of their bottom-k sketches: near-duplicates always do."""
+def pack(grams: set[int]) -> bytes:
+    """Hashed grams sorted and packed (4 bytes each: crc32): the few bytes a worker hands back for a text."""
+    return array("I", sorted(grams)).tobytes()
+
+
+def unpack(packed: bytes, size: int = SKETCH) -> tuple[set[int], list[int]]:
+    """The grams, and their bottom-k sketch (the `size` smallest: a uniform sample of them)."""
+    values = array("I")
+    values.frombytes(packed)
+    return set(values), values[:size].tolist()
+
+
+def _candidate_pairs(sketches: list[list[int]]) -> list[tuple[int, int]]:
+    """Pairs that share part of their bottom-k sketches (near-duplicates always do), in order. Each text's
+    partners are counted by a Counter over the index's lists, in C: texts that share passages make many."""
     index: dict[int, list[int]] = {}
     for i, sketch in enumerate(sketches):
         for value in sketch:
             index.setdefault(value, []).append(i)
-    counts: dict[tuple[int, int], int] = {}
-    for members in index.values():
-        if len(members) > 200:
-            continue  # a boilerplate 5-gram shared by everything says nothing
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                pair = (members[x], members[y])
-                counts[pair] = counts.get(pair, 0) + 1
-    return {pair for pair, count in counts.items() if count >= 4}
+    pairs: list[tuple[int, int]] = []
+    for i, sketch in enumerate(sketches):
+        shared: Counter[int] = Counter()
+        for value in sketch:
+            members = index[value]
+            if 1 < len(members) <= 200:  # a boilerplate 5-gram shared by everything says nothing
+                shared.update(members)
+        pairs.extend((i, j) for j, count in shared.items() if j > i and count >= 4)
+    return sorted(pairs)
 
 
 SKETCH_CONTAINED = 0.5  # a near-duplicate (>= 90 %) falls below this ~3 times in 10^13 (binomial, k = 48)

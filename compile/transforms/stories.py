@@ -22,6 +22,7 @@ import html
 import re
 import zlib
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from compile.model import Article, Story
@@ -65,9 +66,11 @@ class Grouping:
     rejected: list[dict] = field(default_factory=list)
 
 
-def group(articles: list[Article], threshold: float, days: float) -> Grouping:
-    """Stories of two or more articles from `articles` (in the book's order), and the near misses."""
-    texts = [t for t in (_text(i, a) for i, a in enumerate(articles)) if t is not None]
+def group(articles: list[Article], threshold: float, days: float, packed: Mapping[str, bytes] | None = None
+          ) -> Grouping:
+    """Stories of two or more articles from `articles` (in the book's order), and the near misses. `packed`:
+    `packed_grams` of articles by source, made where they were read (the rest are made here)."""
+    texts = [t for t in (_text(i, a, packed or {}) for i, a in enumerate(articles)) if t is not None]
     window = dt.timedelta(days=days)
     pairs = [pair for pair in _pairs(texts, window, prefilter(threshold)) if pair.similarity >= threshold * NEAR]
     pairs.sort(key=lambda p: (-p.similarity, p.a, p.b))
@@ -104,11 +107,16 @@ def similarity(a: Article, b: Article) -> float:
 # ---------------------------------------------------------------- comparing
 
 
-def _text(index: int, article: Article) -> _Text | None:
+def _text(index: int, article: Article, packed: Mapping[str, bytes]) -> _Text | None:
     if article.published is None or not article.outlet:
         return None
-    grams = _grams(article)
-    return _Text(index, article, article.published, grams, sorted(grams)[:SKETCH]) if grams else None
+    grams, sketch = order.unpack(packed.get(article.source) or packed_grams(article), SKETCH)
+    return _Text(index, article, article.published, grams, sketch) if grams else None
+
+
+def packed_grams(article: Article) -> bytes:
+    """The article's 3-grams as stories compare them, packed (order.pack); none for a short text."""
+    return order.pack(_grams(article))
 
 
 def _grams(article: Article) -> set[int]:

@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from compile import locales, walk
-from compile.config import Settings
+from compile.config import Settings, available_cpus
 from compile.images.markup import LOCAL_HOST
 from compile.locales import Strings
 from compile.model import Anthology, Article, Image, Section, Story
@@ -65,6 +65,11 @@ class Book:
 
     def view(self) -> BookView:
         return BookView(self.anthology, self.zone, self.settings.sections == "none", self.strings)
+
+    @property
+    def workers(self) -> int:
+        """Processes a writer may spread its per-article work over (`pdf.workers`: 0 = one per CPU)."""
+        return self.settings.pdf.workers or available_cpus()
 
     def template_context(self) -> dict:
         return {"book": self.view()}

@@ -47,7 +47,7 @@ from lxml import etree
 from compile import atomic, processes
 from compile import cover as cover_art
 from compile import fonts as font_tools
-from compile.config import EPUB_TARGETS, available_cpus, is_language_tag
+from compile.config import EPUB_TARGETS, is_language_tag
 from compile.locales import Strings
 from compile.model import Article, Image
 from compile.sanitize import xml_text
@@ -305,10 +305,9 @@ def _documents(book: Book, strings: Strings) -> Parts:
                     "titlepage-page", epub_type="frontmatter titlepage")
     articles = [a for section in anthology.sections for a in section.articles]
     chapter = _Chapter(book, env, articles, strings, secrets.token_hex(8))
-    workers = book.settings.pdf.workers or available_cpus()
     chapters: list[Doc] = []
     characters: dict[tuple[str, str, bool], set[str]] = {}
-    for made_chapter in processes.forked_map(chapter.make, range(len(articles)), workers):
+    for made_chapter in processes.forked_map(chapter.make, range(len(articles)), book.workers):
         typeset.learn(made_chapter.typeset)  # the titles' markup, for the contents and the parts below
         _merge_characters(characters, made_chapter.characters)
         chapters.append(chapter.with_images(made_chapter, image_name))

@@ -266,6 +266,7 @@ def sources(book: Book, articles: list[Article], refs: dict[str, Ref], with_qr: 
     """Every article's entry, in book order; the archiving time in the book's zone (it is the archive's clock,
     not the outlet's)."""
     strings, zone = book.strings, book.zone
+    codes = qr.codes((a.url for a in articles if a.url), book.workers) if with_qr else {}
     return [Source(
         ref=refs[a.id],
         id=f"source.{a.id}",
@@ -276,7 +277,7 @@ def sources(book: Book, articles: list[Article], refs: dict[str, Ref], with_qr: 
         archived=strings("archived_on", date=moment(_aware(a.archived, zone).astimezone(zone), strings, "minute"))
         if a.archived else "",
         file=a.source,
-        qr=qr.code(a.url) if with_qr and a.url else None,
+        qr=codes.get(a.url),
         links=tuple(body_links(a.body)),
     ) for a in articles]
 

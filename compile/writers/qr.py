@@ -14,10 +14,13 @@ import base64
 import functools
 import io
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import segno
+
+from compile import processes
 
 MODULE_MM = 0.4  # one module (a black or white square): at 0.4 mm a phone reads it from 15-25 cm
 QUIET_MODULES = 4  # the white margin the standard asks for, inside the image: no stylesheet can take it away
@@ -32,6 +35,12 @@ class Code:
     def style(self) -> str:
         """How the image must be set, whatever the theme's stylesheet: its size, and no smoothing."""
         return f"width: {self.size_mm:.1f}mm; image-rendering: pixelated"
+
+
+def codes(urls: Iterable[str], workers: int = 1) -> dict[str, Code]:
+    """The code of each URL: ~6 ms each in pure Python, so a book's are made in forked workers."""
+    unique = list(dict.fromkeys(urls))
+    return dict(zip(unique, processes.forked_map(code, unique, workers), strict=True))
 
 
 @functools.lru_cache(maxsize=4096)

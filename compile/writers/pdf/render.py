@@ -18,9 +18,12 @@ from lxml import etree
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher
 
+from compile import processes
+from compile.model import Image
+from compile.transforms import typeset
 from compile.writers import parts
 from compile.writers.context import Book, environment, render_article
-from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, tree
+from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, target_counters, tree
 
 log = logging.getLogger("anthology")
 
@@ -94,7 +97,8 @@ def extended() -> Iterator[None]:
     (justify.py), page styles computed once per kind of page (page_styles.py), the chunked frame's hidden
     units laid out only as far as needed (frame_prune.py), a leader's dots drawn from one kept layout (leaders.py),
     fewer GC passes. Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
-    with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH), \
+    with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH,
+                            target_counters.PATCH), \
             fewer_collections():
         yield
 
@@ -107,11 +111,23 @@ def html_document(book: Book) -> str:
     # A link's number points into the sources: without them (switched off, or no article), links print as they are.
     numbered = made.links != "markers" or "sources" in made.names
     mark = functools.partial(parts.mark_links, style=made.links) if numbered else None
-    rendered = {
-        a.id: render_article(env, book, a, lambda image: image.path.resolve().as_uri() if image.path else None, mark)
-        for a in book.anthology.articles
-    }
+    articles = book.anthology.articles
+
+    def article_html(index: int) -> tuple[str, dict]:  # in a forked worker (processes.forked_map)
+        started = typeset.short_mark()
+        html = render_article(env, book, articles[index], _image_uri, mark)
+        return html, typeset.short_since(started)
+
+    rendered = {}
+    for article, (html, typeset_titles) in zip(
+            articles, processes.forked_map(article_html, range(len(articles)), book.workers), strict=True):
+        typeset.learn(typeset_titles)  # the titles' markup, for the contents that follow
+        rendered[article.id] = html
     return env.get_template("book.html.j2").render(rendered=rendered, parts=made, **book.template_context())
+
+
+def _image_uri(image: Image) -> str | None:
+    return image.path.resolve().as_uri() if image.path else None
 
 
 # Elements an HTML5 parser places differently from lxml (tables get a tbody; svg and math are foreign
