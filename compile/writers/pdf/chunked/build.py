@@ -383,8 +383,9 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     stats.seconds["total"] = time.perf_counter() - clock
     refused = sorted({url for f in [*facts, frame_facts] for url in f.refused})
     notes = [f"refused resource: {url}" for url in refused]
-    log.info("pdf: %d chunks, %d rendered, frame %s, %d workers, %.1f s", stats.chunks, stats.rendered,
-             "rendered" if stats.frame_rendered else "reused", workers, stats.seconds["total"])
+    log.info("pdf: %d chunks, %d rendered, frame %s, %d workers, %.1f s (%s)", stats.chunks, stats.rendered,
+             "rendered" if stats.frame_rendered else "reused", workers, stats.seconds["total"],
+             ", ".join(f"{step} {seconds:.1f} s" for step, seconds in stats.seconds.items() if step != "total"))
     output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=pages, notes=notes)
     return output, stats
 
