@@ -195,3 +195,18 @@ def test_a_title_with_markup_characters_is_escaped_after_typesetting():
 
     assert typeset_html("AT&amp;T 与 &lt;b&gt;") == 'AT&amp;T 与 &lt;b&gt;'
     assert typeset_html('<span class="keep">A&amp;B</span> 2021年').startswith('<span class="keep">A&amp;B</span>')
+
+
+@pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name)
+def test_cleaning_takes_over_datings_tree_to_the_same_article(path):
+    """Dating's signals parse the body once; cleaning takes that tree over only when it is this very body's."""
+    from compile.transforms import dates
+
+    read = readers.read_file(SEEDS, path, path.read_bytes())
+    own = clean.clean_article(Article(**{**vars(read), "images": [], "warnings": []}))
+    found = dates.signals(read.body)
+    assert found.parsed is not None and found.parsed[0] == read.body
+    taken = clean.clean_article(Article(**{**vars(read), "images": [], "warnings": []}), found.parsed)
+    assert (taken.body, taken.language, taken.images) == (own.body, own.language, own.images)
+    other = dates.signals("<p>另一篇文章的正文。</p>")
+    assert clean.clean_article(Article(**{**vars(read), "images": [], "warnings": []}), other.parsed).body == own.body

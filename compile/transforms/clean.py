@@ -138,11 +138,12 @@ def _pop(stack: list[tuple[str, bool]], open_count: dict[str, int]) -> tuple[str
     return name, kept
 
 
-def clean_article(article: Article) -> Article:
+def clean_article(article: Article, parsed: tuple[str, BeautifulSoup] | None = None) -> Article:
+    """`parsed`: a markup and its tree, already built (dating's signals): taken over when it is this body's."""
     body, flattened = flatten_deep(article.body)
     if flattened:  # readers that make HTML (markdown) may nest again what read_file flattened
         article.warn(f"{flattened} tag(s) nested deeper than {MAX_DEPTH} levels dropped, their text kept")
-    soup = BeautifulSoup(body, "lxml")
+    soup = parsed[1] if parsed is not None and parsed[0] == body else BeautifulSoup(body, "lxml")
     root = soup.body or soup
     junk = _junk_patterns(article)
     _demote_headings(root, article.title)

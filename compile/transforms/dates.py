@@ -448,11 +448,13 @@ class Signals:
     stamps: list[str]
     lines: list[str]
     times: list[str]
+    parsed: tuple[str, BeautifulSoup] | None = None  # the markup read and its tree, for cleaning to take over
 
 
 def signals(body: str) -> Signals:
     """What the date rules look at: the text's start, timestamp lines, first blocks, `<time>` values."""
-    soup = BeautifulSoup(body[:200_000], "lxml")
+    markup = body[:200_000]
+    soup = BeautifulSoup(markup, "lxml")
     stamps, lines = [], []
     for tag in walk.tags(soup, ["div", "i", "time", "span", "p", "small", "em"], limit=400):
         # `<i>Alexander Freund<br>2020-09-20T07:31:08Z</i>`: a byline and a stamp, one per line.
@@ -471,7 +473,7 @@ def signals(body: str) -> Signals:
     if not lines:  # text without blocks: its first lines
         lines = [t.strip() for t in soup.get_text("\n").split("\n") if t.strip()][:HEAD_BLOCKS]
     times = [value for t in walk.tags(soup, "time", limit=20) if isinstance(value := t.get("datetime"), str) and value]
-    return Signals(soup.get_text(" ", strip=True)[:HEAD_CHARS], stamps, lines, times)
+    return Signals(soup.get_text(" ", strip=True)[:HEAD_CHARS], stamps, lines, times, (markup, soup))
 
 
 def archived_time(article: Article) -> dt.datetime | None:

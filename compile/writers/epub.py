@@ -312,8 +312,12 @@ def _documents(book: Book, strings: Strings) -> Parts:
         _merge_characters(characters, made_chapter.characters)
         chapters.append(chapter.with_images(made_chapter, image_name))
     made = book_parts.build(book, book_parts.EPUB)
-    front = [_part_doc(env, book, made, part, "frontmatter") for part in made.front]
-    back = [_part_doc(env, book, made, part, "backmatter") for part in made.back]
+    # Each part lists every article: a large book's are made side by side, in workers that inherit the titles'
+    # markup typeset above.
+    placed = [(part, "frontmatter") for part in made.front] + [(part, "backmatter") for part in made.back]
+    workers = book.workers if len(articles) >= processes.MIN_FORKED else 1
+    docs = processes.forked_map(lambda item: _part_doc(env, book, made, *item), placed, workers, batch=1, minimum=2)
+    front, back = docs[:len(made.front)], docs[len(made.front):]
     toc: list = [epub.Link(doc.file_name, doc.title, doc.uid) for doc in front]
     by_id = {doc.uid: doc for doc in chapters}
     for section in book.view().sections:
@@ -681,8 +685,10 @@ def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, strings: St
     ]
     ebook.add_item(epub.EpubNcx())
     raw = io.BytesIO()
+    # ebooklib's container is only read back by normalize_zip, which compresses every entry itself: level 0
+    # here (deflate's stored blocks) spares compressing the book twice.
     epub.write_epub(raw, ebook, {"epub3_pages": False, "epub3_landmark": False, "mtime": when,
-                                 "package_direction": False, "spine_direction": True})
+                                 "package_direction": False, "spine_direction": True, "compresslevel": 0})
     extra = [APPLE_OPTIONS] if profile.display_options and plan.fonts else []
     return normalize_zip(raw.getvalue(), anthology.language, when, extra)
 
