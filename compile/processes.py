@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
+import itertools
 import multiprocessing
 import os
 import signal
@@ -57,8 +59,10 @@ def stop(executor: ProcessPoolExecutor) -> None:
 
 # ------------------------------------------------------------------------------------------ forked map
 
-_WORK: Callable[[Any], Any] | None = None  # the function of the running forked_map, inherited by its workers
-
+# The functions of the running forked_maps, by key, inherited by their workers: a key, not one global, as
+# volumes may write in threads (compile/build/volumes.py), each with a forked_map of its own.
+_WORKS: dict[int, Callable[[Any], Any]] = {}
+_KEYS = itertools.count()
 
 # A forked pool costs ~0.06 s to start and a round trip per batch: worth it from a few dozen articles' templates.
 MIN_FORKED = 48
@@ -76,23 +80,23 @@ def forked_map(work: Callable[[T], R], items: Sequence[T], workers: int, batch: 
     enough = len(items) >= (MIN_FORKED if minimum is None else minimum)
     if workers <= 1 or not enough or "fork" not in multiprocessing.get_all_start_methods():
         return [work(item) for item in items]
-    global _WORK
-    _WORK = work
+    key = next(_KEYS)
+    _WORKS[key] = work
     context = multiprocessing.get_context("fork")  # the workers are forked at the first submit, below
     executor = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=init_worker,
                                    initargs=(os.getpid(),))
     try:
         runs = [items[start:start + batch] for start in range(0, len(items), batch)]
-        results = [result for run in executor.map(_run, runs) for result in run]
+        results = [result for run in executor.map(functools.partial(_run, key), runs) for result in run]
     except BaseException:  # an error, or Ctrl-C (compile/cli.py): no worker stays behind
         stop(executor)
         raise
     finally:
-        _WORK = None
+        del _WORKS[key]
     executor.shutdown()
     return results
 
 
-def _run(items: Sequence[Any]) -> list[Any]:
-    assert _WORK is not None  # set by forked_map before this worker was forked
-    return [_WORK(item) for item in items]
+def _run(key: int, items: Sequence[Any]) -> list[Any]:
+    work = _WORKS[key]  # registered by forked_map before this worker was forked
+    return [work(item) for item in items]

@@ -117,3 +117,15 @@ def test_forked_map_raises_a_workers_error_here():
 
 def test_forked_map_works_here_below_its_minimum():
     assert set(processes.forked_map(_pid, range(10), workers=2, minimum=48)) == {os.getpid()}
+
+
+def test_forked_maps_in_threads_each_run_their_own_work():
+    """Volumes write in threads under a Dask scheduler: each thread's forked_map runs its own function."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(offset: int) -> list[int]:
+        return processes.forked_map(lambda n: n + offset, range(60), workers=2, batch=5, minimum=1)
+
+    with ThreadPoolExecutor(3) as threads:
+        results = list(threads.map(run, (0, 1000, 2000)))
+    assert results == [[n + offset for n in range(60)] for offset in (0, 1000, 2000)]
