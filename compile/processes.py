@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import gc
 import itertools
 import multiprocessing
 import os
@@ -46,6 +47,15 @@ def die_with(parent: int) -> None:
             pass
     if os.getppid() != parent:
         os._exit(1)  # the parent died before the death signal was set
+
+
+def release_memory() -> None:
+    """Hand what a finished render freed back to the system: the garbage it left (page boxes hold cycles) and
+    glibc's free heap, which a process otherwise keeps at its peak (a chunk's worker then holds hundreds of MB
+    idle while another renders the frame)."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
+        ctypes.CDLL(None).malloc_trim(0)
 
 
 def stop(executor: ProcessPoolExecutor) -> None:

@@ -259,7 +259,10 @@ def render(job: Job) -> Facts:
         document.write_pdf(tmp)
     wanted_ids = set(job.anchors)
     pages = tuple(_page_facts(page, wanted_ids) for page in document.pages)
-    return Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu)
+    facts = Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu)
+    del document
+    processes.release_memory()  # a worker waits between renders (and through the frame) at its last peak else
+    return facts
 
 
 # Parsed stylesheets (and the fonts their @font-face rules loaded) by their text: a worker parses them once.
