@@ -29,7 +29,7 @@ def run(book, work, label: str) -> dict:
     render.html_document(book)
     html = time.perf_counter() - started
     output, stats = pdf_chunks.build(book, work / f"{label}.pdf", [work / "cache"], work / "cache",
-                                     pdf_chunks.worker_count(book))
+                                     book.workers)
     return {"html": html, "frame": stats.seconds.get("frame", 0.0), "pdf": stats.seconds["total"],
             "pages": output.pages}
 

@@ -292,7 +292,6 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | 
     article.meta.pop("raw_html", None)  # only dating reads the whole page: keep it out of the store and memory
     head = found.text_head
     clean.clean_article(article, found.parsed)  # the body's tree, built once for dating and cleaning
-    found.parsed = None
     markup.add_lead_image(article)
     article.outlet = outlets.resolve(article, head)
     article.title = _bounded_title(article, re.sub(r"\s+", " ", xml_text(article.title)).strip())

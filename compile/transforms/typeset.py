@@ -29,15 +29,19 @@ import difflib
 import functools
 import itertools
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from html import escape, unescape
+from typing import TypeVar
 
 from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from compile import walk
 from compile.model import Anthology, Article
 from compile.text import HAN, HAN_SUPPLEMENTARY, KANA, SCRIPT_LANGUAGES, theme_language
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 AUTOSPACE_CLASS = "cjk-latin"
 HALT_CLASS = "halt"
@@ -397,15 +401,17 @@ def _typeset_short(html: str, centred: frozenset[str]) -> str:
     return done
 
 
-def short_mark() -> int:
-    """Where the short-markup cache stands now: what a worker typesets after it is `short_since(mark)`."""
-    return len(_SHORT)
+def recording(work: Callable[[T], R]) -> Callable[[T], tuple[R, dict]]:
+    """`work` that also returns the short markup it typeset (all the cache holds if it was emptied meanwhile):
+    a writer's worker process hands it back for the build's process to `learn`, so the contents and the parts
+    reuse what the workers made for the articles' titles."""
 
+    def recorded(item: T) -> tuple[R, dict]:
+        mark = len(_SHORT)
+        result = work(item)
+        return result, dict(itertools.islice(_SHORT.items(), mark if mark <= len(_SHORT) else 0, None))
 
-def short_since(mark: int) -> dict[tuple[str, frozenset[str]], str]:
-    """The short markup typeset since `mark` (all of it if the cache was emptied meanwhile), for the build's
-    process to `learn`: the contents and the parts then reuse what the workers made for the articles."""
-    return dict(itertools.islice(_SHORT.items(), mark if mark <= len(_SHORT) else 0, None))
+    return recorded
 
 
 def learn(done: dict[tuple[str, frozenset[str]], str]) -> None:

@@ -307,8 +307,9 @@ def _documents(book: Book, strings: Strings) -> Parts:
     chapter = _Chapter(book, env, articles, strings, secrets.token_hex(8))
     chapters: list[Doc] = []
     characters: dict[tuple[str, str, bool], set[str]] = {}
-    for made_chapter in processes.forked_map(chapter.make, range(len(articles)), book.workers):
-        typeset.learn(made_chapter.typeset)  # the titles' markup, for the contents and the parts below
+    for made_chapter, typeset_titles in processes.forked_map(typeset.recording(chapter.make), range(len(articles)),
+                                                             book.workers):
+        typeset.learn(typeset_titles)  # the titles' markup, for the contents and the parts below
         _merge_characters(characters, made_chapter.characters)
         chapters.append(chapter.with_images(made_chapter, image_name))
     made = book_parts.build(book, book_parts.EPUB)
@@ -332,8 +333,7 @@ def _documents(book: Book, strings: Strings) -> Parts:
                   list(STYLES), "toc-page", ["nav"], epub_type="frontmatter")
     docs = [cover_doc, title_doc, nav_doc, *front, *chapters, *back]
     _cross_document_links(docs)
-    for doc in (cover_doc, title_doc, nav_doc, *front, *back):
-        _merge_characters(characters, characters_by_role([doc]))
+    _merge_characters(characters, characters_by_role([cover_doc, title_doc, nav_doc, *front, *back]))
     return Parts(docs, chapters, images, toc, made.summary(), characters)
 
 
@@ -344,7 +344,6 @@ class _MadeChapter:
     doc: Doc
     images: list[tuple[Path, str]]  # (file, media type) of each image token in the body, in order
     characters: dict[tuple[str, str, bool], set[str]]
-    typeset: dict  # the short markup typeset on the way (compile/transforms/typeset.py)
 
 
 @dataclass(frozen=True)
@@ -361,7 +360,6 @@ class _Chapter:
 
     def make(self, index: int) -> _MadeChapter:
         article, found = self.articles[index], []
-        mark = typeset.short_mark()
 
         def image_src(image: Image) -> str | None:
             if image.path is None or not image.path.is_file():
@@ -374,7 +372,7 @@ class _Chapter:
         body += _chapter_nav(self.articles, index, self.strings)
         doc = Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source), lang,
                   body, [f"../{s}" for s in STYLES], "chapter", epub_type="bodymatter")
-        return _MadeChapter(doc, found, characters_by_role([doc]), typeset.short_since(mark))
+        return _MadeChapter(doc, found, characters_by_role([doc]))
 
     def with_images(self, made: _MadeChapter, image_name: Callable[[Path, str], str]) -> Doc:
         if not made.images:

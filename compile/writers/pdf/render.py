@@ -113,14 +113,12 @@ def html_document(book: Book) -> str:
     mark = functools.partial(parts.mark_links, style=made.links) if numbered else None
     articles = book.anthology.articles
 
-    def article_html(index: int) -> tuple[str, dict]:  # in a forked worker (processes.forked_map)
-        started = typeset.short_mark()
-        html = render_article(env, book, articles[index], _image_uri, mark)
-        return html, typeset.short_since(started)
+    def article_html(index: int) -> str:  # in a forked worker (processes.forked_map)
+        return render_article(env, book, articles[index], _image_uri, mark)
 
     rendered = {}
-    for article, (html, typeset_titles) in zip(
-            articles, processes.forked_map(article_html, range(len(articles)), book.workers), strict=True):
+    done = processes.forked_map(typeset.recording(article_html), range(len(articles)), book.workers)
+    for article, (html, typeset_titles) in zip(articles, done, strict=True):
         typeset.learn(typeset_titles)  # the titles' markup, for the contents that follow
         rendered[article.id] = html
     return env.get_template("book.html.j2").render(rendered=rendered, parts=made, **book.template_context())

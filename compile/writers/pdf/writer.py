@@ -36,7 +36,7 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
     output = None
     if chunked.wanted(book):
         try:
-            output, _ = chunked.build(book, target, image_roots, resources.cache_root, chunked.worker_count(book))
+            output, _ = chunked.build(book, target, image_roots, resources.cache_root, book.workers)
         except split.NotChunkable as exc:
             log.info("pdf: rendered in one pass: %s", exc)
             if book.settings.pdf.mode == "chunked":  # asked for, so say why it was not done

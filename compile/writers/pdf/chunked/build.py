@@ -152,16 +152,7 @@ def wanted(book: Book) -> bool:
         return False  # PDF/A, PDF/X, tags and bleed boxes are made by WeasyPrint's writer for the whole document
     if mode == "chunked":
         return True
-    return worker_count(book) > 1 and len(book.anthology.articles) >= MIN_ARTICLES
-
-
-def worker_count(book: Book) -> int:
-    if book.settings.pdf.workers:
-        return book.settings.pdf.workers
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return book.workers > 1 and len(book.anthology.articles) >= MIN_ARTICLES
 
 
 # ------------------------------------------------------------------------------------------------ cache
