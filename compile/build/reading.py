@@ -216,9 +216,10 @@ class _Pool:
         try:
             return self.alone.submit(_read_batch, self.read, [job]).result()[0]
         except BrokenProcessPool:
-            how = _how_it_died(self.alone)
-            processes.stop(self.alone)
+            dead = list((getattr(self.alone, "_processes", None) or {}).values())
+            processes.stop(self.alone)  # joins the pool's own thread, which reaps the process: its status is set
             self.alone = None
+            how = _how_it_died(dead)
             return Outcome(job.index, status="failed", reason=DIED + how,
                            records=_warning(f"{job.relative}: {DIED}{how}"))
 
@@ -237,10 +238,12 @@ def _warning(message: str) -> list[logging.LogRecord]:
         if log.isEnabledFor(logging.WARNING) else []
 
 
-def _how_it_died(executor: ProcessPoolExecutor) -> str:
-    """' (killed by SIGSEGV)', ' (exit status 1)', or '' when the process is no longer known."""
-    for process in list((getattr(executor, "_processes", None) or {}).values()):
-        process.join(1)
+def _how_it_died(dead: list) -> str:
+    """' (killed by SIGSEGV)', ' (exit status 1)', or '' when the process is no longer known.
+
+    Read once the pool has stopped: while its thread reaps the process, our own wait could find it gone
+    (ECHILD) and report no status at all."""
+    for process in dead:
         code = process.exitcode
         if code is not None and code < 0:
             with contextlib.suppress(ValueError):
