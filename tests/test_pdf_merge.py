@@ -85,6 +85,7 @@ def _margin_text(page, top: bool) -> str:
 def test_same_page_count_and_more_than_one_chunk(pair):
     single, chunked, stats = pair
     assert stats.chunks > 3 and stats.rendered == stats.chunks
+    assert stats.parts == 3, "the chronology, the sources and the outlet index are chunks of their own"
     assert len(chunked.pages) == len(single.pages) > 60
 
 

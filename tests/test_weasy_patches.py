@@ -22,6 +22,7 @@ from compile.writers.pdf.chunked import fontshare
 from compile.writers.pdf.weasy import (
     frame_prune,
     justify,
+    known_targets,
     leaders,
     page_styles,
     patching,
@@ -32,9 +33,10 @@ from compile.writers.pdf.weasy import (
 from compile.writers.pdf.weasy.patching import Patch, Private
 from tests.conftest import ROOT, SEEDS, make_settings
 
-NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters"}
+NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters",
+         "known_targets"}
 PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH,
-           tagging.PATCH, target_counters.PATCH]
+           tagging.PATCH, target_counters.PATCH, known_targets.PATCH]
 
 
 def targets() -> dict[str, object]:

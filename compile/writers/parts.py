@@ -171,9 +171,14 @@ def build(book: Book, medium: str = PRINT) -> Parts:
         parts.outlets = outlets(articles, refs, book.strings)
     for name in wanted:
         if name not in left_out:
-            part = Part(name, book.strings(f"part_{name}"), f"part.{name}", f"{name}.xhtml")
+            part = Part(name, book.strings(f"part_{name}"), element_id(name), f"{name}.xhtml")
             (parts.front if name in book.theme.parts.front else parts.back).append(part)
     return parts
+
+
+def element_id(name: str) -> str:
+    """The id of a part's element in the book's HTML (its anchor in the PDF)."""
+    return f"part.{name}"
 
 
 def placement(book: Book) -> dict:

@@ -23,7 +23,16 @@ from compile.model import Image
 from compile.transforms import typeset
 from compile.writers import parts
 from compile.writers.context import Book, environment, render_article
-from compile.writers.pdf.weasy import frame_prune, justify, leaders, page_styles, patching, target_counters, tree
+from compile.writers.pdf.weasy import (
+    frame_prune,
+    justify,
+    known_targets,
+    leaders,
+    page_styles,
+    patching,
+    target_counters,
+    tree,
+)
 
 log = logging.getLogger("anthology")
 
@@ -96,9 +105,10 @@ def extended() -> Iterator[None]:
     """WeasyPrint as both PDF paths use it, for layout (render) and drawing (write_pdf): CJK justification
     (justify.py), page styles computed once per kind of page (page_styles.py), the chunked frame's hidden
     units laid out only as far as needed (frame_prune.py), a leader's dots drawn from one kept layout (leaders.py),
-    fewer GC passes. Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
+    page references laid out once (target_counters.py) or given (known_targets.py), fewer GC passes.
+    Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
     with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH,
-                            target_counters.PATCH), \
+                            target_counters.PATCH, known_targets.PATCH), \
             fewer_collections():
         yield
 

@@ -19,6 +19,7 @@ block on every page, or the writer falls back to one pass and says why. A render
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import gc
 import hashlib
@@ -36,10 +37,12 @@ from typing import TypeVar
 from urllib.parse import unquote, urlsplit
 
 from compile import atomic, cachekey, fonts, processes
+from compile.writers import parts
 from compile.writers.context import Book, Output
 from compile.writers.pdf import prepress
 from compile.writers.pdf import render as shared
 from compile.writers.pdf.chunked import fontshare, merge, split
+from compile.writers.pdf.weasy import known_targets
 
 log = logging.getLogger("anthology")
 
@@ -64,6 +67,7 @@ class Stats:
 
     chunks: int = 0
     rendered: int = 0  # chunks rendered in this build (the rest came from the cache)
+    parts: int = 0  # of the chunks, the book's parts rendered apart from the frame
     frame_rendered: bool = False
     workers: int = 1
     seconds: dict = field(default_factory=dict)
@@ -92,10 +96,12 @@ class Job:
     """One HTML document for a worker to render to `out`: a chunk, the frame or the probe."""
 
     html: str
-    out: str  # the PDF to write, in the chunk cache
+    out: str  # the PDF to write, in the chunk cache (none when not drawn)
     style: Style
     anchors: tuple[str, ...] = ()  # the ids whose pages the facts tell
     extra_css: str = ""  # a chunk's own rules (CHUNK_CSS); none for the frame and the probe
+    known: tuple[tuple[str, int], ...] = ()  # a part's page references to other chunks: (anchor, page)
+    draw: bool = True  # False: laid out for its page facts only, no PDF (the skeleton)
 
 
 @dataclass(frozen=True)
@@ -115,6 +121,7 @@ class Facts:
     refused: tuple[str, ...] = ()  # resources the fetcher refused
     seconds: float = 0.0
     cpu: float = 0.0
+    unknown: tuple[str, ...] = ()  # anchors a part refers to whose page was not given (Job.known)
 
     def dumps(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -125,7 +132,8 @@ class Facts:
         facts = json.loads(data)
         pages = tuple(Page(tuple(page["anchors"]), bool(page["blank"]), tuple(page["block"]))
                       for page in facts["pages"])
-        return cls(pages, tuple(facts["refused"]), float(facts["seconds"]), float(facts["cpu"]))
+        return cls(pages, tuple(facts["refused"]), float(facts["seconds"]), float(facts["cpu"]),
+                   tuple(facts["unknown"]))
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -208,20 +216,21 @@ class ChunkCache:
         folder = self.root / key[:2]
         return folder / f"{key}.pdf", folder / f"{key}.json"
 
-    def get(self, key: str) -> Facts | None:
+    def get(self, key: str, drawn: bool = True) -> Facts | None:
+        """The facts stored under `key` (and its PDF, when `drawn`: a skeleton has facts only)."""
         pdf, meta = self.paths(key)
         try:
-            payload = cachekey.unseal(self.KIND, key, meta.read_bytes(), pdf.read_bytes())
+            payload = cachekey.unseal(self.KIND, key, meta.read_bytes(), pdf.read_bytes() if drawn else b"")
             return Facts.loads(payload) if payload is not None else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
-    def put(self, key: str, facts: Facts) -> None:
+    def put(self, key: str, facts: Facts, drawn: bool = True) -> None:
         """Seal the facts with the PDF the render just wrote; without a key, or on a full disk, the chunk is
         simply not reused next time."""
         pdf, meta = self.paths(key)
         try:
-            sealed = cachekey.seal(self.KIND, key, facts.dumps(), pdf.read_bytes())
+            sealed = cachekey.seal(self.KIND, key, facts.dumps(), pdf.read_bytes() if drawn else b"")
             if sealed is not None:
                 atomic.write_bytes(meta, sealed)
         except OSError as exc:
@@ -244,13 +253,17 @@ def render(job: Job) -> Facts:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
     # embedded as a stub, cut once for the whole book after the merge (fontshare).
-    with shared.extended(), fontshare.deferred(), atomic.replacing(Path(job.out)) as tmp:
+    references = known_targets.known(dict(job.known)) if job.known else contextlib.nullcontext(set())
+    with shared.extended(), fontshare.deferred(), references as unknown:
         document = shared.parsed(job.html, job.style.base_url, fetcher).render(
             stylesheets=stylesheets, font_config=font_config)
-        document.write_pdf(tmp)
+        if job.draw:
+            with atomic.replacing(Path(job.out)) as tmp:
+                document.write_pdf(tmp)
     wanted_ids = set(job.anchors)
     pages = tuple(_page_facts(page, wanted_ids) for page in document.pages)
-    facts = Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu)
+    facts = Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu,
+                  tuple(sorted(unknown)))
     del document
     processes.release_memory()  # a worker waits between renders (and through the frame) at its last peak else
     return facts
@@ -318,9 +331,35 @@ def close_pools() -> None:
 
 # ------------------------------------------------------------------------------------------------ build
 
+class PartsInFrame(Exception):
+    """The book's parts cannot be rendered apart (a reference whose page is unknown; pages that do not
+    settle): the build lays them out in the frame instead."""
+
+
 def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
           workers: int = 1) -> tuple[Output, Stats]:
     """Chunked PDF of `book` at `target`. Raises split.NotChunkable when it cannot be done safely."""
+    if parts_apart(book):
+        try:
+            return _build(book, target, image_roots, cache_root, workers, apart=True)
+        except PartsInFrame as exc:
+            log.info("pdf: the book's parts are laid out in the frame: %s", exc)
+    return _build(book, target, image_roots, cache_root, workers, apart=False)
+
+
+# A stylesheet that sets the page counter: a page's number is then not its place in the book.
+_PAGE_COUNTER = re.compile(r"counter-(?:reset|set|increment)\s*:[^;}]*\bpage\b")
+
+
+def parts_apart(book: Book) -> bool:
+    """Whether the parts after the articles can be chunks of their own: their page references are given
+    (known_targets), as each article's place in the book."""
+    sheets = (path.read_text(encoding="utf-8", errors="replace") for path in book.theme.print_stylesheets())
+    return known_targets.PATCH.active() and not any(_PAGE_COUNTER.search(text) for text in sheets)
+
+
+def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, workers: int,
+           apart: bool) -> tuple[Output, Stats]:
     stats, clock = Stats(workers=workers), time.perf_counter()
     if workers > 1:  # start the workers (each imports WeasyPrint, ~0.5 s) while the book's HTML is made and cut
         executor = pool(workers)
@@ -328,9 +367,10 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
             executor.submit(_ready)
     cache = ChunkCache(cache_root)
     html = shared.html_document(book)
-    parts = split.split(html, [a.id for a in book.anthology.articles])
-    chunks = [Chunk(units) for units in plan(parts.units, book.settings.pdf.chunk_articles)]
-    stats.chunks = len(chunks)
+    part_ids = frozenset(parts.element_id(name) for name in book.theme.parts.back) if apart else frozenset()
+    cut = split.split(html, [a.id for a in book.anthology.articles], part_ids)
+    body = [unit for unit in cut.units if unit.kind != "part"]
+    chunks = [Chunk(units) for units in plan(body, book.settings.pdf.chunk_articles)]
     css = tuple(str(path) for path in book.theme.print_stylesheets())
     page_css = prepress.stylesheet(book.settings.pdf)  # page size
     # Cached layouts hold for these fonts only: a font upgraded between builds renders everything again.
@@ -339,8 +379,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
     style = Style(css, page_css, roots=(str(book.theme.root), *map(str, image_roots)),
                   base_url=book.theme.root.as_uri() + "/", common=common)
     for chunk in chunks:
-        chunk.html = parts.chunk_html(chunk.units)
-        chunk.key = _digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html))
+        _key(chunk, cut, common)
     stats.seconds["split"] = time.perf_counter() - clock
 
     probe(cache, style)
@@ -349,30 +388,19 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
 
     counts = unit_pages(chunks, facts)
     reads_text = any("target-text(" in Path(path).read_text(encoding="utf-8", errors="replace") for path in css)
-    frame_html = parts.frame_html(counts, prunable=not reads_text)
-    frame_key = _digest(common, frame_html, *_files_in(frame_html))
-    frame_facts = cache.get(frame_key)
-    if frame_facts is None:
-        started = time.perf_counter()
-        anchors = [u.id for u in parts.units] + [split.fill_id(u, k) for u in parts.units
-                                                 for k in range(1, counts[u.id])]
-        frame_job = Job(frame_html, str(cache.paths(frame_key)[0]), style, tuple(anchors))
-        # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
-        frame_facts = (_gather(pool(workers), {"frame": frame_job}, {"frame": []}, workers)["frame"] if workers > 1
-                       else render(frame_job))
-        cache.put(frame_key, frame_facts)
-        stats.frame_rendered = True
-        stats.seconds["frame"] = time.perf_counter() - started
-        stats.seconds["frame cpu"] = frame_facts.cpu
+    frame = _Frame(cut, cache, style, workers, prunable=not reads_text)
+    part_chunks, part_facts, frame_facts, frame_key = _parts_and_frame(frame, body, counts, stats)
+    chunks, facts = chunks + part_chunks, facts + part_facts
 
     started = time.perf_counter()
-    placements = place(parts.units, chunks, facts, frame_facts.pages, counts)
+    placements = place(cut.units, chunks, facts, frame_facts.pages, counts)
     try:
         with atomic.replacing(target) as tmp:
             pages = merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
                                     placements, tmp, stats.seconds)
     except fontshare.Deferred as exc:
         raise split.NotChunkable(f"a font cannot be embedded after the merge: {exc}") from exc
+    stats.chunks = len(chunks)
     stats.seconds["merge"] = time.perf_counter() - started
     stats.seconds["total"] = time.perf_counter() - clock
     refused = sorted({url for f in [*facts, frame_facts] for url in f.refused})
@@ -382,6 +410,106 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
              ", ".join(f"{step} {seconds:.1f} s" for step, seconds in stats.seconds.items() if step != "total"))
     output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=pages, notes=notes)
     return output, stats
+
+
+def _key(chunk: Chunk, cut: split.Split, common: str, known: tuple[tuple[str, int], ...] = ()) -> None:
+    chunk.html = cut.chunk_html(chunk.units)
+    chunk.key = _digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html), json.dumps(known))
+
+
+@dataclass
+class _Frame:
+    """What renders the frame and the skeleton share."""
+
+    cut: split.Split
+    cache: ChunkCache
+    style: Style
+    workers: int
+    prunable: bool
+
+    def render(self, counts: dict[str, int], stats: Stats, known: dict[str, int] | None = None,
+               skeleton: bool = False) -> tuple[Facts, str]:
+        """The frame's facts and cache key. The skeleton is the frame laid out without margin boxes and not
+        drawn: its page sequence tells where every article lands, before the parts are made. `known`: the
+        pages of units, given to the contents' references (laid out once instead of three times)."""
+        units = self.cut.units
+        html = self.cut.frame_html(counts, prunable=self.prunable)
+        extra = CHUNK_CSS if skeleton else ""
+        pages = tuple(sorted((known or {}).items()))
+        key = _digest(self.style.common, "skeleton" if skeleton else "frame", extra, html, *_files_in(html),
+                      json.dumps(pages))
+        facts = self.cache.get(key, drawn=not skeleton)
+        if facts is None:
+            started = time.perf_counter()
+            anchors = [u.id for u in units] + [split.fill_id(u, k) for u in units for k in range(1, counts[u.id])]
+            job = Job(html, str(self.cache.paths(key)[0]), self.style, tuple(anchors), extra, pages,
+                      draw=not skeleton)
+            # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
+            facts = (_gather(pool(self.workers), {"frame": job}, {"frame": []}, self.workers)["frame"]
+                     if self.workers > 1 else render(job))
+            self.cache.put(key, facts, drawn=not skeleton)
+            step = "skeleton" if skeleton else "frame"
+            stats.seconds[step] = time.perf_counter() - started
+            stats.seconds[f"{step} cpu"] = facts.cpu
+            stats.frame_rendered = stats.frame_rendered or not skeleton
+        return facts, key
+
+
+def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, int],
+                     stats: Stats) -> tuple[list[Chunk], list[Facts], Facts, str]:
+    """The parts' chunks (if the parts are units) and the frame, with the page counts of every unit.
+
+    A part's page references need every article's page, and the frame needs the part's page count. So the
+    skeleton comes first (the parts as one page each: they follow the articles, which land where they will),
+    then the parts with those page numbers, then the frame. Should the frame put an article elsewhere (a
+    contents page more), the parts are made again with the frame's numbers."""
+    units = [unit for unit in frame.cut.units if unit.kind == "part"]
+    if not units:
+        facts, key = frame.render(counts, stats)
+        return [], [], facts, key
+    started, stats.parts = time.perf_counter(), len(units)
+    skeleton, _ = frame.render({**counts, **{unit.id: 1 for unit in units}}, stats, estimate(body, counts),
+                               skeleton=True)
+    numbers = first_pages(skeleton.pages, body)
+    for _attempt in range(3):
+        known = tuple(sorted(numbers.items()))
+        chunks = [Chunk([unit]) for unit in units]
+        for chunk in chunks:
+            _key(chunk, frame.cut, frame.style.common, known)
+        facts = _render_chunks(chunks, frame.cache, frame.style, frame.workers, stats, known)
+        for chunk, fact in zip(chunks, facts, strict=True):
+            if fact.unknown:
+                raise PartsInFrame(f"{chunk.units[0].id} refers to {', '.join(fact.unknown[:3])}, "
+                                   "whose page is not known before the frame")
+        counts.update(unit_pages(chunks, facts))
+        stats.seconds["parts"] = time.perf_counter() - started - stats.seconds.get("skeleton", 0.0)
+        frame_facts, key = frame.render(counts, stats, numbers)
+        found = first_pages(frame_facts.pages, body)
+        if found == numbers:
+            return chunks, facts, frame_facts, key
+        numbers = found
+    raise PartsInFrame("the articles' pages did not settle")
+
+
+def estimate(units: list[split.Unit], counts: dict[str, int]) -> dict[str, int]:
+    """Where each unit would begin after no front matter: page numbers of about the right width for the
+    skeleton's contents, whose own length is what the skeleton measures."""
+    pages, start = {}, 1
+    for unit in units:
+        pages[unit.id] = start
+        start += counts[unit.id]
+    return pages
+
+
+def first_pages(pages: tuple[Page, ...], units: list[split.Unit]) -> dict[str, int]:
+    """The page number (1-based) where each unit begins."""
+    wanted = {unit.id for unit in units}
+    found: dict[str, int] = {}
+    for number, page in enumerate(pages, start=1):
+        for anchor in page.anchors:
+            if anchor in wanted:
+                found.setdefault(anchor, number)
+    return found
 
 
 PROBE_HTML = "<html><body><p>1</p>" + "".join(f'<p style="break-before: page">{n}</p>' for n in (2, 3)) + \
@@ -402,13 +530,13 @@ def probe(cache: ChunkCache, style: Style) -> None:
 
 
 def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: Style, workers: int,
-                   stats: Stats) -> list[Facts]:
+                   stats: Stats, known: tuple[tuple[str, int], ...] = ()) -> list[Facts]:
     facts: list[Facts | None] = [cache.get(chunk.key) for chunk in chunks]
     todo = [i for i, f in enumerate(facts) if f is None]
     # Longest first: the pool then finishes with small chunks, and no worker waits for a long tail.
     todo.sort(key=lambda i: -len(chunks[i].html))
     jobs = {i: Job(chunks[i].html, str(cache.paths(chunks[i].key)[0]), style,
-                   tuple(u.id for u in chunks[i].units), CHUNK_CSS) for i in todo}
+                   tuple(u.id for u in chunks[i].units), CHUNK_CSS, known) for i in todo}
     if workers > 1 and todo:  # in the pool even for one chunk: there it has a time limit
         ids = {i: [u.id for u in chunks[i].units if u.kind == "article"] for i in todo}
         results = _gather(pool(workers), jobs, ids, workers)
@@ -417,7 +545,7 @@ def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: Style, workers
     for i, result in results.items():
         cache.put(chunks[i].key, result)
         facts[i] = result
-    stats.rendered = len(todo)
+    stats.rendered += len(todo)
     return facts  # type: ignore[return-value]
 
 

@@ -7,7 +7,8 @@ see in the whole book:
 - *units* are the pieces of body matter in document order: each article (found by its id), and each run
   of other elements that sit beside articles inside a container (a section's title page, an opener);
 - *front and back matter* are the body's own children before the first / after the last unit holder
-  (title page, table of contents, colophon): they are never chunked;
+  (title page, table of contents, colophon): they are never chunked, except the book's parts after the
+  articles (chronology, sources, outlet index) when the writer names them: each is a unit of its own;
 - a *chunk* is a run of units, as its own HTML document: the same <head>, and for each unit its chain of
   ancestors (shallow copies, same tag and attributes) so that selectors like `.section > .article` and the
   theme's named pages still apply;
@@ -40,7 +41,7 @@ class NotChunkable(Exception):
 @dataclass
 class Unit:
     id: str  # the id of its first element: the anchor that marks its first page
-    kind: str  # "article" | "opener"
+    kind: str  # "article" | "opener" | "part"
     elements: list = field(default_factory=list)
 
     @property
@@ -68,7 +69,8 @@ def serialize(root: etree._Element) -> str:
     return lxml.html.tostring(root, doctype=DOCTYPE, encoding="unicode", method="html")
 
 
-def split(html: str, article_ids: list[str]) -> Split:
+def split(html: str, article_ids: list[str], part_ids: frozenset[str] = frozenset()) -> Split:
+    """The document cut into units; `part_ids`: the back matter's elements that are units too."""
     root = parse(html)
     body = root.find("body")
     if body is None:
@@ -87,13 +89,13 @@ def split(html: str, article_ids: list[str]) -> Split:
             if ancestor in articles:
                 raise NotChunkable(f"article '{ancestor.get('id')}' contains another article")
             holders.add(ancestor)
-    units = _units(body, articles, holders)
+    units = _units(body, articles, holders, part_ids)
     if [u.id for u in units if u.kind == "article"] != list(article_ids):
         raise NotChunkable("articles are not in book order in the template")
     return Split(root, units)
 
 
-def _units(body, articles: set, holders: set) -> list[Unit]:
+def _units(body, articles: set, holders: set, part_ids: frozenset[str]) -> list[Unit]:
     units: list[Unit] = []
     counter = [0]
 
@@ -119,6 +121,8 @@ def _units(body, articles: set, holders: set) -> list[Unit]:
                     units.append(Unit(child.get("id"), "article", [child]))
                 else:
                     walk(child, top=False)
+            elif top and index > holding[-1] and child.get("id") in part_ids:
+                units.append(Unit(child.get("id"), "part", [child]))
             elif top and (index < holding[0] or index > holding[-1]):
                 continue  # front or back matter: rendered by the frame, never chunked
             else:
@@ -249,7 +253,7 @@ def frame_document(root, units: list[Unit], pages: dict[str, int], prunable: boo
     for unit in units:
         first = by_id[unit.id]
         count = pages[unit.id]
-        if unit.kind == "article":
+        if unit.kind in ("article", "part"):  # its first child (header, title) carries its strings and bookmark
             keep = next((c for c in first if isinstance(c.tag, str)), None)
             for child in list(first):
                 if child is not keep:

@@ -1,0 +1,95 @@
+"""The book's parts rendered as chunks of their own, their page references given (weasy/known_targets.py), and
+laid out in the frame instead when that cannot be done (chunked/build.py)."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import re
+import shutil
+import threading
+
+import weasyprint
+from pypdf import PdfReader
+
+from compile.writers.pdf import render as pdf
+from compile.writers.pdf import writer
+from compile.writers.pdf.chunked import build as pdf_chunks
+from compile.writers.pdf.weasy import known_targets
+from tests.conftest import SEEDS
+from tests.test_pdf_merge import _book, _lines
+
+REFERENCES = ('<p><a class="r" href="#far">far</a> <a class="r" href="#gone">gone</a> '
+              '<a class="r" href="#here">here</a></p><p id="here" style="break-before: page">x</p>')
+STYLE = '.r::after { content: " p" target-counter(attr(href url), page) }'
+
+
+def _text(known: dict[str, int] | None) -> tuple[str, set[str]]:
+    """The first page's text of REFERENCES rendered with `known` given (None: not inside known())."""
+    unknown: set[str] = set()
+    with pdf.extended():
+        if known is None:
+            document = weasyprint.HTML(string=REFERENCES).render(stylesheets=[weasyprint.CSS(string=STYLE)])
+        else:
+            with known_targets.known(known) as unknown:
+                document = weasyprint.HTML(string=REFERENCES).render(stylesheets=[weasyprint.CSS(string=STYLE)])
+    return PdfReader(io.BytesIO(document.write_pdf())).pages[0].extract_text(), unknown
+
+
+def test_a_reference_to_a_given_anchor_gets_its_page_and_the_others_are_weasyprints():
+    assert known_targets.PATCH.active(), known_targets.PATCH.reason()
+    text, unknown = _text({"far": 42})
+    assert "far p42" in text
+    assert "here p2" in text, "an anchor of the document itself is WeasyPrint's to resolve"
+    assert not re.search(r"gone p\d", text), "a reference neither given nor present is discarded, as WeasyPrint does"
+    assert unknown == {"gone", "here"}, "names looked up and not given are collected for the writer"
+
+
+def test_the_given_pages_hold_only_inside_the_block_and_its_thread():
+    plain, _ = _text(None)
+    assert "p42" not in plain and "here p2" in plain
+    seen = {}
+    with known_targets.known({"far": 42}):
+        thread = threading.Thread(target=lambda: seen.update(text=_text(None)[0]))
+        thread.start()
+        thread.join()
+    assert "p42" not in seen["text"], "a render in another thread (volumes under Dask) does not see them"
+
+
+def test_parts_are_chunks_of_their_own_and_the_pdf_equals_one_pass(tmp_path):
+    book = _book(SEEDS, title="种子")
+    writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    output, stats = pdf_chunks.build(book, tmp_path / "chunked.pdf", [tmp_path], tmp_path, 1)
+    assert stats.parts >= 2 and "skeleton" in stats.seconds
+    single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(output.path)
+    assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
+    numbers = [n for page in chunked.pages[-12:] for n in re.findall(r"\.\s*(\d+)\s*$", page.extract_text(), re.M)]
+    assert numbers, "the parts' page references are drawn"
+
+
+def test_a_part_referring_to_an_unknown_page_is_laid_out_in_the_frame(tmp_path, monkeypatch):
+    book = _book(SEEDS, title="种子")
+    writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    first_pages = pdf_chunks.first_pages
+
+    def without_first(pages, units):
+        found = first_pages(pages, units)
+        found.pop(next(unit.id for unit in units if unit.kind == "article"))
+        return found
+
+    monkeypatch.setattr(pdf_chunks, "first_pages", without_first)
+    output, stats = pdf_chunks.build(book, tmp_path / "chunked.pdf", [tmp_path], tmp_path, 1)
+    assert stats.parts == 0, "the parts went back into the frame"
+    single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(output.path)
+    assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
+
+
+def test_a_theme_that_sets_the_page_counter_keeps_the_parts_in_the_frame(tmp_path):
+    book = _book(SEEDS)
+    assert pdf_chunks.parts_apart(book)
+    changed = tmp_path / "theme"
+    shutil.copytree(book.theme.root, changed)
+    css = changed / "print.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n.article:first-of-type { counter-reset: page 1; }\n",
+                   encoding="utf-8")
+    assert not pdf_chunks.parts_apart(dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed)))
