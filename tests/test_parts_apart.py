@@ -60,11 +60,23 @@ def test_parts_are_chunks_of_their_own_and_the_pdf_equals_one_pass(tmp_path):
     book = _book(SEEDS, title="种子")
     writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
     output, stats = pdf_chunks.build(book, tmp_path / "chunked.pdf", [tmp_path], tmp_path, 1)
-    assert stats.parts >= 2 and "skeleton" in stats.seconds
+    assert stats.parts >= 2 and stats.rounds == 1 and "skeleton" in stats.seconds
     single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(output.path)
     assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
     numbers = [n for page in chunked.pages[-12:] for n in re.findall(r"\.\s*(\d+)\s*$", page.extract_text(), re.M)]
     assert numbers, "the parts' page references are drawn"
+
+
+def test_the_skeleton_finds_each_article_s_page_in_one_round(tmp_path):
+    """Sections open on right-hand pages, articles run over several pages, the parts open on right-hand pages
+    after blank ones: the skeleton, where each unit stands for one page or two, still gives the parts the
+    frame's page numbers."""
+    book = _book(SEEDS, title="种子", sections="outlet")
+    writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    output, stats = pdf_chunks.build(book, tmp_path / "chunked.pdf", [tmp_path], tmp_path, 2)
+    assert stats.parts >= 1 and stats.rounds == 1
+    single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(output.path)
+    assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
 
 
 def test_a_part_referring_to_an_unknown_page_is_laid_out_in_the_frame(tmp_path, monkeypatch):

@@ -68,6 +68,7 @@ class Stats:
     chunks: int = 0
     rendered: int = 0  # chunks rendered in this build (the rest came from the cache)
     parts: int = 0  # of the chunks, the book's parts rendered apart from the frame
+    rounds: int = 0  # how many times they were made (again when the frame moved an article)
     frame_rendered: bool = False
     workers: int = 1
     seconds: dict = field(default_factory=dict)
@@ -468,10 +469,8 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
         facts, key = frame.render(counts, stats)
         return [], [], facts, key
     started, stats.parts = time.perf_counter(), len(units)
-    skeleton, _ = frame.render({**counts, **{unit.id: 1 for unit in units}}, stats, estimate(body, counts),
-                               skeleton=True)
-    numbers = first_pages(skeleton.pages, body)
-    for _attempt in range(3):
+    numbers = _skeleton_pages(frame, body, units, counts, stats)
+    for stats.rounds in range(1, 4):
         known = tuple(sorted(numbers.items()))
         chunks = [Chunk([unit]) for unit in units]
         for chunk in chunks:
@@ -489,6 +488,22 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
             return chunks, facts, frame_facts, key
         numbers = found
     raise PartsInFrame("the articles' pages did not settle")
+
+
+def _skeleton_pages(frame: _Frame, body: list[split.Unit], parts_: list[split.Unit], counts: dict[str, int],
+                    stats: Stats) -> dict[str, int]:
+    """Where each unit of the body begins in the book, from the skeleton. A unit stands there for one page or
+    two, as many as keep its parity (what decides the blank pages a left or right break adds); each part for
+    one, as they come after the articles."""
+    short = {unit.id: 2 - counts[unit.id] % 2 for unit in body}
+    skeleton, _ = frame.render({**counts, **short, **{unit.id: 1 for unit in parts_}}, stats,
+                               estimate(body, counts), skeleton=True)
+    pages, shift = first_pages(skeleton.pages, body), 0
+    for unit in body:
+        if unit.id in pages:
+            pages[unit.id] += shift
+        shift += counts[unit.id] - short[unit.id]
+    return pages
 
 
 def estimate(units: list[split.Unit], counts: dict[str, int]) -> dict[str, int]:
