@@ -254,7 +254,8 @@ def render(job: Job) -> Facts:
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
     # embedded as a stub, cut once for the whole book after the merge (fontshare).
-    references = known_targets.known(dict(job.known)) if job.known else contextlib.nullcontext(set())
+    references: contextlib.AbstractContextManager[set[str]] = (
+        known_targets.known(dict(job.known)) if job.known else contextlib.nullcontext(set()))
     with shared.extended(), fontshare.deferred(), references as unknown:
         document = shared.parsed(job.html, job.style.base_url, fetcher).render(
             stylesheets=stylesheets, font_config=font_config)
@@ -466,8 +467,8 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
     contents page more), the parts are made again with the frame's numbers."""
     units = [unit for unit in frame.cut.units if unit.kind == "part"]
     if not units:
-        facts, key = frame.render(counts, stats)
-        return [], [], facts, key
+        frame_facts, key = frame.render(counts, stats)
+        return [], [], frame_facts, key
     started, stats.parts = time.perf_counter(), len(units)
     numbers = _skeleton_pages(frame, body, units, counts, stats)
     for stats.rounds in range(1, 4):

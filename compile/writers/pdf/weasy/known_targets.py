@@ -54,7 +54,7 @@ def lookup_target(self, anchor_token, source_box, css_token, parse_again):
         return _LOOKUP(self, anchor_token, source_box, css_token, parse_again)
     pages, unknown = state
     name = _anchor_name(anchor_token, source_box)
-    if name not in pages:
+    if name is None or name not in pages:
         unknown.add(str(name))
         return _LOOKUP(self, anchor_token, source_box, css_token, parse_again)
     item = targets.TargetLookupItem("up-to-date")
