@@ -79,6 +79,23 @@ def test_the_skeleton_finds_each_article_s_page_in_one_round(tmp_path):
     assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
 
 
+def test_articles_that_break_to_a_side_of_their_own_are_found_by_the_frame(tmp_path):
+    """The skeleton stands a run of articles in for the run's parity: an article that opens on a right-hand
+    page itself adds blank pages the skeleton does not see. The frame finds them, and the parts are made again
+    with its pages."""
+    book = _book(SEEDS, title="种子")
+    changed = tmp_path / "theme"
+    shutil.copytree(book.theme.root, changed)
+    css = changed / "print.css"
+    css.write_text(css.read_text(encoding="utf-8") + "\n.article { break-before: right; }\n", encoding="utf-8")
+    book = dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed))
+    writer.write_single(book, tmp_path / "single.pdf", [tmp_path])
+    output, stats = pdf_chunks.build(book, tmp_path / "chunked.pdf", [tmp_path], tmp_path, 1)
+    assert stats.parts >= 1 and stats.rounds == 2
+    single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(output.path)
+    assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
+
+
 def test_a_part_referring_to_an_unknown_page_is_laid_out_in_the_frame(tmp_path, monkeypatch):
     book = _book(SEEDS, title="种子")
     writer.write_single(book, tmp_path / "single.pdf", [tmp_path])

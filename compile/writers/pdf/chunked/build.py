@@ -430,12 +430,12 @@ class _Frame:
     prunable: bool
 
     def render(self, counts: dict[str, int], stats: Stats, known: dict[str, int] | None = None,
-               skeleton: bool = False) -> tuple[Facts, str]:
+               skeleton: bool = False, dropped: frozenset[str] = frozenset()) -> tuple[Facts, str]:
         """The frame's facts and cache key. The skeleton is the frame laid out without margin boxes and not
         drawn: its page sequence tells where every article lands, before the parts are made. `known`: the
         pages of units, given to the contents' references (laid out once instead of three times)."""
         units = self.cut.units
-        html = self.cut.frame_html(counts, prunable=self.prunable)
+        html = self.cut.frame_html(counts, prunable=self.prunable, dropped=dropped)
         extra = CHUNK_CSS if skeleton else ""
         pages = tuple(sorted((known or {}).items()))
         key = _digest(self.style.common, "skeleton" if skeleton else "frame", extra, html, *_files_in(html),
@@ -443,7 +443,8 @@ class _Frame:
         facts = self.cache.get(key, drawn=not skeleton)
         if facts is None:
             started = time.perf_counter()
-            anchors = [u.id for u in units] + [split.fill_id(u, k) for u in units for k in range(1, counts[u.id])]
+            anchors = [u.id for u in units if u.id not in dropped] + [
+                split.fill_id(u, k) for u in units if u.id not in dropped for k in range(1, counts[u.id])]
             job = Job(html, str(self.cache.paths(key)[0]), self.style, tuple(anchors), extra, pages,
                       draw=not skeleton)
             # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
@@ -493,18 +494,42 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
 
 def _skeleton_pages(frame: _Frame, body: list[split.Unit], parts_: list[split.Unit], counts: dict[str, int],
                     stats: Stats) -> dict[str, int]:
-    """Where each unit of the body begins in the book, from the skeleton. A unit stands there for one page or
-    two, as many as keep its parity (what decides the blank pages a left or right break adds); each part for
-    one, as they come after the articles."""
-    short = {unit.id: 2 - counts[unit.id] % 2 for unit in body}
+    """Where each unit of the body begins in the book, from the skeleton.
+
+    A run of articles side by side stands there as its first article, for one page or two: as many as keep the
+    run's parity, which decides the blank pages a left or right break after it adds; each other unit likewise
+    for its own pages, each part for one, as they come after the articles. An article that breaks to a side of
+    its own inside a run is not seen here: the frame then finds it elsewhere, and the parts are made again."""
+    runs = _runs(body)
+    short: dict[str, int] = {}
+    dropped: set[str] = set()
+    for run in runs:
+        short[run[0].id] = 2 - sum(counts[unit.id] for unit in run) % 2
+        dropped.update(unit.id for unit in run[1:])
     skeleton, _ = frame.render({**counts, **short, **{unit.id: 1 for unit in parts_}}, stats,
-                               estimate(body, counts), skeleton=True)
-    pages, shift = first_pages(skeleton.pages, body), 0
-    for unit in body:
-        if unit.id in pages:
-            pages[unit.id] += shift
-        shift += counts[unit.id] - short[unit.id]
+                               estimate(body, counts), skeleton=True, dropped=frozenset(dropped))
+    found, pages, shift = first_pages(skeleton.pages, [run[0] for run in runs]), {}, 0
+    for run in runs:
+        if run[0].id not in found:
+            continue
+        page = found[run[0].id] + shift
+        for unit in run:
+            pages[unit.id] = page
+            page += counts[unit.id]
+        shift += sum(counts[unit.id] for unit in run) - short[run[0].id]
     return pages
+
+
+def _runs(units: list[split.Unit]) -> list[list[split.Unit]]:
+    """The units in runs: articles that follow one another in the same container together, others alone."""
+    runs: list[list[split.Unit]] = []
+    parents = [unit.elements[0].getparent() for unit in units]  # held: an lxml proxy is the same object while alive
+    for index, unit in enumerate(units):
+        if index and unit.kind == units[index - 1].kind == "article" and parents[index] is parents[index - 1]:
+            runs[-1].append(unit)
+        else:
+            runs.append([unit])
+    return runs
 
 
 def estimate(units: list[split.Unit], counts: dict[str, int]) -> dict[str, int]:

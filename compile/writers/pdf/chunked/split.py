@@ -57,8 +57,8 @@ class Split:
     def chunk_html(self, units: list[Unit]) -> str:
         return serialize(chunk_document(self.root, units, {unit.id for unit in self.units}))
 
-    def frame_html(self, pages: dict[str, int], prunable: bool = True) -> str:
-        return serialize(frame_document(self.root, self.units, pages, prunable))
+    def frame_html(self, pages: dict[str, int], prunable: bool = True, dropped: frozenset[str] = frozenset()) -> str:
+        return serialize(frame_document(self.root, self.units, pages, prunable, dropped))
 
 
 def parse(html: str) -> etree._Element:
@@ -244,14 +244,18 @@ def fill_id(unit: Unit, k: int) -> str:
     return f"{FILL_PREFIX}{unit.digest[:12]}-{k}"
 
 
-def frame_document(root, units: list[Unit], pages: dict[str, int], prunable: bool = True):
+def frame_document(root, units: list[Unit], pages: dict[str, int], prunable: bool = True,
+                   dropped: frozenset[str] = frozenset()):
     """The whole book with each unit reduced to its first element, hidden, plus page-break fillers; with
     `prunable`, what is hidden is marked for frame_prune (not when the theme reads text across the book
-    with target-text(), which needs all of it)."""
+    with target-text(), which needs all of it). Articles in `dropped` are left out (the skeleton's)."""
     frame = copy.deepcopy(root)
     by_id = {el.get("id"): el for el in frame.iter() if isinstance(el.tag, str) and el.get("id")}
     for unit in units:
         first = by_id[unit.id]
+        if unit.id in dropped and unit.kind == "article":
+            first.getparent().remove(first)
+            continue
         count = pages[unit.id]
         if unit.kind in ("article", "part"):  # its first child (header, title) carries its strings and bookmark
             keep = next((c for c in first if isinstance(c.tag, str)), None)
