@@ -434,12 +434,11 @@ class _Frame:
         """The frame's facts and cache key. The skeleton is the frame laid out without margin boxes and not
         drawn: its page sequence tells where every article lands, before the parts are made. `known`: the
         pages of units, given to the contents' references (laid out once instead of three times)."""
-        units = self.cut.units
+        units, step = self.cut.units, "skeleton" if skeleton else "frame"
         html = self.cut.frame_html(counts, prunable=self.prunable, dropped=dropped)
         extra = CHUNK_CSS if skeleton else ""
         pages = tuple(sorted((known or {}).items()))
-        key = _digest(self.style.common, "skeleton" if skeleton else "frame", extra, html, *_files_in(html),
-                      json.dumps(pages))
+        key = _digest(self.style.common, step, extra, html, *_files_in(html), json.dumps(pages))
         facts = self.cache.get(key, drawn=not skeleton)
         if facts is None:
             started = time.perf_counter()
@@ -451,7 +450,6 @@ class _Frame:
             facts = (_gather(pool(self.workers), {"frame": job}, {"frame": []}, self.workers)["frame"]
                      if self.workers > 1 else render(job))
             self.cache.put(key, facts, drawn=not skeleton)
-            step = "skeleton" if skeleton else "frame"
             stats.seconds[step] = time.perf_counter() - started
             stats.seconds[f"{step} cpu"] = facts.cpu
             stats.frame_rendered = stats.frame_rendered or not skeleton
@@ -470,20 +468,21 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
     if not units:
         frame_facts, key = frame.render(counts, stats)
         return [], [], frame_facts, key
-    started, stats.parts = time.perf_counter(), len(units)
+    stats.parts = len(units)
     numbers = _skeleton_pages(frame, body, units, counts, stats)
     for stats.rounds in range(1, 4):
         known = tuple(sorted(numbers.items()))
         chunks = [Chunk([unit]) for unit in units]
         for chunk in chunks:
             _key(chunk, frame.cut, frame.style.common, known)
+        started = time.perf_counter()
         facts = _render_chunks(chunks, frame.cache, frame.style, frame.workers, stats, known)
+        stats.seconds["parts"] = stats.seconds.get("parts", 0.0) + time.perf_counter() - started
         for chunk, fact in zip(chunks, facts, strict=True):
             if fact.unknown:
                 raise PartsInFrame(f"{chunk.units[0].id} refers to {', '.join(fact.unknown[:3])}, "
                                    "whose page is not known before the frame")
         counts.update(unit_pages(chunks, facts))
-        stats.seconds["parts"] = time.perf_counter() - started - stats.seconds.get("skeleton", 0.0)
         frame_facts, key = frame.render(counts, stats, numbers)
         found = first_pages(frame_facts.pages, body)
         if found == numbers:

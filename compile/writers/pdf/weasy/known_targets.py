@@ -19,9 +19,8 @@ import contextvars
 from collections.abc import Iterator, Mapping
 
 from weasyprint.css import targets
-from weasyprint.urls import get_url_tuple
 
-from compile.writers.pdf.weasy import patching
+from compile.writers.pdf.weasy import patching, target_counters
 from compile.writers.pdf.weasy.patching import Private
 
 _LOOKUP = targets.TargetCollector.lookup_target
@@ -53,25 +52,13 @@ def lookup_target(self, anchor_token, source_box, css_token, parse_again):
     if state is None:
         return _LOOKUP(self, anchor_token, source_box, css_token, parse_again)
     pages, unknown = state
-    name = _anchor_name(anchor_token, source_box)
+    name = target_counters.anchor_name(source_box, anchor_token)
     if name is None or name not in pages:
         unknown.add(str(name))
         return _LOOKUP(self, anchor_token, source_box, css_token, parse_again)
     item = targets.TargetLookupItem("up-to-date")
     item.target_box = _Target(pages[name])
     return item
-
-
-def _anchor_name(token, source_box) -> str | None:
-    """The anchor a reference names, as WeasyPrint's lookup_target resolves it."""
-    if token[0] == "attr()":
-        attr_name, kind, fallback = token[1]
-        value = source_box.element.get(attr_name, fallback)
-        if kind == "string":
-            token = ("string", value)
-        elif kind == "url":
-            token = ("url", get_url_tuple(value, source_box.style.base_url))
-    return targets.anchor_name_from_token(token)
 
 
 PATCH = patching.register(patching.Patch(

@@ -60,14 +60,15 @@ def _content(parent_box, css_token: str) -> list[tuple] | None:
 
 def _by_anchor(parent_box, values: list[tuple], missing: dict) -> dict | None:
     """`missing` filed under the anchors the box's references resolve to, as lookup_target resolves them."""
-    names = [_anchor_name(parent_box, value[1][0]) for value in values if value[0] in REFERENCES]
+    names = [anchor_name(parent_box, value[1][0]) for value in values if value[0] in REFERENCES]
     if None not in missing or not names or None in names:
         return None
     counters = missing[None]
     return {**{k: v for k, v in missing.items() if k is not None}, **{name: list(counters) for name in names}}
 
 
-def _anchor_name(parent_box, token) -> str | None:
+def anchor_name(parent_box, token) -> str | None:
+    """The anchor a reference token names, as WeasyPrint's lookup_target resolves it."""
     if token[0] == "attr()":
         attr_name, kind, fallback = token[1]
         value = parent_box.element.get(attr_name, fallback) if parent_box.element is not None else fallback
