@@ -20,6 +20,8 @@ import threading
 from functools import cache
 from pathlib import Path
 
+from compile import atomic
+
 log = logging.getLogger("anthology")
 
 KEY_BYTES = 32
@@ -113,3 +115,33 @@ def code_version() -> str:
         digest.update(path.relative_to(PACKAGE).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+class Entries:
+    """Sealed files of one kind in a folder of the cache, by key (a hex digest): what the article store, the
+    QR codes and the EPUB's chapters keep. A file that is missing, unreadable or not sealed with this user's key
+    is a miss; one that cannot be written is not kept (said once), and the build goes on."""
+
+    def __init__(self, folder: Path, kind: str, suffix: str = ".json"):
+        self.folder, self.kind, self.suffix = folder, kind, suffix
+        self.write_failed = False
+
+    def path(self, key: str) -> Path:
+        return self.folder / key[:2] / f"{key}{self.suffix}"
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return unseal(self.kind, key, self.path(key).read_bytes())
+        except OSError:
+            return None
+
+    def put(self, key: str, payload: bytes) -> None:
+        sealed = seal(self.kind, key, payload)
+        if sealed is None:
+            return
+        try:
+            atomic.write_bytes(self.path(key), sealed)
+        except OSError as exc:  # a full or broken cache costs speed, never an output
+            if not self.write_failed:
+                log.warning("cannot keep %s entries in %s (%s); going on without", self.kind, self.folder, exc)
+            self.write_failed = True

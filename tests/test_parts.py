@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import datetime as dt
 import io
+import json
 import re
 import subprocess
 import zipfile
@@ -22,7 +23,7 @@ from lxml import etree
 from PIL import Image as PILImage
 from pypdf import PdfReader
 
-from compile import config, theme
+from compile import cachekey, config, theme
 from compile.build import pipeline
 from compile.errors import ConfigError
 from compile.model import Anthology, Article, Section, Story
@@ -135,6 +136,16 @@ def test_outlets_in_pinyin_order_articles_in_book_order_without_outlet_last():
     assert [r.id for r in entries[3].refs] == ["a0", "a5"]
 
 
+def test_the_outlets_order_is_kept_for_the_next_build_and_only_for_the_same_names(tmp_path, monkeypatch):
+    names = ["新华社", "BBC中文网", "德國之聲", "美国之音"]
+    order = parts.collated(names, tmp_path)
+    assert order == ["BBC中文网", "德國之聲", "美国之音", "新华社"]
+    monkeypatch.setattr(parts, "collation_key", lambda name: (_ for _ in ()).throw(AssertionError("collated")))
+    assert parts.collated(list(reversed(names)), tmp_path) == order  # kept: pypinyin not needed
+    with pytest.raises(AssertionError, match="collated"):
+        parts.collated([*names, "路透社"], tmp_path)  # another set of names is collated anew
+
+
 def test_parts_where_the_theme_puts_them_unless_switched_off_or_empty():
     articles = [_article("a", "甲", "新华社", at(1)), _article("b", "乙", "美国之音", at(2))]
     book = parts.build(_book(articles))
@@ -179,6 +190,20 @@ def test_qr_holds_the_address_as_an_iri_and_keeps_ascii_escapes():
     side = PILImage.open(io.BytesIO(base64.b64decode(code.uri.split(",", 1)[1]))).size[0]
     assert code.size_mm == pytest.approx(side * qr.MODULE_MM)  # every module 0.4 mm, whatever the URL
     assert "image-rendering: pixelated" in code.style
+
+
+def test_qr_codes_are_kept_for_the_next_build_and_a_forged_one_is_made_again(tmp_path, monkeypatch):
+    urls = ["https://example.com/a", "https://example.com/b"]
+    first = qr.codes(urls, cache_root=tmp_path)
+    made = []
+    monkeypatch.setattr(qr, "code", lambda url: made.append(url) or qr.Code("data:image/png;base64,new", 1.0))
+    assert qr.codes([*urls, urls[0]], cache_root=tmp_path) == first and made == []  # all kept
+    kept = cachekey.Entries(tmp_path / "qr", "qr-code")
+    forged = json.dumps(["data:image/png;base64,forged", 9.0]).encode()
+    kept.path(qr._key(urls[1])).write_bytes(cachekey.HEADER + b"0" * 64 + b"\n" + forged)
+    again = qr.codes([*urls, "https://example.com/c"], cache_root=tmp_path)
+    assert made == urls[1:] + ["https://example.com/c"]  # the forged entry and the new URL, nothing else
+    assert again[urls[0]] == first[urls[0]] and again[urls[1]].uri.endswith("new")
 
 
 # ------------------------------------------------------------------------------------------------ the PDF

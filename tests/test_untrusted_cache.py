@@ -135,11 +135,57 @@ def test_from_json_refuses_what_the_code_would_not_have_stored(change):
 def test_a_full_cache_costs_the_store_not_the_article(tmp_path, monkeypatch):
     def full(path, data):
         raise OSError(28, "No space left on device", str(path))
-    monkeypatch.setattr(store.atomic, "write_bytes", full)
+    monkeypatch.setattr(cachekey.atomic, "write_bytes", full)
     articles = store.ArticleStore(tmp_path)
     articles.put("k" * 64, _article())
     articles.put("j" * 64, _article())
-    assert articles.write_failed and articles.get("k" * 64) is None
+    assert articles.entries.write_failed and articles.get("k" * 64) is None
+
+
+# ---------------------------------------------------------------- typeset articles
+
+
+def _typeset_twice(tmp_path, monkeypatch, between=lambda kept: None):
+    """Typeset the seeds with a store, then again from fresh copies; the articles typeset the second time."""
+    settings = make_settings(offline=True)
+    edition = pipeline._Edition.of("", settings)
+    kept = store.TypesetStore(tmp_path / "cache")
+    first = pipeline.prepare(SEEDS, settings).anthology
+    pipeline.typeset_articles(first, settings, edition, kept)
+    between(kept)
+    again, done = pipeline.prepare(SEEDS, settings).anthology, []
+    real = typeset.typeset_article
+    monkeypatch.setattr(typeset, "typeset_article", lambda a, c: done.append(a.id) or real(a, c))
+    pipeline.typeset_articles(again, settings, edition, kept)
+    assert [a.body for a in again.articles] == [a.body for a in first.articles]
+    return first, done
+
+
+def test_typeset_articles_are_kept_for_the_next_build(tmp_path, monkeypatch):
+    first, done = _typeset_twice(tmp_path, monkeypatch)
+    assert done == [] and len(first.articles) == 5
+    assert all('class="' in a.body for a in first.articles)  # typeset, not the read bodies
+
+
+def test_a_forged_or_misshapen_typeset_entry_is_typeset_again(tmp_path, monkeypatch):
+    def spoil(kept):
+        paths = sorted(kept.entries.folder.rglob("*.json"))
+        paths[0].write_bytes(_forged(paths[0].read_bytes().partition(b"\n")[2].replace(b"keep", b"x")))
+        name = paths[1].stem  # sealed with the user's key, but not what the code writes
+        paths[1].write_bytes(cachekey.seal("typeset", name, json.dumps({"body": MARKER}).encode()))
+
+    _, done = _typeset_twice(tmp_path, monkeypatch, spoil)
+    assert len(done) == 2
+
+
+def test_a_typeset_entry_is_found_by_what_typesetting_reads(tmp_path):
+    article = _article()
+    key = store.TypesetStore.key(article, "edition")
+    assert key != store.TypesetStore.key(article, "another edition")
+    for change in ({"body": "<p>other</p>"}, {"title": "T2"}, {"outlet": "O"}, {"language": "zh-Hant"}):
+        assert store.TypesetStore.key(dataclasses.replace(article, **change), "edition") != key
+    captioned = dataclasses.replace(article, images=[Image(url="https://img.example/x.jpg", alt="x", caption="c")])
+    assert store.TypesetStore.key(captioned, "edition") != key
 
 
 # ---------------------------------------------------------------- end to end: a poisoned entry and the EPUB

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from compile import atomic, readers, sources, theme
 from compile.build import reading, report, timings, volumes
-from compile.build.store import ArticleStore, article_key
+from compile.build.store import ArticleStore, TypesetStore, article_key, typeset_fields
 from compile.config import ConfigError, Override, Settings
 from compile.images import fetch, markup, variants
 from compile.images.cache import Cache
@@ -354,7 +354,8 @@ def build(
         summary = fetch_images(anthology, settings, cache, on_image, on_fetch_start, source)
     # Text-level typography (and the Simplified/Traditional edition) after images: captions are converted too.
     with clock.stage("typeset"):
-        scripts = typeset_articles(anthology, settings, _Edition.of(settings.script or chosen.script, settings))
+        scripts = typeset_articles(anthology, settings, _Edition.of(settings.script or chosen.script, settings),
+                                   TypesetStore(cache.root))
     slug = slug_for(source, settings)
     outputs = []
     parts = order.volumes(anthology, settings.volumes, ZoneInfo(settings.timezone), settings.sections)
@@ -363,7 +364,7 @@ def build(
         if len(parts) > 1:  # a volume says "also reported by" of its own articles only
             part.stories = stories.within(anthology.stories, part.articles)
         book = Book(anthology=part, theme=chosen, settings=settings,
-                    slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug)
+                    slug=f"{slug}-{part.volume:02d}" if len(parts) > 1 else slug, cache_root=cache.root)
         if settings.pdf.pdfa and "pdf" in settings.formats:
             book.attachments = archive_attachments(source, part, prepared, settings, chosen.name)
         books.append(book)
@@ -426,23 +427,37 @@ def _conversion(edition: _Edition) -> typeset.Conversion:
 MIN_TYPESET = 100
 
 
-def typeset_articles(anthology: Anthology, settings: Settings, edition: _Edition) -> dict[str, dict]:
+def typeset_articles(anthology: Anthology, settings: Settings, edition: _Edition,
+                     store: TypesetStore | None = None) -> dict[str, dict]:
     """Text-level typography and the edition's script (compile/transforms/typeset.py): the book's own texts
-    here, the articles in the reading workers (each needs nothing of the others); their script reports."""
+    here, the articles in the reading workers (each needs nothing of the others), or from `store` when typeset
+    by an earlier build; their script reports."""
     typeset.typeset_book(anthology, edition.conversion())
     articles = anthology.articles
-    jobs = [reading.Job(i, a.source, Path(a.source), b"", article=a) for i, a in enumerate(articles)]
+    reports: dict[str, dict] = {}
+    keys = [store.key(a, repr(edition)) if store else "" for a in articles]
+    jobs: list[reading.Job] = []
+    for i, article in enumerate(articles):
+        kept = store.get(keys[i], article) if store else None
+        if kept is None:
+            jobs.append(reading.Job(i, article.source, Path(article.source), b"", article=article))
+        else:
+            _take_typeset(article, kept)
+            if kept["report"] is not None:
+                reports[article.id] = kept["report"]
     workers = reading.workers_for(settings.pdf.workers, len(jobs), MIN_TYPESET)
     work = functools.partial(_typeset_job, edition)
-    reports = {}
     for outcome in reading.run(jobs, work, workers, len(jobs), reading.batch_size(len(jobs), workers)):
         article = articles[outcome.index]
         if outcome.article is None:  # its worker died on it: the text stays as it was read
             article.warn(f"typography not applied: {outcome.reason}")
             continue
-        _take_typeset(article, outcome.article)
+        done = typeset_fields(outcome.article)
+        _take_typeset(article, done)
         if outcome.report is not None:
             reports[article.id] = outcome.report
+        if store:
+            store.put(keys[outcome.index], {**done, "report": outcome.report})
     return reports
 
 
@@ -456,11 +471,12 @@ def _typeset_job(edition: _Edition, job: reading.Job) -> reading.Outcome:
     return reading.Outcome(job.index, job.article, report=report)
 
 
-def _take_typeset(article: Article, done: Article) -> None:
-    """What typesetting changed, from the worker's copy (the book's sections hold this very article)."""
-    article.body, article.title, article.outlet, article.language = done.body, done.title, done.outlet, done.language
-    for image, typeset_image in zip(article.images, done.images, strict=True):
-        image.caption, image.alt = typeset_image.caption, typeset_image.alt
+def _take_typeset(article: Article, done: dict) -> None:
+    """What typesetting changed (a worker's copy, or a kept one: the book's sections hold this very article)."""
+    article.body, article.title, article.outlet, article.language = (done[name] for name in
+                                                                     ("body", "title", "outlet", "language"))
+    for image, (caption, alt) in zip(article.images, done["images"], strict=True):
+        image.caption, image.alt = caption, alt
 
 
 def remove_stale_parts(folder: Path) -> None:

@@ -19,7 +19,7 @@ import logging
 import re
 from pathlib import Path
 
-from compile import atomic, cachekey
+from compile import cachekey
 from compile.images import markup
 from compile.model import Article, Image
 from compile.sanitize import sanitize_html
@@ -39,34 +39,25 @@ def article_key(data: bytes, relative: str, override, timezone: str) -> str:
 
 class ArticleStore:
     def __init__(self, root: Path):
-        self.root = root / "articles"
+        self.entries = cachekey.Entries(root / "articles", "article")
         self.hits = 0
         self.misses = 0
-        self.write_failed = False  # warned once; the build goes on without storing
 
     def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.json"
+        return self.entries.path(key)
 
     def get(self, key: str) -> Article | None:
         try:
-            payload = cachekey.unseal("article", key, self._path(key).read_bytes())
+            payload = self.entries.get(key)
             article = from_json(json.loads(payload)) if payload is not None else None
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             article = None
         self.hits += article is not None
         self.misses += article is None
         return article
 
     def put(self, key: str, article: Article) -> None:
-        sealed = cachekey.seal("article", key, json.dumps(to_json(article), ensure_ascii=False).encode("utf-8"))
-        if sealed is None:
-            return
-        try:
-            atomic.write_bytes(self._path(key), sealed)
-        except OSError as exc:  # a full or broken cache costs speed, never an article
-            if not self.write_failed:
-                log.warning("cannot store parsed articles in %s (%s); going on without", self.root, exc)
-            self.write_failed = True
+        self.entries.put(key, json.dumps(to_json(article), ensure_ascii=False).encode("utf-8"))
 
 
 def to_json(article: Article) -> dict:
@@ -142,3 +133,59 @@ def _inside(path: str) -> bool:
     parts = path.split("/")
     return not (path.startswith("/") or "\\" in path or "\0" in path or ":" in parts[0]
                 or any(part in ("", ".", "..") for part in parts))
+
+
+# ------------------------------------------------------------------------------------------------ typeset
+
+class TypesetStore:
+    """Typeset articles (compile/transforms/typeset.py): what typesetting changes, by what it reads (the edition,
+    the article's language, body, title, outlet, captions and alt texts) and the code.
+
+    Unlike a read article's, a typeset body cannot be sanitized again: the sanitizer takes the typesetting's
+    classes and breaks away. So the MAC alone vouches for it, as for a PDF chunk (docs/security.md); the fields
+    are still checked for their types and shape."""
+
+    def __init__(self, root: Path):
+        self.entries = cachekey.Entries(root / "typeset", "typeset")
+
+    @staticmethod
+    def key(article: Article, edition: str) -> str:
+        digest = hashlib.sha256()
+        texts = [cachekey.code_version(), edition, article.language, article.title, article.outlet, article.body]
+        for image in article.images:
+            texts += [image.caption, image.alt]
+        for text in texts:
+            digest.update(text.encode())
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    def get(self, key: str, article: Article) -> dict | None:
+        """The typeset fields stored under `key`, if they fit `article` (its report under "report")."""
+        try:
+            payload = self.entries.get(key)
+            done = json.loads(payload) if payload is not None else None
+            return done if done is not None and _typeset_fits(done, article) else None
+        except (ValueError, TypeError):
+            return None
+
+    def put(self, key: str, done: dict) -> None:
+        """Keep `done`: typeset_fields() of the typeset article, and its "report"."""
+        self.entries.put(key, json.dumps(done, ensure_ascii=False).encode("utf-8"))
+
+
+def typeset_fields(article: Article) -> dict:
+    """What typesetting changes in an article."""
+    return {"body": article.body, "title": article.title, "outlet": article.outlet, "language": article.language,
+            "images": [[image.caption, image.alt] for image in article.images]}
+
+
+def _typeset_fits(done, article: Article) -> bool:
+    texts = ("body", "title", "outlet", "language")
+    return (isinstance(done, dict) and set(done) == {*texts, "images", "report"}
+            and all(isinstance(done[name], str) for name in texts)
+            and (not done["language"] or bool(LANGUAGE.fullmatch(done["language"])))
+            and isinstance(done["images"], list) and len(done["images"]) == len(article.images)
+            and all(isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+                    for pair in done["images"])
+            and (done["report"] is None or (isinstance(done["report"], dict)
+                                            and all(isinstance(v, (str, int)) for v in done["report"].values()))))

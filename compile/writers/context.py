@@ -53,6 +53,7 @@ class Book:
     settings: Settings
     slug: str
     attachments: list[tuple[str, bytes]] = field(default_factory=list)  # embedded in the PDF under --pdfa
+    cache_root: Path | None = None  # where writers keep what a rebuild reuses (QR codes, chapters); None: nothing
 
     @property
     def zone(self) -> dt.tzinfo:

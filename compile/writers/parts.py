@@ -19,13 +19,17 @@ theme's CSS: `target-counter()`), the EPUB with its document.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import importlib.util
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bs4 import BeautifulSoup
 
-from compile import walk
+from compile import cachekey, walk
 from compile.locales import Strings
 from compile.model import Article
 from compile.text import MONTH_NAMES
@@ -168,7 +172,7 @@ def build(book: Book, medium: str = PRINT) -> Parts:
     if "sources" in wanted:
         parts.sources = sources(book, articles, refs, with_qr=medium == PRINT and book.settings.parts.qr)
     if "outlets" in wanted:
-        parts.outlets = outlets(articles, refs, book.strings)
+        parts.outlets = outlets(articles, refs, book.strings, book.cache_root)
     for name in wanted:
         if name not in left_out:
             part = Part(name, book.strings(f"part_{name}"), element_id(name), f"{name}.xhtml")
@@ -271,7 +275,7 @@ def sources(book: Book, articles: list[Article], refs: dict[str, Ref], with_qr: 
     """Every article's entry, in book order; the archiving time in the book's zone (it is the archive's clock,
     not the outlet's)."""
     strings, zone = book.strings, book.zone
-    codes = qr.codes((a.url for a in articles if a.url), book.workers) if with_qr else {}
+    codes = qr.codes((a.url for a in articles if a.url), book.workers, book.cache_root) if with_qr else {}
     return [Source(
         ref=refs[a.id],
         id=f"source.{a.id}",
@@ -389,16 +393,43 @@ def mark_links(body: str, style: str) -> str:
 
 # ------------------------------------------------------------------------------------------------ outlets
 
-def outlets(articles: list[Article], refs: dict[str, Ref], strings: Strings) -> list[Outlet]:
+def outlets(articles: list[Article], refs: dict[str, Ref], strings: Strings,
+            cache_root: Path | None = None) -> list[Outlet]:
     """Each outlet with its articles in book order, outlets in pinyin order; articles without one last."""
     by_outlet: dict[str, list[Ref]] = {}
     for article in articles:
         by_outlet.setdefault(article.outlet, []).append(refs[article.id])
-    named = sorted((name for name in by_outlet if name), key=collation_key)
+    named = collated([name for name in by_outlet if name], cache_root)
     entries = [Outlet(name, f"outlet.{index}", tuple(by_outlet[name])) for index, name in enumerate(named, 1)]
     if "" in by_outlet:
         entries.append(Outlet(strings("other"), "outlet.0", tuple(by_outlet[""])))
     return entries
+
+
+def collated(names: list[str], cache_root: Path | None = None) -> list[str]:
+    """`names` sorted by collation_key(); the order is kept in the cache under `cache_root`, if given, since
+    loading pypinyin's dictionaries costs a rebuild 0.3-0.5 s."""
+    kept = cachekey.Entries(cache_root / "collation", "collation") if cache_root else None
+    texts = [cachekey.code_version(), _installed("pypinyin"), *sorted(names)]
+    key = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+    try:
+        order = json.loads(payload) if kept and (payload := kept.get(key)) is not None else None
+    except ValueError:
+        order = None
+    if isinstance(order, list) and all(isinstance(n, str) for n in order) and sorted(order) == sorted(names):
+        return order  # sealed, and the same names
+    order = sorted(names, key=collation_key)
+    if kept:
+        kept.put(key, json.dumps(order, ensure_ascii=False).encode("utf-8"))
+    return order
+
+
+def _installed(package: str) -> str:
+    """Which installation of `package` is here, in a few microseconds (importlib.metadata takes ~60 ms): its
+    __init__.py's size and time, which every upgrade rewrites."""
+    spec = importlib.util.find_spec(package)
+    info = Path(spec.origin).stat() if spec and spec.origin else None
+    return f"{info.st_size}:{info.st_mtime_ns}" if info else ""
 
 
 def collation_key(name: str) -> tuple[str, str]:
