@@ -12,7 +12,7 @@ import multiprocessing
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -105,6 +105,31 @@ def forked_map(work: Callable[[T], R], items: Sequence[T], workers: int, batch: 
         del _WORKS[key]
     executor.shutdown()
     return results
+
+
+@contextlib.contextmanager
+def aside(work: Callable[[T], R], items: Sequence[T]) -> Iterator[Callable[[], list[R]]]:
+    """`work(item)` for each of `items`, each in a forked process of its own, while the block runs here; the
+    block calls what this yields for their results (in order). An exception in `work` is raised there; a block
+    that raises stops them. With no items, or no fork, the work is done when its results are asked for.
+
+    For the formats a build writes side by side: a process inherits the book by forking, as forked_map's do."""
+    if not items or "fork" not in multiprocessing.get_all_start_methods():
+        yield lambda: [work(item) for item in items]
+        return
+    key = next(_KEYS)
+    _WORKS[key] = work
+    executor = ProcessPoolExecutor(max_workers=len(items), mp_context=multiprocessing.get_context("fork"),
+                                   initializer=init_worker, initargs=(os.getpid(),))
+    try:
+        futures = [executor.submit(_run, key, [item]) for item in items]  # each forks its process now
+        yield lambda: [future.result()[0] for future in futures]
+    except BaseException:
+        stop(executor)
+        raise
+    finally:
+        del _WORKS[key]
+    executor.shutdown()
 
 
 def _run(key: int, items: Sequence[Any]) -> list[Any]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import atomic, readers, sources, theme
+from compile import atomic, processes, readers, sources, theme
 from compile.build import reading, report, timings, volumes
 from compile.build.store import ArticleStore, TypesetStore, article_key, typeset_fields
 from compile.config import ConfigError, Override, Settings
@@ -549,20 +549,89 @@ def _take_back(anthology: Anthology, part: Anthology, volume: volumes.Done, summ
 
 
 def write_outputs(book: Book, out_dir: Path, cache: Cache, summary: fetch.FetchSummary | None) -> list[Output]:
-    """Each format's outputs (compile/writers/registry.py), its images made for it first."""
-    outputs: list[Output] = []
+    """Each format's outputs (compile/writers/registry.py), its images made for it first.
+
+    The images of every format are made here, in the formats' order (a variant that fails for one is missing
+    from the next, as it always was); then the formats are written side by side, all but the last in a forked
+    process of their own, each seeing its own images. A one-edit rebuild then costs its PDF, not the sum."""
     if not book.anthology.articles:
-        return outputs
+        return []
     resources = Resources(cache_root=cache.root, image_roots=(cache.root,))
-    for fmt in book.settings.formats:
-        writer, timing = registry.WRITERS[fmt], dict[str, dict]()
-        with timings.measured(timing):
-            _use_images(book.anthology, fmt, writer.images(book), cache, book.settings, summary)
-            written = writer.write(book, out_dir / f"{book.slug}.{fmt}", resources)
-        if written:
-            written[0].details.update(timing)  # the report's `timings` adds them up per format
-        outputs.extend(written)
-    return outputs
+    formats = book.settings.formats
+    images: dict[str, _ImageState] = {}
+    timing: dict[str, dict] = {}
+    for fmt in formats:
+        timing[fmt] = {}
+        with timings.measured(timing[fmt]):
+            _use_images(book.anthology, fmt, registry.WRITERS[fmt].images(book), cache, book.settings, summary)
+        images[fmt] = _ImageState.of(book.anthology)
+
+    def write(fmt: str) -> _Written:
+        images[fmt].restore(book.anthology)
+        before = _Said.of(book.anthology)
+        spent: dict = {}
+        with timings.measured(spent):
+            written = registry.WRITERS[fmt].write(book, out_dir / f"{book.slug}.{fmt}", resources)
+        if written:  # the report's `timings` adds them up per format
+            written[0].details["timing"] = timings.added(timing[fmt]["timing"], spent["timing"])
+        return _Written(written, before.taken_back(book.anthology))
+
+    aside = formats[:-1] if book.workers > 1 else []
+    with processes.aside(write, aside) as written_aside:
+        here = [write(fmt) for fmt in formats if fmt not in aside]
+        done = [*written_aside(), *here]
+    for result in done:  # what each writer said of the book, in the formats' order wherever it was written
+        result.said.tell(book.anthology)
+    return [output for result in done for output in result.outputs]
+
+
+@dataclass(frozen=True)
+class _ImageState:
+    """Where every image of the book points for one format (its variant), and how that went."""
+
+    states: tuple[tuple, ...]
+
+    @classmethod
+    def of(cls, anthology: Anthology) -> _ImageState:
+        return cls(tuple((i.path, i.media_type, i.status, i.reason) for i in anthology.images))
+
+    def restore(self, anthology: Anthology) -> None:
+        for image, (path, media_type, status, reason) in zip(anthology.images, self.states, strict=True):
+            image.path, image.media_type, image.status, image.reason = path, media_type, status, reason
+
+
+@dataclass
+class _Said:
+    """The book's warnings and each article's: how many there were, or what a writer added."""
+
+    book: list[str]
+    articles: list[list[str]]
+
+    @classmethod
+    def of(cls, anthology: Anthology) -> _Said:
+        return cls(list(anthology.warnings), [list(a.warnings) for a in anthology.articles])
+
+    def taken_back(self, anthology: Anthology) -> _Said:
+        """What was added to `anthology` since this was taken, taken out of it again."""
+        added = _Said(anthology.warnings[len(self.book):],
+                      [a.warnings[len(had):] for a, had in zip(anthology.articles, self.articles, strict=True)])
+        del anthology.warnings[len(self.book):]
+        for article, had in zip(anthology.articles, self.articles, strict=True):
+            del article.warnings[len(had):]
+        return added
+
+    def tell(self, anthology: Anthology) -> None:
+        anthology.warnings.extend(self.book)
+        for article, warnings in zip(anthology.articles, self.articles, strict=True):
+            article.warnings.extend(warnings)
+
+
+@dataclass
+class _Written:
+    """A format's outputs, and what its writer said of the book."""
+
+    outputs: list[Output]
+    said: _Said
 
 
 def _use_images(anthology: Anthology, fmt: str, wanted: registry.ImageSpec, cache: Cache,

@@ -62,3 +62,8 @@ def measured(into: dict) -> Iterator[None]:
         yield
     finally:
         into["timing"] = {"wall_s": round(time.perf_counter() - wall, 3), "cpu_s": round(cpu_seconds() - cpu, 3)}
+
+
+def added(*spans: dict) -> dict:
+    """Timings of `measured` blocks, added up (a format's images and its writing)."""
+    return {name: round(sum(span[name] for span in spans), 3) for name in ("wall_s", "cpu_s")}

@@ -1,0 +1,87 @@
+"""The formats are written side by side (compile/build/pipeline.py write_outputs): all but the last in a forked
+process of their own. Each writer sees its own images' variants, and what a writer aside says of the book (a
+warning, an article's warning) reaches the report as if it had been written here."""
+
+from __future__ import annotations
+
+import io
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+
+from compile.build import pipeline
+from compile.writers import registry
+from compile.writers.context import Output
+from tests.conftest import make_settings
+
+
+def _source(tmp_path: Path) -> Path:
+    source = tmp_path / "src"
+    source.mkdir()
+    picture = io.BytesIO()
+    PILImage.new("RGB", (2400, 1600), (40, 90, 160)).save(picture, "JPEG")
+    (source / "pic.jpg").write_bytes(picture.getvalue())
+    (source / "story.md").write_text(textwrap.dedent("""
+        ---
+        title: A story with a picture
+        date: 2021-05-22
+        ---
+        The text of the story, long enough to be an article body.
+
+        ![A caption](pic.jpg)
+        """).lstrip(), encoding="utf-8")
+    return source
+
+
+def _recording(fmt: str):
+    """A writer of `fmt` that says which process wrote it and the size of the image it was given."""
+
+    def write(book, target: Path, resources) -> list[Output]:
+        (image,) = book.anthology.images
+        with PILImage.open(image.path) as variant:
+            said = f"{fmt} in {os.getpid()} with {variant.width}x{variant.height}"
+        book.anthology.warnings.append(said)
+        book.anthology.articles[0].warn(f"article: {said}")
+        target.write_text(said, encoding="utf-8")
+        return [Output(target, fmt, target.stat().st_size)]
+
+    return registry.Writer(fmt, write, registry.WRITERS[fmt].images)
+
+
+@pytest.mark.parametrize("workers", [2, 1])
+def test_each_format_is_written_with_its_own_images_and_its_words_come_back(tmp_path, monkeypatch, workers):
+    for fmt in ("epub", "pdf"):
+        monkeypatch.setitem(registry.WRITERS, fmt, _recording(fmt))
+    settings = make_settings(formats=["epub", "pdf"])
+    settings.pdf.workers = workers
+    result = pipeline.build(_source(tmp_path), tmp_path / "out", settings)
+
+    said = {w.split(" in ")[0]: w for w in result.report["warnings"] if " in " in w}
+    epub_pid, epub_file = said["epub"].split(" in ")[1].split(" with ")
+    pdf_pid, pdf_file = said["pdf"].split(" in ")[1].split(" with ")
+    assert pdf_pid == str(os.getpid())  # the last format is written here
+    assert (epub_pid != str(os.getpid())) == (workers > 1)  # the others beside it, when there are cores for it
+    assert epub_file == "1600x1067" and pdf_file != epub_file  # each its own variant of the one picture
+    (article,) = result.report["articles"]
+    assert [w for w in article["warnings"] if w.startswith("article:")] == [f"article: {said['epub']}",
+                                                                            f"article: {said['pdf']}"]
+    assert [o.format for o in result.outputs] == ["epub", "pdf"]  # in the formats' order
+    assert (tmp_path / "out" / "src.epub").read_text(encoding="utf-8") == said["epub"]
+    timings = {o["format"]: o["details"]["timing"] for o in result.report["outputs"]}
+    assert all(t["wall_s"] > 0 for t in timings.values())
+
+
+def test_a_writer_failing_aside_fails_the_build_as_it_would_here(tmp_path, monkeypatch):
+    def broken(book, target, resources):
+        raise RuntimeError("the EPUB writer broke")
+
+    monkeypatch.setitem(registry.WRITERS, "epub", registry.Writer("epub", broken, registry.WRITERS["epub"].images))
+    monkeypatch.setitem(registry.WRITERS, "pdf", _recording("pdf"))
+    settings = make_settings(formats=["epub", "pdf"])
+    settings.pdf.workers = 2
+    with pytest.raises(RuntimeError, match="the EPUB writer broke"):
+        pipeline.build(_source(tmp_path), tmp_path / "out", settings)
+    assert not (tmp_path / "out" / "src.pdf").exists()  # nothing published
