@@ -51,27 +51,27 @@ def _recording(fmt: str):
     return registry.Writer(fmt, write, registry.WRITERS[fmt].images)
 
 
-@pytest.mark.parametrize("workers", [2, 1])
-def test_each_format_is_written_with_its_own_images_and_its_words_come_back(tmp_path, monkeypatch, workers):
+@pytest.mark.parametrize(("workers", "formats"), [(2, ["epub", "pdf"]), (1, ["epub", "pdf"]), (2, ["pdf", "epub"])])
+def test_each_format_is_written_with_its_own_images_and_its_words_come_back(tmp_path, monkeypatch, workers,
+                                                                           formats):
     for fmt in ("epub", "pdf"):
         monkeypatch.setitem(registry.WRITERS, fmt, _recording(fmt))
-    settings = make_settings(formats=["epub", "pdf"])
+    settings = make_settings(formats=formats)
     settings.pdf.workers = workers
     result = pipeline.build(_source(tmp_path), tmp_path / "out", settings)
 
     said = {w.split(" in ")[0]: w for w in result.report["warnings"] if " in " in w}
     epub_pid, epub_file = said["epub"].split(" in ")[1].split(" with ")
     pdf_pid, pdf_file = said["pdf"].split(" in ")[1].split(" with ")
-    assert pdf_pid == str(os.getpid())  # the last format is written here
+    assert pdf_pid == str(os.getpid())  # the PDF is written here, whatever the order
     assert (epub_pid != str(os.getpid())) == (workers > 1)  # the others beside it, when there are cores for it
     assert epub_file == "1600x1067" and pdf_file != epub_file  # each its own variant of the one picture
     (article,) = result.report["articles"]
-    assert [w for w in article["warnings"] if w.startswith("article:")] == [f"article: {said['epub']}",
-                                                                            f"article: {said['pdf']}"]
-    assert [o.format for o in result.outputs] == ["epub", "pdf"]  # in the formats' order
+    assert [w for w in article["warnings"] if w.startswith("article:")] == [f"article: {said[f]}" for f in formats]
+    assert [o.format for o in result.outputs] == formats  # in the formats' order
     assert (tmp_path / "out" / "src.epub").read_text(encoding="utf-8") == said["epub"]
     timings = {o["format"]: o["details"]["timing"] for o in result.report["outputs"]}
-    assert all(t["wall_s"] > 0 for t in timings.values())
+    assert set(timings) == set(formats) and all(set(t) == {"wall_s", "cpu_s"} for t in timings.values())
 
 
 def test_a_writer_failing_aside_fails_the_build_as_it_would_here(tmp_path, monkeypatch):
@@ -85,3 +85,15 @@ def test_a_writer_failing_aside_fails_the_build_as_it_would_here(tmp_path, monke
     with pytest.raises(RuntimeError, match="the EPUB writer broke"):
         pipeline.build(_source(tmp_path), tmp_path / "out", settings)
     assert not (tmp_path / "out" / "src.pdf").exists()  # nothing published
+
+
+def test_a_process_forked_aside_starts_without_the_pdf_pool(tmp_path):
+    from compile import processes
+    from compile.writers.pdf.chunked import build as chunks
+
+    chunks.pool(2)
+    try:
+        with processes.aside(lambda _: len(chunks._POOL), [None]) as results:
+            assert results() == [0] and len(chunks._POOL) == 1
+    finally:
+        chunks.close_pools()

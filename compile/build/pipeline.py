@@ -552,8 +552,9 @@ def write_outputs(book: Book, out_dir: Path, cache: Cache, summary: fetch.FetchS
     """Each format's outputs (compile/writers/registry.py), its images made for it first.
 
     The images of every format are made here, in the formats' order (a variant that fails for one is missing
-    from the next, as it always was); then the formats are written side by side, all but the last in a forked
-    process of their own, each seeing its own images. A one-edit rebuild then costs its PDF, not the sum."""
+    from the next, as it always was); then the formats are written side by side, the PDF here and the others
+    each in a forked process of its own, each seeing its own images. A one-edit rebuild then costs its PDF,
+    not the sum."""
     if not book.anthology.articles:
         return []
     resources = Resources(cache_root=cache.root, image_roots=(cache.root,))
@@ -576,13 +577,16 @@ def write_outputs(book: Book, out_dir: Path, cache: Cache, summary: fetch.FetchS
             written[0].details["timing"] = timings.added(timing[fmt]["timing"], spent["timing"])
         return _Written(written, before.taken_back(book.anthology))
 
-    aside = formats[:-1] if book.workers > 1 else []
+    # The PDF, the longest, is written here: its own pool of workers is this process's.
+    here = "pdf" if "pdf" in formats else formats[-1]
+    aside = [fmt for fmt in formats if fmt != here] if book.workers > 1 else []
     with processes.aside(write, aside) as written_aside:
-        here = [write(fmt) for fmt in formats if fmt not in aside]
-        done = [*written_aside(), *here]
-    for result in done:  # what each writer said of the book, in the formats' order wherever it was written
-        result.said.tell(book.anthology)
-    return [output for result in done for output in result.outputs]
+        mine = {fmt: write(fmt) for fmt in formats if fmt not in aside}
+        done = {**dict(zip(aside, written_aside(), strict=True)), **mine}
+    images[formats[-1]].restore(book.anthology)  # the book's images end as the last format left them
+    for fmt in formats:  # what each writer said of the book, in the formats' order wherever it was written
+        done[fmt].said.tell(book.anthology)
+    return [output for fmt in formats for output in done[fmt].outputs]
 
 
 @dataclass(frozen=True)

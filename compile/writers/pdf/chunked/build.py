@@ -302,6 +302,9 @@ def _page_facts(page, wanted_ids: set[str]) -> Page:
 
 
 _POOL: dict[int, ProcessPoolExecutor] = {}
+# A forked process starts without pools: the workers it would inherit are the parent's (a format written beside
+# the PDF by compile/processes.aside renders its chunks with a pool of its own).
+os.register_at_fork(after_in_child=_POOL.clear)
 
 
 def _init_worker(parent: int) -> None:
