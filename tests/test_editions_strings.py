@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import datetime as dt
+import json
 import re
 import string
 import zipfile
@@ -235,9 +236,15 @@ def test_traditional_corpus_dev_shows_no_simplified_ui_string(tmp_path):
 
 
 def test_english_edition_shows_no_chinese_ui_string(tmp_path, monkeypatch):
-    drawn = []
+    drawn = tmp_path / "drawn.jsonl"  # the EPUB may be written in a forked process: what it drew, in a file
     real = cover.render
-    monkeypatch.setattr(cover, "render", lambda text, *a, **k: drawn.append(text) or real(text, *a, **k))
+
+    def render(text, *args, **kwargs):
+        with drawn.open("a", encoding="utf-8") as file:
+            file.write(json.dumps(vars(text), ensure_ascii=False, default=str) + "\n")
+        return real(text, *args, **kwargs)
+
+    monkeypatch.setattr(cover, "render", render)
     outputs = build(ENGLISH, tmp_path)
     texts = ui_texts(outputs["epub"])
     found = {name: HAN.findall(text) for name, text in texts.items() if HAN.search(text)}
@@ -250,7 +257,7 @@ def test_english_edition_shows_no_chinese_ui_string(tmp_path, monkeypatch):
     pages = pdf_pages(outputs["pdf"])
     assert not [(i + 1, HAN.findall(p)) for i, p in enumerate(pages) if HAN.search(p)]
     assert "3articles" in pages[0] and "Contents" in pages[1]
-    (text,) = drawn
-    assert text.count == "3 articles" and not any(HAN.search(v) for v in vars(text).values())
+    (text,) = [json.loads(line) for line in drawn.read_text(encoding="utf-8").splitlines()]
+    assert text["count"] == "3 articles" and not any(HAN.search(str(v)) for v in text.values())
     messages = [m for m in epubcheck_messages(outputs["epub"]) if m["severity"] in ("FATAL", "ERROR", "WARNING")]
     assert not messages, messages

@@ -203,9 +203,9 @@ def test_a_worker_parses_stylesheets_once_and_again_when_they_change(tmp_path):
     assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is not pdf_chunks._parsed_stylesheets(job, fetcher)[0]
 
 
-def _edited(book: Book, index: int) -> Book:
+def _edited(book: Book, index: int, note: str = "编者补记：一处修订。") -> Book:
     articles = list(book.anthology.articles)
-    articles[index] = dataclasses.replace(articles[index], body=articles[index].body + "<p>编者补记：一处修订。</p>")
+    articles[index] = dataclasses.replace(articles[index], body=articles[index].body + f"<p>{note}</p>")
     anthology = dataclasses.replace(book.anthology, articles=articles)
     anthology.sections = [dataclasses.replace(s, articles=[next(a for a in articles if a.id == old.id)
                                                            for old in s.articles]) for s in anthology.sections]
@@ -235,6 +235,32 @@ def test_cache_reuses_unchanged_chunks_and_invalidates_on_change(tmp_path):
     rethemed = dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed))
     _, theme_change = _build_chunked(rethemed, tmp_path / "d.pdf", cache, workers=1)
     assert theme_change.rendered == theme_change.chunks and theme_change.frame_rendered
+
+
+def test_an_edited_chunk_is_rendered_again_as_its_articles_side_by_side(tmp_path):
+    """With a worker idle, the one chunk an edit changed is rendered as pieces of one article each; the next
+    edits in that chunk render one piece. Any run of articles is a chunk: the PDF is the book's all the same."""
+    corpus.generate(tmp_path / "src", 30, seed=5)
+    book = _book(tmp_path / "src", pdf=dataclasses.replace(make_settings().pdf, chunk_articles=8))
+    cache = tmp_path / "cache"
+    _, cold = _build_chunked(book, tmp_path / "a.pdf", cache)
+    assert cold.rendered == cold.chunks > 3, "a cold build renders whole chunks"
+
+    once = _edited(book, 7)
+    _, first = _build_chunked(once, tmp_path / "b.pdf", cache)
+    assert first.chunks > cold.chunks and 1 < first.rendered == first.chunks - cold.chunks + 1
+    writer.write_single(once, tmp_path / "single.pdf", [cache])
+    single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(tmp_path / "b.pdf")
+    assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]
+
+    _, again = _build_chunked(_edited(once, 7, "再补一句。"), tmp_path / "c.pdf", cache)
+    assert again.rendered == 1 and again.chunks == first.chunks
+    ids = [a.id for a in book.anthology.articles]
+    (run,) = [[u.id for u in c] for c in pdf_chunks.plan([pdf_split.Unit(i, "article") for i in ids], 8)
+              if ids[7] in [u.id for u in c]]
+    neighbour = ids.index(next(i for i in run if i != ids[7]))  # another article of the edited chunk
+    _, other = _build_chunked(_edited(once, neighbour, "另一处。"), tmp_path / "d.pdf", cache)
+    assert other.rendered == 1 and other.chunks == first.chunks
 
 
 def test_unequal_text_blocks_fall_back_to_one_pass(tmp_path):

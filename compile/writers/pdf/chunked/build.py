@@ -217,6 +217,10 @@ class ChunkCache:
         folder = self.root / key[:2]
         return folder / f"{key}.pdf", folder / f"{key}.json"
 
+    def has(self, key: str) -> bool:
+        """Whether an entry is there (get() still checks it)."""
+        return all(path.is_file() for path in self.paths(key))
+
     def get(self, key: str, drawn: bool = True) -> Facts | None:
         """The facts stored under `key` (and its PDF, when `drawn`: a skeleton has facts only)."""
         pdf, meta = self.paths(key)
@@ -385,6 +389,7 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
                   base_url=book.theme.root.as_uri() + "/", common=common)
     for chunk in chunks:
         _key(chunk, cut, common)
+    chunks = finer(chunks, cut, common, cache, workers)
     stats.seconds["split"] = time.perf_counter() - clock
 
     probe(cache, style)
@@ -415,6 +420,39 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
              ", ".join(f"{step} {seconds:.1f} s" for step, seconds in stats.seconds.items() if step != "total"))
     output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=pages, notes=notes)
     return output, stats
+
+
+def finer(chunks: list[Chunk], cut: split.Split, common: str, cache: ChunkCache, workers: int) -> list[Chunk]:
+    """The chunks to render: each the cache has, as it is; one it lacks, as pieces of one article each (with
+    what stands before it) when the cache has some of those pieces, or when fewer chunks are lacking than there
+    are workers. A rebuild after one edit then renders the edited chunk's articles side by side, and the next
+    edit in that chunk renders one article. A cold build renders whole chunks, as planned."""
+    lacking = [i for i, chunk in enumerate(chunks) if not cache.has(chunk.key)]
+    refined: list[Chunk] = []
+    for i, chunk in enumerate(chunks):
+        pieces = _pieces(chunk, cut, common) if i in lacking else []
+        if len(pieces) > 1 and (len(lacking) < workers or any(cache.has(piece.key) for piece in pieces)):
+            refined.extend(pieces)
+        else:
+            refined.append(chunk)
+    return refined
+
+
+def _pieces(chunk: Chunk, cut: split.Split, common: str) -> list[Chunk]:
+    """`chunk` as runs of units that each end with an article (units after its last article join the last)."""
+    runs: list[list[split.Unit]] = [[]]
+    for unit in chunk.units:
+        runs[-1].append(unit)
+        if unit.kind == "article":
+            runs.append([])
+    trailing = runs.pop()
+    if not runs:
+        return [chunk]
+    runs[-1].extend(trailing)
+    pieces = [Chunk(units) for units in runs]
+    for piece in pieces:
+        _key(piece, cut, common)
+    return pieces
 
 
 def _key(chunk: Chunk, cut: split.Split, common: str, known: tuple[tuple[str, int], ...] = ()) -> None:
