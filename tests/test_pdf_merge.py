@@ -330,6 +330,28 @@ def test_one_font_program_per_face_and_about_the_one_pass_size(merged):
     assert len(programs) >= 2 and ratio <= 1.5
 
 
+def _font_bytes(path: Path) -> dict[str, bytes]:
+    return {face: bytes(next(cidfont.FontDescriptor[k] for k in ("/FontFile2", "/FontFile3")
+                             if k in cidfont.FontDescriptor).read_bytes())
+            for face, cidfont in _cid_fonts(path)}
+
+
+def test_the_union_subsets_are_kept_and_a_forged_one_is_cut_again(merged, tmp_path, monkeypatch):
+    work, _ = merged
+    book = _book(work / "src", title="合并测试", pdf=dataclasses.replace(make_settings().pdf, chunk_articles=8))
+    kept = sorted((work / "cache" / "font-subsets").rglob("*.font"))
+    assert len(kept) == len(_programs(work / "chunked.pdf")) >= 2, "one subset kept per face"
+    real = pdf_fonts._subset
+    cut = []
+    monkeypatch.setattr(pdf_fonts, "_subset", lambda *args: cut.append(1) or real(*args))
+    _, stats = _build_chunked(book, tmp_path / "again.pdf", work / "cache")
+    assert stats.rendered == 0 and cut == [], "an unchanged book cuts no font"
+    assert _font_bytes(tmp_path / "again.pdf") == _font_bytes(work / "chunked.pdf")
+    kept[0].write_bytes(kept[0].read_bytes().replace(b"anthology-mac-v1 ", b"anthology-mac-v1 0", 1))
+    _build_chunked(book, tmp_path / "forged.pdf", work / "cache")
+    assert cut == [1] and _font_bytes(tmp_path / "forged.pdf") == _font_bytes(work / "chunked.pdf")
+
+
 def test_same_glyph_widths(merged, pair):
     work, _ = merged
     assert _widths(work / "chunked.pdf") == _widths(work / "single.pdf")

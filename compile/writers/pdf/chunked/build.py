@@ -407,7 +407,7 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
     try:
         with atomic.replacing(target) as tmp:
             pages = merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
-                                    placements, tmp, stats.seconds)
+                                    placements, tmp, stats.seconds, cache_root)
     except fontshare.Deferred as exc:
         raise split.NotChunkable(f"a font cannot be embedded after the merge: {exc}") from exc
     stats.chunks = len(chunks)

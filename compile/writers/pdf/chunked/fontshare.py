@@ -25,12 +25,13 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pikepdf
 from weasyprint.pdf.fonts import Font
 from weasyprint.text.ffi import ffi, harfbuzz
 
-from compile import fonts
+from compile import cachekey, fonts
 from compile.writers.pdf.weasy import patching
 from compile.writers.pdf.weasy.patching import Private
 
@@ -128,13 +129,15 @@ class Group:
     members: list[Member] = field(default_factory=list)
 
 
-def share(pdf: pikepdf.Pdf) -> dict:
-    """Point every font of a face at one union subset; returns what it did (for the log and the tests)."""
+def share(pdf: pikepdf.Pdf, cache_root: Path | None = None) -> dict:
+    """Point every font of a face at one union subset; returns what it did (for the log and the tests). The
+    subsets are kept under `cache_root`, if given: a rebuild whose text drew no new glyph cuts none."""
     started = time.perf_counter()
     done: dict[str, float] = {"faces": 0, "stubs": 0}
+    kept = cachekey.Entries(cache_root / "font-subsets", "font-subset", ".font") if cache_root else None
     for group in _groups(pdf):
         try:
-            data = union_subset(group)
+            data = union_subset(group, kept)
         except Deferred as why:
             raise Deferred(f"{group.name}: {why}") from why
         done["stubs"] += len({m.descriptor[group.key].objgen for m in group.members})
@@ -196,21 +199,29 @@ def widths(array: pikepdf.Object) -> dict[int, float]:
     return found
 
 
-def union_subset(group: Group) -> bytes:
-    """One subset of the group's installed face holding every glyph its members drew, glyph ids retained."""
+def union_subset(group: Group, kept: cachekey.Entries | None = None) -> bytes:
+    """One subset of the group's installed face holding every glyph its members drew, glyph ids retained;
+    taken from `kept` when that face's subset of those glyphs was cut before."""
     if hb is None:
         raise Deferred("uharfbuzz is not installed")
-    face = _original(group)
+    face, found = _original(group)
     drawn = {g for m in group.members for g in (*m.gids, *m.stub["gids"])}
     gids = {0} | {g for g in drawn if g < face.glyph_count}  # beyond: WeasyPrint's stand-ins for missing glyphs
-    data = _subset(face, gids, any(m.notdef_outline for m in group.members))
+    notdef = any(m.notdef_outline for m in group.members)
+    name = hashlib.sha256(json.dumps([cachekey.code_version(), hb.__version__, group.key, found, notdef,
+                                      sorted(gids)]).encode()).hexdigest()
+    data = kept.get(name) if kept else None
+    if data is None:
+        data = _subset(face, gids, notdef)
+        if kept:
+            kept.put(name, data)
     if hb.Face(data).glyph_count != max(gids) + 1:
         raise Deferred(f"the union subset has {hb.Face(data).glyph_count} glyphs, not {max(gids) + 1}")
     return data
 
 
-def _original(group: Group) -> hb.Face:
-    """The installed face every stub of the group names, or Deferred."""
+def _original(group: Group) -> tuple[hb.Face, dict]:
+    """The installed face every stub of the group names, and its identity; or Deferred."""
     kind = "otf" if group.key == "/FontFile3" else "ttf"
     candidates = installed_faces(group.family, kind)
     if not candidates:
@@ -218,7 +229,7 @@ def _original(group: Group) -> hb.Face:
     wanted = [{k: v for k, v in m.stub.items() if k != "gids"} for m in group.members]
     for _, face, found in candidates:
         if all(w == found for w in wanted):
-            return face
+            return face, found
     raise Deferred(f"no installed face of {group.family!r} is the one the chunks were laid out with "
                    f"({', '.join(f'{c.path.name}:{c.index}' for c, _, _ in candidates)})")
 

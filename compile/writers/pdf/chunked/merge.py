@@ -27,8 +27,9 @@ class Placement:
 
 
 def stamp(frame: Path, sources: list[Path], placements: list[Placement], target: Path,
-          seconds: dict | None = None) -> int:
-    """Write the merged PDF to `target`; returns its page count. `seconds["fonts"]`: the font step's time."""
+          seconds: dict | None = None, cache_root: Path | None = None) -> int:
+    """Write the merged PDF to `target`; returns its page count. `seconds["fonts"]`: the font step's time;
+    `cache_root`: where the fonts' union subsets are kept (fontshare.share)."""
     with pikepdf.open(frame) as pdf:
         opened = [pikepdf.open(path) for path in sources]
         try:
@@ -47,7 +48,7 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                         missing[name] = (placement.source, source)
             if missing and dests is not None:
                 _add_destinations(pdf, dests, missing, placements)
-            fonts = fontshare.share(pdf)
+            fonts = fontshare.share(pdf, cache_root)
             if seconds is not None:
                 seconds["fonts"] = fonts["seconds"]
             pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True)
