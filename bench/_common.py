@@ -121,7 +121,8 @@ def stage_lines(data: dict, run: Run) -> list[str]:
     lines.append(f"  {'outside it':<18}{run.seconds - total['wall_s']:8.2f}"
                  f"{'':>8}  (interpreter start-up, imports, publishing, exit)")
     lines.append(f"  {'whole command':<18}{run.seconds:8.2f}{run.cpu_seconds:8.2f}  (CPU with its waited-for workers)")
-    lines.append("  (`write epub`, `write pdf` are parts of `write`; a stage's CPU leaves out workers still alive)")
+    lines.append("  (`write epub`, `write pdf` run side by side inside `write`; a stage's CPU leaves out workers still "
+                 "alive)")
     return lines
 
 

@@ -245,7 +245,7 @@ def test_only_store_misses_are_read_and_stored_by_the_main_process(seeds_copy, t
     settings.pdf.workers = 2
     first = pipeline.prepare(seeds_copy, settings, store)
     assert (store.hits, store.misses) == (0, 5)
-    assert len(list(store.root.rglob("*.json"))) == 5, "what the workers read was stored"
+    assert len(list(store.entries.folder.rglob("*.json"))) == 5, "what the workers read was stored"
     calls = []
     monkeypatch.setattr(pipeline, "read_one", lambda *args, **kwargs: calls.append(args))
     second = pipeline.prepare(seeds_copy, settings, store)

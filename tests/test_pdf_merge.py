@@ -390,9 +390,12 @@ def _is_chunk(path: Path) -> bool:
 
 
 def _two_chunks(work: Path) -> pikepdf.Pdf:
-    """The pages of two cached chunk PDFs in one document: two programs of each face they share."""
-    sources = sorted((path for path in (work / "cache" / "pdf").glob("*/*.pdf") if _is_chunk(path)),
-                     key=lambda p: p.stat().st_size)[-2:]
+    """The pages of two cached chunks of articles (set in the serif body face, unlike the parts) in one document:
+    two programs of each face they share."""
+    chunks = [path for path in (work / "cache" / "pdf").glob("*/*.pdf") if _is_chunk(path)]
+    articles = [path for path in chunks
+                if any(g.name == "Noto-Serif-CJK-SC" for g in pdf_fonts._groups(pikepdf.open(path)))]
+    sources = sorted(articles, key=lambda p: p.stat().st_size)[-2:]
     document = pikepdf.new()
     for source in sources:
         document.pages.extend(pikepdf.open(source).pages)

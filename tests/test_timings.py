@@ -34,6 +34,7 @@ def test_report_and_verbose_output_show_the_stages(tmp_path):
     total = report["timings"]["total"]
     top = sum(stages[name]["wall_s"] for name in ("read", "images", "typeset", "write"))
     assert 0 < top <= total["wall_s"] + 0.01
-    assert stages["write epub"]["wall_s"] + stages["write pdf"]["wall_s"] <= stages["write"]["wall_s"] + 0.01
+    # Side by side (compile/build/pipeline.py write_outputs): each format within `write`, not their sum.
+    assert max(stages["write epub"]["wall_s"], stages["write pdf"]["wall_s"]) <= stages["write"]["wall_s"] + 0.01
     assert stages["write pdf"]["cpu_s"] > 0 and report["timings"]["cores"] >= 1
     assert "time:" in result.stderr and "write pdf" in result.stderr
