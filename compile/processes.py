@@ -13,7 +13,9 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -107,11 +109,19 @@ def forked_map(work: Callable[[T], R], items: Sequence[T], workers: int, batch: 
     return results
 
 
+@dataclass(frozen=True)
+class Died:
+    """In place of a result of `aside`: its process ended without one (killed: out of memory, a signal)."""
+
+    how: str  # "its process died (killed by SIGKILL)"
+
+
 @contextlib.contextmanager
-def aside(work: Callable[[T], R], items: Sequence[T]) -> Iterator[Callable[[], list[R]]]:
+def aside(work: Callable[[T], R], items: Sequence[T]) -> Iterator[Callable[[], list[R | Died]]]:
     """`work(item)` for each of `items`, each in a forked process of its own, while the block runs here; the
-    block calls what this yields for their results (in order). An exception in `work` is raised there; a block
-    that raises stops them. With no items, or no fork, the work is done when its results are asked for.
+    block calls what this yields for their results (in order), a Died for a process that died. An exception in
+    `work` is raised there; a block that raises stops them. With no items, or no fork, the work is done when its
+    results are asked for.
 
     For the formats a build writes side by side: a process inherits the book by forking, as forked_map's do."""
     if not items or "fork" not in multiprocessing.get_all_start_methods():
@@ -119,17 +129,43 @@ def aside(work: Callable[[T], R], items: Sequence[T]) -> Iterator[Callable[[], l
         return
     key = next(_KEYS)
     _WORKS[key] = work
-    executor = ProcessPoolExecutor(max_workers=len(items), mp_context=multiprocessing.get_context("fork"),
-                                   initializer=init_worker, initargs=(os.getpid(),))
-    try:
-        futures = [executor.submit(_run, key, [item]) for item in items]  # each forks its process now
-        yield lambda: [future.result()[0] for future in futures]
+    executors = [ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
+                                     initializer=init_worker, initargs=(os.getpid(),)) for _ in items]
+    try:  # a pool each: one process dying does not lose the others' results
+        futures = [executor.submit(_run, key, [item]) for executor, item in zip(executors, items, strict=True)]
+        yield lambda: [_result(executor, future) for executor, future in zip(executors, futures, strict=True)]
     except BaseException:
-        stop(executor)
+        for executor in executors:
+            stop(executor)
         raise
     finally:
         del _WORKS[key]
-    executor.shutdown()
+    for executor in executors:
+        executor.shutdown()
+
+
+def _result(executor: ProcessPoolExecutor, future: Future) -> Any:
+    try:
+        return future.result()[0]
+    except BrokenProcessPool:
+        dead = list((getattr(executor, "_processes", None) or {}).values())
+        stop(executor)  # joins the pool's own thread, which reaps the process: its status is set
+        return Died("its process died" + how_it_died(dead))
+
+
+def how_it_died(dead: list) -> str:
+    """' (killed by SIGSEGV)', ' (exit status 1)', or '' when the process is no longer known.
+
+    Read once the pool has stopped: while its thread reaps the process, our own wait could find it gone
+    (ECHILD) and report no status at all."""
+    for process in dead:
+        code = process.exitcode
+        if code is not None and code < 0:
+            with contextlib.suppress(ValueError):
+                return f" (killed by {signal.Signals(-code).name})"
+        if code:
+            return f" (exit status {code})"
+    return ""
 
 
 def _run(key: int, items: Sequence[Any]) -> list[Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import textwrap
 from pathlib import Path
 
@@ -85,6 +86,20 @@ def test_a_writer_failing_aside_fails_the_build_as_it_would_here(tmp_path, monke
     with pytest.raises(RuntimeError, match="the EPUB writer broke"):
         pipeline.build(_source(tmp_path), tmp_path / "out", settings)
     assert not (tmp_path / "out" / "src.pdf").exists()  # nothing published
+
+
+def test_a_writer_whose_process_dies_costs_its_format_only(tmp_path, monkeypatch):
+    def killed(book, target, resources):  # as the kernel's OOM killer would
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setitem(registry.WRITERS, "epub", registry.Writer("epub", killed, registry.WRITERS["epub"].images))
+    monkeypatch.setitem(registry.WRITERS, "pdf", _recording("pdf"))
+    settings = make_settings(formats=["epub", "pdf"])
+    settings.pdf.workers = 2
+    result = pipeline.build(_source(tmp_path), tmp_path / "out", settings)
+    assert [o.format for o in result.outputs] == ["pdf"] and (tmp_path / "out" / "src.pdf").exists()
+    assert not (tmp_path / "out" / "src.epub").exists()
+    assert "EPUB: not written: its process died (killed by SIGKILL)" in result.report["warnings"]
 
 
 def test_a_process_forked_aside_starts_without_the_pdf_pool(tmp_path):

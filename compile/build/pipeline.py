@@ -582,11 +582,19 @@ def write_outputs(book: Book, out_dir: Path, cache: Cache, summary: fetch.FetchS
     aside = [fmt for fmt in formats if fmt != here] if book.workers > 1 else []
     with processes.aside(write, aside) as written_aside:
         mine = {fmt: write(fmt) for fmt in formats if fmt not in aside}
-        done = {**dict(zip(aside, written_aside(), strict=True)), **mine}
+        done = {**{fmt: _died(book, fmt, result) if isinstance(result, processes.Died) else result
+                   for fmt, result in zip(aside, written_aside(), strict=True)}, **mine}
     images[formats[-1]].restore(book.anthology)  # the book's images end as the last format left them
     for fmt in formats:  # what each writer said of the book, in the formats' order wherever it was written
         done[fmt].said.tell(book.anthology)
     return [output for fmt in formats for output in done[fmt].outputs]
+
+
+def _died(book: Book, fmt: str, died: processes.Died) -> _Written:
+    """A format whose process died (out of memory): not written, the book says so, the others go on."""
+    said = f"{fmt.upper()}: not written: {died.how}"
+    log.warning("%s", said)
+    return _Written([], _Said([said], [[] for _ in book.anthology.articles]))
 
 
 @dataclass(frozen=True)

@@ -20,13 +20,11 @@ this platform: everything is read here, in this process.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import gc
 import logging
 import multiprocessing
 import os
 import pickle
-import signal
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -219,7 +217,7 @@ class _Pool:
             dead = list((getattr(self.alone, "_processes", None) or {}).values())
             processes.stop(self.alone)  # joins the pool's own thread, which reaps the process: its status is set
             self.alone = None
-            how = _how_it_died(dead)
+            how = processes.how_it_died(dead)
             return Outcome(job.index, status="failed", reason=DIED + how,
                            records=_warning(f"{job.relative}: {DIED}{how}"))
 
@@ -236,21 +234,6 @@ def _warning(message: str) -> list[logging.LogRecord]:
     log = logging.getLogger("anthology")
     return [log.makeRecord(log.name, logging.WARNING, __file__, 0, message, (), None)] \
         if log.isEnabledFor(logging.WARNING) else []
-
-
-def _how_it_died(dead: list) -> str:
-    """' (killed by SIGSEGV)', ' (exit status 1)', or '' when the process is no longer known.
-
-    Read once the pool has stopped: while its thread reaps the process, our own wait could find it gone
-    (ECHILD) and report no status at all."""
-    for process in dead:
-        code = process.exitcode
-        if code is not None and code < 0:
-            with contextlib.suppress(ValueError):
-                return f" (killed by {signal.Signals(-code).name})"
-        if code:
-            return f" (exit status {code})"
-    return ""
 
 
 # ------------------------------------------------------------------------------------------------ in a worker
