@@ -22,7 +22,7 @@ from compile.build import pipeline, store
 from compile.config import ConfigError, ImageSettings
 from compile.images.cache import Cache
 from compile.model import Article, Image
-from compile.transforms import typeset
+from compile.transforms import order, stories, typeset
 from compile.writers.context import Book
 from compile.writers.pdf.chunked import build as pdf_chunks
 from tests.conftest import SEEDS, make_settings, run_cli
@@ -140,6 +140,32 @@ def test_a_full_cache_costs_the_store_not_the_article(tmp_path, monkeypatch):
     articles.put("k" * 64, _article())
     articles.put("j" * 64, _article())
     assert articles.entries.write_failed and articles.get("k" * 64) is None
+
+
+def test_the_store_keeps_what_duplicates_and_stories_compare(tmp_path, monkeypatch, seeds_copy):
+    settings = make_settings(offline=True)
+    articles = store.ArticleStore(tmp_path / "cache")
+    first = pipeline.prepare(seeds_copy, settings, articles)
+
+    def refuse(article):
+        raise AssertionError("grams made again in the build's process")
+
+    monkeypatch.setattr(order, "packed_grams", refuse)
+    monkeypatch.setattr(stories, "packed_grams", refuse)
+    again = pipeline.prepare(seeds_copy, settings, articles)
+    assert articles.hits == 5 and again.duplicates == first.duplicates
+    assert [[a.id for a in s.articles] for s in again.anthology.stories] == \
+        [[a.id for a in s.articles] for s in first.anthology.stories]
+
+
+@pytest.mark.parametrize("grams", [["AAAA"], ["AAA=", "AAAA"], [1, 2], "AAAAAAAA"])
+def test_misshapen_grams_make_the_entry_a_miss(tmp_path, grams):
+    articles = store.ArticleStore(tmp_path)
+    payload = json.dumps({"article": store.to_json(_article()), "grams": grams}).encode()
+    path = articles._path("k" * 64)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(cachekey.seal("article", "k" * 64, payload))
+    assert articles.get("k" * 64) is None and articles.misses == 1
 
 
 # ---------------------------------------------------------------- typeset articles

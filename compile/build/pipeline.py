@@ -233,9 +233,9 @@ def _job(plan: _Plan, settings: Settings, store: ArticleStore | None) -> reading
     key = ""
     if store is not None:
         key = article_key(data, entry.relative, plan.override, settings.timezone)
-        article = store.get(key)
+        article, grams = store.load(key)
         if article is not None:
-            return reading.Outcome(plan.index, article)
+            return reading.Outcome(plan.index, article, grams=grams)
     return reading.Job(plan.index, entry.relative, entry.path, data, plan.override, key=key)
 
 
@@ -274,10 +274,11 @@ def _read_job(context: _Context, job: reading.Job) -> reading.Outcome:
         log.warning("%s: could not be read: %s", job.relative, exc)
         log.debug("%s", traceback.format_exc())
         return reading.Outcome(job.index, status="failed", reason=f"internal error: {exc!r}")
+    # What duplicates and stories compare, made here too: in a worker, not in the build's process after reading;
+    # and stored with the article, for the builds that take it from the store.
+    grams = (order.packed_grams(article), stories.packed_grams(article))
     if context.store is not None and job.key:  # stored where it was read: the workers share this work too
-        context.store.put(job.key, article)
-    # What duplicates and stories compare, made here too: in a worker, not in the build's process after reading.
-    grams = (order.packed_grams(article), stories.packed_grams(article) if context.settings.stories.enabled else b"")
+        context.store.put(job.key, article, grams)
     return reading.Outcome(job.index, article, grams=grams)
 
 

@@ -11,6 +11,7 @@ URL checked, as if an archive had written it. Anything else is a miss, rebuilt a
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -38,6 +39,9 @@ def article_key(data: bytes, relative: str, override, timezone: str) -> str:
 
 
 class ArticleStore:
+    """Read articles by article_key, each with what duplicates and stories compare of it (its packed grams: a
+    rebuild would otherwise make a whole book's again, serially, in the build's process)."""
+
     def __init__(self, root: Path):
         self.entries = cachekey.Entries(root / "articles", "article")
         self.hits = 0
@@ -47,17 +51,34 @@ class ArticleStore:
         return self.entries.path(key)
 
     def get(self, key: str) -> Article | None:
+        return self.load(key)[0]
+
+    def load(self, key: str) -> tuple[Article | None, tuple[bytes, ...]]:
+        """The article stored under `key` and its grams (`()` when stored without them)."""
         try:
             payload = self.entries.get(key)
-            article = from_json(json.loads(payload)) if payload is not None else None
+            data = json.loads(payload) if payload is not None else {}
+            article = from_json(data["article"]) if data else None
+            grams = _grams(data["grams"]) if data else ()
         except (ValueError, KeyError, TypeError):
-            article = None
+            article, grams = None, ()
         self.hits += article is not None
         self.misses += article is None
-        return article
+        return article, grams
 
-    def put(self, key: str, article: Article) -> None:
-        self.entries.put(key, json.dumps(to_json(article), ensure_ascii=False).encode("utf-8"))
+    def put(self, key: str, article: Article, grams: tuple[bytes, ...] = ()) -> None:
+        data = {"article": to_json(article), "grams": [base64.b64encode(g).decode("ascii") for g in grams]}
+        self.entries.put(key, json.dumps(data, ensure_ascii=False).encode("utf-8"))
+
+
+def _grams(stored) -> tuple[bytes, ...]:
+    """Packed grams as order.pack writes them (4 bytes each), for duplicates and stories; () for none."""
+    if not isinstance(stored, list) or len(stored) not in (0, 2) or not all(isinstance(g, str) for g in stored):
+        raise TypeError("grams must be two strings")
+    grams = tuple(base64.b64decode(g, validate=True) for g in stored)
+    if any(len(g) % 4 for g in grams):
+        raise ValueError("packed grams are 4 bytes each")
+    return grams
 
 
 def to_json(article: Article) -> dict:
