@@ -3,9 +3,10 @@
     python bench/incremental_bench.py [--count 300] [--runs 1] [--corpus-dev [FOLDER]]
 
 Each run copies the archive afresh, builds it as a user would (a new process, an empty cache), appends a
-paragraph to one article and builds again with the cache the first build left. --corpus-dev builds a copy
-of the development corpus (../shared/corpus-dev, 36 real articles) instead of generated ones. Then the
-tool's own breakdown by stage, of the cold build and of the rebuild.
+paragraph to one article and builds again with the cache the first build left, then edits that article again
+and builds once more (its chunk's pieces are then cached: compile/writers/pdf/chunked/build.py `finer`).
+--corpus-dev builds a copy of the development corpus (../shared/corpus-dev, 36 real articles) instead of
+generated ones. Then the tool's own breakdown by stage, of the cold build and of the rebuild.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import corpus
 
 CORPUS_DEV = _common.ROOT.parent / "shared" / "corpus-dev"
 EDIT = "<p>编者补记：一处修订。</p>\n"
+AGAIN = "<p>再次补记：又一处修订。</p>\n"
 
 
-def edit_one(source: Path) -> Path:
+def edit_one(source: Path, edit: str = EDIT) -> Path:
     """Append a paragraph to the middle article (an HTML-bodied one, where a <p> is at home)."""
     files = sorted(source.glob("*_rss.txt")) or sorted(source.glob("*.txt"))
     edited = files[len(files) // 2]
-    edited.write_text(edited.read_text(encoding="utf-8").rstrip() + EDIT, encoding="utf-8")
+    edited.write_text(edited.read_text(encoding="utf-8").rstrip() + edit, encoding="utf-8")
     return edited
 
 
@@ -61,8 +63,11 @@ def main() -> None:
         edited = edit_one(source)
         warm = _common.timed(command, env, work / "warm.log")
         results.append((cold, warm))
+        edit_one(source, AGAIN)  # the same article edited again: its chunk's pieces are in the cache now
+        again = _common.timed(command, env, work / "again.log")
         print(f"run {len(results)}: cold {cold.seconds:6.1f} s, after editing {edited.name}: {warm.seconds:6.1f} s, "
-              f"ratio {warm.seconds / cold.seconds:.2f}")
+              f"ratio {warm.seconds / cold.seconds:.2f}; edited again: {again.seconds:6.1f} s, "
+              f"ratio {again.seconds / cold.seconds:.2f}")
 
     ratio = statistics.median(warm.seconds / cold.seconds for cold, warm in results)
     print(f"{what}, {_common.cores()} cores, EPUB + PDF, whole command; in {work}")
