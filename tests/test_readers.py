@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from compile import readers
+from compile import processes, readers
 from compile.build import pipeline
 from compile.model import Article
 from compile.transforms import order
@@ -165,6 +166,22 @@ def test_near_identical_text_under_another_name():
     assert kept == [b, c]
     assert decisions[0]["kept"] == "original.txt" and decisions[0]["dropped"] == "copy.html"
     assert "near-identical" in decisions[0]["reason"]
+
+
+def test_duplicates_compared_side_by_side_decide_as_one_process_does():
+    """Texts compared in runs, in forked workers (the build's `spread` from 400 texts), give the same decisions
+    in the same order: chains of copies across runs included."""
+    paragraphs = [f"<p>第{i}段：美国与东盟宣布建立全面战略伙伴关系，双方将在经济、安全和气候领域加强合作。</p>"
+                  for i in range(40)]
+    articles = []
+    for story in range(12):  # each story three times: a copy, the original, a copy with an ending
+        text = "".join(paragraphs[story:story + 20]).replace("东盟", f"第{story}方")
+        articles += [_article(f"{story}-copy.html", text), _article(f"{story}.txt", text + "<p>（完）</p>"),
+                     _article(f"{story}-end.txt", text + "<p>编辑补充的一段结尾，长一些。</p>")]
+    here = order.drop_duplicates(list(articles))
+    forked = order.drop_duplicates(list(articles), spread=functools.partial(processes.forked_map, workers=2,
+                                                                            batch=1, minimum=2))
+    assert forked == here and len(here[1]) >= 24
 
 
 def test_the_sketch_estimate_never_skips_a_near_duplicate():

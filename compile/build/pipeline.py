@@ -105,7 +105,7 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     for entry in inputs:
         if entry["source"] in ids:
             entry["id"] = ids[entry["source"]]
-    articles, duplicates = order.drop_duplicates(articles, packed)
+    articles, duplicates = order.drop_duplicates(articles, packed, _spread(settings, len(articles)))
     dropped = {decision["dropped"]: decision for decision in duplicates}
     for entry in inputs:
         if entry["source"] in dropped:
@@ -121,6 +121,18 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None)
     if not articles:
         anthology.warnings.append(f"no articles found in {source}")
     return Prepared(anthology, inputs, duplicates, grouping.rejected)
+
+
+# Texts compared for duplicates in forked workers from this many (forking costs ~0.06 s; 300 texts compare in
+# ~0.2 s, 1,000 benchmark texts sharing passages in ~1.5 s).
+MIN_SPREAD = 400
+
+
+def _spread(settings: Settings, count: int) -> order.Spread | None:
+    workers = reading.workers_for(settings.pdf.workers, count)
+    if count < MIN_SPREAD or workers <= 1:
+        return None
+    return functools.partial(processes.forked_map, workers=workers, batch=1, minimum=2)
 
 
 @dataclass
