@@ -356,6 +356,11 @@ def cache() -> None:
     """Inspect or empty the cache of images and parsed articles."""
 
 
+# The cache's folders: downloaded images and their variants, read and typeset articles, rendered PDF chunks,
+# QR codes, the outlet index's order, the fonts' subsets (EPUB: fonts/, PDF: font-subsets/).
+CACHE_PARTS = ("originals", "variants", "articles", "typeset", "pdf", "qr", "collation", "fonts", "font-subsets")
+
+
 def _cache_root(source: Path | None, config_file: Path | None) -> Path:
     settings = load_settings(source, config_file) if source else config.Settings()
     return Cache.from_settings(settings.images).root
@@ -368,7 +373,7 @@ def cache_info(source, config_file) -> None:
     """Where the cache is and how much it holds."""
     root = _cache_root(source, config_file)
     click.echo(f"cache: {root}")
-    for part in ("originals", "variants", "articles"):
+    for part in CACHE_PARTS:
         files = [p for p in (root / part).rglob("*") if p.is_file()] if (root / part).is_dir() else []
         click.echo(f"  {part:10} {len(files):6} files {sum(p.stat().st_size for p in files) / 1e6:9.1f} MB")
 
@@ -376,11 +381,11 @@ def cache_info(source, config_file) -> None:
 @cache.command("clean")
 @click.argument("source", required=False, type=click.Path(path_type=Path))
 @click.option("--config", "config_file", type=click.Path(path_type=Path))
-@click.option("--articles-only", is_flag=True, help="Keep downloaded images; drop parsed articles.")
+@click.option("--articles-only", is_flag=True, help="Keep downloaded images; drop parsed and typeset articles.")
 def cache_clean(source, config_file, articles_only) -> None:
     """Empty the cache (images are downloaded again on the next build)."""
     root = _cache_root(source, config_file)
-    for part in ("articles",) if articles_only else ("originals", "variants", "articles"):
+    for part in ("articles", "typeset") if articles_only else CACHE_PARTS:
         shutil.rmtree(root / part, ignore_errors=True)
     click.echo(f"emptied {root}")
 

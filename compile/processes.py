@@ -13,8 +13,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -120,37 +119,72 @@ class Died:
 def aside(work: Callable[[T], R], items: Sequence[T]) -> Iterator[Callable[[], list[R | Died]]]:
     """`work(item)` for each of `items`, each in a forked process of its own, while the block runs here; the
     block calls what this yields for their results (in order), a Died for a process that died. An exception in
-    `work` is raised there; a block that raises stops them. With no items, or no fork, the work is done when its
-    results are asked for.
+    `work` is raised there; a block that raises stops them. With no items, no fork, or a fork that fails, the
+    work is done here when its results are asked for.
 
-    For the formats a build writes side by side: a process inherits the book by forking, as forked_map's do."""
-    if not items or "fork" not in multiprocessing.get_all_start_methods():
-        yield lambda: [work(item) for item in items]
-        return
+    For the formats a build writes side by side: a process inherits the book by forking, as forked_map's do.
+    Each is a plain process with a pipe, not a pool: a pool's threads would be running while the block forks
+    pools of its own (CPython issue 90622)."""
     key = next(_KEYS)
     _WORKS[key] = work
-    executors = [ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork"),
-                                     initializer=init_worker, initargs=(os.getpid(),)) for _ in items]
-    try:  # a pool each: one process dying does not lose the others' results
-        futures = [executor.submit(_run, key, [item]) for executor, item in zip(executors, items, strict=True)]
-        yield lambda: [_result(executor, future) for executor, future in zip(executors, futures, strict=True)]
+    started: list[tuple[Any, Any] | None] = []
+    try:
+        for item in items:
+            started.append(_start_aside(key, item))
+        yield lambda: [_aside_result(entry) if entry else work(item) for entry, item in zip(started, items,
+                                                                                             strict=True)]
     except BaseException:
-        for executor in executors:
-            stop(executor)
+        for entry in started:
+            if entry:
+                entry[0].kill()
         raise
     finally:
         del _WORKS[key]
-    for executor in executors:
-        executor.shutdown()
+        for entry in started:
+            if entry:
+                entry[0].join()
+                entry[1].close()
 
 
-def _result(executor: ProcessPoolExecutor, future: Future) -> Any:
+def _start_aside(key: int, item: Any) -> tuple[Any, Any] | None:
+    """(process, the pipe's end its result comes on), or None: no fork here, or it failed (no memory)."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_aside_child, args=(key, item, sender, os.getpid()))
     try:
-        return future.result()[0]
-    except BrokenProcessPool:
-        dead = list((getattr(executor, "_processes", None) or {}).values())
-        stop(executor)  # joins the pool's own thread, which reaps the process: its status is set
-        return Died("its process died" + how_it_died(dead))
+        process.start()
+    except OSError:
+        receiver.close()
+        return None
+    finally:
+        sender.close()  # the child's copy is the only one: its death ends the pipe
+    return process, receiver
+
+
+def _aside_child(key: int, item: Any, sender, parent: int) -> None:
+    init_worker(parent)
+    try:
+        result: tuple[str, Any] = ("done", _WORKS[key](item))
+    except Exception as exc:  # noqa: BLE001 - raised again in the parent, as a loop would
+        result = ("raised", exc)
+    try:
+        sender.send(result)
+    except Exception as exc:  # noqa: BLE001 - a result or exception that does not pickle
+        sender.send(("raised", RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _aside_result(entry: tuple[Any, Any]) -> Any:
+    process, receiver = entry
+    try:
+        status, value = receiver.recv()
+    except EOFError:  # it died before it could say anything
+        process.join()
+        return Died("its process died" + how_it_died([process]))
+    if status == "raised":
+        raise value
+    return value
 
 
 def how_it_died(dead: list) -> str:

@@ -18,7 +18,7 @@ import weasyprint
 from pypdf import PdfReader
 
 from compile import cachekey, theme
-from compile.build import pipeline, store
+from compile.build import pipeline, reading, store
 from compile.config import ConfigError, ImageSettings
 from compile.images.cache import Cache
 from compile.model import Article, Image
@@ -191,6 +191,25 @@ def test_typeset_articles_are_kept_for_the_next_build(tmp_path, monkeypatch):
     first, done = _typeset_twice(tmp_path, monkeypatch)
     assert done == [] and len(first.articles) == 5
     assert all('class="' in a.body for a in first.articles)  # typeset, not the read bodies
+
+
+def test_typesetting_the_articles_the_store_lacks_in_workers(tmp_path, monkeypatch):
+    """The jobs keep their places in the book: the workers' shared table must hold the last of them."""
+    monkeypatch.setattr(pipeline, "MIN_TYPESET", 0)
+    monkeypatch.setattr(reading, "MIN_ARTICLES", 0)
+    settings = make_settings(offline=True)
+    settings.pdf.workers = 2
+    edition = pipeline._Edition.of("", settings)
+    kept = store.TypesetStore(tmp_path / "cache")
+
+    def book(count: int):
+        articles = [_article(id=f"a{i}", source=f"a{i}.md", body=f"<p>第{i}篇，内容2021年。</p>") for i in range(count)]
+        return pipeline.Anthology(title="t", language="zh-Hans", articles=articles)
+
+    pipeline.typeset_articles(book(5), settings, edition, kept)
+    anthology = book(20)
+    pipeline.typeset_articles(anthology, settings, edition, kept)  # 15 in workers, the last at place 19
+    assert all("cjk-latin" in a.body for a in anthology.articles)
 
 
 def test_a_forged_or_misshapen_typeset_entry_is_typeset_again(tmp_path, monkeypatch):

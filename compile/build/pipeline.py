@@ -460,7 +460,8 @@ def typeset_articles(anthology: Anthology, settings: Settings, edition: _Edition
                 reports[article.id] = kept["report"]
     workers = reading.workers_for(settings.pdf.workers, len(jobs), MIN_TYPESET)
     work = functools.partial(_typeset_job, edition)
-    for outcome in reading.run(jobs, work, workers, len(jobs), reading.batch_size(len(jobs), workers)):
+    # The jobs keep their places in the book: the workers' shared table is the book's size.
+    for outcome in reading.run(jobs, work, workers, len(articles), reading.batch_size(len(jobs), workers)):
         article = articles[outcome.index]
         if outcome.article is None:  # its worker died on it: the text stays as it was read
             article.warn(f"typography not applied: {outcome.reason}")

@@ -172,7 +172,10 @@ class TypesetStore:
     @staticmethod
     def key(article: Article, edition: str) -> str:
         digest = hashlib.sha256()
-        texts = [cachekey.code_version(), edition, article.language, article.title, article.outlet, article.body]
+        # The libraries that shape a typeset body (its parser and serializer; OpenCC's dictionaries) count too.
+        libraries = [cachekey.installed(name) for name in ("bs4", "lxml", "opencc")]
+        texts = [cachekey.code_version(), *libraries, edition, article.language, article.title, article.outlet,
+                 article.body]
         for image in article.images:
             texts += [image.caption, image.alt]
         for text in texts:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib.util
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -410,7 +409,7 @@ def collated(names: list[str], cache_root: Path | None = None) -> list[str]:
     """`names` sorted by collation_key(); the order is kept in the cache under `cache_root`, if given, since
     loading pypinyin's dictionaries costs a rebuild 0.3-0.5 s."""
     kept = cachekey.Entries(cache_root / "collation", "collation") if cache_root else None
-    texts = [cachekey.code_version(), _installed("pypinyin"), *sorted(names)]
+    texts = [cachekey.code_version(), cachekey.installed("pypinyin"), *sorted(names)]
     key = hashlib.sha256("\0".join(texts).encode()).hexdigest()
     try:
         order = json.loads(payload) if kept and (payload := kept.get(key)) is not None else None
@@ -422,14 +421,6 @@ def collated(names: list[str], cache_root: Path | None = None) -> list[str]:
     if kept:
         kept.put(key, json.dumps(order, ensure_ascii=False).encode("utf-8"))
     return order
-
-
-def _installed(package: str) -> str:
-    """Which installation of `package` is here, in a few microseconds (importlib.metadata takes ~60 ms): its
-    __init__.py's size and time, which every upgrade rewrites."""
-    spec = importlib.util.find_spec(package)
-    info = Path(spec.origin).stat() if spec and spec.origin else None
-    return f"{info.st_size}:{info.st_mtime_ns}" if info else ""
 
 
 def collation_key(name: str) -> tuple[str, str]:

@@ -306,9 +306,6 @@ def _page_facts(page, wanted_ids: set[str]) -> Page:
 
 
 _POOL: dict[int, ProcessPoolExecutor] = {}
-# A forked process starts without pools: the workers it would inherit are the parent's (a format written beside
-# the PDF by compile/processes.aside renders its chunks with a pool of its own).
-os.register_at_fork(after_in_child=_POOL.clear)
 
 
 def _init_worker(parent: int) -> None:
@@ -426,7 +423,7 @@ def finer(chunks: list[Chunk], cut: split.Split, common: str, cache: ChunkCache,
     """The chunks to render: each the cache has, as it is; one it lacks, as pieces of one article each (with
     what stands before it) when the cache has some of those pieces, or when fewer chunks are lacking than there
     are workers. A rebuild after one edit then renders the edited chunk's articles side by side, and the next
-    edit in that chunk renders one article. A cold build renders whole chunks, as planned."""
+    edit in that chunk renders one article. A cold build of more chunks than workers renders them whole."""
     lacking = [i for i, chunk in enumerate(chunks) if not cache.has(chunk.key)]
     refined: list[Chunk] = []
     for i, chunk in enumerate(chunks):
