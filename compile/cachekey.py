@@ -138,7 +138,7 @@ class Entries:
 
     def get(self, key: str) -> bytes | None:
         try:
-            return unseal(self.kind, key, self.path(key).read_bytes())
+            return unseal(self.kind, key, read_entry(self.path(key)))
         except OSError:
             return None
 
@@ -161,3 +161,17 @@ def installed(package: str) -> str:
     spec = importlib.util.find_spec(package)
     info = Path(spec.origin).stat() if spec and spec.origin else None
     return f"{package}:{info.st_size}:{info.st_mtime_ns}" if info else ""
+
+
+MAX_ENTRY = 1 << 30  # bytes: more than any entry the code writes (a chunk's PDF, a font's subset)
+
+
+def read_entry(path: Path) -> bytes:
+    """A cache file's bytes, if it is a regular file, not a link: a FIFO or a link to /dev/zero planted in the
+    cache folder must not hang the build or fill its memory (OSError, a miss, like a missing file)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_ENTRY:
+            raise OSError(f"{path} is not a cache entry")
+        return file.read(MAX_ENTRY + 1)

@@ -132,6 +132,24 @@ def test_from_json_refuses_what_the_code_would_not_have_stored(change):
         store.from_json(data)
 
 
+def test_a_fifo_or_a_link_to_dev_zero_in_the_cache_is_a_miss_not_a_hang(tmp_path):
+    articles = store.ArticleStore(tmp_path)
+    fifo = articles._path("f" * 64)
+    fifo.parent.mkdir(parents=True)
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    assert articles.get("f" * 64) is None
+    zero = articles._path("z" * 64)
+    zero.parent.mkdir(parents=True)
+    zero.symlink_to("/dev/zero")  # reading it would fill the memory
+    assert articles.get("z" * 64) is None
+    chunks = pdf_chunks.ChunkCache(tmp_path)
+    pdf, meta = chunks.paths("c" * 64)
+    pdf.parent.mkdir(parents=True)
+    os.mkfifo(meta)
+    pdf.symlink_to("/dev/zero")
+    assert chunks.get("c" * 64) is None
+
+
 def test_a_full_cache_costs_the_store_not_the_article(tmp_path, monkeypatch):
     def full(path, data):
         raise OSError(28, "No space left on device", str(path))

@@ -177,7 +177,7 @@ class GlyphStore:
         if self.path is None:
             return {}
         try:
-            payload = cachekey.unseal(CACHE_KIND, self.name, self.path.read_bytes())
+            payload = cachekey.unseal(CACHE_KIND, self.name, cachekey.read_entry(self.path))
         except OSError:
             return {}
         glyphs: dict[int, bytes] = {}

@@ -225,7 +225,8 @@ class ChunkCache:
         """The facts stored under `key` (and its PDF, when `drawn`: a skeleton has facts only)."""
         pdf, meta = self.paths(key)
         try:
-            payload = cachekey.unseal(self.KIND, key, meta.read_bytes(), pdf.read_bytes() if drawn else b"")
+            payload = cachekey.unseal(self.KIND, key, cachekey.read_entry(meta),
+                                      cachekey.read_entry(pdf) if drawn else b"")
             return Facts.loads(payload) if payload is not None else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
