@@ -124,10 +124,20 @@ def code_version() -> str:
     return digest.hexdigest()[:16]
 
 
+def digest(*parts: bytes | str) -> str:
+    """A cache key: the SHA-256 of `parts`, each ended by a NUL (no two splits of the same bytes collide)."""
+    found = hashlib.sha256()
+    for part in parts:
+        found.update(part.encode() if isinstance(part, str) else part)
+        found.update(b"\0")
+    return found.hexdigest()
+
+
 class Entries:
-    """Sealed files of one kind in a folder of the cache, by key (a hex digest): what the article store, the
-    QR codes and the EPUB's chapters keep. A file that is missing, unreadable or not sealed with this user's key
-    is a miss; one that cannot be written is not kept (said once), and the build goes on."""
+    """Sealed files of one kind in a folder of the cache, by key (a hex digest): read and typeset articles, QR
+    codes, the outlet index's order, fonts' subsets, PDF chunks' facts (sealed with their PDF: `extra`). A file
+    that is missing, unreadable or not sealed with this user's key is a miss; one that cannot be written is not
+    kept (said once), and the build goes on."""
 
     def __init__(self, folder: Path, kind: str, suffix: str = ".json"):
         self.folder, self.kind, self.suffix = folder, kind, suffix
@@ -136,22 +146,26 @@ class Entries:
     def path(self, key: str) -> Path:
         return self.folder / key[:2] / f"{key}{self.suffix}"
 
-    def get(self, key: str) -> bytes | None:
+    def get(self, key: str, *extra: bytes) -> bytes | None:
         try:
-            return unseal(self.kind, key, read_entry(self.path(key)))
+            return unseal(self.kind, key, read_entry(self.path(key)), *extra)
         except OSError:
             return None
 
-    def put(self, key: str, payload: bytes) -> None:
-        sealed = seal(self.kind, key, payload)
+    def put(self, key: str, payload: bytes, *extra: bytes) -> None:
+        sealed = seal(self.kind, key, payload, *extra)
         if sealed is None:
             return
         try:
             atomic.write_bytes(self.path(key), sealed)
-        except OSError as exc:  # a full or broken cache costs speed, never an output
-            if not self.write_failed:
-                log.warning("cannot keep %s entries in %s (%s); going on without", self.kind, self.folder, exc)
-            self.write_failed = True
+        except OSError as exc:
+            self.failed(exc)
+
+    def failed(self, exc: OSError) -> None:
+        """A full or broken cache costs speed, never an output: said once."""
+        if not self.write_failed:
+            log.warning("cannot keep %s entries in %s (%s); going on without", self.kind, self.folder, exc)
+        self.write_failed = True
 
 
 @functools.cache

@@ -14,9 +14,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import hashlib
 import json
-import logging
 import re
 from pathlib import Path
 
@@ -26,16 +24,9 @@ from compile.model import Article, Image
 from compile.sanitize import sanitize_html
 from compile.urls import web_url
 
-log = logging.getLogger("anthology")
-
 
 def article_key(data: bytes, relative: str, override, timezone: str) -> str:
-    digest = hashlib.sha256()
-    for part in (cachekey.code_version(), relative, repr(override), timezone):
-        digest.update(part.encode())
-        digest.update(b"\0")
-    digest.update(data)
-    return digest.hexdigest()
+    return cachekey.digest(cachekey.code_version(), relative, repr(override), timezone, data)
 
 
 class ArticleStore:
@@ -171,17 +162,11 @@ class TypesetStore:
 
     @staticmethod
     def key(article: Article, edition: str) -> str:
-        digest = hashlib.sha256()
         # The libraries that shape a typeset body (its parser and serializer; OpenCC's dictionaries) count too.
         libraries = [cachekey.installed(name) for name in ("bs4", "lxml", "opencc")]
-        texts = [cachekey.code_version(), *libraries, edition, article.language, article.title, article.outlet,
-                 article.body]
-        for image in article.images:
-            texts += [image.caption, image.alt]
-        for text in texts:
-            digest.update(text.encode())
-            digest.update(b"\0")
-        return digest.hexdigest()
+        images = [text for image in article.images for text in (image.caption, image.alt)]
+        return cachekey.digest(cachekey.code_version(), *libraries, edition, article.language, article.title,
+                               article.outlet, article.body, *images)
 
     def get(self, key: str, article: Article) -> dict | None:
         """The typeset fields stored under `key`, if they fit `article` (its report under "report")."""

@@ -19,7 +19,6 @@ theme's CSS: `target-counter()`), the EPUB with its document.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -409,8 +408,7 @@ def collated(names: list[str], cache_root: Path | None = None) -> list[str]:
     """`names` sorted by collation_key(); the order is kept in the cache under `cache_root`, if given, since
     loading pypinyin's dictionaries costs a rebuild 0.3-0.5 s."""
     kept = cachekey.Entries(cache_root / "collation", "collation") if cache_root else None
-    texts = [cachekey.code_version(), cachekey.installed("pypinyin"), *sorted(names)]
-    key = hashlib.sha256("\0".join(texts).encode()).hexdigest()
+    key = cachekey.digest(cachekey.code_version(), cachekey.installed("pypinyin"), *sorted(names))
     try:
         order = json.loads(payload) if kept and (payload := kept.get(key)) is not None else None
     except ValueError:

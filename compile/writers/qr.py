@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import io
 import json
 import re
@@ -58,7 +57,7 @@ def codes(urls: Iterable[str], workers: int = 1, cache_root: Path | None = None)
 
 
 def _key(url: str) -> str:
-    return hashlib.sha256(f"{cachekey.code_version()}|{segno.__version__}|{url}".encode()).hexdigest()
+    return cachekey.digest(cachekey.code_version(), segno.__version__, url)
 
 
 def _kept(kept: cachekey.Entries, url: str) -> Code | None:

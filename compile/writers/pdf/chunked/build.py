@@ -22,7 +22,6 @@ import atexit
 import contextlib
 import dataclasses
 import gc
-import hashlib
 import json
 import logging
 import os
@@ -166,14 +165,6 @@ def wanted(book: Book) -> bool:
 
 # ------------------------------------------------------------------------------------------------ cache
 
-def _digest(*parts: bytes | str) -> str:
-    digest = hashlib.sha256()
-    for part in parts:
-        digest.update(part.encode() if isinstance(part, str) else part)
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
 def theme_digest(book: Book) -> str:
     """Every file of the theme (CSS, templates, fonts it ships) and the stylesheets it borrows: any change
     invalidates every chunk."""
@@ -183,7 +174,7 @@ def theme_digest(book: Book) -> str:
     for path in book.theme.print_stylesheets():
         if not path.is_relative_to(book.theme.root):  # borrowed from the theme it extends
             parts += [str(path), path.read_bytes()]
-    return _digest(*parts)
+    return cachekey.digest(*parts)
 
 
 def _files_in(html: str) -> list[str]:
@@ -210,12 +201,11 @@ class ChunkCache:
     KIND = "pdf-chunk"
 
     def __init__(self, root: Path):
-        self.root = root / "pdf"
-        self.write_failed = False
+        self.entries = cachekey.Entries(root / "pdf", self.KIND)  # the facts; the PDF beside them
 
     def paths(self, key: str) -> tuple[Path, Path]:
-        folder = self.root / key[:2]
-        return folder / f"{key}.pdf", folder / f"{key}.json"
+        meta = self.entries.path(key)
+        return meta.with_suffix(".pdf"), meta
 
     def has(self, key: str) -> bool:
         """Whether an entry is there (get() still checks it)."""
@@ -223,10 +213,9 @@ class ChunkCache:
 
     def get(self, key: str, drawn: bool = True) -> Facts | None:
         """The facts stored under `key` (and its PDF, when `drawn`: a skeleton has facts only)."""
-        pdf, meta = self.paths(key)
+        pdf, _ = self.paths(key)
         try:
-            payload = cachekey.unseal(self.KIND, key, cachekey.read_entry(meta),
-                                      cachekey.read_entry(pdf) if drawn else b"")
+            payload = self.entries.get(key, cachekey.read_entry(pdf) if drawn else b"")
             return Facts.loads(payload) if payload is not None else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -234,15 +223,13 @@ class ChunkCache:
     def put(self, key: str, facts: Facts, drawn: bool = True) -> None:
         """Seal the facts with the PDF the render just wrote; without a key, or on a full disk, the chunk is
         simply not reused next time."""
-        pdf, meta = self.paths(key)
+        pdf, _ = self.paths(key)
         try:
-            sealed = cachekey.seal(self.KIND, key, facts.dumps(), pdf.read_bytes() if drawn else b"")
-            if sealed is not None:
-                atomic.write_bytes(meta, sealed)
+            drawing = pdf.read_bytes() if drawn else b""
         except OSError as exc:
-            if not self.write_failed:
-                log.warning("cannot store PDF chunk facts in %s (%s); going on without", self.root, exc)
-            self.write_failed = True
+            self.entries.failed(exc)
+            return
+        self.entries.put(key, facts.dumps(), drawing)
 
 
 # ------------------------------------------------------------------------------------------------ render
@@ -288,7 +275,7 @@ def _parsed_stylesheets(job: Job, fetcher) -> tuple[list, object]:
     if any(b"@import" in text for text in texts):
         return shared.stylesheets(list(style.css), extras, fetcher)
     # `common` holds the theme's files and the installed fonts: a worker outlives a font change.
-    key = _digest(style.common, *style.css, *texts, *extras, *style.roots, style.base_url)
+    key = cachekey.digest(style.common, *style.css, *texts, *extras, *style.roots, style.base_url)
     if key not in _SHEETS:
         if len(_SHEETS) >= 8:  # one per theme and page size in use: old ones are not worth their fonts
             _SHEETS.clear()
@@ -381,8 +368,8 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
     css = tuple(str(path) for path in book.theme.print_stylesheets())
     page_css = prepress.stylesheet(book.settings.pdf)  # page size
     # Cached layouts hold for these fonts only: a font upgraded between builds renders everything again.
-    common = _digest(cachekey.code_version(), _weasyprint_version(), fonts.fingerprint(), theme_digest(book),
-                     *css, page_css)
+    common = cachekey.digest(cachekey.code_version(), _weasyprint_version(), fonts.fingerprint(),
+                             theme_digest(book), *css, page_css)
     style = Style(css, page_css, roots=(str(book.theme.root), *map(str, image_roots)),
                   base_url=book.theme.root.as_uri() + "/", common=common)
     for chunk in chunks:
@@ -455,7 +442,7 @@ def _pieces(chunk: Chunk, cut: split.Split, common: str) -> list[Chunk]:
 
 def _key(chunk: Chunk, cut: split.Split, common: str, known: tuple[tuple[str, int], ...] = ()) -> None:
     chunk.html = cut.chunk_html(chunk.units)
-    chunk.key = _digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html), json.dumps(known))
+    chunk.key = cachekey.digest(common, CHUNK_CSS, chunk.html, *_files_in(chunk.html), json.dumps(known))
 
 
 @dataclass
@@ -477,7 +464,7 @@ class _Frame:
         html = self.cut.frame_html(counts, prunable=self.prunable, dropped=dropped)
         extra = CHUNK_CSS if skeleton else ""
         pages = tuple(sorted((known or {}).items()))
-        key = _digest(self.style.common, step, extra, html, *_files_in(html), json.dumps(pages))
+        key = cachekey.digest(self.style.common, step, extra, html, *_files_in(html), json.dumps(pages))
         facts = self.cache.get(key, drawn=not skeleton)
         if facts is None:
             started = time.perf_counter()
@@ -597,7 +584,7 @@ PROBE_HTML = "<html><body><p>1</p>" + "".join(f'<p style="break-before: page">{n
 
 def probe(cache: ChunkCache, style: Style) -> None:
     """A three-page render with the theme's CSS: left and right pages must have the same text block."""
-    key = _digest(style.common, "probe", PROBE_HTML)
+    key = cachekey.digest(style.common, "probe", PROBE_HTML)
     facts = cache.get(key)
     if facts is None:
         facts = render(Job(PROBE_HTML, str(cache.paths(key)[0]), style))

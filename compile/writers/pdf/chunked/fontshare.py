@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 import time
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,8 +209,8 @@ def union_subset(group: Group, kept: cachekey.Entries | None = None) -> bytes:
     drawn = {g for m in group.members for g in (*m.gids, *m.stub["gids"])}
     gids = {0} | {g for g in drawn if g < face.glyph_count}  # beyond: WeasyPrint's stand-ins for missing glyphs
     notdef = any(m.notdef_outline for m in group.members)
-    name = hashlib.sha256(json.dumps([cachekey.code_version(), hb.__version__, group.key, found, notdef,
-                                      sorted(gids)]).encode()).hexdigest()
+    name = cachekey.digest(cachekey.code_version(), hb.__version__, group.key, json.dumps([found, notdef]),
+                           array("I", sorted(gids)).tobytes())
     data = kept.get(name) if kept else None
     if data is None:
         data = _subset(face, gids, notdef)
