@@ -34,9 +34,10 @@ from dataclasses import dataclass
 from html import escape, unescape
 from typing import TypeVar
 
-from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
+from lxml import etree
 
-from compile import walk
+from compile import fragment
+from compile.fragment import Text
 from compile.model import Anthology, Article
 from compile.text import HAN, HAN_SUPPLEMENTARY, KANA, SCRIPT_LANGUAGES, theme_language
 
@@ -167,21 +168,22 @@ def halt_positions(text: str, before: str, after: str, centred: Collection[str] 
     found = set()
     full = before + text + after
     offset = len(before)
-    for i in range(len(full) - 1):
-        a, b = full[i], full[i + 1]
-        if a in centred:
-            if b not in OPENING:
-                continue
-            target = i + 1
-        elif a in CLOSING and (b in CLOSING or b in OPENING):
-            target = i
-        elif a in OPENING and b in OPENING:
-            target = i + 1
-        else:
-            continue
+    for match in _pairs(frozenset(centred)).finditer(full):
+        i = match.start()
+        target = i + 1 if full[i] in centred or full[i] in OPENING else i
         if 0 <= target - offset < len(text):
             found.add(target - offset)
     return found
+
+
+@functools.lru_cache(maxsize=4)
+def _pairs(centred: frozenset[str]) -> re.Pattern[str]:
+    """Where a pair of marks starts (a lookahead: pairs overlap in `。」」`): a centred mark and an opening one;
+    a closing mark (not centred) and a closing or opening one; two opening ones."""
+    def chars(marks: Collection[str]) -> str:
+        return "[" + "".join(re.escape(mark) for mark in sorted(marks)) + "]" if marks else "(?!)"
+    return re.compile(f"(?=(?:{chars(centred)}{chars(OPENING)}|{chars(CLOSING - centred)}{chars(CLOSING | OPENING)}"
+                      f"|{chars(OPENING - centred)}{chars(OPENING)}))")
 
 
 def split_text(text: str, before: str, after: str, centred: Collection[str] = ()) -> list[Piece]:
@@ -227,6 +229,7 @@ def split_text(text: str, before: str, after: str, centred: Collection[str] = ()
 # before “ and after ” when East Asian characters surround them.
 BEFORE_OPENING = set("，。、；：？！）」』》】")  # besides Han: marks a line may end with
 QUOTE_OPEN, QUOTE_CLOSE = "“‘", "”’"
+QUOTES = re.compile(f"[{QUOTE_OPEN}{QUOTE_CLOSE}]")
 
 
 def break_positions(text: str, before: str = "", after: str = "") -> list[int]:
@@ -236,8 +239,8 @@ def break_positions(text: str, before: str = "", after: str = "") -> list[int]:
     neighbouring text node is that node's to mark."""
     full = before + text + after
     offset, found = len(before), []
-    for i in range(offset, offset + len(text)):
-        char = full[i]
+    for match in QUOTES.finditer(full, offset, offset + len(text)):
+        i, char = match.start(), match.group()
         if char in QUOTE_OPEN and 0 < i < len(full) - 1 and _han(full[i + 1]) and \
                 (_han(full[i - 1]) or full[i - 1] in BEFORE_OPENING):
             found.append(i - offset)
@@ -289,76 +292,68 @@ KEPT_TAILS = {count: re.compile(f"(?:{UNIT}){{{count}}}\\s*$") for count in set(
 TRAILING_MARKS = re.compile(f"[^{CJK}{LATIN}]*$")
 
 
-def keep_ends(root: Tag, soup: BeautifulSoup) -> None:
+def keep_ends(root: etree._Element, skipped: _Skipped) -> None:
     """Wrap the last characters of each paragraph (two) and heading (three) in a nowrap span, with the marks
     after them: the line before gives up a character rather than leave one alone."""
-    nodes = [n for n in walk.strings(root) if type(n) is NavigableString]
-    by_block: dict[int, tuple[Tag, list[NavigableString]]] = {}
-    for node in nodes:
+    by_block: dict[etree._Element, list[Text]] = {}
+    for node in fragment.strings(root):
         block = _block_of(node)
-        if block is not None and block.name in KEPT_ENDS:
-            by_block.setdefault(id(block), (block, []))[1].append(node)
-    for block, texts in by_block.values():
-        _keep_end_of(block, texts, soup)
+        if block is not None and block.tag in KEPT_ENDS:
+            by_block.setdefault(block, []).append(node)
+    for block, texts in by_block.items():
+        _keep_end_of(block, texts, skipped)
 
 
-def _keep_end_of(block: Tag, texts: list[NavigableString], soup: BeautifulSoup) -> None:
-    joined = "".join(texts)
-    match = KEPT_TAILS[KEPT_ENDS[block.name]].search(joined)
+def _keep_end_of(block: etree._Element, texts: list[Text], skipped: _Skipped) -> None:
+    values = [text.value for text in texts]
+    joined = "".join(values)
+    match = KEPT_TAILS[KEPT_ENDS[block.tag]].search(joined)
     begin = _run_start(joined, match.start()) if match else None
     if not match or not begin:
         return
-    first, offset = _locate(texts, begin)
+    first, offset = _locate(texts, values, begin)
     # The span ends with the last character: the marks after it may not start a line anyway.
-    last, _ = _locate(texts, match.start() + len(TRAILING_MARKS.sub("", match.group())) - 1)
-    if _skipped(first) or _skipped(last) or any(KEEP_CLASS in (p.get("class") or ()) for p in first.parents):
+    last, _ = _locate(texts, values, match.start() + len(TRAILING_MARKS.sub("", match.group())) - 1)
+    if skipped(first) or skipped(last) or any(KEEP_CLASS in _classes(p) for p in fragment.ancestors(first)):
         return
-    start: PageElement = first
-    while not offset and isinstance(start.parent, Tag) and start.parent is not block and \
-            _first_text(start.parent) is first and not _within(last, start.parent):
-        start = start.parent  # `体<b>制</b>`: the span starts with the element the characters start in
-    parent = start.parent
-    top = next((a for a in [last, *last.parents] if a.parent is parent), None)
+    start: fragment.Node = first
+    while not offset and (up := fragment.parent_of(start)) is not None and up is not block and \
+            fragment.first_string(up) == first and not _within(last, up):
+        start = up  # `体<b>制</b>`: the span starts with the element the characters start in
+    parent = fragment.parent_of(start)
+    top = next((a for a in [last, *fragment.ancestors(last)] if fragment.parent_of(a) is parent), None)
     if parent is None or top is None:  # the characters lie in different elements: left as they are
         return
-    siblings = [start, *start.next_siblings]
-    wrapped = siblings[:next(i for i, sibling in enumerate(siblings) if sibling is top) + 1]  # `is`: equal texts
-    if any(getattr(s, "name", None) in BLOCK_TAGS for s in wrapped):  # a <br> between them
+    siblings = fragment.children(parent)
+    begin_at = siblings.index(start)
+    wrapped = siblings[begin_at:next(i for i in range(begin_at, len(siblings)) if siblings[i] == top) + 1]
+    if any(fragment.name(s) in BLOCK_TAGS for s in wrapped):  # a <br> between them
         return
-    span = soup.new_tag("span", attrs={"class": KEEP_CLASS})
-    text = str(first)
-    if offset:
-        first.replace_with(NavigableString(text[:offset]), span)
-        span.append(NavigableString(text[offset:]))
-        wrapped = wrapped[1:]
-    else:
-        start.insert_before(span)
-    for node in wrapped:
-        span.append(node.extract())
+    fragment.wrap(wrapped, fragment.new("span", KEEP_CLASS), offset)
 
 
-def _within(node: PageElement, element: Tag) -> bool:
-    return any(parent is element for parent in node.parents)
+def _within(node: fragment.Node, element: etree._Element) -> bool:
+    return any(parent is element for parent in fragment.ancestors(node))
 
 
-def _first_text(element) -> NavigableString | None:
-    return next((n for n in walk.strings(element) if type(n) is NavigableString), None)
-
-
-def _locate(texts: list[NavigableString], index: int) -> tuple[NavigableString, int]:
+def _locate(texts: list[Text], values: list[str], index: int) -> tuple[Text, int]:
     """The text node holding character `index` of the block's joined text, and the offset in it."""
-    for node in texts:
-        if index < len(node):
+    for node, value in zip(texts, values, strict=True):
+        if index < len(value):
             return node, index
-        index -= len(node)
+        index -= len(value)
     raise IndexError(index)
 
 
 # --- A whole body -----------------------------------------------------------------------------------------
 
-def _block_of(node) -> Tag | None:
-    for parent in node.parents:
-        if parent.name in BLOCK_TAGS or parent.name in ("[document]", "body"):
+def _classes(element: etree._Element) -> list[str]:
+    return (element.get("class") or "").split()
+
+
+def _block_of(node: fragment.Node) -> etree._Element | None:
+    for parent in fragment.ancestors(node):
+        if parent.tag in BLOCK_TAGS or parent.tag == "body":
             return parent
     return None
 
@@ -366,10 +361,24 @@ def _block_of(node) -> Tag | None:
 TYPESET_CLASSES = {AUTOSPACE_CLASS, HALT_CLASS, TCY_CLASS, UPRIGHT_CLASS}
 
 
-def _skipped(node) -> bool:
-    """Code is left alone, and so is text already marked by a previous pass (the pass is idempotent)."""
-    return any(parent.name in SKIP_TAGS or TYPESET_CLASSES & set(parent.get("class") or ())
-               for parent in node.parents)
+class _Skipped:
+    """Whether a string is left alone: code is, and so is text already marked by a previous pass (the pass is
+    idempotent). Each element is judged once (strings share their parents); marking adds no such element."""
+
+    def __init__(self) -> None:
+        self.judged: dict[etree._Element, bool] = {}
+
+    def __call__(self, node: fragment.Node) -> bool:
+        chain = []
+        element = fragment.parent_of(node)
+        while element is not None and element not in self.judged:
+            chain.append(element)
+            element = element.getparent()
+        verdict = self.judged[element] if element is not None else False
+        for element in reversed(chain):
+            verdict = verdict or element.tag in SKIP_TAGS or bool(TYPESET_CLASSES.intersection(_classes(element)))
+            self.judged[element] = verdict
+        return verdict
 
 
 def typeset_html(html: str, centred: Collection[str] = ()) -> str:
@@ -421,48 +430,45 @@ def learn(done: dict[tuple[str, frozenset[str]], str]) -> None:
 
 
 def _typeset_tree(html: str, centred: Collection[str] = ()) -> str:
-    soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
-    root = walk.first(soup, "div")
-    assert root is not None and root.get("id") == "typeset-root"  # the div written around the fragment
-    keep_ends(root, soup)
-    nodes = [n for n in walk.strings(root) if type(n) is NavigableString]
+    root = fragment.parse(html)
+    skipped = _Skipped()
+    keep_ends(root, skipped)
+    nodes = fragment.strings(root)
+    texts = [node.value for node in nodes]  # as they were: a node replaced is still its old text to the next
     blocks = [_block_of(n) for n in nodes]
     for i, node in enumerate(nodes):
-        text = str(node)
-        if not text or _skipped(node):
+        text = texts[i]
+        if not text or skipped(node):
             continue
-        before = str(nodes[i - 1])[-1:] if i and blocks[i - 1] is blocks[i] else ""
-        after = str(nodes[i + 1])[:1] if i + 1 < len(nodes) and blocks[i + 1] is blocks[i] else ""
+        before = texts[i - 1][-1:] if i and blocks[i - 1] is blocks[i] else ""
+        after = texts[i + 1][:1] if i + 1 < len(nodes) and blocks[i + 1] is blocks[i] else ""
         pieces = split_text(text, before, after, centred)
-        if pieces[0].tag == "wbr" and _is_break(_neighbour(node, root, "previous_sibling")):  # there already
+        if pieces[0].tag == "wbr" and _is_break(_neighbour(node, root, after=False)):  # there already
             pieces = pieces[1:]
-        if pieces[-1].tag == "wbr" and _is_break(_neighbour(node, root, "next_sibling")):
+        if pieces[-1].tag == "wbr" and _is_break(_neighbour(node, root, after=True)):
             pieces = pieces[:-1]
         if len(pieces) == 1 and not pieces[0].classes and pieces[0].tag == "span":
             continue
-        replacement: list[PageElement] = []
-        for piece in pieces:
-            if piece.tag == "wbr":
-                replacement.append(soup.new_tag("wbr"))
-            elif piece.classes:
-                span = soup.new_tag("span", attrs={"class": " ".join(piece.classes)})
-                span.string = piece.text
-                replacement.append(span)
-            else:
-                replacement.append(NavigableString(piece.text))
-        node.replace_with(*replacement)
-    return root.decode_contents()
+        fragment.replace(node, [_piece_node(piece) for piece in pieces])
+    return fragment.inner_html(root)
 
 
-def _is_break(node) -> bool:
-    return isinstance(node, Tag) and node.name == "wbr"
+def _piece_node(piece: Piece) -> str | etree._Element:
+    if piece.tag == "wbr":
+        return fragment.new("wbr")
+    return fragment.new("span", " ".join(piece.classes), piece.text) if piece.classes else piece.text
 
 
-def _neighbour(node: PageElement, root: Tag, side: str) -> PageElement | None:
+def _is_break(node: fragment.Node | None) -> bool:
+    return fragment.name(node) == "wbr"
+
+
+def _neighbour(node: fragment.Node, root: etree._Element, after: bool) -> fragment.Node | None:
     """The node just before (or after) `node` in the text, out of the elements it opens (or closes)."""
-    while getattr(node, side) is None and node.parent is not None and node.parent is not root:
-        node = node.parent
-    return getattr(node, side)
+    while (found := fragment.sibling(node, after)) is None and \
+            (parent := fragment.parent_of(node)) is not None and parent is not root:
+        node = parent
+    return found
 
 
 # --- Simplified <-> Traditional ----------------------------------------------------------------------------
@@ -598,28 +604,28 @@ def convert_text(text: str, conversion: Conversion, tally: Tally, quotes: bool =
 
 def convert_html(html: str, conversion: Conversion, tally: Tally) -> str:
     """Convert the text nodes (never tags, attributes, URLs or code) and set their quotation marks."""
-    soup = BeautifulSoup(f"<div id='typeset-root'>{html}</div>", "lxml")
-    root = walk.first(soup, "div")
-    assert root is not None and root.get("id") == "typeset-root"  # the div written around the fragment
-    nodes = [n for n in walk.strings(root) if type(n) is NavigableString and not _skipped(n)]
+    root = fragment.parse(html)
+    skipped = _Skipped()
+    nodes = [node for node in fragment.strings(root) if not skipped(node)]
+    olds = [node.value for node in nodes]
     texts = []
-    for node in nodes:
-        new = conversion.convert(str(node))
-        tally.add(str(node), new, conversion)
+    for old in olds:
+        new = conversion.convert(old)
+        tally.add(old, new, conversion)
         texts.append(new)
     if conversion.corners:
         # Quotation marks pair within a block: a paragraph's unclosed “ (a quotation over several paragraphs)
         # does not nest the next paragraph's quotations.
         start = 0
-        for _, group in itertools.groupby(range(len(nodes)), key=lambda i: id(_block_of(nodes[i]))):
+        for _, group in itertools.groupby(range(len(nodes)), key=lambda i: _block_of(nodes[i])):
             count = len(list(group))
             texts[start:start + count], marks = corner_quotes(texts[start:start + count])
             tally.quotes += marks
             start += count
-    for node, new in zip(nodes, texts, strict=True):
-        if new != str(node):
-            node.replace_with(NavigableString(new))
-    return root.decode_contents()
+    for node, old, new in zip(nodes, olds, texts, strict=True):
+        if new != old:
+            node.value = new
+    return fragment.inner_html(root)
 
 
 def convert_article(article: Article, conversion: Conversion) -> dict:

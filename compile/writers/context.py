@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 import markupsafe
-from bs4 import BeautifulSoup
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from lxml import etree
 
-from compile import locales, walk
+from compile import fragment, locales
 from compile.config import Settings, available_cpus
 from compile.images.markup import LOCAL_HOST
 from compile.locales import Strings
@@ -224,31 +224,27 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None],
     strings = strings or locales.load("zh-Hans")
     if "<img" not in article.body:
         return article.body
-    soup = BeautifulSoup(f"<div>{article.body}</div>", "lxml")
-    root = soup.div
-    assert root is not None  # the div written around the body
+    root = fragment.parse(article.body)
     by_url = {image.url: image for image in article.images}
-    for img in walk.tags(root, "img"):
-        written = img.get("src")
-        url = written if isinstance(written, str) else ""  # one value: only class-like attributes are lists
+    for img in list(root.iter("img")):
+        url = img.get("src") or ""
         image = by_url.get(url)
         src = image_src(image) if image is not None and image.status == "ok" else None
         if src:
-            img["src"] = src
-            img["alt"] = img.get("alt") or (image.caption if image else "") or article.title
+            img.set("src", src)
+            img.set("alt", img.get("alt") or (image.caption if image else "") or article.title)
             continue
-        img.replace_with(_placeholder(soup, strings("image_missing", host=_host(url))))
-    return root.decode_contents()
+        fragment.replace_element(img, _placeholder(strings("image_missing", host=_host(url))))
+    return fragment.inner_html(root)
 
 
-def _placeholder(soup: BeautifulSoup, words: str):
+def _placeholder(words: str) -> etree._Element:
     """Where the image was, for the reader (why it failed is in the report); typeset like the body around it,
     which the pipeline has typeset already."""
-    placeholder = soup.new_tag("div", attrs={"class": "image-missing"})
-    text = typeset_html(str(markupsafe.escape(words)))
-    wrapper = BeautifulSoup(f"<div>{text}</div>", "lxml").div
-    assert wrapper is not None  # the div written around the text
-    placeholder.extend(list(wrapper.contents))
+    placeholder = fragment.new("div", "image-missing")
+    text = fragment.parse(typeset_html(str(markupsafe.escape(words))))
+    placeholder.text = text.text
+    placeholder.extend(list(text))
     return placeholder
 
 

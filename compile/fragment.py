@@ -1,0 +1,289 @@
+"""An HTML fragment as an lxml tree, read and written exactly as BeautifulSoup ("lxml", minimal formatter) does.
+
+Typesetting walks every body and title; BeautifulSoup's own tree costs ~1 ms to build and as much to write for
+an article (its Python object per node, its searches). This reads the fragment with the same lxml push parser
+and writes the same bytes, so a pass moved here changes no output:
+- a text of ASCII blanks only (outside <pre>, <textarea>) is one newline if it holds one, else one space;
+- multi-valued attributes (`class`, `rel` ...) are their words joined by one space;
+- attributes are written sorted, quoted with " (or ' when the value holds " only), `&`, `<`, `>` escaped;
+- void elements are written `<br/>`, text inside <script> and <style> as it is.
+Where they part, and why it does not matter here (bodies come out of the sanitizer and cleaning first):
+- nesting deeper than 2,048 levels: libxml2 builds a tree that deep at most, where BeautifulSoup, fed lxml's
+  events, has no limit; cleaning flattens a body to 64 levels;
+- an HTML 4 boolean attribute written without a value (`<option selected>`) reads as its name in libxml2's tree,
+  as "" in BeautifulSoup; the sanitizer writes every attribute with its value.
+
+Text lives in lxml as an element's `text` and `tail`; `Text` names one of those slots, which is what
+BeautifulSoup calls a string. `strings` lists those BeautifulSoup makes `NavigableString`, in document order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from bs4.builder import HTMLTreeBuilder
+from lxml import etree
+
+ROOT_ID = "fragment-root"
+CHUNK = 512  # BeautifulSoup feeds lxml's push parser in pieces of this size: the same pieces, the same tree
+VOID = frozenset(HTMLTreeBuilder.DEFAULT_EMPTY_ELEMENT_TAGS or ())
+LIST_ATTRIBUTES = {tag: frozenset(names) for tag, names in HTMLTreeBuilder.DEFAULT_CDATA_LIST_ATTRIBUTES.items()}
+KEEP_BLANKS = frozenset(HTMLTreeBuilder.DEFAULT_PRESERVE_WHITESPACE_TAGS)
+NOT_PLAIN = frozenset(HTMLTreeBuilder.DEFAULT_STRING_CONTAINERS)  # their strings are another class
+RAW_TEXT = frozenset({"script", "style"})  # the minimal formatter's cdata_containing_tags
+ASCII_BLANKS = " \n\t\x0c\r"
+CHARSET = re.compile(r"((^|;)\s*charset=)([^;]*)", re.M)
+WORDS = re.compile(r"\S+")
+ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+@dataclass(slots=True)
+class Text:
+    """One string of the tree: `owner`'s text, or its tail (the text after it, in its parent)."""
+
+    owner: etree._Element
+    tail: bool
+
+    @property
+    def value(self) -> str:
+        return (self.owner.tail if self.tail else self.owner.text) or ""
+
+    @value.setter
+    def value(self, text: str | None) -> None:
+        if self.tail:
+            self.owner.tail = text or None
+        else:
+            self.owner.text = text or None
+
+    @property
+    def parent(self) -> etree._Element:
+        parent = self.owner.getparent() if self.tail else self.owner
+        assert parent is not None  # a tail is always some element's: parse() wraps the fragment
+        return parent
+
+
+Node: TypeAlias = "etree._Element | Text"  # what BeautifulSoup calls a child: an element (or comment) or a string
+
+
+def parse(html: str) -> etree._Element:
+    """`html` inside a div, as BeautifulSoup reads `<div>{html}</div>` (the div is returned; markup that closes
+    it early leaves the rest outside, as there)."""
+    parser = etree.HTMLParser(recover=True, huge_tree=True)
+    source = f"<div id='{ROOT_ID}'>{html}</div>"
+    for start in range(0, len(source), CHUNK):
+        parser.feed(source[start:start + CHUNK])
+    document = parser.close()
+    _as_soup(document)
+    root = next(document.iter("div"))
+    assert root.get("id") == ROOT_ID  # the first div is the one written around the fragment
+    return root
+
+
+def _as_soup(document: etree._Element) -> None:
+    """The tree as BeautifulSoup builds it: blank strings squeezed, multi-valued attributes normalised. (No
+    recursion: the tree may be as deep as the markup.)"""
+    stack = [(document, False)]
+    while stack:
+        element, keep = stack.pop()
+        if isinstance(element.tag, str):
+            keep = keep or element.tag in KEEP_BLANKS
+            _normalise_lists(element)
+            if element.tag == "meta":
+                _declare_utf8(element)
+        elif element.tag is etree.Comment and not keep and not (element.text or "").strip(ASCII_BLANKS):
+            element.text = _squeezed(element.text or "")  # even an empty comment: BeautifulSoup writes <!-- -->
+        if _squeezable(element.text, keep):
+            element.text = _squeezed(element.text)
+        for child in element:
+            if _squeezable(child.tail, keep):
+                child.tail = _squeezed(child.tail)
+            stack.append((child, keep))
+
+
+def _squeezable(text: str | None, keep: bool) -> bool:
+    return bool(text) and not keep and not text.strip(ASCII_BLANKS)  # type: ignore[union-attr]
+
+
+def _squeezed(text: str) -> str:
+    return "\n" if "\n" in text else " "
+
+
+def _declare_utf8(meta: etree._Element) -> None:
+    """A <meta> that declares an encoding declares the one written (BeautifulSoup's substitution)."""
+    if meta.get("charset") is not None:
+        meta.set("charset", "utf-8")
+    elif meta.get("content") is not None and (meta.get("http-equiv") or "").lower() == "content-type":
+        meta.set("content", CHARSET.sub(lambda match: match.group(1) + "utf-8", meta.get("content") or ""))
+
+
+def _normalise_lists(element: etree._Element) -> None:
+    names = LIST_ATTRIBUTES.get("*", frozenset()) | LIST_ATTRIBUTES.get(element.tag.lower(), frozenset())
+    for name, value in element.attrib.items():
+        if name in names:
+            element.set(name, " ".join(WORDS.findall(value)))
+
+
+# ------------------------------------------------------------------------------------------------ the tree
+
+def name(node: Node | None) -> str | None:
+    """A node's tag name; None for a string, a comment, a processing instruction."""
+    return node.tag if isinstance(node, etree._Element) and isinstance(node.tag, str) else None
+
+
+def strings(root: etree._Element) -> list[Text]:
+    """The strings under `root` (not its tail) that BeautifulSoup makes NavigableStrings, in document order: not
+    comments, nothing inside <script>, <style>, <template>, <rt>, <rp>."""
+    hidden = sum(1 for element in ancestors(root) if element.tag in NOT_PLAIN)
+    found: list[Text] = []
+    stack = [(root, False)]  # lxml's iterwalk leaves comments out, and with them the strings after them
+    while stack:
+        element, closed = stack.pop()
+        if closed:
+            hidden -= element.tag in NOT_PLAIN
+            if element.tail and not hidden and element is not root:
+                found.append(Text(element, True))
+            continue
+        hidden += element.tag in NOT_PLAIN
+        if element.text and not hidden and isinstance(element.tag, str):
+            found.append(Text(element, False))
+        stack.append((element, True))
+        stack.extend((child, False) for child in reversed(element))
+    return found
+
+
+def ancestors(node: Node) -> Iterator[etree._Element]:
+    """The elements around `node`, nearest first (`.parents`)."""
+    element = node.parent if isinstance(node, Text) else node.getparent()
+    while element is not None:
+        yield element
+        element = element.getparent()
+
+
+def parent_of(node: Node) -> etree._Element | None:
+    return node.parent if isinstance(node, Text) else node.getparent()
+
+
+def children(element: etree._Element) -> list[Node]:
+    """`element`'s children as BeautifulSoup has them: its strings between its elements."""
+    nodes: list[Node] = [Text(element, False)] if element.text else []
+    for child in element:
+        nodes.append(child)
+        if child.tail:
+            nodes.append(Text(child, True))
+    return nodes
+
+
+def sibling(node: Node, after: bool) -> Node | None:
+    """The node just after (or before) `node` among its parent's children."""
+    parent = parent_of(node)
+    if parent is None:
+        return None
+    nodes = children(parent)
+    index = nodes.index(node)
+    index += 1 if after else -1
+    return nodes[index] if 0 <= index < len(nodes) else None
+
+
+def first_string(element: etree._Element) -> Text | None:
+    return next(iter(strings(element)), None)
+
+
+def new(tag: str, css_class: str = "", text: str = "") -> etree._Element:
+    element = etree.Element(tag)
+    if css_class:
+        element.set("class", css_class)
+    element.text = text or None
+    return element
+
+
+def replace(text: Text, pieces: list[str | etree._Element]) -> None:
+    """Put `pieces` (strings and new elements, in order) where the string `text` is."""
+    parent = text.parent
+    index = parent.index(text.owner) + 1 if text.tail else 0
+    text.value = None
+    previous: etree._Element | None = text.owner if text.tail else None
+    for piece in pieces:
+        if isinstance(piece, str):
+            if previous is None:
+                parent.text = (parent.text or "") + piece or None
+            else:
+                previous.tail = (previous.tail or "") + piece or None
+            continue
+        parent.insert(index, piece)
+        index += 1
+        previous = piece
+
+
+def replace_element(old: etree._Element, new: etree._Element) -> None:
+    """`new` where `old` was; the text after `old` stays where it was."""
+    new.tail, old.tail = old.tail, None
+    parent = old.getparent()
+    assert parent is not None  # parse() wraps the fragment: every element in it has a parent
+    parent.replace(old, new)
+
+
+def wrap(nodes: list[Node], wrapper: etree._Element, offset: int = 0) -> None:
+    """Put `nodes`, siblings that follow one another, into `wrapper` where they are; of a first string, only
+    what follows `offset` (its head stays before the wrapper)."""
+    first, last = nodes[0], nodes[-1]
+    parent = parent_of(first)
+    assert parent is not None  # parse() wraps the fragment: every node in it has a parent
+    if isinstance(first, Text):
+        value = first.value
+        first.value = value[:offset]
+        wrapper.text = value[offset:] or None
+        index = parent.index(first.owner) + 1 if first.tail else 0
+    else:
+        index = parent.index(first)
+    parent.insert(index, wrapper)
+    moved = [node for node in nodes if isinstance(node, etree._Element)]  # a string after one moves with it
+    for element in moved:
+        wrapper.append(element)
+    if isinstance(last, etree._Element):  # its tail stays after the wrapper
+        wrapper.tail, last.tail = last.tail, None
+
+
+# ------------------------------------------------------------------------------------------------ writing
+
+def inner_html(element: etree._Element) -> str:
+    """`element`'s contents as BeautifulSoup's `decode_contents()` writes them."""
+    out: list[str] = []
+    raw = element.tag in RAW_TEXT
+    if element.text:
+        out.append(element.text if raw else element.text.translate(ESCAPES))
+    stack = [(child, False, raw) for child in reversed(element)]  # (node, its end, its parent's text is raw)
+    while stack:
+        node, end, raw = stack.pop()
+        if end:
+            out.append(f"</{node.tag}>")
+        elif node.tag is etree.Comment:
+            out.append(f"<!--{node.text or ''}-->")
+        elif node.tag is etree.ProcessingInstruction:
+            out.append(f"<?{node.target} {node.text or ''}>")
+        elif isinstance(node.tag, str):
+            attributes = "".join(f" {key}={_quoted(value.translate(ESCAPES))}"
+                                 for key, value in sorted(node.attrib.items()))
+            if node.tag in VOID and not node.text and not len(node):
+                out.append(f"<{node.tag}{attributes}/>")
+            else:
+                out.append(f"<{node.tag}{attributes}>")
+                inner_raw = node.tag in RAW_TEXT
+                if node.text:
+                    out.append(node.text if inner_raw else node.text.translate(ESCAPES))
+                stack.append((node, True, raw))
+                stack.extend((child, False, inner_raw) for child in reversed(node))
+                continue
+        if node.tail:
+            out.append(node.tail if raw else node.tail.translate(ESCAPES))
+    return "".join(out)
+
+
+def _quoted(value: str) -> str:
+    if '"' not in value:
+        return f'"{value}"'
+    if "'" not in value:
+        return f"'{value}'"
+    return '"' + value.replace('"', "&quot;") + '"'
