@@ -453,35 +453,35 @@ def typeset_articles(anthology: Anthology, settings: Settings, edition: _Edition
     for i, article in enumerate(articles):
         kept = store.get(keys[i], article) if store else None
         if kept is None:
-            jobs.append(reading.Job(i, article.source, Path(article.source), b"", article=article))
+            jobs.append(reading.Job(i, article.source, Path(article.source), b"", article=article, key=keys[i]))
         else:
             _take_typeset(article, kept)
             if kept["report"] is not None:
                 reports[article.id] = kept["report"]
     workers = reading.workers_for(settings.pdf.workers, len(jobs), MIN_TYPESET)
-    work = functools.partial(_typeset_job, edition)
+    work = functools.partial(_typeset_job, edition, store)
     # The jobs keep their places in the book: the workers' shared table is the book's size.
     for outcome in reading.run(jobs, work, workers, len(articles), reading.batch_size(len(jobs), workers)):
         article = articles[outcome.index]
         if outcome.article is None:  # its worker died on it: the text stays as it was read
             article.warn(f"typography not applied: {outcome.reason}")
             continue
-        done = typeset_fields(outcome.article)
-        _take_typeset(article, done)
+        _take_typeset(article, typeset_fields(outcome.article))
         if outcome.report is not None:
             reports[article.id] = outcome.report
-        if store:
-            store.put(keys[outcome.index], {**done, "report": outcome.report})
     return reports
 
 
-def _typeset_job(edition: _Edition, job: reading.Job) -> reading.Outcome:
+def _typeset_job(edition: _Edition, store: TypesetStore | None, job: reading.Job) -> reading.Outcome:
+    """One article typeset, and kept in `store` by whoever typeset it (a worker: the writes go side by side)."""
     assert job.article is not None
     try:
         report = typeset.typeset_article(job.article, edition.conversion())
     except Exception as exc:  # noqa: BLE001 - one article's typography must not sink the book
         log.debug("%s", traceback.format_exc())
         return reading.Outcome(job.index, status="failed", reason=f"internal error: {exc!r}")
+    if store and job.key:
+        store.put(job.key, {**typeset_fields(job.article), "report": report})
     return reading.Outcome(job.index, job.article, report=report)
 
 
