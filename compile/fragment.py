@@ -217,6 +217,17 @@ def replace(text: Text, pieces: list[str | etree._Element]) -> None:
         previous = piece
 
 
+def text(element: etree._Element) -> str:
+    """BeautifulSoup's `get_text()`: the element's strings, joined."""
+    return "".join(string.value for string in strings(element))
+
+
+def insert_after(element: etree._Element, new: etree._Element) -> None:
+    """`new` just after `element`, before the text that follows it."""
+    new.tail, element.tail = element.tail, None
+    element.addnext(new)
+
+
 def replace_element(old: etree._Element, new: etree._Element) -> None:
     """`new` where `old` was; the text after `old` stays where it was."""
     new.tail, old.tail = old.tail, None

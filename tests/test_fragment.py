@@ -77,3 +77,17 @@ def test_replace_puts_pieces_in_place_of_a_tail():
 
 def test_typesetting_a_comment_does_not_lose_the_text_after_it():
     assert typeset.typeset_html("<p>一二<!-- c -->三四</p>") == '<p>一二<!-- c --><span class="keep">三四</span></p>'
+
+
+def test_text_is_beautifulsoups_get_text():
+    html = "<a href='x'>a<!--c-->b<rt>r</rt><script>s</script><b>c</b></a>tail"
+    anchor = next(fragment.parse(html).iter("a"))
+    soup = BeautifulSoup(f"<div>{html}</div>", "lxml").a
+    assert soup is not None
+    assert fragment.text(anchor) == soup.get_text() == "abc"
+
+
+def test_insert_after_goes_before_the_text_that_follows():
+    root = fragment.parse("<p><a href='x'>link</a> and more</p>")
+    fragment.insert_after(next(root.iter("a")), fragment.new("sup", "link-ref", "1"))
+    assert fragment.inner_html(root) == '<p><a href="x">link</a><sup class="link-ref">1</sup> and more</p>'

@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bs4 import BeautifulSoup
-
-from compile import cachekey, walk
+from compile import cachekey, fragment
 from compile.locales import Strings
 from compile.model import Article
 from compile.text import MONTH_NAMES
@@ -336,7 +334,7 @@ def body_links(body: str) -> list[Link]:
     links whose text is their URL already are left out: the page shows it."""
     if "<a" not in body:
         return []
-    return list(_numbered(walk.tags(BeautifulSoup(f"<div>{body}</div>", "lxml"), "a")).values())
+    return list(_numbered(list(fragment.parse(body).iter("a"))).values())
 
 
 def _numbered(anchors: list) -> dict[str, Link]:
@@ -350,9 +348,8 @@ def _numbered(anchors: list) -> dict[str, Link]:
 
 def _target(anchor) -> str:
     """The link's URL when it is a web link whose text does not already spell it out, else ""."""
-    written = anchor.get("href")
-    url = web_url(written if isinstance(written, str) else "")
-    return "" if not url or _spelled_out(anchor.get_text(), url) else url
+    url = web_url(anchor.get("href") or "")
+    return "" if not url or _spelled_out(fragment.text(anchor), url) else url
 
 
 def _spelled_out(text: str, url: str) -> bool:
@@ -368,10 +365,8 @@ def mark_links(body: str, style: str) -> str:
     ("footnotes", set by the theme's `float: footnote`)."""
     if "<a" not in body:
         return body
-    soup = BeautifulSoup(f"<div>{body}</div>", "lxml")
-    root = soup.div
-    assert root is not None  # the div written around the body
-    anchors = walk.tags(root, "a")
+    root = fragment.parse(body)
+    anchors = list(root.iter("a"))
     links = _numbered(anchors)
     if not links:
         return body
@@ -380,13 +375,11 @@ def mark_links(body: str, style: str) -> str:
         if link is None:
             continue
         if style == "footnotes":
-            note = soup.new_tag("span", attrs={"class": "link-note"})
-            note.string = link.shown
+            note = fragment.new("span", "link-note", link.shown)
         else:
-            note = soup.new_tag("sup", attrs={"class": "link-ref"})
-            note.string = str(link.number)
-        anchor.insert_after(note)
-    return root.decode_contents()
+            note = fragment.new("sup", "link-ref", str(link.number))
+        fragment.insert_after(anchor, note)
+    return fragment.inner_html(root)
 
 
 # ------------------------------------------------------------------------------------------------ outlets
