@@ -228,6 +228,11 @@ def test_typesetting_the_articles_the_store_lacks_in_workers(tmp_path, monkeypat
     anthology = book(20)
     pipeline.typeset_articles(anthology, settings, edition, kept)  # 15 in workers, the last at place 19
     assert all("cjk-latin" in a.body for a in anthology.articles)
+    done: list[str] = []  # the workers kept what they typeset: a third build typesets nothing
+    monkeypatch.setattr(typeset, "typeset_article", lambda a, c: done.append(a.id))
+    again = book(20)
+    pipeline.typeset_articles(again, settings, edition, kept)
+    assert not done and [a.body for a in again.articles] == [a.body for a in anthology.articles]
 
 
 def test_a_forged_or_misshapen_typeset_entry_is_typeset_again(tmp_path, monkeypatch):
