@@ -11,7 +11,9 @@ Where they part, and why it does not matter here (bodies come out of the sanitiz
 - nesting deeper than 2,048 levels: libxml2 builds a tree that deep at most, where BeautifulSoup, fed lxml's
   events, has no limit; cleaning flattens a body to 64 levels;
 - an HTML 4 boolean attribute written without a value (`<option selected>`) reads as its name in libxml2's tree,
-  as "" in BeautifulSoup; the sanitizer writes every attribute with its value.
+  as "" in BeautifulSoup; the sanitizer writes every attribute with its value;
+- characters XML cannot hold (C0 controls, U+FFFE) are dropped before parsing: lxml refuses to put them back in
+  a tree (a title from anthology.toml may hold one), and no output may hold them (templates drop them too).
 
 Text lives in lxml as an element's `text` and `tail`; `Text` names one of those slots, which is what
 BeautifulSoup calls a string. `strings` lists those BeautifulSoup makes `NavigableString`, in document order.
@@ -26,6 +28,8 @@ from typing import TypeAlias
 
 from bs4.builder import HTMLTreeBuilder
 from lxml import etree
+
+from compile.sanitize import xml_text
 
 ROOT_ID = "fragment-root"
 CHUNK = 512  # BeautifulSoup feeds lxml's push parser in pieces of this size: the same pieces, the same tree
@@ -72,7 +76,7 @@ def parse(html: str) -> etree._Element:
     """`html` inside a div, as BeautifulSoup reads `<div>{html}</div>` (the div is returned; markup that closes
     it early leaves the rest outside, as there)."""
     parser = etree.HTMLParser(recover=True, huge_tree=True)
-    source = f"<div id='{ROOT_ID}'>{html}</div>"
+    source = f"<div id='{ROOT_ID}'>{xml_text(html)}</div>"
     for start in range(0, len(source), CHUNK):
         parser.feed(source[start:start + CHUNK])
     document = parser.close()

@@ -91,3 +91,9 @@ def test_insert_after_goes_before_the_text_that_follows():
     root = fragment.parse("<p><a href='x'>link</a> and more</p>")
     fragment.insert_after(next(root.iter("a")), fragment.new("sup", "link-ref", "1"))
     assert fragment.inner_html(root) == '<p><a href="x">link</a><sup class="link-ref">1</sup> and more</p>'
+
+
+def test_characters_xml_cannot_hold_do_not_stop_typesetting():
+    """A title from anthology.toml may hold a control character; lxml refuses to write one into a tree."""
+    html = typeset.keep_end("第一句\x01话很长很长很长，第二句\x0b话ABC")
+    assert "\x01" not in typeset.typeset_html(html) and "ABC" in typeset.typeset_html(html)
