@@ -221,7 +221,7 @@ def replace(text: Text, pieces: list[str | etree._Element]) -> None:
         previous = piece
 
 
-def text(element: etree._Element) -> str:
+def get_text(element: etree._Element) -> str:
     """BeautifulSoup's `get_text()`: the element's strings, joined."""
     return "".join(string.value for string in strings(element))
 

@@ -84,7 +84,7 @@ def test_text_is_beautifulsoups_get_text():
     anchor = next(fragment.parse(html).iter("a"))
     soup = BeautifulSoup(f"<div>{html}</div>", "lxml").a
     assert soup is not None
-    assert fragment.text(anchor) == soup.get_text() == "abc"
+    assert fragment.get_text(anchor) == soup.get_text() == "abc"
 
 
 def test_insert_after_goes_before_the_text_that_follows():

@@ -349,7 +349,7 @@ def _numbered(anchors: list) -> dict[str, Link]:
 def _target(anchor) -> str:
     """The link's URL when it is a web link whose text does not already spell it out, else ""."""
     url = web_url(anchor.get("href") or "")
-    return "" if not url or _spelled_out(fragment.text(anchor), url) else url
+    return "" if not url or _spelled_out(fragment.get_text(anchor), url) else url
 
 
 def _spelled_out(text: str, url: str) -> bool:
