@@ -207,8 +207,9 @@ def split_text(text: str, before: str, after: str, centred: Collection[str] = ()
             marks[start] = (end, names)
         if token.isdigit() and nxt == "%" and end < len(text):  # 10%: the sign stands upright below the number
             marks[end] = (end + 1, (UPRIGHT_CLASS,))
+    marked = {index for start, (end, _) in marks.items() for index in range(start, end)}
     for index in halt_positions(text, before[-1:], after[:1], centred):
-        if not any(start <= index < end for start, (end, _) in marks.items()):
+        if index not in marked:  # a mark inside a Latin run stays in its span
             marks[index] = (index + 1, (HALT_CLASS,))
     pieces, position = [], 0
     for start in sorted(marks):
@@ -259,9 +260,14 @@ def _with_breaks(pieces: list[Piece], positions: list[int]) -> list[Piece]:
     if not positions:
         return pieces
     out, start, wanted = [], 0, sorted(positions)
+    next_cut = 0  # the positions are taken in order, each by the piece it falls in (a long text has thousands)
     for piece in pieces:
         end = start + len(piece.text)
-        cuts = [p - start for p in wanted if start <= p < end and (p == start or not piece.classes)]
+        cuts = []
+        while next_cut < len(wanted) and wanted[next_cut] < end:
+            if wanted[next_cut] == start or not piece.classes:
+                cuts.append(wanted[next_cut] - start)
+            next_cut += 1
         at = 0
         for cut in cuts:
             if cut > at:
