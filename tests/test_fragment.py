@@ -97,3 +97,18 @@ def test_characters_xml_cannot_hold_do_not_stop_typesetting():
     """A title from anthology.toml may hold a control character; lxml refuses to write one into a tree."""
     html = typeset.keep_end("第一句\x01话很长很长很长，第二句\x0b话ABC")
     assert "\x01" not in typeset.typeset_html(html) and "ABC" in typeset.typeset_html(html)
+
+
+def test_references_to_characters_xml_cannot_hold_do_not_stop_a_pass():
+    assert fragment.inner_html(fragment.parse('<p class="a&#1;b">x&#2;y</p>')) == '<p class="ab">xy</p>'
+    assert "中文" in typeset.typeset_html("<p>中文ABC&#2;中文</p>")
+
+
+def test_an_image_alt_from_a_title_xml_cannot_hold():
+    """An override title in anthology.toml may hold U+FFFE; the image's alt text falls back to the title."""
+    from compile.model import Article, Image
+    from compile.writers.context import body_with_images
+
+    article = Article(id="a", source="a.md", title="t\ufffe", body='<p><img src="http://a.com/1.jpg"></p>',
+                      images=[Image(url="http://a.com/1.jpg", status="ok")])
+    assert 'alt="t"' in body_with_images(article, lambda image: "images/1.jpg")

@@ -232,7 +232,7 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None],
         src = image_src(image) if image is not None and image.status == "ok" else None
         if src:
             img.set("src", src)
-            img.set("alt", img.get("alt") or (image.caption if image else "") or article.title)
+            img.set("alt", xml_text(img.get("alt") or (image.caption if image else "") or article.title))
             continue
         fragment.replace_element(img, _placeholder(strings("image_missing", host=_host(url))))
     return fragment.inner_html(root)
