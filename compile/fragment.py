@@ -91,12 +91,9 @@ def parse(html: str) -> etree._Element:
 def _drop_non_xml(document: etree._Element) -> None:
     for element in document.iter():
         for name, value in element.attrib.items():
-            if xml_text(value) != value:
-                element.set(name, xml_text(value))
-        if element.text and xml_text(element.text) != element.text:
-            element.text = xml_text(element.text) or None
-        if element.tail and xml_text(element.tail) != element.tail:
-            element.tail = xml_text(element.tail) or None
+            element.set(name, xml_text(value))
+        element.text = xml_text(element.text or "") or None
+        element.tail = xml_text(element.tail or "") or None
 
 
 def _as_soup(document: etree._Element) -> None:
