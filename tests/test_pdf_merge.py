@@ -237,9 +237,10 @@ def test_cache_reuses_unchanged_chunks_and_invalidates_on_change(tmp_path):
     assert theme_change.rendered == theme_change.chunks and theme_change.frame_rendered
 
 
-def test_an_edited_chunk_is_rendered_again_as_its_articles_side_by_side(tmp_path):
-    """With a worker idle, the one chunk an edit changed is rendered as pieces of one article each; the next
-    edits in that chunk render one piece. Any run of articles is a chunk: the PDF is the book's all the same."""
+def test_an_edit_renders_the_edited_article_alone(tmp_path):
+    """A chunk rendered whole keeps each article's pages as a slice: the first edit in it renders the edited
+    article alone and takes the others' pages from the chunk; so do the next edits. Any run of articles is a
+    chunk: the PDF is the book's all the same."""
     corpus.generate(tmp_path / "src", 30, seed=5)
     book = _book(tmp_path / "src", pdf=dataclasses.replace(make_settings().pdf, chunk_articles=8))
     cache = tmp_path / "cache"
@@ -248,7 +249,7 @@ def test_an_edited_chunk_is_rendered_again_as_its_articles_side_by_side(tmp_path
 
     once = _edited(book, 7)
     _, first = _build_chunked(once, tmp_path / "b.pdf", cache)
-    assert first.chunks > cold.chunks and 1 < first.rendered == first.chunks - cold.chunks + 1
+    assert first.chunks > cold.chunks and first.rendered == 1 and not first.frame_rendered
     writer.write_single(once, tmp_path / "single.pdf", [cache])
     single, chunked = PdfReader(tmp_path / "single.pdf"), PdfReader(tmp_path / "b.pdf")
     assert [_lines(p) for p in chunked.pages] == [_lines(p) for p in single.pages]

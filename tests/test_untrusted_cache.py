@@ -316,6 +316,31 @@ def test_chunk_cache_entries_are_bound_to_their_pdf(tmp_path):
     assert chunks.get("c" * 64) is None
 
 
+def test_a_slice_holds_only_while_its_chunk_does(tmp_path):
+    """A slice (a piece's pages in a chunk rendered whole) is sealed like an entry, and read only with its
+    chunk's PDF intact and holding its pages: never from a tampered or missing chunk, nor from another slice."""
+    chunks = pdf_chunks.ChunkCache(tmp_path)
+    whole, piece, other = "c" * 64, "d" * 64, "e" * 64
+    pdf, _ = chunks.paths(whole)
+    pdf.parent.mkdir(parents=True)
+    pdf.write_bytes(b"%PDF-1.7 genuine")
+    page = pdf_chunks.Page((), False, (1, 2, 3, 4))
+    chunks.put(whole, pdf_chunks.Facts((page, page, page)))
+    sliced = pdf_chunks.Facts((page, page), source=whole, first=1)
+    chunks.put_slice(piece, sliced)
+    assert chunks.has(piece) and chunks.get(piece) == sliced and chunks.pdf(piece, sliced) == pdf
+    chunks.put_slice(other, pdf_chunks.Facts((page, page), source=whole, first=2))  # past the chunk's pages
+    assert chunks.get(other) is None
+    chunks.put_slice(other, pdf_chunks.Facts((page,), source=piece))  # a slice of a slice
+    assert chunks.get(other) is None
+    chunks.slices.path(other).write_bytes(json.dumps(dataclasses.asdict(sliced)).encode())  # not sealed
+    assert chunks.get(other) is None
+    pdf.write_bytes(b"%PDF-1.7 tampered")
+    assert pdf_chunks.ChunkCache(tmp_path).get(piece) is None
+    pdf.unlink()
+    assert pdf_chunks.ChunkCache(tmp_path).get(piece) is None
+
+
 def test_tampered_chunk_pdf_never_reaches_the_pdf(tmp_path):
     settings = make_settings(offline=True)
     settings.pdf.chunk_articles = 2

@@ -78,6 +78,7 @@ class Chunk:
     units: list[split.Unit]
     html: str = ""
     key: str = ""
+    pieces: list[Chunk] = field(default_factory=list)  # rendered whole: its pieces, kept as slices of it
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ class Facts:
     seconds: float = 0.0
     cpu: float = 0.0
     unknown: tuple[str, ...] = ()  # anchors a part refers to whose page was not given (Job.known)
+    source: str = ""  # a slice (ChunkCache.put_slice): the key of the chunk whose PDF holds these pages
+    first: int = 0  # a slice: the index in that PDF of its first page
 
     def dumps(self) -> bytes:
         return json.dumps(dataclasses.asdict(self)).encode()
@@ -133,7 +136,7 @@ class Facts:
         pages = tuple(Page(tuple(page["anchors"]), bool(page["blank"]), tuple(page["block"]))
                       for page in facts["pages"])
         return cls(pages, tuple(facts["refused"]), float(facts["seconds"]), float(facts["cpu"]),
-                   tuple(facts["unknown"]))
+                   tuple(facts["unknown"]), str(facts["source"]), int(facts["first"]))
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -202,23 +205,51 @@ class ChunkCache:
 
     def __init__(self, root: Path):
         self.entries = cachekey.Entries(root / "pdf", self.KIND)  # the facts; the PDF beside them
+        self.slices = cachekey.Entries(root / "pdf", "pdf-slice", ".slice.json")  # pages of another entry
+        self._whole: dict[str, Facts | None] = {}  # entries checked in this build, by key
 
     def paths(self, key: str) -> tuple[Path, Path]:
         meta = self.entries.path(key)
         return meta.with_suffix(".pdf"), meta
 
+    def pdf(self, key: str, facts: Facts) -> Path:
+        """The PDF that holds the pages of `facts`, found under `key`."""
+        return self.paths(facts.source or key)[0]
+
     def has(self, key: str) -> bool:
-        """Whether an entry is there (get() still checks it)."""
-        return all(path.is_file() for path in self.paths(key))
+        """Whether an entry or a slice is there (get() still checks it)."""
+        return all(path.is_file() for path in self.paths(key)) or self.slices.path(key).is_file()
 
     def get(self, key: str, drawn: bool = True) -> Facts | None:
-        """The facts stored under `key` (and its PDF, when `drawn`: a skeleton has facts only)."""
+        """The facts stored under `key` (and its PDF, when `drawn`: a skeleton has facts only), or a slice's:
+        pages of another entry's PDF (`Facts.source`), which must be whole and hold them."""
+        found = self._entry(key, drawn)
+        if found is not None or not drawn:
+            return found
+        try:
+            payload = self.slices.get(key)
+            sliced = Facts.loads(payload) if payload is not None else None
+        except (ValueError, KeyError, TypeError):
+            return None
+        source = self.whole(sliced.source) if sliced is not None and sliced.source else None
+        if source is None or sliced is None or sliced.first + len(sliced.pages) > len(source.pages):
+            return None
+        return sliced
+
+    def whole(self, key: str) -> Facts | None:
+        """A rendered entry's facts for its slices, its PDF checked once a build (a chunk's slices share it)."""
+        if key not in self._whole:
+            self._whole[key] = self._entry(key, drawn=True)
+        return self._whole[key]
+
+    def _entry(self, key: str, drawn: bool) -> Facts | None:
         pdf, _ = self.paths(key)
         try:
             payload = self.entries.get(key, cachekey.read_entry(pdf) if drawn else b"")
-            return Facts.loads(payload) if payload is not None else None
+            facts = Facts.loads(payload) if payload is not None else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        return facts if facts is None or not facts.source else None
 
     def put(self, key: str, facts: Facts, drawn: bool = True) -> None:
         """Seal the facts with the PDF the render just wrote; without a key, or on a full disk, the chunk is
@@ -230,6 +261,12 @@ class ChunkCache:
             self.entries.failed(exc)
             return
         self.entries.put(key, facts.dumps(), drawing)
+        self._whole.pop(key, None)
+
+    def put_slice(self, key: str, facts: Facts) -> None:
+        """Keep `facts` (pages of the entry `facts.source`) under `key`: a piece of a chunk rendered whole is
+        then found without rendering it (the source's PDF is checked whenever a slice is read)."""
+        self.slices.put(key, facts.dumps())
 
 
 # ------------------------------------------------------------------------------------------------ render
@@ -379,6 +416,7 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
 
     probe(cache, style)
     facts = _render_chunks(chunks, cache, style, workers, stats)
+    keep_slices(chunks, facts, cache)
     stats.seconds["chunks"] = time.perf_counter() - clock - stats.seconds["split"]
 
     counts = unit_pages(chunks, facts)
@@ -391,8 +429,8 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
     placements = place(cut.units, chunks, facts, frame_facts.pages, counts)
     try:
         with atomic.replacing(target) as tmp:
-            pages = merge.stamp(cache.paths(frame_key)[0], [cache.paths(c.key)[0] for c in chunks],
-                                    placements, tmp, stats.seconds, cache_root)
+            sources = [cache.pdf(chunk.key, fact) for chunk, fact in zip(chunks, facts, strict=True)]
+            pages = merge.stamp(cache.paths(frame_key)[0], sources, placements, tmp, stats.seconds, cache_root)
     except fontshare.Deferred as exc:
         raise split.NotChunkable(f"a font cannot be embedded after the merge: {exc}") from exc
     stats.chunks = len(chunks)
@@ -419,8 +457,35 @@ def finer(chunks: list[Chunk], cut: split.Split, common: str, cache: ChunkCache,
         if len(pieces) > 1 and (len(lacking) < workers or any(cache.has(piece.key) for piece in pieces)):
             refined.extend(pieces)
         else:
+            chunk.pieces = pieces if len(pieces) > 1 else []
             refined.append(chunk)
     return refined
+
+
+def keep_slices(chunks: list[Chunk], facts: list[Facts], cache: ChunkCache) -> None:
+    """Each piece of a chunk rendered whole, kept as a slice of its pages: the first edit in that chunk then
+    renders the edited piece alone, and takes the others' pages from the chunk (`finer`), as laid out."""
+    for chunk, fact in zip(chunks, facts, strict=True):
+        for piece, sliced in zip(chunk.pieces, slices(chunk, fact, chunk.pieces), strict=True):
+            cache.put_slice(piece.key, sliced)
+
+
+def slices(chunk: Chunk, fact: Facts, pieces: list[Chunk]) -> list[Facts]:
+    """The facts of each piece of `chunk`: its run of the chunk's pages (blank pages between pieces belong to
+    none: a piece rendered alone has none there either). A refused resource is told by the pieces whose HTML
+    names it, or by all when none does (a stylesheet's)."""
+    where: dict[str, list[int]] = {}
+    for unit, _k, index in _chunk_sequence(chunk, fact):
+        where.setdefault(unit, []).append(index)
+    named = {url for url in fact.refused if any(url in piece.html for piece in pieces)}
+    found = []
+    for piece in pieces:
+        indices = [index for unit in piece.units for index in where[unit.id]]
+        first, last = min(indices), max(indices)
+        refused = tuple(url for url in fact.refused if url in piece.html or url not in named)
+        found.append(Facts(fact.pages[first:last + 1], refused, unknown=fact.unknown, source=chunk.key,
+                           first=first))
+    return found
 
 
 def _pieces(chunk: Chunk, cut: split.Split, common: str) -> list[Chunk]:
@@ -721,7 +786,8 @@ def place(units: list[split.Unit], chunks: list[Chunk], facts: list[Facts], fram
                 raise split.NotChunkable(f"the text block of {unit_id} page {k + 1} differs between a lone "
                                              f"chunk {mine} and the book {theirs} (e.g. :first or :left pages "
                                              "with other widths): cannot chunk this theme")
-            placements.append(merge.Placement(frame_index, source, at, (theirs[0] - mine[0]) * PX_TO_PT))
+            placements.append(merge.Placement(frame_index, source, fact.first + at,
+                                              (theirs[0] - mine[0]) * PX_TO_PT))
     return placements
 
 

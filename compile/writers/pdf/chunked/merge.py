@@ -31,7 +31,9 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
     """Write the merged PDF to `target`; returns its page count. `seconds["fonts"]`: the font step's time;
     `cache_root`: where the fonts' union subsets are kept (fontshare.share)."""
     with pikepdf.open(frame) as pdf:
-        opened = [pikepdf.open(path) for path in sources]
+        by_path: dict[Path, pikepdf.Pdf] = {}  # slices of one chunk share its PDF
+        opened = [by_path[path] if path in by_path else by_path.setdefault(path, pikepdf.open(path))
+                  for path in sources]
         try:
             dests = _name_tree(pdf)
             missing: dict[str, tuple[int, pikepdf.Pdf]] = {}
@@ -47,14 +49,14 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                     if dests is not None and name not in dests:
                         missing[name] = (placement.source, source)
             if missing and dests is not None:
-                _add_destinations(pdf, dests, missing, placements)
+                _add_destinations(pdf, dests, missing, placements, opened)
             fonts = fontshare.share(pdf, cache_root)
             if seconds is not None:
                 seconds["fonts"] = fonts["seconds"]
             pdf.save(target, object_stream_mode=pikepdf.ObjectStreamMode.generate, compress_streams=True)
             return len(pdf.pages)
         finally:
-            for source in opened:
+            for source in by_path.values():
                 source.close()
 
 
@@ -88,16 +90,16 @@ def _copy_links(pdf: pikepdf.Pdf, page: pikepdf.Page, chunk_page: pikepdf.Page, 
     return used
 
 
-def _add_destinations(pdf, dests, missing: dict, placements: list[Placement]) -> None:
+def _add_destinations(pdf, dests, missing: dict, placements: list[Placement], opened: list[pikepdf.Pdf]) -> None:
     """Anchors that only the chunks know (inside article bodies): point them at the final pages."""
-    where = {(p.source, p.page): p for p in placements}
-    for name, (index, source) in missing.items():
+    where = {(id(opened[p.source]), p.page): p for p in placements}  # by PDF: slices of a chunk share one
+    for name, (_, source) in missing.items():
         source_names = _name_tree(source)
         if source_names is None or name not in source_names:
             continue
         dest = source_names[name]
         page_number = next((i for i, page in enumerate(source.pages) if page.obj.objgen == dest[0].objgen), None)
-        placement = None if page_number is None else where.get((index, page_number))
+        placement = None if page_number is None else where.get((id(source), page_number))
         if placement is None:
             continue
         x = float(dest[2]) + placement.dx if len(dest) > 2 else 0
