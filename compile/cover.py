@@ -131,11 +131,16 @@ def render(text: CoverText, heading: Face | None, body: Face | None, *, vertical
     inset = width // 20
     # A thin frame: the cover reads as a cover even as a grey thumbnail in a library grid.
     draw.rectangle([inset, inset, width - inset, height - inset], outline=palette.accent, width=max(3, width // 400))
-    if vertical and features.check("raqm"):
+    if engine(vertical) == "raqm":
         _vertical(draw, text, heading, body, palette, size)
     else:
         _horizontal(draw, text, heading, body, palette, size)
     return _jpeg(image, max_bytes)
+
+
+def engine(vertical: bool) -> str:
+    """How the cover's text is laid out: columns need Pillow's raqm layout (else it is set horizontally)."""
+    return "raqm" if vertical and features.check("raqm") else "basic"
 
 
 def _centered(draw: ImageDraw.ImageDraw, lines: list[str], font, y: float, width: int, fill: str,

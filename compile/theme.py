@@ -7,6 +7,7 @@ path through only from there, never from an archive's anthology.toml). Its templ
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -150,8 +151,22 @@ def _parts(manifest: Path, table: object) -> ThemeParts:
 def check_templates(folder: Path) -> None:
     """Refuse templates that name underscore attributes (`cycler.__init__.__globals__`) or dunder strings
     (`|attr('__class__')`): the sandbox would stop them while rendering; this says so before the build."""
+    files = sorted(folder.glob("*.j2")) if folder.is_dir() else []
+    _check_files(tuple((path, *_identity(path)) for path in files))
+
+
+def _identity(path: Path) -> tuple[int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return -1, -1  # read below, which says why
+    return info.st_size, info.st_mtime_ns
+
+
+@functools.lru_cache(maxsize=16)  # a build loads its theme a few times; a template changed is checked again
+def _check_files(files: tuple[tuple[Path, int, int], ...]) -> None:
     env = jinja2.Environment()
-    for path in sorted(folder.glob("*.j2")) if folder.is_dir() else []:
+    for path, _, _ in files:
         try:
             tree = env.parse(path.read_text(encoding="utf-8"))
         except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:

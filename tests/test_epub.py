@@ -250,6 +250,25 @@ def test_cover_title_is_set_in_the_theme_face_not_as_missing_glyph_boxes():
     assert with_face.tobytes() != without.tobytes()
 
 
+def test_a_cover_is_drawn_once_and_kept(tmp_path, monkeypatch):
+    """The cover comes from the cache while what it shows and its faces are the same; sealed like every entry."""
+    settings = make_settings(offline=True)
+    prepared = pipeline.prepare(SEEDS, settings)
+    book = Book(prepared.anthology, theme.load(settings.theme), settings, "t")
+    css, kept = book.theme.css("epub").read_text(encoding="utf-8"), tmp_path / "covers"
+    drawn = []
+    monkeypatch.setattr(cover, "render", lambda *args, **kw: drawn.append(args[0].title) or f"{drawn}".encode())
+    first = epub_writer._cover(book, book.strings, css, kept)
+    assert epub_writer._cover(book, book.strings, css, kept) == first and len(drawn) == 1
+    for entry in kept.rglob("*.jpg"):
+        entry.write_bytes(entry.read_bytes().replace(b"[", b"("))  # tampered: a miss, drawn again
+    epub_writer._cover(book, book.strings, css, kept)
+    assert len(drawn) == 2
+    book.anthology.title = "另一部选集"
+    epub_writer._cover(book, book.strings, css, kept)
+    assert drawn[-1] == "另一部选集" and len(drawn) == 3
+
+
 @pytest.mark.parametrize("title", ["半岛风云：朝鲜半岛外交新闻选集，以及一些相当长的说明文字。",
                                    "Korea, 2018–2023: A Reader"])
 def test_cover_wrapping_respects_line_start_prohibitions(title):
