@@ -108,6 +108,24 @@ def test_sandbox_stops_a_hidden_payload(tmp_path):
         environment(evil, dt_zone()).get_template("article.html.j2").render()
 
 
+def test_the_sandbox_answers_for_the_books_own_values_as_jinja_does():
+    """The short way (compile/writers/context.py ThemeSandbox.is_safe_attribute) gives Jinja's own answers."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from compile import model
+
+    jinja = ImmutableSandboxedEnvironment()
+    env = environment(theme.load("book"), dt_zone())
+    listed = type("Listed", (list,), {"__module__": "compile.model"})  # a container of ours: its mutators refused
+    values = [model.Article(id="a", source="a.md", title="t", body=""), model.Image(url="https://x/1.png"),
+              model.Section(title="s", key="s", articles=[]), listed(), env.theme]
+    names = ["title", "body", "url", "append", "pop", "clear", "mro", "_private", "__class__", "__init__"]
+    for value in values:
+        for name in names:
+            found = getattr(value, name, None)
+            assert env.is_safe_attribute(value, name, found) == jinja.is_safe_attribute(value, name, found), name
+
+
 def test_cli_theme_folder_with_hidden_payload_stops_the_build(tmp_path):
     marker = tmp_path / "pwned"
     source = archive(tmp_path)

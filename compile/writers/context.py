@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import re
 import traceback
+import types
+from collections import abc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,6 +164,16 @@ class ThemeSandbox(ImmutableSandboxedEnvironment):
         super().__init__(**options)
         self.theme = theme
 
+    def is_safe_attribute(self, obj, attr: str, value) -> bool:
+        """Jinja's rule, answered at once for this package's own values (~60 an article, ~5 µs each the long way):
+        on them only underscore names are unsafe; everything else goes through Jinja's checks."""
+        if attr.startswith("_"):
+            return False
+        plain = _PLAIN.get(type(obj))
+        if plain is None:
+            plain = _PLAIN[type(obj)] = _plain(type(obj))
+        return plain or super().is_safe_attribute(obj, attr, value)
+
     def handle_exception(self, source: str | None = None):
         try:
             super().handle_exception(source)  # re-raises with the template's lines in the traceback
@@ -168,6 +181,19 @@ class ThemeSandbox(ImmutableSandboxedEnvironment):
             what = "stopped by the sandbox" if isinstance(exc, jinja2.exceptions.SecurityError) else "failed"
             raise ThemeError(f"theme '{self.theme.name}' ({self.theme.root}): {_template_line(exc)}{what}: "
                              f"{exc}") from exc
+
+
+_PLAIN: dict[type, bool] = {}
+
+
+def _plain(kind: type) -> bool:
+    """A class of this package whose instances the sandbox has no rule for but underscores: not a function,
+    method, class, code, frame or generator (internal attributes), nor a mutable container (its mutating
+    methods)."""
+    internal = (types.FunctionType, types.MethodType, type, types.CodeType, types.TracebackType, types.FrameType,
+                types.GeneratorType, types.CoroutineType, types.AsyncGeneratorType)
+    mutable = (abc.MutableSet, abc.MutableMapping, abc.MutableSequence, collections.deque)
+    return kind.__module__.startswith("compile.") and not issubclass(kind, internal + mutable)
 
 
 def _template_line(exc: BaseException) -> str:

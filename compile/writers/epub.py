@@ -507,49 +507,47 @@ def characters_by_role(docs: Iterable[Doc]) -> dict[tuple[str, str, bool], set[s
     The roles follow what book CSS does everywhere (headings in the heading face, bold, the rest in the body
     face). The regular body face gets *every* visible character: whatever a theme does with headings or
     <strong>, any text can be shown with an embedded face (at worst in another weight), never with tofu."""
-    found: dict[tuple[str, str, bool], set[str]] = {}
+    texts: dict[_Style, list[str]] = {}  # the texts set in each style, their characters counted once at the end
     for doc in docs:
         root = etree.fromstring(doc.xhtml())
         body = root.find("{http://www.w3.org/1999/xhtml}body")
-        _collect(found, body, _Style(lang=doc.lang).inside(root))
+        _collect(texts, body, _inside((doc.lang, False, False, False), root))
+    found: dict[tuple[str, str, bool], set[str]] = {}
+    for (lang, heading, bold, _), strings in texts.items():
+        variant = "hant" if lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
+        chars = set("".join(strings))
+        found.setdefault((variant, "body", False), set()).update(chars)
+        if heading:
+            found.setdefault((variant, "heading", True), set()).update(chars)
+        elif bold:
+            found.setdefault((variant, "body", True), set()).update(chars)
     return found
 
 
-@dataclass(frozen=True)
-class _Style:
-    """What a text inherits from the elements around it: the nearest language, heading, bold, hidden."""
-
-    lang: str
-    heading: bool = False
-    bold: bool = False
-    hidden: bool = False
-
-    def inside(self, element) -> _Style:
-        name = etree.QName(element).localname
-        return _Style(element.get("lang") or self.lang, self.heading or name in HEADINGS, self.bold or name in BOLD,
-                      self.hidden or element.get("hidden") is not None)
+# What a text inherits from the elements around it: the nearest language, heading, bold, hidden.
+_Style = tuple[str, bool, bool, bool]
 
 
-def _collect(found: dict, element, outer: _Style) -> None:
-    """Each text under `element` with the style it is set in (a tail is set as its parent's text)."""
-    style = outer.inside(element)
-    _add(found, element.text, style)
+def _inside(outer: _Style, element) -> _Style:
+    name = element.tag.rpartition("}")[2]
+    return (element.get("lang") or outer[0], outer[1] or name in HEADINGS, outer[2] or name in BOLD,
+            outer[3] or element.get("hidden") is not None)
+
+
+def _collect(texts: dict[_Style, list[str]], element, outer: _Style) -> None:
+    """Each text under `element` with the style it is set in (a tail is set as its parent's text); nothing
+    under a hidden element (never rendered: the hidden landmarks list)."""
+    style = _inside(outer, element)
+    if style[3]:
+        return
+    found = texts.setdefault(style, [])
+    if element.text and not element.text.isspace():
+        found.append(element.text)
     for child in element:
         if isinstance(child.tag, str):  # comments and processing instructions: neither text nor tail is shown
-            _collect(found, child, style)
-            _add(found, child.tail, style)
-
-
-def _add(found: dict, text: str | None, style: _Style) -> None:
-    if not text or not text.strip() or style.hidden:  # hidden: never rendered (the hidden landmarks list)
-        return
-    variant = "hant" if style.lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
-    chars = set(text)
-    found.setdefault((variant, "body", False), set()).update(chars)
-    if style.heading:
-        found.setdefault((variant, "heading", True), set()).update(chars)
-    elif style.bold:
-        found.setdefault((variant, "body", True), set()).update(chars)
+            _collect(texts, child, style)
+            if child.tail and not child.tail.isspace():
+                found.append(child.tail)
 
 
 def _family_for(book: Book, variant: str, role: str, bold: bool, css: str) -> font_tools.Face | None:
