@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pdfplumber
@@ -262,6 +263,24 @@ def test_an_edit_renders_the_edited_article_alone(tmp_path):
     neighbour = ids.index(next(i for i in run if i != ids[7]))  # another article of the edited chunk
     _, other = _build_chunked(_edited(once, neighbour, "另一处。"), tmp_path / "d.pdf", cache)
     assert other.rendered == 1 and other.chunks == first.chunks
+
+
+def test_a_slice_has_its_articles_pages_and_the_resources_its_html_names():
+    units = [pdf_split.Unit(f"a{i}", "article") for i in range(3)]
+    chunk = pdf_chunks.Chunk(units, key="k" * 64)
+
+    def page(*anchors: str, blank: bool = False) -> pdf_chunks.Page:
+        return pdf_chunks.Page(anchors, blank, (0, 0, 10, 10))
+
+    # a0 over two pages, a blank page before a1 (a right-hand break), a2 over two pages.
+    fact = pdf_chunks.Facts((page("a0"), page("a0"), page(blank=True), page("a1"), page("a2"), page()),
+                            refused=("file:///etc/passwd", "file:///theme/missing.css"))
+    pieces = [pdf_chunks.Chunk([unit], key=f"p{i}") for i, unit in enumerate(units)]
+    cut = types.SimpleNamespace(chunk_html=lambda run: '<img src="file:///etc/passwd">' if run[0].id == "a1" else "")
+    a0, a1, a2 = pdf_chunks.slices(chunk, fact, pieces, cut)
+    assert [(s.first, len(s.pages)) for s in (a0, a1, a2)] == [(0, 2), (3, 1), (4, 2)]
+    assert a1.refused == fact.refused and a0.refused == a2.refused == ("file:///theme/missing.css",)
+    assert {s.source for s in (a0, a1, a2)} == {chunk.key}
 
 
 def test_unequal_text_blocks_fall_back_to_one_pass(tmp_path):

@@ -418,7 +418,7 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
 
     probe(cache, style)
     facts = _render_chunks(chunks, cache, style, workers, stats)
-    keep_slices(chunks, facts, cache)
+    keep_slices(chunks, facts, cache, cut)
     stats.seconds["chunks"] = time.perf_counter() - clock - stats.seconds["split"]
 
     counts = unit_pages(chunks, facts)
@@ -460,31 +460,34 @@ def finer(chunks: list[Chunk], cut: split.Split, common: str, cache: ChunkCache,
             refined.extend(pieces)
         else:
             chunk.pieces = pieces if len(pieces) > 1 else []
+            for piece in chunk.pieces:
+                piece.html = ""  # its key is what a slice needs: a big book's HTML is not held twice
             refined.append(chunk)
     return refined
 
 
-def keep_slices(chunks: list[Chunk], facts: list[Facts], cache: ChunkCache) -> None:
+def keep_slices(chunks: list[Chunk], facts: list[Facts], cache: ChunkCache, cut: split.Split) -> None:
     """Each piece of a chunk rendered whole, kept as a slice of its pages: the first edit in that chunk then
     renders the edited piece alone, and takes the others' pages from the chunk (`finer`), as laid out."""
     for chunk, fact in zip(chunks, facts, strict=True):
-        for piece, sliced in zip(chunk.pieces, slices(chunk, fact, chunk.pieces), strict=True):
+        for piece, sliced in zip(chunk.pieces, slices(chunk, fact, chunk.pieces, cut), strict=True):
             cache.put_slice(piece.key, sliced)
 
 
-def slices(chunk: Chunk, fact: Facts, pieces: list[Chunk]) -> list[Facts]:
+def slices(chunk: Chunk, fact: Facts, pieces: list[Chunk], cut: split.Split) -> list[Facts]:
     """The facts of each piece of `chunk`: its run of the chunk's pages (blank pages between pieces belong to
     none: a piece rendered alone has none there either). A refused resource is told by the pieces whose HTML
     names it, or by all when none does (a stylesheet's)."""
     where: dict[str, list[int]] = {}
     for unit, _k, index in _chunk_sequence(chunk, fact):
         where.setdefault(unit, []).append(index)
-    named = {url for url in fact.refused if any(url in piece.html for piece in pieces)}
+    html = [cut.chunk_html(piece.units) if fact.refused else "" for piece in pieces]
+    named = {url for url in fact.refused if any(url in text for text in html)}
     found = []
-    for piece in pieces:
+    for piece, text in zip(pieces, html, strict=True):
         indices = [index for unit in piece.units for index in where[unit.id]]
         first, last = min(indices), max(indices)
-        refused = tuple(url for url in fact.refused if url in piece.html or url not in named)
+        refused = tuple(url for url in fact.refused if url in text or url not in named)
         found.append(Facts(fact.pages[first:last + 1], refused, unknown=fact.unknown, source=chunk.key,
                            first=first))
     return found
