@@ -29,6 +29,7 @@ is exactly the document's text. Leaving `patching.installed()` restores WeasyPri
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -58,8 +59,15 @@ _CJK_BLOCKS = ((0x3040, 0x30FF), (0x3100, 0x312F), (0x3400, 0x4DBF), (0x4E00, 0x
                (0xF900, 0xFAFF), (0x20000, 0x3134F))
 
 
+@functools.cache  # on first use (~40 ms): a build's process that only merges chunks never lays out text
+def _weighted() -> tuple[re.Pattern, re.Pattern]:
+    """The weighted characters, and runs of them."""
+    one = re.compile(_weighted_class())
+    return one, re.compile(one.pattern + "+")
+
+
 def _weighted_class() -> str:
-    """A regex character class of the weighted characters (built once: the blocks minus punctuation)."""
+    """A regex character class of the weighted characters (the blocks minus punctuation)."""
     parts = [re.escape(" \u00a0\u3000")]
     for low, high in _CJK_BLOCKS:
         start = low
@@ -71,20 +79,16 @@ def _weighted_class() -> str:
     return "[" + "".join(parts) + "]"
 
 
-_WEIGHTED = re.compile(_weighted_class())
-_WEIGHTED_RUN = re.compile(_WEIGHTED.pattern + "+")
-
-
 def weight(char: str) -> int:
     """1 where a justifying engine may add room around the character (CJK inter-character), else 0."""
-    return 1 if _WEIGHTED.fullmatch(char) else 0
+    return 1 if _weighted()[0].fullmatch(char) else 0
 
 
 def weighing(text: str) -> tuple[int, int, int]:
     """(weight of the first character, of all, of the last): what distribution needs of a text box."""
     if not text:
         return 0, 0, 0
-    return weight(text[0]), len(_WEIGHTED.findall(text)), weight(text[-1])
+    return weight(text[0]), len(_weighted()[0].findall(text)), weight(text[-1])
 
 
 # --- Layout: line-level distribution -----------------------------------------------------------------------
@@ -222,7 +226,7 @@ def set_text(self, text, justify=False):
         attr_list = ffi.gc(pango.pango_attr_list_new(), pango.pango_attr_list_unref)
     spacing = int(share * TO_UNITS)
     position, done = 0, 0  # byte offset (Pango attributes index UTF-8), and characters measured so far
-    for run in _WEIGHTED_RUN.finditer(self.text):  # one attribute per run of weighted characters
+    for run in _weighted()[1].finditer(self.text):  # one attribute per run of weighted characters
         start = position + len(self.text[done:run.start()].encode())
         position, done = start + len(run.group().encode()), run.end()
         attr = pango.pango_attr_letter_spacing_new(spacing)
