@@ -507,20 +507,20 @@ def characters_by_role(docs: Iterable[Doc]) -> dict[tuple[str, str, bool], set[s
     The roles follow what book CSS does everywhere (headings in the heading face, bold, the rest in the body
     face). The regular body face gets *every* visible character: whatever a theme does with headings or
     <strong>, any text can be shown with an embedded face (at worst in another weight), never with tofu."""
-    texts: dict[_Style, list[str]] = {}  # the texts set in each style, their characters counted once at the end
+    found: dict[tuple[str, str, bool], set[str]] = {}
     for doc in docs:
         root = etree.fromstring(doc.xhtml())
         body = root.find("{http://www.w3.org/1999/xhtml}body")
+        texts: dict[_Style, list[str]] = {}  # the document's texts in each style, their characters counted at once
         _collect(texts, body, _inside((doc.lang, False, False, False), root))
-    found: dict[tuple[str, str, bool], set[str]] = {}
-    for (lang, heading, bold, _), strings in texts.items():
-        variant = "hant" if lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
-        chars = set("".join(strings))
-        found.setdefault((variant, "body", False), set()).update(chars)
-        if heading:
-            found.setdefault((variant, "heading", True), set()).update(chars)
-        elif bold:
-            found.setdefault((variant, "body", True), set()).update(chars)
+        for (lang, heading, bold, _), strings in texts.items():
+            variant = "hant" if lang.startswith(("zh-Hant", "zh-TW", "zh-HK", "zh-MO")) else "hans"
+            chars = set("".join(strings))
+            found.setdefault((variant, "body", False), set()).update(chars)
+            if heading:
+                found.setdefault((variant, "heading", True), set()).update(chars)
+            elif bold:
+                found.setdefault((variant, "body", True), set()).update(chars)
     return found
 
 
