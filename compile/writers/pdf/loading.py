@@ -1,4 +1,4 @@
-"""WeasyPrint's import, without the compiler runs its search for C libraries costs.
+"""WeasyPrint's import, without running gcc and ld to find its C libraries.
 
 WeasyPrint loads each of its C libraries (GObject, Pango, HarfBuzz, fontconfig ...) by trying up to six names,
 Windows' and macOS' among them, through cffi, which asks `ctypes.util.find_library` for each. On Linux that
@@ -33,6 +33,7 @@ def linker_cache_only() -> Iterator[None]:
 
 
 def import_weasyprint() -> None:
+    """Import WeasyPrint once per process, its libraries looked up in the linker's cache first."""
     if "weasyprint.text.ffi" in sys.modules:
         return
     try:
