@@ -331,6 +331,12 @@ def test_a_slice_holds_only_while_its_chunk_does(tmp_path):
     assert chunks.has(piece) and chunks.get(piece) == sliced and chunks.pdf(piece, sliced) == pdf
     chunks.put_slice(other, pdf_chunks.Facts((page, page), source=whole, first=2))  # past the chunk's pages
     assert chunks.get(other) is None
+    moved = pdf_chunks.Page((), True, (1, 2, 3, 4))  # the chunk rendered again since, with other pages
+    chunks.put_slice(other, pdf_chunks.Facts((moved,), source=whole, first=1))
+    assert chunks.get(other) is None
+    for source, first in (("../" + whole[3:], 0), (whole, -1)):
+        chunks.put_slice(other, pdf_chunks.Facts((page,), source=source, first=first))
+        assert chunks.get(other) is None
     chunks.put_slice(other, pdf_chunks.Facts((page,), source=piece))  # a slice of a slice
     assert chunks.get(other) is None
     chunks.slices.path(other).write_bytes(json.dumps(dataclasses.asdict(sliced)).encode())  # not sealed

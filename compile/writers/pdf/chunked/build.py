@@ -78,7 +78,7 @@ class Chunk:
     units: list[split.Unit]
     html: str = ""
     key: str = ""
-    pieces: list[Chunk] = field(default_factory=list)  # rendered whole: its pieces, kept as slices of it
+    pieces: list[Chunk] = field(default_factory=list)  # rendered whole: its one-article pieces, kept as slices
 
 
 @dataclass(frozen=True)
@@ -193,6 +193,9 @@ def _files_in(html: str) -> list[str]:
     return found
 
 
+KEY = re.compile(r"[0-9a-f]{64}")  # a cache key (cachekey.digest)
+
+
 class ChunkCache:
     """Rendered chunk PDFs and their page facts, by key. Entries are written atomically.
 
@@ -231,8 +234,10 @@ class ChunkCache:
             sliced = Facts.loads(payload) if payload is not None else None
         except (ValueError, KeyError, TypeError):
             return None
-        source = self.whole(sliced.source) if sliced is not None and sliced.source else None
-        if source is None or sliced is None or sliced.first + len(sliced.pages) > len(source.pages):
+        if sliced is None or not KEY.fullmatch(sliced.source) or sliced.first < 0:
+            return None
+        source = self.whole(sliced.source)  # a chunk rendered again since (a font upgraded ...) has other pages
+        if source is None or source.pages[sliced.first:sliced.first + len(sliced.pages)] != sliced.pages:
             return None
         return sliced
 
@@ -249,7 +254,7 @@ class ChunkCache:
             facts = Facts.loads(payload) if payload is not None else None
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return facts if facts is None or not facts.source else None
+        return facts if facts is None or not facts.source else None  # an entry is rendered pages, not a slice
 
     def put(self, key: str, facts: Facts, drawn: bool = True) -> None:
         """Seal the facts with the PDF the render just wrote; without a key, or on a full disk, the chunk is
@@ -450,9 +455,9 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
 
 def finer(chunks: list[Chunk], cut: split.Split, common: str, cache: ChunkCache, workers: int) -> list[Chunk]:
     """The chunks to render: each the cache has, as it is; one it lacks, as pieces of one article each (with
-    what stands before it) when the cache has some of those pieces, or when fewer chunks are lacking than there
-    are workers. A rebuild after one edit then renders the edited chunk's articles side by side, and the next
-    edit in that chunk renders one article. A cold build of more chunks than workers renders them whole."""
+    what stands before it) when the cache has some of those pieces (a chunk rendered whole keeps its pieces as
+    slices: `keep_slices`), or when fewer chunks are lacking than there are workers. A rebuild after one edit
+    then renders the edited article alone. A cold build of more chunks than workers renders them whole."""
     lacking = [i for i, chunk in enumerate(chunks) if not cache.has(chunk.key)]
     refined: list[Chunk] = []
     for i, chunk in enumerate(chunks):

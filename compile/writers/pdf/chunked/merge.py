@@ -36,7 +36,7 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                   for path in sources]
         try:
             dests = _name_tree(pdf)
-            missing: dict[str, tuple[int, pikepdf.Pdf]] = {}
+            missing: dict[str, dict[int, pikepdf.Pdf]] = {}  # name -> the PDFs whose pages link to it
             for placement in placements:
                 page = pdf.pages[placement.frame_page]
                 source = opened[placement.source]
@@ -47,7 +47,7 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                                                                box[0] + placement.dx + width, box[1] + height))
                 for name in _copy_links(pdf, page, chunk_page, placement.dx):
                     if dests is not None and name not in dests:
-                        missing[name] = (placement.source, source)
+                        missing.setdefault(name, {})[id(source)] = source
             if missing and dests is not None:
                 _add_destinations(pdf, dests, missing, placements, opened)
             fonts = fontshare.share(pdf, cache_root)
@@ -93,15 +93,17 @@ def _copy_links(pdf: pikepdf.Pdf, page: pikepdf.Page, chunk_page: pikepdf.Page, 
 def _add_destinations(pdf, dests, missing: dict, placements: list[Placement], opened: list[pikepdf.Pdf]) -> None:
     """Anchors that only the chunks know (inside article bodies): point them at the final pages."""
     where = {(id(opened[p.source]), p.page): p for p in placements}  # by PDF: slices of a chunk share one
-    for name, (_, source) in missing.items():
-        source_names = _name_tree(source)
-        if source_names is None or name not in source_names:
-            continue
-        dest = source_names[name]
-        page_number = next((i for i, page in enumerate(source.pages) if page.obj.objgen == dest[0].objgen), None)
-        placement = None if page_number is None else where.get((id(source), page_number))
-        if placement is None:
-            continue
-        x = float(dest[2]) + placement.dx if len(dest) > 2 else 0
-        rest = [pdf.copy_foreign(v) if isinstance(v, pikepdf.Object) and v.is_indirect else v for v in dest[3:]]
-        dests[name] = pikepdf.Array([pdf.pages[placement.frame_page].obj, dest[1], x, *rest])
+    for name, sources in missing.items():
+        for source in sources.values():  # the first whose page holding the anchor is in the book
+            source_names = _name_tree(source)
+            if source_names is None or name not in source_names:
+                continue
+            dest = source_names[name]
+            number = next((i for i, page in enumerate(source.pages) if page.obj.objgen == dest[0].objgen), None)
+            placement = None if number is None else where.get((id(source), number))
+            if placement is None:
+                continue  # e.g. an edited article's old pages in its chunk: its new piece may hold the anchor
+            x = float(dest[2]) + placement.dx if len(dest) > 2 else 0
+            rest = [pdf.copy_foreign(v) if isinstance(v, pikepdf.Object) and v.is_indirect else v for v in dest[3:]]
+            dests[name] = pikepdf.Array([pdf.pages[placement.frame_page].obj, dest[1], x, *rest])
+            break
