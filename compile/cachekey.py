@@ -177,6 +177,15 @@ def installed(package: str) -> str:
     return f"{package}:{info.st_size}:{info.st_mtime_ns}" if info else ""
 
 
+def file_state(path: Path) -> str:
+    """A file as it is now, for a key: its path, size and modification time (or that it is missing)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return f"{path}:missing"
+    return f"{path}:{info.st_size}:{info.st_mtime_ns}"
+
+
 MAX_ENTRY = 1 << 30  # bytes: more than any entry the code writes (a chunk's PDF, a font's subset)
 
 

@@ -17,6 +17,7 @@ from typing import cast
 import jinja2
 from jinja2 import nodes
 
+from compile import cachekey
 from compile.errors import ConfigError
 
 PACKAGE = Path(__file__).resolve().parent
@@ -152,21 +153,13 @@ def check_templates(folder: Path) -> None:
     """Refuse templates that name underscore attributes (`cycler.__init__.__globals__`) or dunder strings
     (`|attr('__class__')`): the sandbox would stop them while rendering; this says so before the build."""
     files = sorted(folder.glob("*.j2")) if folder.is_dir() else []
-    _check_files(tuple((path, *_identity(path)) for path in files))
-
-
-def _identity(path: Path) -> tuple[int, int]:
-    try:
-        info = path.stat()
-    except OSError:
-        return -1, -1  # read below, which says why
-    return info.st_size, info.st_mtime_ns
+    _check_files(tuple((path, cachekey.file_state(path)) for path in files))  # one missing: read below, says why
 
 
 @functools.lru_cache(maxsize=16)  # a build loads its theme a few times; a template changed is checked again
-def _check_files(files: tuple[tuple[Path, int, int], ...]) -> None:
+def _check_files(files: tuple[tuple[Path, str], ...]) -> None:
     env = jinja2.Environment()
-    for path, _, _ in files:
+    for path, _ in files:
         try:
             tree = env.parse(path.read_text(encoding="utf-8"))
         except (jinja2.TemplateSyntaxError, UnicodeDecodeError) as exc:

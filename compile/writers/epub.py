@@ -781,8 +781,9 @@ def _cover(book: Book, strings: Strings, css: str, cache_dir: Path | None = None
     palette = cover_art.Palette.from_theme(getattr(book.theme, "cover", None))
     vertical = book.theme.writing_mode.startswith("vertical")
     kept = cachekey.Entries(cache_dir, "cover", ".jpg") if cache_dir else None
+    faces = [font_tools.identity(face) if face else "none" for face in (heading, body)]  # a font upgraded: redrawn
     key = cachekey.digest(cachekey.code_version(), cachekey.installed("PIL"), cover_art.engine(vertical),
-                          repr((text, palette, vertical)), *(_face_identity(face) for face in (heading, body)))
+                          repr((text, palette, vertical)), *faces)
     found = kept.get(key) if kept else None
     if found is None:
         found = cover_art.render(text, heading, body, vertical=vertical, palette=palette)
@@ -790,16 +791,6 @@ def _cover(book: Book, strings: Strings, css: str, cache_dir: Path | None = None
             kept.put(key, found)
     return found
 
-
-def _face_identity(face: font_tools.Face | None) -> str:
-    """A face's file as it is now (a font upgraded in place draws another cover)."""
-    if face is None:
-        return "none"
-    try:
-        info = face.path.stat()
-    except OSError:
-        return f"{face.path}:{face.index}:missing"
-    return f"{face.path}:{face.index}:{info.st_size}:{info.st_mtime_ns}"
 
 
 def write(book: Book, target: Path, resources: Resources) -> Output:

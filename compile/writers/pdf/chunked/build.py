@@ -182,15 +182,8 @@ def theme_digest(book: Book) -> str:
 
 def _files_in(html: str) -> list[str]:
     """The local files a chunk uses (images): their size and mtime are part of its key."""
-    found = []
-    for url in sorted(set(re.findall(r'file://[^"\'\s)]+', html))):
-        path = Path(unquote(urlsplit(url).path))
-        try:
-            stat = path.stat()
-            found.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
-        except OSError:
-            found.append(f"{path}:missing")
-    return found
+    urls = sorted(set(re.findall(r'file://[^"\'\s)]+', html)))
+    return [cachekey.file_state(Path(unquote(urlsplit(url).path))) for url in urls]
 
 
 KEY = re.compile(r"[0-9a-f]{64}")  # a cache key (cachekey.digest)

@@ -32,8 +32,10 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
     `cache_root`: where the fonts' union subsets are kept (fontshare.share)."""
     with pikepdf.open(frame) as pdf:
         by_path: dict[Path, pikepdf.Pdf] = {}  # slices of one chunk share its PDF
-        opened = [by_path[path] if path in by_path else by_path.setdefault(path, pikepdf.open(path))
-                  for path in sources]
+        for path in sources:
+            if path not in by_path:
+                by_path[path] = pikepdf.open(path)
+        opened = [by_path[path] for path in sources]
         try:
             dests = _name_tree(pdf)
             missing: dict[str, dict[int, pikepdf.Pdf]] = {}  # name -> the PDFs whose pages link to it
