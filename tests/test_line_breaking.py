@@ -160,8 +160,13 @@ def test_breaks_before_opening_and_after_closing_quotes_between_han():
     assert typeset_html("他说“我们”的") == typeset._typeset_tree("他说“我们”的")  # both paths agree
 
 
-def test_wbr_breaks_the_line_in_weasyprint_without_a_character():
-    text = "一二三四五六七八他说<wbr>“我们”的十"
+# A break opportunity as typeset.py writes it, and as the PDF's article bodies hold it (render.breaks_as_characters).
+BREAKS = ["<wbr>", "\u200b"]
+
+
+@pytest.mark.parametrize("wbr", BREAKS)
+def test_wbr_breaks_the_line_in_weasyprint_without_a_character(wbr):
+    text = f"一二三四五六七八他说{wbr}“我们”的十"
     html = f"<p style='width: 100pt; font: 10pt \"Noto Serif CJK SC\"' lang='zh-Hans'>{text}</p>"
     page = weasyprint.HTML(string=html).render().pages[0]
     lines = [box for box in _line_boxes(page._page_box)]
@@ -173,11 +178,12 @@ def test_wbr_breaks_the_line_in_weasyprint_without_a_character():
         assert "\u200b" not in "".join(char["text"] for char in page.chars)
 
 
-def test_a_line_ending_at_a_wbr_is_flush():
+@pytest.mark.parametrize("wbr", BREAKS)
+def test_a_line_ending_at_a_wbr_is_flush(wbr):
     """The zero-width space of <wbr> is no edge of the line for justification: the last character is."""
     from compile.writers.pdf.weasy import justify, patching
 
-    text = "一二三四五六七八九十一二他说<wbr>“我们”的十一二三四五六七八九十一二三四五六七八九十"
+    text = f"一二三四五六七八九十一二他说{wbr}“我们”的十一二三四五六七八九十一二三四五六七八九十"
     html = (f"<p style='width: 150pt; font: 10pt \"Noto Serif CJK SC\"; text-align: justify' lang='zh-Hans'>"
             f"{text}</p>")
     with patching.installed(justify.PATCH):
@@ -187,6 +193,16 @@ def test_a_line_ending_at_a_wbr_is_flush():
     first_line = [c for c in chars if abs(c["top"] - chars[0]["top"]) < 1]
     assert first_line[-1]["text"] == "说"  # the line broke before “, which it could not do without the <wbr>
     assert abs(first_line[-1]["x1"] - first_line[0]["x0"] - 150) < 0.15  # without: the half of a share short
+
+
+def test_the_pdfs_bodies_hold_breaks_as_characters_and_nothing_else_changes():
+    from compile.writers.pdf.render import breaks_as_characters
+
+    body = typeset_html('<p title="x&lt;wbr/&gt;y">他说“我们”的话</p>')
+    assert body.count("<wbr/>") == 2
+    printed = breaks_as_characters(body)
+    assert printed == body.replace("<wbr/>", "\u200b") and "<wbr" not in printed
+    assert BeautifulSoup(printed, "lxml").p["title"] == "x<wbr/>y"  # escaped in attributes: never a match
 
 
 def _line_boxes(box):

@@ -74,7 +74,8 @@ def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
     settings = book.settings.pdf
     chosen = prepress.variant(settings)
     fetcher = LockedFetcher([book.theme.root, *image_roots])
-    html = weasyprint.HTML(string=html_document(book), base_url=book.theme.root.as_uri() + "/", url_fetcher=fetcher)
+    html = weasyprint.HTML(string=html_document(book, weasyprint_breaks=True), base_url=book.theme.root.as_uri() + "/",
+                           url_fetcher=fetcher)
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     with extended(), patching.installed(tagging.PATCH), atomic.replacing(target) as tmp:
         sheets, font_config = stylesheets([str(p) for p in book.theme.print_stylesheets()],

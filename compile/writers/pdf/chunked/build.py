@@ -405,7 +405,7 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
         for _ in range(workers):
             executor.submit(_warm, style)
     cache = ChunkCache(cache_root)
-    html = shared.html_document(book)
+    html = shared.html_document(book, weasyprint_breaks=True)
     part_ids = frozenset(parts.element_id(name) for name in book.theme.parts.back) if apart else frozenset()
     cut = split.split(html, [a.id for a in book.anthology.articles], part_ids)
     body = [unit for unit in cut.units if unit.kind != "part"]

@@ -103,8 +103,11 @@ def _leaves(box) -> Iterator:
         yield box
 
 
+ZWSP = "\u200b"
+
+
 def _zero_width(box) -> bool:
-    return isinstance(box, boxes.TextBox) and not box.text.strip("\u200b")
+    return isinstance(box, boxes.TextBox) and not box.text.strip(ZWSP)
 
 
 def _plain(box) -> bool:
@@ -118,12 +121,15 @@ def justify_line(context, line, extra_width):
     texts = [leaf for leaf in leaves if isinstance(leaf, boxes.TextBox)]
     if not texts or line.style["direction"] != "ltr" or not all(_plain(box) for box in texts):
         return _ORIGINAL["justify_line"](context, line, extra_width)
-    box_weights = {id(box): weighing(box.text) for box in texts}
-    total: float = sum(w[1] for w in box_weights.values())
     # The line's edges are its first and last visible boxes: a <wbr> (typeset.py's breaks beside quotation
-    # marks) is a zero-width space box, and the line often ends with it.
+    # marks) is a zero-width space, a box of its own or (render.py) the end of the text before it, and the
+    # line often ends with it.
     visible = [leaf for leaf in leaves if not _zero_width(leaf)] or leaves
     first, last = visible[0], visible[-1]
+    if isinstance(last, boxes.TextBox) and last.text.endswith(ZWSP) and weight(last.text.rstrip(ZWSP)[-1]):
+        last.text = last.text.rstrip(ZWSP)  # else Pango keeps the half share after its last ideograph
+    box_weights = {id(box): weighing(box.text) for box in texts}
+    total: float = sum(w[1] for w in box_weights.values())
     if isinstance(first, boxes.TextBox):
         total -= box_weights[id(first)][0] / 2
     if isinstance(last, boxes.TextBox):
