@@ -126,8 +126,9 @@ def justify_line(context, line, extra_width):
     # line often ends with it.
     visible = [leaf for leaf in leaves if not _zero_width(leaf)] or leaves
     first, last = visible[0], visible[-1]
-    if isinstance(last, boxes.TextBox) and last.text.endswith(ZWSP) and weight(last.text.rstrip(ZWSP)[-1]):
-        last.text = last.text.rstrip(ZWSP)  # else Pango keeps the half share after its last ideograph
+    if isinstance(last, boxes.TextBox) and (kept := last.text.rstrip(ZWSP)) != last.text and kept and \
+            weight(kept[-1]):
+        last.text = kept  # else Pango keeps the half share after its last ideograph
     box_weights = {id(box): weighing(box.text) for box in texts}
     total: float = sum(w[1] for w in box_weights.values())
     if isinstance(first, boxes.TextBox):
