@@ -203,6 +203,22 @@ def test_the_pdfs_bodies_hold_breaks_as_characters_and_nothing_else_changes():
     printed = breaks_as_characters(body)
     assert printed == body.replace("<wbr/>", "\u200b") and "<wbr" not in printed
     assert BeautifulSoup(printed, "lxml").p["title"] == "x<wbr/>y"  # escaped in attributes: never a match
+    heading = typeset_html("<h5>他说“我们”的话</h5>")  # a bookmark's label is its text: the element stays
+    assert "<wbr/>" in heading and breaks_as_characters(heading + body) == heading + printed
+
+
+@pytest.mark.parametrize("html", [
+    "他说<br>\u200b<span style='white-space: nowrap'>“我们一二三四五六七八九十一二三”</span>的话",
+    "\u200b<span style='display: inline-block; width: 150pt; height: 5pt'></span>一二",
+])
+def test_a_line_of_nothing_but_a_break_is_laid_out(html):
+    """A line whose only text is the zero-width space (an unbreakable run too wide after it) is no edge."""
+    from compile.writers.pdf.weasy import justify, patching
+
+    html = f"<p style='width: 100pt; font: 10pt \"Noto Serif CJK SC\"; text-align: justify' lang='zh-Hans'>{html}</p>"
+    with patching.installed(justify.PATCH) as active:
+        assert active, patching.warning()
+        assert weasyprint.HTML(string=html).render().pages
 
 
 def _line_boxes(box):

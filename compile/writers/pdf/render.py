@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,16 +141,20 @@ def html_document(book: Book, weasyprint_breaks: bool = False) -> str:
 
 
 def breaks_as_characters(body: str) -> str:
-    """An article's body with each `<wbr/>` (typeset.py's breaks beside quotation marks) as the zero-width
-    space WeasyPrint makes of it (its UA stylesheet: `wbr::before { content: "\\200B" }`).
+    """An article's body with each `<wbr/>` (typeset.py's breaks beside quotation marks) outside its headings as
+    the zero-width space WeasyPrint makes of it (its UA stylesheet: `wbr::before { content: "\\200B" }`).
 
     Why: as an element, each break is two more boxes and splits the paragraph's text in two more; as a
     character, a paragraph is one text run. A chunk's layout takes ~25 % less time, with the same lines and
-    page text. Serialized HTML escapes "<" in text and in attribute values, so the string is only ever the
-    element. Titles keep their elements: a running head or a bookmark takes an element's text, which leaves
-    a ::before out but would keep the character.
+    page text. Bodies are sanitized (no comments, no raw-text elements) and serialized escaping "<" in text and
+    in attribute values, so the string is only ever the element. Headings and titles keep their elements: a
+    bookmark or a running head takes an element's text, which leaves a ::before out but would keep the
+    character (WeasyPrint bookmarks h5 and h6 unless a theme says otherwise).
     """
-    return body.replace("<wbr/>", justify.ZWSP)
+    return _HEADING_OR_BREAK.sub(lambda found: found.group() if found.group(1) else justify.ZWSP, body)
+
+
+_HEADING_OR_BREAK = re.compile(r"<h([1-6])\b[^>]*>.*?</h\1>|<wbr/>", re.DOTALL)
 
 
 def _image_uri(image: Image) -> str | None:
