@@ -400,3 +400,49 @@ def test_unwritable_cache_exits_2_through_the_cli(tmp_path):
 def test_the_probe_leaves_nothing_behind(tmp_path):
     Cache.from_settings(ImageSettings(cache_dir=str(tmp_path / "cache")))
     assert os.listdir(tmp_path / "cache") == []
+
+
+# --- Compiled templates (compile/writers/context.py SealedBytecode) ----------------------------------------
+
+def _templates(cache_root: Path, monkeypatch) -> tuple[dict[str, bytes], int]:
+    """The book theme's templates' code, and how many templates were compiled (not loaded) to get it."""
+    import jinja2
+
+    from compile.writers.context import environment
+
+    compiled = []
+    real = jinja2.Environment.compile
+    with monkeypatch.context() as patched:
+        patched.setattr(jinja2.Environment, "compile", lambda self, *a, **k: compiled.append(1) or real(self, *a, **k))
+        env = environment(theme.load("book"), dt.UTC, cache_root=cache_root)
+        code = {name: env.get_template(name).root_render_func.__code__.co_code for name in env.list_templates()}
+    return code, len(compiled)
+
+
+def test_templates_are_compiled_once_and_kept_sealed(tmp_path, monkeypatch):
+    first, compiled = _templates(tmp_path, monkeypatch)
+    again, recompiled = _templates(tmp_path, monkeypatch)
+    assert compiled == len(first) > 3 and recompiled == 0 and again == first
+    entries = list((tmp_path / "templates").rglob("*.code"))
+    assert len(entries) == len(first)
+    kept = cachekey.Entries(tmp_path / "templates", "template", ".code")
+    assert all(kept.get(entry.stem) for entry in entries)
+
+
+@pytest.mark.parametrize("tamper", ["garbage", "unsealed", "another key"])
+def test_a_compiled_template_not_sealed_with_this_key_is_compiled_again(tmp_path, monkeypatch, tamper, key_home):
+    first, _ = _templates(tmp_path, monkeypatch)
+    kept = cachekey.Entries(tmp_path / "templates", "template", ".code")
+    for entry in (tmp_path / "templates").rglob("*.code"):
+        code = kept.get(entry.stem)
+        assert code
+        if tamper == "garbage":
+            entry.write_bytes(b"\x00" * 64)
+        elif tamper == "unsealed":
+            entry.write_bytes(code)  # valid bytecode, as Jinja's own cache would hold it: no seal
+        else:
+            monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "other"))  # another user's key seals it
+            kept.put(entry.stem, code)
+            monkeypatch.setenv("XDG_CONFIG_HOME", str(key_home))
+    again, recompiled = _templates(tmp_path, monkeypatch)
+    assert recompiled == len(first) and again == first

@@ -283,7 +283,7 @@ FONT_CSS = "styles/fonts.css"
 
 
 def _documents(book: Book, strings: Strings) -> Parts:
-    anthology, env = book.anthology, environment(book.theme, book.zone, strings)
+    anthology, env = book.anthology, environment(book.theme, book.zone, strings, book.cache_root)
     lang = anthology.language
     images: dict[str, tuple[str, bytes]] = {}
     by_path: dict[Path, str] = {}

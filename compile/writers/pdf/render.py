@@ -118,7 +118,7 @@ def html_document(book: Book, weasyprint_breaks: bool = False) -> str:
     """The book as one HTML document: its articles, their links marked for paper, and the parts the theme
     places (writers/parts.py). `weasyprint_breaks`: the articles' bodies hold their break opportunities as
     characters (`breaks_as_characters`), for WeasyPrint."""
-    env = environment(book.theme, book.zone, book.strings)
+    env = environment(book.theme, book.zone, book.strings, book.cache_root)
     made = parts.build(book, parts.PRINT)
     # A link's number points into the sources: without them (switched off, or no article), links print as they are.
     numbered = made.links != "markers" or "sources" in made.names
