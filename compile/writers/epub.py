@@ -792,7 +792,6 @@ def _cover(book: Book, strings: Strings, css: str, cache_dir: Path | None = None
     return found
 
 
-
 def write(book: Book, target: Path, resources: Resources) -> Output:
     settings = book.settings
     profile = TARGETS[settings.epub_target]
