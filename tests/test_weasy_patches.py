@@ -26,6 +26,7 @@ from compile.writers.pdf.weasy import (
     leaders,
     page_styles,
     patching,
+    shared_styles,
     tagging,
     target_counters,
     tree,
@@ -34,9 +35,9 @@ from compile.writers.pdf.weasy.patching import Patch, Private
 from tests.conftest import ROOT, SEEDS, make_settings
 
 NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters",
-         "known_targets"}
+         "known_targets", "shared_styles"}
 PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH,
-           tagging.PATCH, target_counters.PATCH, known_targets.PATCH]
+           tagging.PATCH, target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH]
 
 
 def targets() -> dict[str, object]:

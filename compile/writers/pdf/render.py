@@ -31,6 +31,7 @@ from compile.writers.pdf.weasy import (
     leaders,
     page_styles,
     patching,
+    shared_styles,
     target_counters,
     tree,
 )
@@ -106,10 +107,11 @@ def extended() -> Iterator[None]:
     """WeasyPrint as both PDF paths use it, for layout (render) and drawing (write_pdf): CJK justification
     (justify.py), page styles computed once per kind of page (page_styles.py), the chunked frame's hidden
     units laid out only as far as needed (frame_prune.py), a leader's dots drawn from one kept layout (leaders.py),
-    page references laid out once (target_counters.py) or given (known_targets.py), fewer GC passes.
+    page references laid out once (target_counters.py) or given (known_targets.py), one computed style for elements
+    with equal cascades (shared_styles.py), fewer GC passes.
     Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
     with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH,
-                            target_counters.PATCH, known_targets.PATCH), \
+                            target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH), \
             fewer_collections():
         yield
 
