@@ -54,7 +54,7 @@ def _value(value: object) -> Hashable:
         hash(value)
     except TypeError:  # a list of tokens (an inline style): the very object, so only the element itself
         return id(value)
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _declarations(cascaded: dict) -> tuple:
