@@ -12,6 +12,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -57,6 +58,16 @@ def release_memory() -> None:
     gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL(None).malloc_trim(0)
+
+
+def release_memory_after_reply(delay: float = 0.05) -> None:
+    """release_memory() in a worker, once the result of its task has been sent: ~0.1–0.7 s of collection less
+    on the build's critical path after each render it waits for (the skeleton, the parts, the frame). The
+    worker's main thread pickles and sends the (small) result well within `delay`; should it not, the reply
+    only waits for the collection, as it did before."""
+    timer = threading.Timer(delay, release_memory)
+    timer.daemon = True
+    timer.start()
 
 
 def stop(executor: ProcessPoolExecutor) -> None:

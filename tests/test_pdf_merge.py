@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import types
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from PIL import Image, ImageChops
 from pypdf import PdfReader
 from weasyprint.text.fonts import FontConfiguration
 
-from compile import theme
+from compile import processes, theme
 from compile.build import pipeline
 from compile.transforms import typeset
 from compile.writers.context import Book, Resources
@@ -203,6 +204,22 @@ def test_a_worker_parses_stylesheets_once_and_again_when_they_change(tmp_path):
     assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is not first
     css.write_text("@import url(other.css);", encoding="utf-8")  # what an import brings is not in the key
     assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is not pdf_chunks._parsed_stylesheets(job, fetcher)[0]
+
+
+def test_a_worker_releases_memory_after_its_reply_and_the_build_process_at_once(tmp_path, monkeypatch):
+    """In a pool's worker the collection after a render runs once the result is sent (off the build's critical
+    path); in the build's own process (one worker), before render returns."""
+    released = threading.Event()
+    monkeypatch.setattr(processes, "release_memory", released.set)
+    style = pdf_chunks.Style((), "@page { size: A6 }", (str(tmp_path),), tmp_path.as_uri() + "/")
+    job = pdf_chunks.Job("<p>正文</p>", str(tmp_path / "out.pdf"), style)
+    pdf_chunks.render(job)
+    assert released.is_set()
+    released.clear()
+    monkeypatch.setattr(pdf_chunks, "_IN_WORKER", True)
+    pdf_chunks.render(job)
+    assert not released.is_set()  # not yet: the reply goes first
+    assert released.wait(5)
 
 
 def _edited(book: Book, index: int, note: str = "编者补记：一处修订。") -> Book:

@@ -294,7 +294,11 @@ def render(job: Job) -> Facts:
     facts = Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu,
                   tuple(sorted(unknown)))
     del document
-    processes.release_memory()  # a worker waits between renders (and through the frame) at its last peak else
+    # A worker would wait between renders (and through the frame) at its last peak otherwise.
+    if _IN_WORKER:
+        processes.release_memory_after_reply()
+    else:
+        processes.release_memory()
     return facts
 
 
@@ -336,6 +340,11 @@ def _init_worker(parent: int) -> None:
     import compile.writers.pdf  # noqa: F401 - weasyprint and the writer's extensions, once per worker
 
     gc.freeze()  # what is imported lives as long as the worker: no collection need walk it again
+    global _IN_WORKER  # noqa: PLW0603 - set once, in the worker's own process
+    _IN_WORKER = True
+
+
+_IN_WORKER = False  # whether this process is a pool's worker (_init_worker)
 
 
 def _warm(style: Style) -> None:
