@@ -24,6 +24,7 @@ from compile.writers.pdf.weasy import (
     justify,
     known_targets,
     leaders,
+    margin_widths,
     page_styles,
     patching,
     shared_styles,
@@ -35,9 +36,10 @@ from compile.writers.pdf.weasy.patching import Patch, Private
 from tests.conftest import ROOT, SEEDS, make_settings
 
 NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters",
-         "known_targets", "shared_styles"}
+         "known_targets", "shared_styles", "margin_widths"}
 PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH,
-           tagging.PATCH, target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH]
+           tagging.PATCH, target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH,
+           margin_widths.PATCH]
 
 
 def targets() -> dict[str, object]:

@@ -29,6 +29,7 @@ from compile.writers.pdf.weasy import (
     justify,
     known_targets,
     leaders,
+    margin_widths,
     page_styles,
     patching,
     shared_styles,
@@ -108,10 +109,11 @@ def extended() -> Iterator[None]:
     (justify.py), page styles computed once per kind of page (page_styles.py), the chunked frame's hidden
     units laid out only as far as needed (frame_prune.py), a leader's dots drawn from one kept layout (leaders.py),
     page references laid out once (target_counters.py) or given (known_targets.py), one computed style for elements
-    with equal cascades (shared_styles.py), fewer GC passes.
+    with equal cascades (shared_styles.py), margin boxes sized without their min-content width where the
+    max-content one decides (margin_widths.py), fewer GC passes.
     Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
     with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH,
-                            target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH), \
+                            target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH, margin_widths.PATCH), \
             fewer_collections():
         yield
 

@@ -74,7 +74,7 @@ class Patch:
 
     name: str
     without: str
-    replaces: dict[Private, Callable] = field(default_factory=dict)
+    replaces: dict[Private, Callable | property] = field(default_factory=dict)  # a function, or a property
     uses: tuple[Private, ...] = ()
     probe: Callable[[], str | None] | None = None  # a behavioural check (None: passed), for what no name shows
 
