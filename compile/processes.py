@@ -60,12 +60,18 @@ def release_memory() -> None:
         ctypes.CDLL(None).malloc_trim(0)
 
 
-def release_memory_after_reply(delay: float = 0.05) -> None:
+def release_memory_after_reply(busy: threading.Lock, delay: float = 0.05) -> None:
     """release_memory() in a worker, once the result of its task has been sent: ~0.1–0.7 s of collection less
     on the build's critical path after each render it waits for (the skeleton, the parts, the frame). The
     worker's main thread pickles and sends the (small) result well within `delay`; should it not, the reply
-    only waits for the collection, as it did before."""
-    timer = threading.Timer(delay, release_memory)
+    only waits for the collection, as it did before. `busy` is held by the worker's renders: the collection
+    runs cffi's destructors (Pango, HarfBuzz, fontconfig objects, none thread-safe), so it waits for a render
+    that has begun, and a render begun meanwhile waits for it."""
+    def release() -> None:
+        with busy:
+            release_memory()
+
+    timer = threading.Timer(delay, release)
     timer.daemon = True
     timer.start()
 

@@ -220,6 +220,11 @@ def test_a_worker_releases_memory_after_its_reply_and_the_build_process_at_once(
     pdf_chunks.render(job)
     assert not released.is_set()  # not yet: the reply goes first
     assert released.wait(5)
+    released.clear()
+    with pdf_chunks._RENDERING:  # a render under way: the collection (cffi's destructors: Pango) waits for it
+        processes.release_memory_after_reply(pdf_chunks._RENDERING, delay=0)
+        assert not released.wait(0.3)
+    assert released.wait(5)
 
 
 def _edited(book: Book, index: int, note: str = "编者补记：一处修订。") -> Book:

@@ -97,3 +97,44 @@ def test_what_differs_or_changes_per_box_keeps_a_style_of_its_own():
     assert len({id(style) for style in notes}) == len(notes) == 10  # footnotes get their anchors in place
     afters = {id(style) for element, pseudo, style in styles if pseudo == "after"}
     assert len(afters) == 2 + 40 // 5  # a page reference's leader and number
+
+
+# What an independent review found: a ::marker WeasyPrint changes in place for a pseudo-element's list item
+# (shared, the build crashed), and an anchor inherited through var() (shared, it read another parent's id).
+TEMPTING = {
+    "markers of list-item ::before, outside then inside": (
+        "<div id=x><p>one</p></div><div id=y><p>two</p></div>",
+        "p::marker { color: red } #x p::before { display: list-item; content: 'A'; list-style-position: outside }"
+        " #y p::before { display: list-item; content: 'B'; list-style-position: inside }"),
+    "the same, by the paragraphs' ids": (
+        "<p id=b>two</p><p id=a>one</p>",
+        "p::marker { color: red } #a::before { display: list-item; content: 'A'; list-style-position: outside }"
+        " #b::before { display: list-item; content: 'B'; list-style-position: inside }"),
+    "anchor: inherit through var()": (
+        "<div id=a><span class=e>x</span></div><div id=b><span class=e>y</span></div>"
+        "<p><a href='#a'>to a</a> <a href='#b'>to b</a></p>",
+        ".e { anchor: var(--none, inherit) }"),
+}
+
+
+@pytest.mark.parametrize("name", list(TEMPTING))
+def test_styles_weasyprint_changes_or_that_read_their_parent_are_not_shared(name):
+    html, css = TEMPTING[name]
+    made = []
+    original = weasyprint.document.get_all_computed_styles
+
+    def keeping(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        return made[-1]
+
+    pdfs = []
+    for shared in (False, True):
+        made.clear()
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            monkeypatch.setattr(weasyprint.document, "get_all_computed_styles", keeping)
+            with patching.installed(shared_styles.PATCH) if shared else contextlib.nullcontext(True):
+                pdfs.append(weasyprint.HTML(string=html).write_pdf(stylesheets=[weasyprint.CSS(string=css)]))
+        anchors = {element.text: style["anchor"] for (element, pseudo), style in made[0].get_computed_styles().items()
+                   if pseudo is None and getattr(element, "get", None) and element.get("class") == "e"}
+        assert anchors in ({}, {"x": "a", "y": "b"})
+    assert pdfs[1] == pdfs[0]

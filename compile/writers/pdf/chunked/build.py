@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import zlib
 from collections.abc import Iterator
@@ -275,6 +276,19 @@ def render(job: Job) -> Facts:
     Inside shared.extended(), the WeasyPrint extensions the one-pass writer uses, so a chunk is laid out
     exactly as the one-pass writer would lay it out.
     """
+    # In a worker, never beside the collection after its last render; the build's own process collects at once
+    # (and its threads, Dask's volumes, render side by side as before).
+    with _RENDERING if _IN_WORKER else contextlib.nullcontext():
+        facts = _render(job)
+    # A worker would wait between renders (and through the frame) at its last peak otherwise.
+    if _IN_WORKER:
+        processes.release_memory_after_reply(_RENDERING)
+    else:
+        processes.release_memory()
+    return facts
+
+
+def _render(job: Job) -> Facts:
     started, cpu = time.perf_counter(), time.process_time()
     fetcher = shared.LockedFetcher([Path(r) for r in job.style.roots])
     stylesheets, font_config = _parsed_stylesheets(job, fetcher)
@@ -294,11 +308,6 @@ def render(job: Job) -> Facts:
     facts = Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu,
                   tuple(sorted(unknown)))
     del document
-    # A worker would wait between renders (and through the frame) at its last peak otherwise.
-    if _IN_WORKER:
-        processes.release_memory_after_reply()
-    else:
-        processes.release_memory()
     return facts
 
 
@@ -345,13 +354,16 @@ def _init_worker(parent: int) -> None:
 
 
 _IN_WORKER = False  # whether this process is a pool's worker (_init_worker)
+_RENDERING = threading.Lock()  # a worker's render, or the collection after one (release_memory_after_reply)
 
 
 def _warm(style: Style) -> None:
     """A worker's first task: the book's stylesheets parsed as its chunks use them, while the build's process
     makes the HTML. (Laying out a small document too, to load the fonts, saved ~0.1 s more of a rebuild, but
     left each worker of a 1,000-article book ~50 MiB larger at its peak.)"""
-    _parsed_stylesheets(Job("", "", style, extra_css=CHUNK_CSS), shared.LockedFetcher([Path(r) for r in style.roots]))
+    with _RENDERING:  # fonts loaded (fontconfig) while no collection runs
+        _parsed_stylesheets(Job("", "", style, extra_css=CHUNK_CSS),
+                            shared.LockedFetcher([Path(r) for r in style.roots]))
 
 
 def pool(workers: int) -> ProcessPoolExecutor:

@@ -12,15 +12,16 @@ style and the base URL: what an element's attributes say (id, name, lang, style)
 declarations. So, while PATCH is installed, an element whose cascaded declarations equal an earlier one's,
 under a parent of the same *class*, gets the earlier one's style object. Parents are of one class when their
 own cascades were equal under parents of one class, the anchor (an id) aside: no child reads its parent's
-anchor, unless it declares `anchor: inherit`, and such a style is not shared. Declared values are compared as
+anchor, unless it declares `anchor: inherit` (below). Declared values are compared as
 values where they hash (strings, numbers, tuples of them; parsed tokens by identity) and by identity where
 they do not: a difference is a miss, never a false share.
 
 Not shared: a style WeasyPrint changes in place after computing it, per box. It does so to the style of a
-footnote's call and a running element's (their anchors), so footnotes, running and note positions, and every
-pseudo-element but ::before, ::after and ::marker keep their own. Other in-place changes (a table's display
-fix-ups, a leader's `white-space`, a marker's position) depend only on the style itself, the same for every
-element sharing it, as they already are for the styles WeasyPrint shares.
+footnote's call and a running element's (their anchors) and to a ::marker's (below), so footnotes, running and
+note positions, and every pseudo-element but ::before and ::after keep their own. Other in-place changes (a
+table's display fix-ups, a leader's `white-space`) depend only on the style itself, the same for every element
+sharing it, as they already are for the styles WeasyPrint shares. An anchor declared `inherit`, or through a
+var() that may resolve to it, reads the parent's own: such a style is not shared either.
 
 Measured (300-article book, A5, one worker render each, PDFs byte-identical with and without): sources
 15.4 → 11.4 s, outlet index 6.2 → 4.5 s, chronology 8.4 → 6.9 s, the frame 12.1 → 10.8 s, a chunk of
@@ -32,12 +33,16 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from weasyprint.css import StyleFor
+from weasyprint.css.tokens import Pending
 
 from compile.writers.pdf.weasy import patching
 from compile.writers.pdf.weasy.patching import Private
 
 _ORIGINAL = StyleFor.set_computed_styles
-SHARED_PSEUDOS = (None, "before", "after", "marker")
+# ::marker is not shared: WeasyPrint builds the marker of a `::before` or `::after` that is a list item from its
+# element's ::marker style and sets `position: absolute` in place on that style's anonymous style when the
+# pseudo-element's marker is outside, which another element's inside marker would then inherit.
+SHARED_PSEUDOS = (None, "before", "after")
 
 
 class _Shared:
@@ -53,7 +58,7 @@ def _value(value: object) -> Hashable:
     try:
         hash(value)
     except TypeError:  # a list of tokens (an inline style): the very object, so only the element itself
-        return id(value)
+        return ("object", id(value))
     return value
 
 
@@ -64,7 +69,8 @@ def _declarations(cascaded: dict) -> tuple:
 
 
 def _shareable(style, cascaded: dict) -> bool:
-    if "anchor" in cascaded and cascaded["anchor"][0] == "inherit":
+    # An anchor that may be inherited (`inherit`, or a var() that may resolve to it) reads the parent's own.
+    if "anchor" in cascaded and (cascaded["anchor"][0] == "inherit" or isinstance(cascaded["anchor"][0], Pending)):
         return False
     return style["float"] != "footnote" and not isinstance(style["position"], tuple)  # running(), note()
 
