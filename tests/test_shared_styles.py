@@ -42,7 +42,7 @@ HTML = (f"<html lang='zh'><body><ol class='sources'>{_entries(40)}</ol>"
         + "".join(f"<h1 id='c{c}'>章 {c}</h1><p>正文。</p>" for c in range(3)) + "</body></html>")
 
 
-def _render(shared: bool) -> tuple[bytes, list, list]:
+def _render(shared: bool, html: str = HTML, css: str = CSS) -> tuple[bytes, list, list]:
     """The PDF, each page's anchors, and every element's and pseudo-element's computed style (keyed as WeasyPrint
     keys them), kept from the document's StyleFor."""
     made = []
@@ -56,7 +56,7 @@ def _render(shared: bool) -> tuple[bytes, list, list]:
         monkeypatch.setattr(weasyprint.document, "get_all_computed_styles", keeping)
         with patching.installed(shared_styles.PATCH) if shared else contextlib.nullcontext(True) as active:
             assert active, patching.warning()  # fails, never skips, where the patch cannot apply
-            document = weasyprint.HTML(string=HTML).render(stylesheets=[weasyprint.CSS(string=CSS)])
+            document = weasyprint.HTML(string=html).render(stylesheets=[weasyprint.CSS(string=css)])
             data = document.write_pdf()
     anchors = [sorted(page.anchors) for page in document.pages]
     styles = [(element, pseudo, style) for (element, pseudo), style in made[0].get_computed_styles().items()
@@ -119,22 +119,11 @@ TEMPTING = {
 
 @pytest.mark.parametrize("name", list(TEMPTING))
 def test_styles_weasyprint_changes_or_that_read_their_parent_are_not_shared(name):
-    html, css = TEMPTING[name]
-    made = []
-    original = weasyprint.document.get_all_computed_styles
-
-    def keeping(*args, **kwargs):
-        made.append(original(*args, **kwargs))
-        return made[-1]
-
     pdfs = []
     for shared in (False, True):
-        made.clear()
-        with pytest.MonkeyPatch.context() as monkeypatch:
-            monkeypatch.setattr(weasyprint.document, "get_all_computed_styles", keeping)
-            with patching.installed(shared_styles.PATCH) if shared else contextlib.nullcontext(True):
-                pdfs.append(weasyprint.HTML(string=html).write_pdf(stylesheets=[weasyprint.CSS(string=css)]))
-        anchors = {element.text: style["anchor"] for (element, pseudo), style in made[0].get_computed_styles().items()
-                   if pseudo is None and getattr(element, "get", None) and element.get("class") == "e"}
+        data, _anchors, styles = _render(shared, *TEMPTING[name])
+        anchors = {element.text: style["anchor"] for element, pseudo, style in styles
+                   if pseudo is None and element.get("class") == "e"}
         assert anchors in ({}, {"x": "a", "y": "b"})
+        pdfs.append(data)
     assert pdfs[1] == pdfs[0]
