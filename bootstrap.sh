@@ -39,4 +39,7 @@ fi
 # project itself without resolving again; docs/upgrading.md says how to regenerate the lock.
 .venv/bin/python -m pip install -q -r requirements.lock
 .venv/bin/python -m pip install -q --no-deps -e .
+# An editable install leaves the package's modules uncompiled: byte-compile them as pip does an installed
+# package's, so that no build compiles them again (~0.3 s a process where bytecode is not written back).
+.venv/bin/python -m compileall -q compile >/dev/null
 .venv/bin/anthology build

@@ -6,10 +6,13 @@ Each hostile or broken case must end as status "failed" with a reason a person u
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
+import itertools
 import json
 import os
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -567,6 +570,44 @@ def test_write_atomic_never_leaves_half_a_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         atomic.write_bytes(target, b"new")
     assert target.read_bytes() == b"old" and list(target.parent.iterdir()) == [target]
+
+
+def test_write_atomic_in_one_open_keeps_the_umask_and_never_writes_through_a_planted_name(tmp_path, monkeypatch):
+    umask = os.umask(0o027)
+    try:
+        atomic.write_bytes(tmp_path / "new" / "a", b"one")  # its folder made on the way
+        assert stat.S_IMODE((tmp_path / "new" / "a").stat().st_mode) == 0o640
+    finally:
+        os.umask(umask)
+    # The next temporary name is taken by a link to a file elsewhere: O_EXCL refuses it, mkstemp finds another.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_bytes(b"untouched")
+    serial = itertools.count(7)
+    monkeypatch.setattr(atomic, "_SERIAL", serial)
+    (tmp_path / "new" / f".b.{os.getpid()}.7.part").symlink_to(elsewhere)
+    atomic.write_bytes(tmp_path / "new" / "b", b"two")
+    assert (tmp_path / "new" / "b").read_bytes() == b"two" and elsewhere.read_bytes() == b"untouched"
+
+    def full(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(atomic.os, "fdopen", lambda fd, mode: _Failing(fd, full))
+    with pytest.raises(OSError, match="No space") as raised:
+        atomic.write_bytes(tmp_path / "new" / "c", b"three")
+    assert raised.value.filename == str(tmp_path / "new" / "c")  # the message names the output
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == [f".b.{os.getpid()}.7.part", "a", "b"]
+
+
+class _Failing:
+    """A file whose write fails (a full disk)."""
+
+    def __init__(self, fd, fail):
+        self.fd, self.write = fd, fail
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)
 
 
 def test_two_builds_share_one_cache_dir(http_server, tmp_path):
