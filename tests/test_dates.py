@@ -311,3 +311,26 @@ def test_a_known_host_names_its_outlet_whatever_the_page_calls_itself():
     article = Article(id="n", source="n.html", url="https://www.nytimes.com/2019/02/21/a.html",
                       outlet="The New York Times")
     assert outlets.resolve(article, "") == outlets.resolve(Article(id="m", source="m.html", url=article.url), "")
+
+
+def test_a_jekyll_post_without_a_date_is_dated_by_its_file_name():
+    """Jekyll's posts are named YEAR-MONTH-DAY-title (months and days of one digit too): the site shows that date
+    when the front matter has none. Only in a `_posts` folder: elsewhere a file name is no date."""
+    def post(source: str, front: dict | None = None, body: str = "<p>正文</p>") -> Article:
+        article = Article(id="x", source=source, body=body, meta={"front_matter": front or {"title": "t"}})
+        return dates.date_article(article, SHANGHAI)
+
+    article = post("_posts/2019-04-04-996-ICU.md")
+    assert article.published == dt.datetime(2019, 4, 4, tzinfo=SHANGHAI) and article.precision == "day"
+    assert article.date_source == "filename (Jekyll post)"
+    assert post("news/_posts/2020/2020-3-9-short.markdown").published.date() == dt.date(2020, 3, 9)
+    assert post("_posts/2019-02-30-no-such-day.md").published is None
+    assert post("posts/2019-04-04-not-jekyll.md").published is None
+    assert post("_posts/notes/2019-04-04").published is None  # no title after the date: not a post's name
+    # The front matter's date replaces the file name's, with no warning: Jekyll's own rule.
+    moved = post("_posts/2018-01-01-beaker.md", {"date": dt.date(2018, 4, 23)})
+    assert moved.published.date() == dt.date(2018, 4, 23) and moved.date_source == "front-matter"
+    assert not any("disagree" in w for w in moved.warnings)
+    # A dateline in the text still comes after it, and disagreeing is said.
+    later = post("_posts/2020-01-28-lier.md", body="<p>新华社北京1986年4月26日电 正文</p>")
+    assert later.date_source == "filename (Jekyll post)" and any("disagree" in w for w in later.warnings)

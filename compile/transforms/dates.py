@@ -396,6 +396,25 @@ def url_date(ctx: Context) -> DateFinding | None:
     return None
 
 
+# Jekyll names every post YEAR-MONTH-DAY-title.EXT in a `_posts` folder (at any depth: `news/_posts/`), and a
+# post's date is that one unless its front matter gives another (jekyllrb.com/docs/posts/); Jekyll reads one-
+# and two-digit months and days alike.
+JEKYLL_SOURCE = "filename (Jekyll post)"
+JEKYLL_POST = re.compile(r"(?:^|/)_posts/(?:[^/]+/)*(\d{4})-(\d{1,2})-(\d{1,2})-[^/]+$")
+
+
+def jekyll_filename(ctx: Context) -> DateFinding | None:
+    """The date in a Jekyll post's file name: what the site itself shows when the front matter has none."""
+    match = JEKYLL_POST.search(ctx.article.source)
+    if not match:
+        return None
+    try:
+        value = dt.datetime(*map(int, match.groups()))
+    except ValueError:
+        return None
+    return _finding(_localise(value, "day", ctx), JEKYLL_SOURCE)
+
+
 def _yearless(ctx: Context) -> re.Match | None:
     for line in ctx.lines:
         match = CJK_YEARLESS.search(line[:200])
@@ -431,9 +450,10 @@ def archived_fallback(ctx: Context) -> DateFinding | None:
 # In order of trust. Structured metadata; htmldate's reading of the whole saved page (before the page's
 # `<time>` elements: on extraction-dev it picks the article's own where the first `<time>` of a NYT page is
 # a related story's, and changes nothing else); the page's visible timestamps; the post's front matter;
-# dates written in the text or the URL; the capture time.
+# a Jekyll post's file name, which its site shows when the front matter has no date; dates written in the
+# text or the URL; the capture time.
 RULES: list[Rule] = [
-    json_ld, html_meta, htmldate_rule, time_element, body_timestamp, byline_date, front_matter,
+    json_ld, html_meta, htmldate_rule, time_element, body_timestamp, byline_date, front_matter, jekyll_filename,
     cjk_dateline, english_dateline, url_date, yearless_dateline, archived_fallback,
 ]
 
@@ -574,8 +594,8 @@ def _shown(value: dt.datetime) -> str:
 def _check_agreement(article: Article, best: DateFinding, others: list[DateFinding]) -> None:
     """Two publication dates more than two days apart, or a publication after the capture: say so."""
     for other in others:
-        if other.source.startswith("archived") or other.inferred:
-            continue
+        if other.source.startswith("archived") or other.inferred or other.source == JEKYLL_SOURCE:
+            continue  # a post's front matter date replaces its file name's (Jekyll): no disagreement
         if abs(other.value - best.value) > dt.timedelta(days=2):
             article.warn(
                 f"dates disagree: {best.source} says {best.value.date()}, {other.source} says {other.value.date()}"
