@@ -322,7 +322,7 @@ def test_a_jekyll_post_without_a_date_is_dated_by_its_file_name():
 
     article = post("_posts/2019-04-04-996-ICU.md")
     assert article.published == dt.datetime(2019, 4, 4, tzinfo=SHANGHAI) and article.precision == "day"
-    assert article.date_source == "filename (Jekyll post)"
+    assert article.date_source == "filename:jekyll"
     assert post("news/_posts/2020/2020-3-9-short.markdown").published.date() == dt.date(2020, 3, 9)
     assert post("_posts/2019-02-30-no-such-day.md").published is None
     assert post("posts/2019-04-04-not-jekyll.md").published is None
@@ -333,4 +333,11 @@ def test_a_jekyll_post_without_a_date_is_dated_by_its_file_name():
     assert not any("disagree" in w for w in moved.warnings)
     # A dateline in the text still comes after it, and disagreeing is said.
     later = post("_posts/2020-01-28-lier.md", body="<p>新华社北京1986年4月26日电 正文</p>")
-    assert later.date_source == "filename (Jekyll post)" and any("disagree" in w for w in later.warnings)
+    assert later.date_source == "filename:jekyll" and any("disagree" in w for w in later.warnings)
+
+
+def test_a_file_names_date_is_named_in_the_books_language():
+    from compile import locales
+
+    for language, words in (("zh-Hans", "文件名中的日期"), ("zh-Hant", "檔名中的日期"), ("en", "the post's file name")):
+        assert locales.load(language).date_origin("filename:jekyll") == words

@@ -399,7 +399,7 @@ def url_date(ctx: Context) -> DateFinding | None:
 # Jekyll names every post YEAR-MONTH-DAY-title.EXT in a `_posts` folder (at any depth: `news/_posts/`), and a
 # post's date is that one unless its front matter gives another (jekyllrb.com/docs/posts/); Jekyll reads one-
 # and two-digit months and days alike.
-JEKYLL_SOURCE = "filename (Jekyll post)"
+JEKYLL_SOURCE = "filename:jekyll"
 JEKYLL_POST = re.compile(r"(?:^|/)_posts/(?:[^/]+/)*(\d{4})-(\d{1,2})-(\d{1,2})-[^/]+$")
 
 
