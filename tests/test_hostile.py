@@ -131,6 +131,25 @@ def test_locked_fetcher_refuses_everything_but_our_files(tmp_path):
     assert len(fetcher.refused) == 6
 
 
+def test_locked_fetcher_serves_files_whose_folders_need_escaping(tmp_path):
+    """A cache or theme under `a+b`, `My Books` or `新闻` is written into the HTML percent-encoded (as_uri):
+    the fetcher decodes the URL before it checks where the file is. Found building a real site whose cache
+    folder had a `+` in its name: every image of the PDF was refused."""
+    allowed = tmp_path / "servicemesher+website" / "My Books" / "新闻 100%"
+    allowed.mkdir(parents=True)
+    (allowed / "a b+c.css").write_text("p{}")
+    fetcher = LockedFetcher([allowed])
+    url = (allowed / "a b+c.css").as_uri()
+    assert "%2B" in url and "%20" in url and "%E6" in url
+    assert fetcher.fetch(url).read() == b"p{}" and fetcher.refused == []
+    (tmp_path / "secret").write_text("no")
+    for escaped in (url.replace("a%20b%2Bc.css", "%2E%2E/%2E%2E/%2E%2E/%2E%2E/secret"), url + "%00",
+                    url.replace("file:///", "file://elsewhere/")):
+        with pytest.raises(ValueError):
+            fetcher.fetch(escaped)
+    assert len(fetcher.refused) == 3
+
+
 @pytest.mark.parametrize(
     "name,data,reason",
     [

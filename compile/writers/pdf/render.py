@@ -11,6 +11,8 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 from xml.etree import ElementTree
 
 import lxml.html
@@ -65,11 +67,23 @@ class LockedFetcher(URLFetcher):
     def fetch(self, url, headers=None):
         if url.startswith(self.OWN_DATA):
             return super().fetch(url, headers)
-        path = Path(url.removeprefix("file://").split("?")[0]).resolve() if url.startswith("file://") else None
+        path = _local_path(url)
         if path is None or not any(path.is_relative_to(root) for root in self.roots):
             self.refused.append(url)
             raise ValueError(f"refused: {url} is not one of the build's own resources")
         return super().fetch(url, headers)
+
+
+def _local_path(url: str) -> Path | None:
+    """The file a `file:` URL names, as WeasyPrint's fetcher opens it: its path percent-decoded (Path.as_uri()
+    writes a folder called `a+b` or `新 闻` as `a%2Bb`, `%E6%96%B0%20...`), then resolved; None for another URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+        return None
+    try:
+        return Path(url2pathname(parts.path)).resolve()
+    except (OSError, ValueError):  # a NUL byte, a loop of links
+        return None
 
 
 class _Collections:
