@@ -408,8 +408,9 @@ def jekyll_filename(ctx: Context) -> DateFinding | None:
     match = JEKYLL_POST.search(ctx.article.source)
     if not match:
         return None
+    year, month, day = map(int, match.groups())
     try:
-        value = dt.datetime(*map(int, match.groups()))
+        value = dt.datetime(year, month, day)
     except ValueError:
         return None
     return _finding(_localise(value, "day", ctx), JEKYLL_SOURCE)
