@@ -327,6 +327,8 @@ def test_a_jekyll_post_without_a_date_is_dated_by_its_file_name():
     assert post("_posts/2019-02-30-no-such-day.md").published is None
     assert post("posts/2019-04-04-not-jekyll.md").published is None
     assert post("_posts/notes/2019-04-04").published is None  # no title after the date: not a post's name
+    assert post("_posts/2019-04-04-notes").published is None  # nor without an extension (Jekyll's matcher)
+    assert post("_posts/２０１９-０４-０４-wide.md").published is None  # ASCII digits only, as Ruby's \d
     # The front matter's date replaces the file name's, with no warning: Jekyll's own rule.
     moved = post("_posts/2018-01-01-beaker.md", {"date": dt.date(2018, 4, 23)})
     assert moved.published.date() == dt.date(2018, 4, 23) and moved.date_source == "front-matter"

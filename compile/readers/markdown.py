@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from pathlib import Path
+
+from markdown_it import MarkdownIt
 
 from compile.model import Article
 
@@ -13,18 +14,11 @@ from compile.model import Article
 SIGNS = re.compile(r"^(#{1,6} \S|\*\*[^*\n]+\*\*|[-*+] \S|\d+\. \S|> |!\[[^\]]*\]\(|```|~~~)"
                    r"|\[[^\]\n]+\]\((https?://|/|\.{0,2}/?[\w-]+\.(md|html?)\b)[^)\s]*\)", re.M)
 TITLE = re.compile(r"\A\s*#[ \t]+(?P<title>[^\n]+?)[ \t#]*\n")
+# markdown-it drops whatever is nested deeper than maxNesting (20 by default) without a word: allow deep nesting,
+# and flatten quote markers past MAX_QUOTES before parsing (cleaning caps element depth at 64 anyway).
+_MD = MarkdownIt("commonmark", {"html": True, "maxNesting": 200}).enable("table").enable("strikethrough")
 MAX_QUOTES = 64
 _DEEP_QUOTES = re.compile(rf"^((?:[ \t]*>){{{MAX_QUOTES}}})(?:[ \t]*>)+", re.M)
-
-
-@functools.cache
-def _parser():
-    """markdown-it, imported on first use (~45 ms; an archive without markdown never needs it). It drops
-    whatever is nested deeper than maxNesting (20 by default) without a word: allow deep nesting, and flatten
-    quote markers past MAX_QUOTES before parsing (cleaning caps element depth at 64 anyway)."""
-    from markdown_it import MarkdownIt
-
-    return MarkdownIt("commonmark", {"html": True, "maxNesting": 200}).enable("table").enable("strikethrough")
 
 
 def can_read(text: str) -> bool:
@@ -38,8 +32,7 @@ def read(path: Path, text: str) -> Article:
     if match:
         title, text = match["title"].strip(), text[match.end():]
     text, flattened = _DEEP_QUOTES.subn(r"\1", text)
-    article = Article(id="", source=str(path), title=title, body=_parser().render(text),
-                      meta={"body_format": "markdown"})
+    article = Article(id="", source=str(path), title=title, body=_MD.render(text), meta={"body_format": "markdown"})
     if flattened:
         article.warn(f"{flattened} line(s) quoted deeper than {MAX_QUOTES} levels flattened to {MAX_QUOTES}")
     return article

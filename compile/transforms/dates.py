@@ -400,7 +400,7 @@ def url_date(ctx: Context) -> DateFinding | None:
 # post's date is that one unless its front matter gives another (jekyllrb.com/docs/posts/); Jekyll reads one-
 # and two-digit months and days alike.
 JEKYLL_SOURCE = "filename:jekyll"
-JEKYLL_POST = re.compile(r"(?:^|/)_posts/(?:[^/]+/)*(\d{4})-(\d{1,2})-(\d{1,2})-[^/]+$")
+JEKYLL_POST = re.compile(r"(?:^|/)_posts/(?:[^/]+/)*([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})-[^/]*\.[^./]+$")
 
 
 def jekyll_filename(ctx: Context) -> DateFinding | None:
@@ -595,8 +595,10 @@ def _shown(value: dt.datetime) -> str:
 def _check_agreement(article: Article, best: DateFinding, others: list[DateFinding]) -> None:
     """Two publication dates more than two days apart, or a publication after the capture: say so."""
     for other in others:
-        if other.source.startswith("archived") or other.inferred or other.source == JEKYLL_SOURCE:
-            continue  # a post's front matter date replaces its file name's (Jekyll): no disagreement
+        if other.source.startswith("archived") or other.inferred:
+            continue
+        if other.source == JEKYLL_SOURCE and best.source.startswith("front-matter"):
+            continue  # a post's front matter date replaces its file name's (Jekyll's rule): no disagreement
         if abs(other.value - best.value) > dt.timedelta(days=2):
             article.warn(
                 f"dates disagree: {best.source} says {best.value.date()}, {other.source} says {other.value.date()}"

@@ -75,14 +75,18 @@ class LockedFetcher(URLFetcher):
 
 
 def _local_path(url: str) -> Path | None:
-    """The file a `file:` URL names, as WeasyPrint's fetcher opens it: its path percent-decoded (Path.as_uri()
-    writes a folder called `a+b` or `新 闻` as `a%2Bb`, `%E6%96%B0%20...`), then resolved; None for another URL."""
-    parts = urlsplit(url)
-    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+    """The file a `file:` URL names: its path percent-decoded (Path.as_uri() writes a folder called `a+b` or
+    `新 闻` as `a%2Bb`, `%E6%96%B0%20...`), then resolved; None for another URL. A raw `#` is refused: the
+    writer's own URLs escape it (%23), and urllib, which opens the file for WeasyPrint, cuts a fragment at
+    the last `#` where urlsplit cuts at the first, so the file checked would not be the file opened."""
+    if "#" in url:
         return None
     try:
+        parts = urlsplit(url)
+        if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
+            return None
         return Path(url2pathname(parts.path)).resolve()
-    except (OSError, ValueError):  # a NUL byte, a loop of links
+    except (OSError, ValueError, RuntimeError):  # a malformed URL, a NUL byte, a loop of links
         return None
 
 
