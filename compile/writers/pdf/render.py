@@ -67,14 +67,14 @@ class LockedFetcher(URLFetcher):
     def fetch(self, url, headers=None):
         if url.startswith(self.OWN_DATA):
             return super().fetch(url, headers)
-        path = _local_path(url)
+        path = local_path(url)
         if path is None or not any(path.is_relative_to(root) for root in self.roots):
             self.refused.append(url)
             raise ValueError(f"refused: {url} is not one of the build's own resources")
         return super().fetch(url, headers)
 
 
-def _local_path(url: str) -> Path | None:
+def local_path(url: str) -> Path | None:
     """The file a `file:` URL names: its path percent-decoded (Path.as_uri() writes a folder called `a+b` or
     `新 闻` as `a%2Bb`, `%E6%96%B0%20...`), then resolved; None for another URL. A raw `#` is refused: the
     writer's own URLs escape it (%23), and urllib, which opens the file for WeasyPrint, cuts a fragment at

@@ -34,7 +34,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit
 
 from compile import atomic, cachekey, fonts, processes
 from compile.writers import parts
@@ -182,9 +181,10 @@ def theme_digest(book: Book) -> str:
 
 
 def _files_in(html: str) -> list[str]:
-    """The local files a chunk uses (images): their size and mtime are part of its key."""
+    """The local files a chunk uses (images): their size and mtime are part of its key. Each is the file the
+    fetcher will check and open (render.local_path); a URL it refuses is keyed as written."""
     urls = sorted(set(re.findall(r'file://[^"\'\s)]+', html)))
-    return [cachekey.file_state(Path(unquote(urlsplit(url).path))) for url in urls]
+    return [cachekey.file_state(path) if (path := shared.local_path(url)) else f"{url}:refused" for url in urls]
 
 
 KEY = re.compile(r"[0-9a-f]{64}")  # a cache key (cachekey.digest)
