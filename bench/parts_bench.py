@@ -18,7 +18,7 @@ import time
 import _common
 
 from compile import config
-from compile.writers.pdf import render
+from compile.writers.pdf import document as render
 from compile.writers.pdf.chunked import build as pdf_chunks
 
 

@@ -99,7 +99,7 @@ def theme_weasyprint(book, target: Path) -> float:
     """One pass of WeasyPrint as installed, on the tool's HTML and the theme's CSS: the seconds it took."""
     import weasyprint
 
-    from compile.writers.pdf import render
+    from compile.writers.pdf import document as render
 
     started = time.perf_counter()
     html = render.html_document(book)

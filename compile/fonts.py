@@ -21,7 +21,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fontTools import subset as ft_subset
 from fontTools.ttLib import TTCollection, TTFont, TTLibError
 
 from compile import atomic
@@ -254,6 +253,8 @@ def _harfbuzz_subset(face: Face, unicodes: list[int], flavor: str | None) -> byt
 
 
 def _fonttools_subset(face: Face, unicodes: list[int], flavor: str | None) -> bytes:
+    from fontTools import subset as ft_subset  # ~0.2 s to import, for the rare face HarfBuzz cannot cut
+
     options = ft_subset.Options()
     options.layout_features = [*options.layout_features, *CJK_FEATURES]
     options.name_IDs = KEEP_NAME_IDS

@@ -117,6 +117,7 @@ FORMER_CYCLES = [
     "compile.writers.pdf.writer", "compile.writers.pdf.render", "compile.writers.pdf.chunked.build",
     "compile.config", "compile.writers.pdf.prepress", "compile.writers.context", "compile.theme",
     "compile.readers", "compile.readers.frontmatter",
+    "compile.writers.pdf.document", "compile.writers.pdf.single", "compile.writers.pdf.chunked.worker",
 ]
 
 
@@ -125,6 +126,18 @@ def test_module_imports_alone(name):
     result = subprocess.run([sys.executable, "-c", f"import {name}"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
+
+
+def test_what_does_not_render_with_weasyprint_does_not_load_it():
+    """WeasyPrint takes ~0.7 s to import, fontTools' subsetter ~0.2 s: the CLI, the EPUB writer, Chromium's print
+    of a vertical book and the chunked PDF's planning (chunked/build.py, which loads WeasyPrint only to render)
+    import neither."""
+    code = ("import sys, compile.cli, compile.writers.registry, compile.writers.epub, compile.writers.pdf.writer, "
+            "compile.writers.pdf.chromium, compile.writers.pdf.chunked.build, compile.writers.pdf.document; "
+            "print(sorted(m for m in ('weasyprint', 'fontTools.subset') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 def test_type_checker_is_clean():

@@ -160,7 +160,7 @@ def test_breaks_before_opening_and_after_closing_quotes_between_han():
     assert typeset_html("他说“我们”的") == typeset._typeset_tree("他说“我们”的")  # both paths agree
 
 
-# A break opportunity as typeset.py writes it, and as the PDF's article bodies hold it (render.breaks_as_characters).
+# A break opportunity as typeset.py writes it, and as the PDF's article bodies hold it (document.breaks_as_characters).
 BREAKS = ["<wbr>", "\u200b"]
 
 
@@ -196,7 +196,7 @@ def test_a_line_ending_at_a_wbr_is_flush(wbr):
 
 
 def test_the_pdfs_bodies_hold_breaks_as_characters_and_nothing_else_changes():
-    from compile.writers.pdf.render import breaks_as_characters
+    from compile.writers.pdf.document import breaks_as_characters
 
     body = typeset_html('<p title="x&lt;wbr/&gt;y">他说“我们”的话</p>')
     assert body.count("<wbr/>") == 2

@@ -26,11 +26,13 @@ from compile import processes, theme
 from compile.build import pipeline
 from compile.transforms import typeset
 from compile.writers.context import Book, Resources
+from compile.writers.pdf import document
 from compile.writers.pdf import render as pdf
 from compile.writers.pdf import writer
 from compile.writers.pdf.chunked import build as pdf_chunks
 from compile.writers.pdf.chunked import fontshare as pdf_fonts
 from compile.writers.pdf.chunked import split as pdf_split
+from compile.writers.pdf.chunked import worker as pdf_worker
 from compile.writers.pdf.weasy import frame_prune
 from tests.checks import outline_titles
 from tests.conftest import ROOT, SEEDS, make_settings
@@ -198,12 +200,12 @@ def test_a_worker_parses_stylesheets_once_and_again_when_they_change(tmp_path):
     style = pdf_chunks.Style((str(css),), "@page { size: A5 }", (str(tmp_path),), tmp_path.as_uri() + "/")
     job = pdf_chunks.Job("", str(tmp_path / "out.pdf"), style, extra_css=pdf_chunks.CHUNK_CSS)
     fetcher = pdf.LockedFetcher([tmp_path])
-    first, _ = pdf_chunks._parsed_stylesheets(job, fetcher)
-    assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is first
+    first, _ = pdf_worker._parsed_stylesheets(job, fetcher)
+    assert pdf_worker._parsed_stylesheets(job, fetcher)[0] is first
     css.write_text("p { color: blue }", encoding="utf-8")
-    assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is not first
+    assert pdf_worker._parsed_stylesheets(job, fetcher)[0] is not first
     css.write_text("@import url(other.css);", encoding="utf-8")  # what an import brings is not in the key
-    assert pdf_chunks._parsed_stylesheets(job, fetcher)[0] is not pdf_chunks._parsed_stylesheets(job, fetcher)[0]
+    assert pdf_worker._parsed_stylesheets(job, fetcher)[0] is not pdf_worker._parsed_stylesheets(job, fetcher)[0]
 
 
 def test_a_worker_releases_memory_after_its_reply_and_the_build_process_at_once(tmp_path, monkeypatch):
@@ -213,16 +215,16 @@ def test_a_worker_releases_memory_after_its_reply_and_the_build_process_at_once(
     monkeypatch.setattr(processes, "release_memory", released.set)
     style = pdf_chunks.Style((), "@page { size: A6 }", (str(tmp_path),), tmp_path.as_uri() + "/")
     job = pdf_chunks.Job("<p>正文</p>", str(tmp_path / "out.pdf"), style)
-    pdf_chunks.render(job)
+    pdf_worker.render(job)
     assert released.is_set()
     released.clear()
-    monkeypatch.setattr(pdf_chunks, "_IN_WORKER", True)
-    pdf_chunks.render(job)
+    monkeypatch.setattr(pdf_worker, "_IN_WORKER", True)
+    pdf_worker.render(job)
     assert not released.is_set()  # not yet: the reply goes first
     assert released.wait(5)
     released.clear()
-    with pdf_chunks._RENDERING:  # a render under way: the collection (cffi's destructors: Pango) waits for it
-        processes.release_memory_after_reply(pdf_chunks._RENDERING, delay=0)
+    with pdf_worker._RENDERING:  # a render under way: the collection (cffi's destructors: Pango) waits for it
+        processes.release_memory_after_reply(pdf_worker._RENDERING, delay=0)
         assert not released.wait(0.3)
     assert released.wait(5)
 
@@ -562,7 +564,7 @@ def _tags_and_text(html: weasyprint.HTML) -> list:
 
 def test_chunks_and_the_frame_are_parsed_by_lxml_into_the_tree_weasyprint_would_build(tmp_path):
     book = _book(SEEDS, title="种子")
-    html = pdf.html_document(book, weasyprint_breaks=True)  # as the writers make it
+    html = document.html_document(book, weasyprint_breaks=True)  # as the writers make it
     parts = pdf_split.split(html, [a.id for a in book.anthology.articles])
     html = parts.chunk_html(parts.units)
     fetcher = pdf.LockedFetcher([tmp_path])

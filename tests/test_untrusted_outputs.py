@@ -30,9 +30,10 @@ SLOW_CLI = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
     from compile.writers.pdf.chunked import build as pdf_chunks
+    from compile.writers.pdf.chunked import worker as pdf_worker
     from compile.cli import main
 
-    _render = pdf_chunks.render
+    _render = pdf_worker.render
 
     def render(job):
         if job.extra_css:  # a chunk (not the probe or the frame)
@@ -40,8 +41,7 @@ SLOW_CLI = textwrap.dedent("""
             time.sleep(float(os.environ["SLOW_SECONDS"]))
         return _render(job)
 
-    render.__module__, render.__qualname__ = pdf_chunks.__name__, "render"  # pickled by name, to the workers
-    pdf_chunks.render = render
+    pdf_worker.render = render  # workers call it by name (pdf_chunks.task)
     if "SLOW_LIMIT" in os.environ:
         pdf_chunks.CHUNK_SECONDS = float(os.environ["SLOW_LIMIT"])
     main(sys.argv[1:], prog_name="anthology")

@@ -21,7 +21,7 @@ from compile import locales, theme
 from compile.transforms import typeset
 from compile.writers import registry
 from compile.writers.pdf import chromium
-from compile.writers.pdf.render import RenderTimeout
+from compile.writers.pdf.document import RenderTimeout
 from tests.checks import epubcheck_messages, gone_within
 from tests.conftest import FIXTURES, SEEDS, run_cli
 from tests.pagemetrics import NO_END, NO_START

@@ -20,7 +20,7 @@ from compile.theme import Theme
 from compile.writers.context import Book, Output, Resources
 
 if TYPE_CHECKING:
-    from compile.writers.pdf.render import RenderTimeout
+    from compile.writers.pdf.document import RenderTimeout
 
 # Each writer is imported when its format is written: an EPUB-only build never loads WeasyPrint (~0.4 s).
 

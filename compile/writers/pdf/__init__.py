@@ -1,5 +1,3 @@
-"""The PDF writer: WeasyPrint in one pass or in parallel chunks, and the print shop's needs."""
+"""The PDF writer: WeasyPrint in one pass or in parallel chunks, and the print shop's needs.
 
-from compile.writers.pdf import loading
-
-loading.import_weasyprint()  # before any module here imports it
+Importing the package does not import WeasyPrint: the modules that use it import loading.py first."""

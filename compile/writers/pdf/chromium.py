@@ -1,6 +1,6 @@
 """Vertical books printed by headless Chromium: WeasyPrint 70 has no `writing-mode: vertical-rl`.
 
-The book is the HTML both PDF paths make (render.html_document) with the theme's print.css, printed by
+The book is the HTML both PDF paths make (document.html_document) with the theme's print.css, printed by
 Chromium's own print (`--print-to-pdf`): columns top to bottom, right to left, CSS paged media with margin
 boxes. What Chromium lacks is made here, from the same document:
 
@@ -56,7 +56,7 @@ from compile.text import theme_language
 from compile.writers.context import Book, Output
 from compile.writers.pdf import faces, prepress
 from compile.writers.pdf.chunked.build import time_limit
-from compile.writers.pdf.render import RenderTimeout, html_document
+from compile.writers.pdf.document import RenderTimeout, html_document
 
 ENV = "ANTHOLOGY_CHROMIUM"  # a path or a command name, to use another Chromium (or Chrome) than the first found
 NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -7,6 +7,10 @@ function reads the dynamic linker's cache (`ldconfig -p`), and for a name not th
 the linker's cache is not found: WeasyPrint goes on to the library's file name (libpango-1.0.so.0), which the
 loader finds itself, LD_LIBRARY_PATH included. Should WeasyPrint fail to load that way, it is imported again
 the standard way.
+
+Importing this module imports WeasyPrint so: a module that uses WeasyPrint imports it first (`# isort: split`
+after it). The package compile.writers.pdf does not, so that the build's process plans a chunked PDF, makes its
+HTML and merges it without WeasyPrint's ~0.7 s import, which the workers make (chunked/build.py).
 """
 
 from __future__ import annotations
@@ -41,3 +45,6 @@ def import_weasyprint() -> None:
             import weasyprint  # noqa: F401
     except OSError:
         import weasyprint  # noqa: F401
+
+
+import_weasyprint()

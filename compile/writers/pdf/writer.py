@@ -1,5 +1,6 @@
-"""The PDF writer: chunked when it pays (chunked/: same pages, rendered in parallel and cached), else one pass;
-a vertical theme's book is printed by Chromium (chromium.py: WeasyPrint has no vertical writing)."""
+"""The PDF writer: chunked when it pays (chunked/: same pages, rendered in parallel and cached), else one pass
+(single.py); a vertical theme's book is printed by Chromium (chromium.py: WeasyPrint has no vertical writing).
+WeasyPrint is imported by the path that uses it: a chunked build's process loads it only for the merge."""
 
 from __future__ import annotations
 
@@ -7,16 +8,13 @@ import logging
 from pathlib import Path
 
 import pikepdf
-import weasyprint
 
-from compile import atomic
 from compile.writers import parts
 from compile.writers.context import Book, Output, Resources
-from compile.writers.pdf import chromium, prepress
+from compile.writers.pdf import chromium
 from compile.writers.pdf.chunked import build as chunked
 from compile.writers.pdf.chunked import split
-from compile.writers.pdf.render import LockedFetcher, RenderTimeout, extended, html_document, stylesheets
-from compile.writers.pdf.weasy import patching, tagging
+from compile.writers.pdf.document import RenderTimeout
 
 log = logging.getLogger("anthology")
 __all__ = ["RenderTimeout", "write", "write_single"]
@@ -43,6 +41,8 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
                 notes.append(f"PDF rendered in one pass: {exc}")
     if output is None:
         output = write_single(book, target, image_roots)
+    from compile.writers.pdf.weasy import patching  # in this process since the merge (or the one pass)
+
     output.notes[:0] = notes
     output.details["extensions"] = patching.status()  # every WeasyPrint patch, active or why not
     output.details["parts"] = parts.placement(book)
@@ -68,34 +68,8 @@ def _vertical_variant(book: Book, output: Output) -> None:
                             "images' resolution is not checked")
 
 
-
-
 def write_single(book: Book, target: Path, image_roots: list[Path]) -> Output:
-    settings = book.settings.pdf
-    chosen = prepress.variant(settings)
-    fetcher = LockedFetcher([book.theme.root, *image_roots])
-    html = weasyprint.HTML(string=html_document(book, weasyprint_breaks=True), base_url=book.theme.root.as_uri() + "/",
-                           url_fetcher=fetcher)
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    with extended(), patching.installed(tagging.PATCH), atomic.replacing(target) as tmp:
-        sheets, font_config = stylesheets([str(p) for p in book.theme.print_stylesheets()],
-                                          [prepress.stylesheet(settings)], fetcher)
-        document = html.render(stylesheets=sheets, font_config=font_config, **prepress.render_options(chosen))
-        document.write_pdf(tmp, **prepress.write_options(chosen, book.attachments))
-    notes = [f"refused resource: {url}" for url in fetcher.refused]
-    output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=len(document.pages), notes=notes)
-    if chosen.name or chosen.tagged or settings.pdfx:  # a plain PDF, as ever, says nothing new
-        output.details["variant"] = chosen.details()
-    output.notes.extend(chosen.notes)
-    if settings.pdfx:  # --print: for the print shop, whichever variant could be made
-        _check_resolution(output, prepress.low_resolution(document, book, settings.min_image_dpi),
-                          settings.min_image_dpi)
-    return output
+    """The book in one WeasyPrint pass, in this process (single.py)."""
+    from compile.writers.pdf import single
 
-
-def _check_resolution(output: Output, low: list[dict], min_dpi: int) -> None:
-    """In print, images under `min_dpi` at their printed size: each in the report, one note for them all."""
-    output.details["images_below_dpi"] = {"min_dpi": min_dpi, "images": low}
-    if low:
-        output.notes.append(f"{len(low)} printed image(s) below {min_dpi} dpi at their printed size (lowest "
-                            f"{min(i['dpi'] for i in low)} dpi): see details.images_below_dpi of the PDF output")
+    return single.write(book, target, image_roots)

@@ -11,6 +11,10 @@ Every chunk's PDF is cached by what produced it (its HTML, the theme's files, th
 extra CSS, the code and WeasyPrint's version), and so is the frame: after editing one article only that
 article's chunk is rendered again (and the frame, if the page sequence changed), then merged.
 
+What renders (worker.py) is apart from what plans and merges (here): this module does not import WeasyPrint, so
+deciding whether a book is chunked, and printing a vertical book with Chromium, does not load it (~0.7 s). A
+chunked build loads it before it forks its workers, which inherit it.
+
 Nothing here is taken on trust: the frame must show exactly the chunks' page sequence with the same text
 block on every page, or the writer falls back to one pass and says why. A render in a worker has a time limit
 (`time_limit`): past it the workers are killed and the PDF fails, naming the chunk's articles.
@@ -19,38 +23,29 @@ block on every page, or the writer falls back to one pass and says why. A render
 from __future__ import annotations
 
 import atexit
-import contextlib
-import dataclasses
 import gc
+import importlib.metadata
 import json
 import logging
 import os
 import re
-import threading
 import time
 import zlib
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from compile import atomic, cachekey, fonts, processes
 from compile.writers import parts
 from compile.writers.context import Book, Output
-from compile.writers.pdf import prepress
-from compile.writers.pdf import render as shared
-from compile.writers.pdf.chunked import fontshare, merge, split
-from compile.writers.pdf.weasy import known_targets
+from compile.writers.pdf import document, prepress
+from compile.writers.pdf.chunked import split
+from compile.writers.pdf.chunked.jobs import CHUNK_CSS, Facts, Job, Page, Placement, Style
 
 log = logging.getLogger("anthology")
 
-# Suppresses what the frame draws: margin boxes (folios, running heads) and the page's own painting.
-_MARGIN_BOXES = ("top-left-corner", "top-left", "top-center", "top-right", "top-right-corner",
-                 "bottom-left-corner", "bottom-left", "bottom-center", "bottom-right", "bottom-right-corner",
-                 "left-top", "left-middle", "left-bottom", "right-top", "right-middle", "right-bottom")
-CHUNK_CSS = "@page { background: none !important; border: none !important;\n" + "\n".join(
-    f"  @{box} {{ content: none !important; }}" for box in _MARGIN_BOXES) + "\n}\n"
 PX_TO_PT = 0.75  # WeasyPrint measures in CSS pixels (1/96 in); PDF in points (1/72 in)
 MIN_ARTICLES = 24  # below this, one pass is about as fast and simpler
 # A render in a worker may take CHUNK_SECONDS per CHUNK_CHARS of its HTML (at least CHUNK_SECONDS): a
@@ -79,64 +74,6 @@ class Chunk:
     html: str = ""
     key: str = ""
     pieces: list[Chunk] = field(default_factory=list)  # rendered whole: its one-article pieces, kept as slices
-
-
-@dataclass(frozen=True)
-class Style:
-    """What every render of a book shares: its stylesheets and the folders it may read."""
-
-    css: tuple[str, ...]  # the theme's print stylesheets, by path
-    page_css: str  # the page size (compile/writers/pdf/prepress.py)
-    roots: tuple[str, ...]  # the folders a render may read: the theme's, the images'
-    base_url: str  # the theme's folder: relative URLs in the HTML and CSS
-    common: str = ""  # the digest of the code, fonts, theme and CSS: also keys the workers' parsed stylesheets
-
-
-@dataclass(frozen=True)
-class Job:
-    """One HTML document for a worker to render to `out`: a chunk, the frame or the probe."""
-
-    html: str
-    out: str  # the PDF to write, in the chunk cache (none when not drawn)
-    style: Style
-    anchors: tuple[str, ...] = ()  # the ids whose pages the facts tell
-    extra_css: str = ""  # a chunk's own rules (CHUNK_CSS); none for the frame and the probe
-    known: tuple[tuple[str, int], ...] = ()  # a part's page references to other chunks: (anchor, page)
-    draw: bool = True  # False: laid out for its page facts only, no PDF (the skeleton)
-
-
-@dataclass(frozen=True)
-class Page:
-    """A rendered page, as far as the merge needs it."""
-
-    anchors: tuple[str, ...]  # the job's anchors on this page, sorted
-    blank: bool
-    block: tuple[float, ...]  # the text block: x, y, width, height in CSS pixels
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What a render tells of its PDF; cached with it (ChunkCache) as JSON."""
-
-    pages: tuple[Page, ...]
-    refused: tuple[str, ...] = ()  # resources the fetcher refused
-    seconds: float = 0.0
-    cpu: float = 0.0
-    unknown: tuple[str, ...] = ()  # anchors a part refers to whose page was not given (Job.known)
-    source: str = ""  # a slice (ChunkCache.put_slice): the key of the chunk whose PDF holds these pages
-    first: int = 0  # a slice: the index in that PDF of its first page
-
-    def dumps(self) -> bytes:
-        return json.dumps(dataclasses.asdict(self)).encode()
-
-    @classmethod
-    def loads(cls, data: bytes) -> Facts:
-        """The facts `dumps` wrote; ValueError, KeyError or TypeError for anything else."""
-        facts = json.loads(data)
-        pages = tuple(Page(tuple(page["anchors"]), bool(page["blank"]), tuple(page["block"]))
-                      for page in facts["pages"])
-        return cls(pages, tuple(facts["refused"]), float(facts["seconds"]), float(facts["cpu"]),
-                   tuple(facts["unknown"]), str(facts["source"]), int(facts["first"]))
 
 
 # ------------------------------------------------------------------------------------------------ plan
@@ -182,9 +119,9 @@ def theme_digest(book: Book) -> str:
 
 def _files_in(html: str) -> list[str]:
     """The local files a chunk uses (images): their size and mtime are part of its key. Each is the file the
-    fetcher will check and open (render.local_path); a URL it refuses is keyed as written."""
+    fetcher will check and open (document.local_path); a URL it refuses is keyed as written."""
     urls = sorted(set(re.findall(r'file://[^"\'\s)]+', html)))
-    return [cachekey.file_state(path) if (path := shared.local_path(url)) else f"{url}:refused" for url in urls]
+    return [cachekey.file_state(path) if (path := document.local_path(url)) else f"{url}:refused" for url in urls]
 
 
 KEY = re.compile(r"[0-9a-f]{64}")  # a cache key (cachekey.digest)
@@ -268,102 +205,30 @@ class ChunkCache:
         self.slices.put(key, facts.dumps())
 
 
-# ------------------------------------------------------------------------------------------------ render
-
-def render(job: Job) -> Facts:
-    """Render one HTML document to job.out and return its page facts. Runs in worker processes.
-
-    Inside shared.extended(), the WeasyPrint extensions the one-pass writer uses, so a chunk is laid out
-    exactly as the one-pass writer would lay it out.
-    """
-    # In a worker, never beside the collection after its last render; the build's own process collects at once
-    # (and its threads, Dask's volumes, render side by side as before).
-    with _RENDERING if _IN_WORKER else contextlib.nullcontext():
-        facts = _render(job)
-    # A worker would wait between renders (and through the frame) at its last peak otherwise.
-    if _IN_WORKER:
-        processes.release_memory_after_reply(_RENDERING)
-    else:
-        processes.release_memory()
-    return facts
-
-
-def _render(job: Job) -> Facts:
-    started, cpu = time.perf_counter(), time.process_time()
-    fetcher = shared.LockedFetcher([Path(r) for r in job.style.roots])
-    stylesheets, font_config = _parsed_stylesheets(job, fetcher)
-    logging.getLogger("weasyprint").setLevel(logging.ERROR)
-    # Laid out and drawn exactly as the one-pass writer does it, CJK justification included; each face is
-    # embedded as a stub, cut once for the whole book after the merge (fontshare).
-    references: contextlib.AbstractContextManager[set[str]] = (
-        known_targets.known(dict(job.known)) if job.known else contextlib.nullcontext(set()))
-    with shared.extended(), fontshare.deferred(), references as unknown:
-        document = shared.parsed(job.html, job.style.base_url, fetcher).render(
-            stylesheets=stylesheets, font_config=font_config)
-        if job.draw:
-            with atomic.replacing(Path(job.out)) as tmp:
-                document.write_pdf(tmp)
-    wanted_ids = set(job.anchors)
-    pages = tuple(_page_facts(page, wanted_ids) for page in document.pages)
-    facts = Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu,
-                  tuple(sorted(unknown)))
-    del document
-    return facts
-
-
-# Parsed stylesheets (and the fonts their @font-face rules loaded) by their text: a worker parses them once.
-_SHEETS: dict[str, tuple[list, object, list[str]]] = {}
-
-
-def _parsed_stylesheets(job: Job, fetcher) -> tuple[list, object]:
-    """The job's stylesheets and the font configuration to render with, made once per process (~10 ms a
-    chunk) unless they @import other files. What parsing refused is reported with every job that uses them."""
-    style, extras = job.style, [job.style.page_css, job.extra_css]
-    texts = [Path(path).read_bytes() for path in style.css]
-    if any(b"@import" in text for text in texts):
-        return shared.stylesheets(list(style.css), extras, fetcher)
-    # `common` holds the theme's files and the installed fonts: a worker outlives a font change.
-    key = cachekey.digest(style.common, *style.css, *texts, *extras, *style.roots, style.base_url)
-    if key not in _SHEETS:
-        if len(_SHEETS) >= 8:  # one per theme and page size in use: old ones are not worth their fonts
-            _SHEETS.clear()
-        before = len(fetcher.refused)
-        sheets, font_config = shared.stylesheets(list(style.css), extras, fetcher)
-        _SHEETS[key] = sheets, font_config, fetcher.refused[before:]
-    sheets, font_config, refused = _SHEETS[key]
-    fetcher.refused.extend(url for url in refused if url not in fetcher.refused)
-    return sheets, font_config
-
-
-def _page_facts(page, wanted_ids: set[str]) -> Page:
-    box = page._page_box  # noqa: SLF001 - the text block's geometry is only on the page box (WeasyPrint 70)
-    return Page(anchors=tuple(sorted(a for a in page.anchors if a in wanted_ids)), blank=bool(box.page_type.blank),
-                block=tuple(round(v, 3) for v in (box.content_box_x(), box.content_box_y(), box.width, box.height)))
-
+# ------------------------------------------------------------------------------------------------ workers
 
 _POOL: dict[int, ProcessPoolExecutor] = {}
 
 
 def _init_worker(parent: int) -> None:
     processes.init_worker(parent)  # dies with the build, leaves Ctrl-C to it
-    import compile.writers.pdf  # noqa: F401 - weasyprint and the writer's extensions, once per worker
+    from compile.writers.pdf.chunked import worker  # WeasyPrint and the writer's extensions, once per worker
 
     gc.freeze()  # what is imported lives as long as the worker: no collection need walk it again
-    global _IN_WORKER  # noqa: PLW0603 - set once, in the worker's own process
-    _IN_WORKER = True
+    worker.in_worker()
 
 
-_IN_WORKER = False  # whether this process is a pool's worker (_init_worker)
-_RENDERING = threading.Lock()  # a worker's render, or the collection after one (release_memory_after_reply)
+def task(name: str, *args: Any) -> Any:
+    """worker.py's function `name` on `args`, in a worker: submitted by name, so that this process need not
+    import worker.py (and WeasyPrint) to send it."""
+    from compile.writers.pdf.chunked import worker
+
+    return getattr(worker, name)(*args)
 
 
-def _warm(style: Style) -> None:
-    """A worker's first task: the book's stylesheets parsed as its chunks use them, while the build's process
-    makes the HTML. (Laying out a small document too, to load the fonts, saved ~0.1 s more of a rebuild, but
-    left each worker of a 1,000-article book ~50 MiB larger at its peak.)"""
-    with _RENDERING:  # fonts loaded (fontconfig) while no collection runs
-        _parsed_stylesheets(Job("", "", style, extra_css=CHUNK_CSS),
-                            shared.LockedFetcher([Path(r) for r in style.roots]))
+def local(job: Job) -> Facts:
+    """A job rendered in this process (one worker: no pool)."""
+    return task("render", job)
 
 
 def pool(workers: int) -> ProcessPoolExecutor:
@@ -392,12 +257,23 @@ class PartsInFrame(Exception):
 def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
           workers: int = 1) -> tuple[Output, Stats]:
     """Chunked PDF of `book` at `target`. Raises split.NotChunkable when it cannot be done safely."""
+    clock = time.perf_counter()
+    style = _style(book, image_roots)
+    # WeasyPrint, once: the workers forked below inherit it, the merge needs its fonts (~0.7 s to import; tried
+    # in each worker instead, alongside this process's work, it cost a rebuild more than it saved on 2 cores).
+    from compile.writers.pdf.chunked import worker  # noqa: F401
+
+    if workers > 1:  # the workers warm up (the stylesheets) while the book's HTML is made
+        executor = pool(workers)
+        for _ in range(workers):
+            executor.submit(task, "warm", style)
+    html = document.html_document(book, weasyprint_breaks=True)
     if parts_apart(book):
         try:
-            return _build(book, target, image_roots, cache_root, workers, apart=True)
+            return _build(book, html, style, target, cache_root, workers, apart=True, clock=clock)
         except PartsInFrame as exc:
             log.info("pdf: the book's parts are laid out in the frame: %s", exc)
-    return _build(book, target, image_roots, cache_root, workers, apart=False)
+    return _build(book, html, style, target, cache_root, workers, apart=False, clock=clock)
 
 
 # A stylesheet that sets the page counter: a page's number is then not its place in the book.
@@ -407,26 +283,27 @@ _PAGE_COUNTER = re.compile(r"counter-(?:reset|set|increment)\s*:[^;}]*\bpage\b")
 def parts_apart(book: Book) -> bool:
     """Whether the parts after the articles can be chunks of their own: their page references are given
     (known_targets), as each article's place in the book."""
+    from compile.writers.pdf.chunked import worker
+
     sheets = (path.read_text(encoding="utf-8", errors="replace") for path in book.theme.print_stylesheets())
-    return known_targets.PATCH.active() and not any(_PAGE_COUNTER.search(text) for text in sheets)
+    return worker.parts_can_be_apart() and not any(_PAGE_COUNTER.search(text) for text in sheets)
 
 
-def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, workers: int,
-           apart: bool) -> tuple[Output, Stats]:
-    stats, clock = Stats(workers=workers), time.perf_counter()
+def _style(book: Book, image_roots: list[Path]) -> Style:
     css = tuple(str(path) for path in book.theme.print_stylesheets())
     page_css = prepress.stylesheet(book.settings.pdf)  # page size
     # Cached layouts hold for these fonts only: a font upgraded between builds renders everything again.
     common = cachekey.digest(cachekey.code_version(), _weasyprint_version(), fonts.fingerprint(),
                              theme_digest(book), *css, page_css)
-    style = Style(css, page_css, roots=(str(book.theme.root), *map(str, image_roots)),
-                  base_url=book.theme.root.as_uri() + "/", common=common)
-    if workers > 1:  # the workers start (and warm up) while the book's HTML is made and cut
-        executor = pool(workers)
-        for _ in range(workers):
-            executor.submit(_warm, style)
+    return Style(css, page_css, roots=(str(book.theme.root), *map(str, image_roots)),
+                 base_url=book.theme.root.as_uri() + "/", common=common)
+
+
+def _build(book: Book, html: str, style: Style, target: Path, cache_root: Path, workers: int,
+           apart: bool, clock: float) -> tuple[Output, Stats]:
+    stats = Stats(workers=workers)
+    css, common = style.css, style.common
     cache = ChunkCache(cache_root)
-    html = shared.html_document(book, weasyprint_breaks=True)
     part_ids = frozenset(parts.element_id(name) for name in book.theme.parts.back) if apart else frozenset()
     cut = split.split(html, [a.id for a in book.anthology.articles], part_ids)
     body = [unit for unit in cut.units if unit.kind != "part"]
@@ -436,7 +313,7 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
     chunks = finer(chunks, cut, common, cache, workers)
     stats.seconds["split"] = time.perf_counter() - clock
 
-    probe(cache, style)
+    probe(cache, style, workers)
     facts = _render_chunks(chunks, cache, style, workers, stats)
     keep_slices(chunks, facts, cache, cut)
     stats.seconds["chunks"] = time.perf_counter() - clock - stats.seconds["split"]
@@ -448,6 +325,8 @@ def _build(book: Book, target: Path, image_roots: list[Path], cache_root: Path, 
     chunks, facts = chunks + part_chunks, facts + part_facts
 
     started = time.perf_counter()
+    from compile.writers.pdf.chunked import fontshare, merge
+
     placements = place(cut.units, chunks, facts, frame_facts.pages, counts)
     try:
         with atomic.replacing(target) as tmp:
@@ -564,7 +443,7 @@ class _Frame:
                       draw=not skeleton)
             # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
             facts = (_gather(pool(self.workers), {"frame": job}, {"frame": []}, self.workers)["frame"]
-                     if self.workers > 1 else render(job))
+                     if self.workers > 1 else local(job))
             self.cache.put(key, facts, drawn=not skeleton)
             stats.seconds[step] = time.perf_counter() - started
             stats.seconds[f"{step} cpu"] = facts.cpu
@@ -672,12 +551,13 @@ PROBE_HTML = "<html><body><p>1</p>" + "".join(f'<p style="break-before: page">{n
     "</body></html>"
 
 
-def probe(cache: ChunkCache, style: Style) -> None:
+def probe(cache: ChunkCache, style: Style, workers: int = 1) -> None:
     """A three-page render with the theme's CSS: left and right pages must have the same text block."""
     key = cachekey.digest(style.common, "probe", PROBE_HTML)
     facts = cache.get(key)
     if facts is None:
-        facts = render(Job(PROBE_HTML, str(cache.paths(key)[0]), style))
+        job = Job(PROBE_HTML, str(cache.paths(key)[0]), style)
+        facts = _gather(pool(workers), {"probe": job}, {"probe": []}, workers)["probe"] if workers > 1 else local(job)
         cache.put(key, facts)
     left, right = facts.pages[1].block, facts.pages[2].block
     if any(abs(a - b) > 0.01 for a, b in zip(left[1:], right[1:], strict=True)):
@@ -697,7 +577,7 @@ def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: Style, workers
         ids = {i: [u.id for u in chunks[i].units if u.kind == "article"] for i in todo}
         results = _gather(pool(workers), jobs, ids, workers)
     else:
-        results = {i: render(jobs[i]) for i in todo}
+        results = {i: local(jobs[i]) for i in todo}
     for i, result in results.items():
         cache.put(chunks[i].key, result)
         facts[i] = result
@@ -716,8 +596,8 @@ Key = TypeVar("Key")
 def _gather(executor: ProcessPoolExecutor, jobs: dict[Key, Job], ids: dict[Key, list[str]],
             workers: int) -> dict[Key, Facts]:
     """Render every job in the pool; results by the jobs' keys. A job running longer than its time limit
-    kills the pool and raises shared.RenderTimeout naming its articles (`ids` by the same keys)."""
-    futures = {executor.submit(render, job): key for key, job in jobs.items()}
+    kills the pool and raises document.RenderTimeout naming its articles (`ids` by the same keys)."""
+    futures = {executor.submit(task, "render", job): key for key, job in jobs.items()}
     pending = list(futures)
     started: dict[Future, float] = {}
     results: dict[Key, Facts] = {}
@@ -729,7 +609,7 @@ def _gather(executor: ProcessPoolExecutor, jobs: dict[Key, Job], ids: dict[Key, 
                 key = futures[future]
                 limit = time_limit(jobs[key].html)
                 if now - started.setdefault(future, now) > limit:
-                    raise shared.RenderTimeout(ids[key], limit)
+                    raise document.RenderTimeout(ids[key], limit)
             wait(pending[:workers], timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in [f for f in pending if f.done()]:
                 results[futures[future]] = future.result()
@@ -779,7 +659,7 @@ def _chunk_sequence(chunk: Chunk, fact: Facts) -> Iterator[tuple[str, int, int]]
 
 
 def place(units: list[split.Unit], chunks: list[Chunk], facts: list[Facts], frame_pages: tuple[Page, ...],
-          counts: dict[str, int]) -> list[merge.Placement]:
+          counts: dict[str, int]) -> list[Placement]:
     """Match every chunk page with its frame page, checking the sequence and the text block."""
     markers = {}
     for unit in units:
@@ -811,12 +691,11 @@ def place(units: list[split.Unit], chunks: list[Chunk], facts: list[Facts], fram
                 raise split.NotChunkable(f"the text block of {unit_id} page {k + 1} differs between a lone "
                                              f"chunk {mine} and the book {theirs} (e.g. :first or :left pages "
                                              "with other widths): cannot chunk this theme")
-            placements.append(merge.Placement(frame_index, source, fact.first + at,
+            placements.append(Placement(frame_index, source, fact.first + at,
                                               (theirs[0] - mine[0]) * PX_TO_PT))
     return placements
 
 
 def _weasyprint_version() -> str:
-    import weasyprint
-
-    return f"weasyprint {weasyprint.__version__} {zlib.crc32(CHUNK_CSS.encode())}"
+    """WeasyPrint's version as its package says it (its __version__), read without importing it."""
+    return f"weasyprint {importlib.metadata.version('weasyprint')} {zlib.crc32(CHUNK_CSS.encode())}"

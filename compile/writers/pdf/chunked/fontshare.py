@@ -28,6 +28,9 @@ from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from compile.writers.pdf import loading  # noqa: F401 - first: it imports WeasyPrint without running gcc
+
+# isort: split
 import pikepdf
 from weasyprint.pdf.fonts import Font
 from weasyprint.text.ffi import ffi, harfbuzz

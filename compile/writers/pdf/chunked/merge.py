@@ -10,20 +10,12 @@ added, pointing at the final page. Then every face gets one font program instead
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import pikepdf
 
 from compile.writers.pdf.chunked import fontshare
-
-
-@dataclass
-class Placement:
-    frame_page: int  # index in the frame (= final) document
-    source: int  # index into the list of chunk PDFs
-    page: int  # page index inside that chunk PDF
-    dx: float  # horizontal shift, in PDF points
+from compile.writers.pdf.chunked.jobs import Placement
 
 
 def stamp(frame: Path, sources: list[Path], placements: list[Placement], target: Path,
