@@ -26,9 +26,8 @@ from compile import processes, theme
 from compile.build import pipeline
 from compile.transforms import typeset
 from compile.writers.context import Book, Resources
-from compile.writers.pdf import document
+from compile.writers.pdf import document, writer
 from compile.writers.pdf import render as pdf
-from compile.writers.pdf import writer
 from compile.writers.pdf.chunked import build as pdf_chunks
 from compile.writers.pdf.chunked import fontshare as pdf_fonts
 from compile.writers.pdf.chunked import split as pdf_split
