@@ -316,9 +316,9 @@ def test_a_known_host_names_its_outlet_whatever_the_page_calls_itself():
 def test_a_jekyll_post_without_a_date_is_dated_by_its_file_name():
     """Jekyll's posts are named YEAR-MONTH-DAY-title (months and days of one digit too): the site shows that date
     when the front matter has none. Only in a `_posts` folder: elsewhere a file name is no date."""
-    def post(source: str, front: dict | None = None, body: str = "<p>正文</p>") -> Article:
+    def post(source: str, front: dict | None = None, body: str = "<p>正文</p>", folder: str = "site") -> Article:
         article = Article(id="x", source=source, body=body, meta={"front_matter": front or {"title": "t"}})
-        return dates.date_article(article, SHANGHAI)
+        return dates.date_article(article, SHANGHAI, folder=folder)
 
     article = post("_posts/2019-04-04-996-ICU.md")
     assert article.published == dt.datetime(2019, 4, 4, tzinfo=SHANGHAI) and article.precision == "day"
@@ -326,6 +326,9 @@ def test_a_jekyll_post_without_a_date_is_dated_by_its_file_name():
     assert post("news/_posts/2020/2020-3-9-short.markdown").published.date() == dt.date(2020, 3, 9)
     assert post("_posts/2019-02-30-no-such-day.md").published is None
     assert post("posts/2019-04-04-not-jekyll.md").published is None
+    # The posts folder built on its own (`anthology build site/_posts`): its name is the archive's.
+    assert post("2019-04-04-996-ICU.md", folder="_posts").date_source == "filename:jekyll"
+    assert post("2019-04-04-996-ICU.md", folder="blog").published is None
     assert post("_posts/notes/2019-04-04").published is None  # no title after the date: not a post's name
     assert post("_posts/2019-04-04-notes").published is None  # nor without an extension (Jekyll's matcher)
     assert post("_posts/２０１９-０４-０４-wide.md").published is None  # ASCII digits only, as Ruby's \d

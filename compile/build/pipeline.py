@@ -301,7 +301,7 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | 
         data = sources.read_inside(source, relative)
     article = readers.read_file(source, source / relative, data)
     found = dates.signals(article.body)  # once: dating and the outlet's rules read them
-    dates.date_article(article, zone, override.date if override else None, found)
+    dates.date_article(article, zone, override.date if override else None, found, source.resolve().name)
     article.meta.pop("raw_html", None)  # only dating reads the whole page: keep it out of the store and memory
     head = found.text_head
     clean.clean_article(article, found.parsed)  # the body's tree, built once for dating and cleaning

@@ -104,6 +104,7 @@ class Context:
     zone: dt.tzinfo  # the configured zone: of dates without a time, and one reading of times without a zone
     lines: list[str] = field(default_factory=list)  # the first blocks of text, one string each
     times: list[str] = field(default_factory=list)  # `datetime` attributes of `<time>` elements
+    folder: str = ""  # the archive folder's own name: `_posts` when the posts folder is built on its own
 
     @cached_property
     def local(self) -> tuple[dt.tzinfo, str] | None:
@@ -405,7 +406,7 @@ JEKYLL_POST = re.compile(r"(?:^|/)_posts/(?:[^/]+/)*([0-9]{4})-([0-9]{1,2})-([0-
 
 def jekyll_filename(ctx: Context) -> DateFinding | None:
     """The date in a Jekyll post's file name: what the site itself shows when the front matter has none."""
-    match = JEKYLL_POST.search(ctx.article.source)
+    match = JEKYLL_POST.search(f"{ctx.folder}/{ctx.article.source}")
     if not match:
         return None
     year, month, day = map(int, match.groups())
@@ -511,15 +512,16 @@ def archived_time(article: Article) -> dt.datetime | None:
     return value
 
 
-def date_article(article: Article, zone: dt.tzinfo, override=None, found_signals: Signals | None = None) -> Article:
+def date_article(article: Article, zone: dt.tzinfo, override=None, found_signals: Signals | None = None,
+                 folder: str = "") -> Article:
     """Set `published`, `precision`, `date_source` and `archived` on the article (`found_signals`: its body's
-    signals, when the caller has them already)."""
+    signals, when the caller has them already; `folder`: the name of the archive folder it was read from)."""
     article.archived = archived_time(article)
     if article.archived is None and article.meta.get("epoch_ms") is not None:
         article.warn(f"capture time {article.meta['epoch_ms']!r} (epoch ms) is not a plausible date; ignored")
     found_signals = found_signals or signals(article.body)
     ctx = Context(article, found_signals.text_head, found_signals.stamps, zone, found_signals.lines,
-                  found_signals.times)
+                  found_signals.times, folder)
     if override is not None and _apply_override(article, override, ctx):
         return article
     findings = _plausible_findings(article, ctx)
