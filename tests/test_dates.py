@@ -346,3 +346,21 @@ def test_a_file_names_date_is_named_in_the_books_language():
 
     for language, words in (("zh-Hans", "文件名中的日期"), ("zh-Hant", "檔名中的日期"), ("en", "the post's file name")):
         assert locales.load(language).date_origin("filename:jekyll") == words
+
+
+def test_a_posts_folder_built_on_its_own_is_dated_by_its_names_even_from_the_store(tmp_path):
+    """`anthology build site/_posts`: the archive is the posts folder itself. Its name is part of what a stored
+    article was read with, so the same files read first under another name are not taken from the store."""
+    from compile.build import pipeline
+    from compile.build.store import ArticleStore
+    from tests.conftest import make_settings
+
+    folder = tmp_path / "blog"
+    folder.mkdir()
+    (folder / "2019-04-04-996-ICU.md").write_text("---\ntitle: 九九六\n---\n\n正文。\n", encoding="utf-8")
+    store = ArticleStore(tmp_path / "cache")
+    settings = make_settings()
+    assert pipeline.prepare(folder, settings, store).anthology.articles[0].published is None
+    posts = folder.rename(tmp_path / "_posts")
+    article = pipeline.prepare(posts, settings, store).anthology.articles[0]
+    assert article.date_source == "filename:jekyll" and article.published.date() == dt.date(2019, 4, 4)

@@ -230,11 +230,12 @@ def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: Artic
     as `pdf.workers` allows; looked up in the store first, and stored by whoever read it."""
     workers = reading.workers_for(settings.pdf.workers, len(plans))
     read = functools.partial(_read_job, _Context(source, settings, store))
-    jobs = (_job(plan, settings, store) for plan in plans)
+    folder = source.resolve().name
+    jobs = (_job(plan, settings, store, folder) for plan in plans)
     yield from reading.run(jobs, read, workers, size, reading.batch_size(len(plans), workers))
 
 
-def _job(plan: _Plan, settings: Settings, store: ArticleStore | None) -> reading.Job | reading.Outcome:
+def _job(plan: _Plan, settings: Settings, store: ArticleStore | None, folder: str) -> reading.Job | reading.Outcome:
     """The file's bytes, read once here through the checks of compile/sources.py, as a job for a reader; or its
     outcome already: skipped (a link out, too large ...), or the store's copy."""
     entry = plan.entry
@@ -244,7 +245,7 @@ def _job(plan: _Plan, settings: Settings, store: ArticleStore | None) -> reading
         return reading.Outcome(plan.index, status="skipped", reason=str(exc))
     key = ""
     if store is not None:
-        key = article_key(data, entry.relative, plan.override, settings.timezone)
+        key = article_key(data, entry.relative, plan.override, settings.timezone, folder)
         article, grams = store.load(key)
         if article is not None:
             return reading.Outcome(plan.index, article, grams=grams)

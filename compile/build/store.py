@@ -25,8 +25,9 @@ from compile.sanitize import sanitize_html
 from compile.urls import web_url
 
 
-def article_key(data: bytes, relative: str, override, timezone: str) -> str:
-    return cachekey.digest(cachekey.code_version(), relative, repr(override), timezone, data)
+def article_key(data: bytes, relative: str, override, timezone: str, folder: str = "") -> str:
+    """`folder`: the archive folder's own name, which a Jekyll post's date may come from (`_posts`)."""
+    return cachekey.digest(cachekey.code_version(), relative, repr(override), timezone, data, folder)
 
 
 class ArticleStore:
