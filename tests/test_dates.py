@@ -318,7 +318,7 @@ def test_a_jekyll_post_without_a_date_is_dated_by_its_file_name():
     when the front matter has none. Only in a `_posts` folder: elsewhere a file name is no date."""
     def post(source: str, front: dict | None = None, body: str = "<p>正文</p>", folder: str = "site") -> Article:
         article = Article(id="x", source=source, body=body, meta={"front_matter": front or {"title": "t"}})
-        return dates.date_article(article, SHANGHAI, folder=folder)
+        return dates.date_article(article, SHANGHAI, site=dates.Site(folder))
 
     article = post("_posts/2019-04-04-996-ICU.md")
     assert article.published == dt.datetime(2019, 4, 4, tzinfo=SHANGHAI) and article.precision == "day"
@@ -364,3 +364,53 @@ def test_a_posts_folder_built_on_its_own_is_dated_by_its_names_even_from_the_sto
     posts = folder.rename(tmp_path / "_posts")
     article = pipeline.prepare(posts, settings, store).anthology.articles[0]
     assert article.date_source == "filename:jekyll" and article.published.date() == dt.date(2019, 4, 4)
+
+
+def test_a_hugo_post_is_dated_by_its_file_name_where_the_sites_config_says_so(tmp_path):
+    """Hugo reads YEAR-MONTH-DAY from a content file's name (a bundle's folder's) only when its config lists
+    `:filename` among the date's sources; before the front matter's date it wins, after it, it is a fallback."""
+    from compile.readers import site
+
+    def post(source: str, where: str, front: dict | None = None) -> Article:
+        article = Article(id="x", source=source, body="<p>正文</p>", meta={"front_matter": front or {"title": "t"}})
+        return dates.date_article(article, SHANGHAI, site=dates.Site("blog", where))
+
+    cats = post("content/posts/2017-02-07-cats.md", "first")
+    assert cats.date_source == "filename:hugo" and cats.published.date() == dt.date(2017, 2, 7)
+    assert post("content/posts/2017-02-07-cats/index.md", "after").published.date() == dt.date(2017, 2, 7)
+    assert post("content/posts/2017-02-07-cats.md", "").published is None  # Hugo's default: no file name dates
+    assert post("content/posts/2017-2-7-cats.md", "first").published is None  # ten characters, YEAR-MM-DD
+    dated = {"title": "t", "date": dt.date(2018, 5, 1)}
+    first, after = post("content/2017-02-07-x.md", "first", dated), post("content/2017-02-07-x.md", "after", dated)
+    assert first.date_source == "filename:hugo" and after.date_source == "front-matter"
+    assert not any("disagree" in w for w in first.warnings + after.warnings)
+
+    configs = {
+        "hugo.toml": ('[frontmatter]\ndate = [":filename", ":default"]\n', "first"),
+        "config.yaml": ("frontMatter:\n  date: [date, ':fileModTime', ':filename']\n", "after"),
+        "config/_default/frontmatter.toml": ('date = [":fileModTime", ":filename", "date"]\n', "first"),
+        "hugo.json": ('{"frontmatter": {"date": ["date"]}}', ""),
+        "config.toml": ("[frontmatter\ndate = [", ""),  # not TOML: no setting
+    }
+    for name, (text, expected) in configs.items():
+        root = tmp_path / name.replace("/", "_")
+        (root / name).parent.mkdir(parents=True)
+        (root / name).write_text(text, encoding="utf-8")
+        assert site.hugo_filename(root) == expected, name
+    assert site.hugo_filename(tmp_path / "nothing") == ""
+
+
+def test_a_hugo_site_whose_config_reads_file_names_is_dated_by_them_end_to_end(tmp_path):
+    from compile.build import pipeline
+    from compile.build.store import ArticleStore
+    from tests.conftest import make_settings
+
+    root = tmp_path / "site"
+    (root / "content" / "posts").mkdir(parents=True)
+    (root / "content" / "posts" / "2017-02-07-cats.md").write_text("---\ntitle: 猫\n---\n\n正文。\n", encoding="utf-8")
+    (root / "hugo.toml").write_text('[frontmatter]\ndate = [":filename", ":default"]\n', encoding="utf-8")
+    store = ArticleStore(tmp_path / "cache")
+    article = pipeline.prepare(root, make_settings(), store).anthology.articles[0]
+    assert article.date_source == "filename:hugo" and article.published.date() == dt.date(2017, 2, 7)
+    (root / "hugo.toml").write_text('[frontmatter]\ndate = ["date"]\n', encoding="utf-8")
+    assert pipeline.prepare(root, make_settings(), store).anthology.articles[0].published is None  # not the store's

@@ -27,6 +27,7 @@ from compile.config import ConfigError, Override, Settings
 from compile.images import fetch, markup, variants
 from compile.images.cache import Cache
 from compile.model import Anthology, Article
+from compile.readers import site as site_settings
 from compile.sanitize import xml_text
 from compile.transforms import clean, dates, order, outlets, stories, typeset
 from compile.writers import registry
@@ -229,13 +230,14 @@ def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: Artic
     """Each file's outcome, in order: read in worker processes when there are enough of them (compile/build/reading.py),
     as `pdf.workers` allows; looked up in the store first, and stored by whoever read it."""
     workers = reading.workers_for(settings.pdf.workers, len(plans))
-    read = functools.partial(_read_job, _Context(source, settings, store))
-    folder = source.resolve().name
-    jobs = (_job(plan, settings, store, folder) for plan in plans)
+    site = dates.Site(source.resolve().name, readers.site.hugo_filename(source.resolve()))
+    read = functools.partial(_read_job, _Context(source, settings, store, site))
+    jobs = (_job(plan, settings, store, site) for plan in plans)
     yield from reading.run(jobs, read, workers, size, reading.batch_size(len(plans), workers))
 
 
-def _job(plan: _Plan, settings: Settings, store: ArticleStore | None, folder: str) -> reading.Job | reading.Outcome:
+def _job(plan: _Plan, settings: Settings, store: ArticleStore | None,
+         site: dates.Site) -> reading.Job | reading.Outcome:
     """The file's bytes, read once here through the checks of compile/sources.py, as a job for a reader; or its
     outcome already: skipped (a link out, too large ...), or the store's copy."""
     entry = plan.entry
@@ -245,7 +247,7 @@ def _job(plan: _Plan, settings: Settings, store: ArticleStore | None, folder: st
         return reading.Outcome(plan.index, status="skipped", reason=str(exc))
     key = ""
     if store is not None:
-        key = article_key(data, entry.relative, plan.override, settings.timezone, folder)
+        key = article_key(data, entry.relative, plan.override, settings.timezone, repr(site))
         article, grams = store.load(key)
         if article is not None:
             return reading.Outcome(plan.index, article, grams=grams)
@@ -268,6 +270,7 @@ class _Context:
     source: Path
     settings: Settings
     store: ArticleStore | None = None  # where each article read is kept (by the worker that read it)
+    site: dates.Site = dates.Site()  # what the archive says of its posts' dates
 
     @functools.cached_property
     def zone(self) -> dt.tzinfo:
@@ -279,7 +282,7 @@ def _read_job(context: _Context, job: reading.Job) -> reading.Outcome:
     try:
         with sources.time_limit(context.settings.read_seconds):
             article = read_one(context.source, job.path, context.zone, job.override, data=job.data,
-                               relative=job.relative)
+                               relative=job.relative, site=context.site)
     except (readers.UnreadableFile, sources.ReadTimeout) as exc:
         log.warning("%s: %s", job.relative, exc)
         return reading.Outcome(job.index, status="failed", reason=str(exc))
@@ -296,13 +299,14 @@ def _read_job(context: _Context, job: reading.Job) -> reading.Outcome:
 
 
 def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | None = None,
-             relative: str | None = None) -> Article:
+             relative: str | None = None, site: dates.Site | None = None) -> Article:
     relative = relative or path.relative_to(source).as_posix()
     if data is None:
         data = sources.read_inside(source, relative)
     article = readers.read_file(source, source / relative, data)
     found = dates.signals(article.body)  # once: dating and the outlet's rules read them
-    dates.date_article(article, zone, override.date if override else None, found, source.resolve().name)
+    site = site or dates.Site(source.resolve().name, site_settings.hugo_filename(source.resolve()))
+    dates.date_article(article, zone, override.date if override else None, found, site)
     article.meta.pop("raw_html", None)  # only dating reads the whole page: keep it out of the store and memory
     head = found.text_head
     clean.clean_article(article, found.parsed)  # the body's tree, built once for dating and cleaning

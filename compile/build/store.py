@@ -25,9 +25,9 @@ from compile.sanitize import sanitize_html
 from compile.urls import web_url
 
 
-def article_key(data: bytes, relative: str, override, timezone: str, folder: str = "") -> str:
-    """`folder`: the archive folder's own name, which a Jekyll post's date may come from (`_posts`)."""
-    return cachekey.digest(cachekey.code_version(), relative, repr(override), timezone, data, folder)
+def article_key(data: bytes, relative: str, override, timezone: str, site: str = "") -> str:
+    """`site`: what the archive says of its posts' dates (dates.Site: its folder's name, Hugo's setting)."""
+    return cachekey.digest(cachekey.code_version(), relative, repr(override), timezone, data, site)
 
 
 class ArticleStore:

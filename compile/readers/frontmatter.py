@@ -37,12 +37,12 @@ def read(path: Path, text: str) -> Article:
         # front matter if they parse as one; the rest is the body, so that nothing is lost.
         rest = text.split("\n", 1)[1] if "\n" in text else ""
         head, _, body = rest.partition("\n\n")
-        meta = _parse(text[:3], head, []) if head.strip() else {}
+        meta = parse(text[:3], head, []) if head.strip() else {}
         if not meta:
             body = rest
         warnings.append("front matter has no closing fence; read up to the first blank line")
     else:
-        meta, body = _parse(match["fence"], match["meta"] or "", warnings), text[match.end():]
+        meta, body = parse(match["fence"], match["meta"] or "", warnings), text[match.end():]
     inner = _read_body(path, body) if body.strip() else Article(id="", source=str(path))
     inner.reader = f"front-matter+{inner.reader}" if inner.reader else "front-matter"
     inner.meta["front_matter"] = meta
@@ -89,7 +89,7 @@ class _NoAliasLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _parse(fence: str, raw: str, warnings: list[str]) -> dict:
+def parse(fence: str, raw: str, warnings: list[str]) -> dict:
     if len(raw) > MAX_FRONT_MATTER:
         warnings.append(f"front matter of {len(raw):,} characters is over {MAX_FRONT_MATTER:,}; ignored")
         return {}

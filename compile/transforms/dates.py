@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import cached_property
+from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
 
 from bs4 import BeautifulSoup
@@ -96,6 +97,16 @@ HAS_TIME = re.compile(r"\d:\d\d|T\d{2}")
 HTMLDATE_MAX_CHARS = 2_000_000
 
 
+@dataclass(frozen=True)
+class Site:
+    """What an archive says of its posts' dates beyond each file: its folder's own name (`_posts` when Jekyll's
+    posts folder is built on its own), and where a Hugo site's config lists `:filename` among a date's sources:
+    "first" (before the front matter's date), "after", or "" (compile/readers/site.py)."""
+
+    folder: str = ""
+    hugo_filename: str = ""
+
+
 @dataclass
 class Context:
     article: Article
@@ -104,7 +115,7 @@ class Context:
     zone: dt.tzinfo  # the configured zone: of dates without a time, and one reading of times without a zone
     lines: list[str] = field(default_factory=list)  # the first blocks of text, one string each
     times: list[str] = field(default_factory=list)  # `datetime` attributes of `<time>` elements
-    folder: str = ""  # the archive folder's own name: `_posts` when the posts folder is built on its own
+    site: Site = Site()  # what the archive itself says of its posts' dates
 
     @cached_property
     def local(self) -> tuple[dt.tzinfo, str] | None:
@@ -406,7 +417,7 @@ JEKYLL_POST = re.compile(r"(?:^|/)_posts/(?:[^/]+/)*([0-9]{4})-([0-9]{1,2})-([0-
 
 def jekyll_filename(ctx: Context) -> DateFinding | None:
     """The date in a Jekyll post's file name: what the site itself shows when the front matter has none."""
-    match = JEKYLL_POST.search(f"{ctx.folder}/{ctx.article.source}")
+    match = JEKYLL_POST.search(f"{ctx.site.folder}/{ctx.article.source}")
     if not match:
         return None
     year, month, day = map(int, match.groups())
@@ -415,6 +426,38 @@ def jekyll_filename(ctx: Context) -> DateFinding | None:
     except ValueError:
         return None
     return _finding(_localise(value, "day", ctx), JEKYLL_SOURCE)
+
+
+# Hugo reads a date from a content file's name (`2017-02-07-cats.md`, a bundle's folder `2017-02-07-cats/index.md`)
+# only when its config lists `:filename` among the date's sources, before or after the front matter's
+# (gohugo.io/configuration/front-matter): the first ten characters, YEAR-MONTH-DAY.
+HUGO_SOURCE = "filename:hugo"
+HUGO_NAME = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+SITE_FILENAMES = (JEKYLL_SOURCE, HUGO_SOURCE)
+
+
+def hugo_filename_first(ctx: Context) -> DateFinding | None:
+    """A Hugo post's file name's date, where the site's config puts it before the front matter's."""
+    return _hugo_filename(ctx) if ctx.site.hugo_filename == "first" else None
+
+
+def hugo_filename(ctx: Context) -> DateFinding | None:
+    """A Hugo post's file name's date, where the site's config puts it after the front matter's."""
+    return _hugo_filename(ctx) if ctx.site.hugo_filename == "after" else None
+
+
+def _hugo_filename(ctx: Context) -> DateFinding | None:
+    path = PurePosixPath(ctx.article.source)
+    name = path.parent.name if path.stem in ("index", "_index") else path.stem
+    match = HUGO_NAME.match(name)
+    if not match:
+        return None
+    year, month, day = map(int, match.groups())
+    try:
+        value = dt.datetime(year, month, day)
+    except ValueError:
+        return None
+    return _finding(_localise(value, "day", ctx), HUGO_SOURCE)
 
 
 def _yearless(ctx: Context) -> re.Match | None:
@@ -455,8 +498,8 @@ def archived_fallback(ctx: Context) -> DateFinding | None:
 # a Jekyll post's file name, which its site shows when the front matter has no date; dates written in the
 # text or the URL; the capture time.
 RULES: list[Rule] = [
-    json_ld, html_meta, htmldate_rule, time_element, body_timestamp, byline_date, front_matter, jekyll_filename,
-    cjk_dateline, english_dateline, url_date, yearless_dateline, archived_fallback,
+    json_ld, html_meta, htmldate_rule, time_element, body_timestamp, byline_date, hugo_filename_first, front_matter,
+    jekyll_filename, hugo_filename, cjk_dateline, english_dateline, url_date, yearless_dateline, archived_fallback,
 ]
 
 
@@ -513,15 +556,15 @@ def archived_time(article: Article) -> dt.datetime | None:
 
 
 def date_article(article: Article, zone: dt.tzinfo, override=None, found_signals: Signals | None = None,
-                 folder: str = "") -> Article:
+                 site: Site = Site()) -> Article:
     """Set `published`, `precision`, `date_source` and `archived` on the article (`found_signals`: its body's
-    signals, when the caller has them already; `folder`: the name of the archive folder it was read from)."""
+    signals, when the caller has them already; `site`: what its archive says of its posts' dates)."""
     article.archived = archived_time(article)
     if article.archived is None and article.meta.get("epoch_ms") is not None:
         article.warn(f"capture time {article.meta['epoch_ms']!r} (epoch ms) is not a plausible date; ignored")
     found_signals = found_signals or signals(article.body)
     ctx = Context(article, found_signals.text_head, found_signals.stamps, zone, found_signals.lines,
-                  found_signals.times, folder)
+                  found_signals.times, site)
     if override is not None and _apply_override(article, override, ctx):
         return article
     findings = _plausible_findings(article, ctx)
@@ -594,13 +637,19 @@ def _shown(value: dt.datetime) -> str:
     return value.isoformat() if value.year >= 1000 else str(value)
 
 
+def _site_rule_pair(first: str, second: str) -> bool:
+    """A post's file name date (Jekyll's, Hugo's) against its front matter's: the site says which it shows."""
+    rules = {re.split(r"[\s,(]", source, maxsplit=1)[0] for source in (first, second)}
+    return bool(rules & set(SITE_FILENAMES)) and any(rule.startswith("front-matter") for rule in rules)
+
+
 def _check_agreement(article: Article, best: DateFinding, others: list[DateFinding]) -> None:
     """Two publication dates more than two days apart, or a publication after the capture: say so."""
     for other in others:
         if other.source.startswith("archived") or other.inferred:
             continue
-        if other.source == JEKYLL_SOURCE and best.source.startswith("front-matter"):
-            continue  # a post's front matter date replaces its file name's (Jekyll's rule): no disagreement
+        if _site_rule_pair(best.source, other.source):
+            continue  # the site's own rule says which of a post's front matter and file name dates it shows
         if abs(other.value - best.value) > dt.timedelta(days=2):
             article.warn(
                 f"dates disagree: {best.source} says {best.value.date()}, {other.source} says {other.value.date()}"
