@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import logging
 import re
 import shutil
@@ -33,7 +34,7 @@ from compile.writers.pdf.weasy import (
     tree,
 )
 from compile.writers.pdf.weasy.patching import Patch, Private
-from tests.conftest import ROOT, SEEDS, make_settings
+from tests.conftest import ROOT, SEEDS, make_settings, run_cli
 
 NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters",
          "known_targets", "shared_styles", "margin_widths"}
@@ -186,6 +187,21 @@ def test_a_build_on_an_untested_weasyprint_warns_and_names_every_inactive_extens
     assert "Chinese lines are justified at spaces only" in warning
     assert [r for r in caplog.records if "WeasyPrint extensions inactive" in r.getMessage()]
     assert output["pages"]  # the PDF is still made, with WeasyPrint's own layout
+
+
+def test_a_chunked_build_reports_every_extension(tmp_path):
+    """The report lists every extension, whichever path rendered: a chunked build's process does not import the
+    one pass's modules (single.py), which register `tagging`. In a new process, as a user runs it."""
+    source = tmp_path / "seeds"
+    shutil.copytree(SEEDS, source)
+    toml = source / "anthology.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + '\n[pdf]\nmode = "chunked"\nworkers = 2\n', encoding="utf-8")
+    result = run_cli("-q", "build", str(source), "-o", str(tmp_path / "out"), "--format", "pdf", "--offline")
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "out" / "seeds.report.json").read_text(encoding="utf-8"))
+    (output,) = [o for o in report["outputs"] if o["format"] == "pdf"]
+    assert {e["name"] for e in output["details"]["extensions"]} == NAMES
+    assert "PDF rendered in one pass" not in " ".join(output["notes"])  # it was chunked
 
 
 # --- Page references laid out once (target_counters.py) --------------------------------------------------------

@@ -247,7 +247,7 @@ def _job(plan: _Plan, settings: Settings, store: ArticleStore | None,
         return reading.Outcome(plan.index, status="skipped", reason=str(exc))
     key = ""
     if store is not None:
-        key = article_key(data, entry.relative, plan.override, settings.timezone, repr(site))
+        key = article_key(data, entry.relative, plan.override, settings.timezone, site.key())
         article, grams = store.load(key)
         if article is not None:
             return reading.Outcome(plan.index, article, grams=grams)

@@ -106,6 +106,11 @@ class Site:
     folder: str = ""
     hugo_filename: str = ""
 
+    def key(self) -> str:
+        """What of it changes an article's dates (the article store's key): not the folder's name, unless it is
+        `_posts`, so that a renamed or moved archive is still read from the store."""
+        return f"{self.folder == '_posts'} {self.hugo_filename}"
+
 
 @dataclass
 class Context:

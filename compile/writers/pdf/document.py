@@ -1,6 +1,5 @@
 """The book as one HTML document for print: its articles, their links marked for paper, the parts the theme
-places. Both PDF paths and Chromium's print it; it needs no WeasyPrint, so the build's process makes it while the
-PDF workers load WeasyPrint (chunked/build.py)."""
+places. Both PDF paths and Chromium's print it; it needs no WeasyPrint, and Chromium's path never loads it."""
 
 from __future__ import annotations
 

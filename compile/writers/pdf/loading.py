@@ -9,8 +9,8 @@ loader finds itself, LD_LIBRARY_PATH included. Should WeasyPrint fail to load th
 the standard way.
 
 Importing this module imports WeasyPrint so: a module that uses WeasyPrint imports it first (`# isort: split`
-after it). The package compile.writers.pdf does not, so that the build's process plans a chunked PDF, makes its
-HTML and merges it without WeasyPrint's ~0.7 s import, which the workers make (chunked/build.py).
+after it). The package compile.writers.pdf does not, so that what does not render with WeasyPrint (the book's
+print HTML, Chromium's print of a vertical book, the chunked PDF's plan) does not pay its ~0.7 s import.
 """
 
 from __future__ import annotations

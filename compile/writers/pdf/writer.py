@@ -1,6 +1,6 @@
 """The PDF writer: chunked when it pays (chunked/: same pages, rendered in parallel and cached), else one pass
 (single.py); a vertical theme's book is printed by Chromium (chromium.py: WeasyPrint has no vertical writing).
-WeasyPrint is imported by the path that uses it: a chunked build's process loads it only for the merge."""
+WeasyPrint is imported by the path that renders with it, never by Chromium's."""
 
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
                 notes.append(f"PDF rendered in one pass: {exc}")
     if output is None:
         output = write_single(book, target, image_roots)
-    from compile.writers.pdf.weasy import patching  # in this process since the merge (or the one pass)
+    # Every patch registered, as the report lists them: `tagging` is the one pass's alone (PDF/UA, PDF/A).
+    from compile.writers.pdf.weasy import patching, tagging  # noqa: F401
 
     output.notes[:0] = notes
     output.details["extensions"] = patching.status()  # every WeasyPrint patch, active or why not

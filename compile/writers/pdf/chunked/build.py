@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import atexit
 import gc
-import importlib.metadata
 import json
 import logging
+import multiprocessing
 import os
 import re
 import time
@@ -234,8 +234,9 @@ def local(job: Job) -> Facts:
 def pool(workers: int) -> ProcessPoolExecutor:
     """One pool per process, reused by every volume and every build in it."""
     if workers not in _POOL:
-        _POOL[workers] = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                             initargs=(os.getpid(),))
+        # Forked: the workers inherit WeasyPrint, imported by build() (and whatever the process set up).
+        _POOL[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
+                                             initializer=_init_worker, initargs=(os.getpid(),))
     return _POOL[workers]
 
 
@@ -258,11 +259,11 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
           workers: int = 1) -> tuple[Output, Stats]:
     """Chunked PDF of `book` at `target`. Raises split.NotChunkable when it cannot be done safely."""
     clock = time.perf_counter()
-    style = _style(book, image_roots)
     # WeasyPrint, once: the workers forked below inherit it, the merge needs its fonts (~0.7 s to import; tried
     # in each worker instead, alongside this process's work, it cost a rebuild more than it saved on 2 cores).
     from compile.writers.pdf.chunked import worker  # noqa: F401
 
+    style = _style(book, image_roots)
     if workers > 1:  # the workers warm up (the stylesheets) while the book's HTML is made
         executor = pool(workers)
         for _ in range(workers):
@@ -273,6 +274,7 @@ def build(book: Book, target: Path, image_roots: list[Path], cache_root: Path,
             return _build(book, html, style, target, cache_root, workers, apart=True, clock=clock)
         except PartsInFrame as exc:
             log.info("pdf: the book's parts are laid out in the frame: %s", exc)
+            clock = time.perf_counter()
     return _build(book, html, style, target, cache_root, workers, apart=False, clock=clock)
 
 
@@ -697,5 +699,6 @@ def place(units: list[split.Unit], chunks: list[Chunk], facts: list[Facts], fram
 
 
 def _weasyprint_version() -> str:
-    """WeasyPrint's version as its package says it (its __version__), read without importing it."""
-    return f"weasyprint {importlib.metadata.version('weasyprint')} {zlib.crc32(CHUNK_CSS.encode())}"
+    import weasyprint  # imported already (build)
+
+    return f"weasyprint {weasyprint.__version__} {zlib.crc32(CHUNK_CSS.encode())}"

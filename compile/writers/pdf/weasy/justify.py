@@ -40,6 +40,7 @@ from weasyprint.text import line_break
 from weasyprint.text.ffi import TO_UNITS, ffi, pango
 
 from compile.transforms.typeset import AUTOSPACE_CLASS
+from compile.writers.pdf.document import ZWSP
 from compile.writers.pdf.weasy import patching
 from compile.writers.pdf.weasy.patching import Private
 
@@ -101,9 +102,6 @@ def _leaves(box) -> Iterator:
                 yield from _leaves(child)
     else:
         yield box
-
-
-ZWSP = "\u200b"
 
 
 def _zero_width(box) -> bool:
