@@ -414,3 +414,26 @@ def test_a_hugo_site_whose_config_reads_file_names_is_dated_by_them_end_to_end(t
     assert article.date_source == "filename:hugo" and article.published.date() == dt.date(2017, 2, 7)
     (root / "hugo.toml").write_text('[frontmatter]\ndate = ["date"]\n', encoding="utf-8")
     assert pipeline.prepare(root, make_settings(), store).anthology.articles[0].published is None  # not the store's
+
+
+def test_a_hugo_config_is_read_as_untrusted_as_the_rest_of_the_archive(tmp_path):
+    """An alias bomb, a link out of the archive, a huge or deeply nested file: no setting, quickly."""
+    from compile.readers import site
+
+    outside = tmp_path / "outside.toml"
+    outside.write_text('[frontmatter]\ndate = [":filename"]\n', encoding="utf-8")
+    cases = {
+        "bomb": ("config.yaml", 'a: &a [":filename"]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n'
+                                "frontmatter: {date: *b}\n"),
+        "huge": ("hugo.toml", '[frontmatter]\ndate = [":filename"]\n' + "# padding\n" * 10_000),
+        "deep": ("hugo.json", '{"frontmatter": {"date": [":filename"]}, "x": ' + "[" * 5000 + "]" * 5000 + "}"),
+    }
+    for folder, (name, text) in cases.items():
+        root = tmp_path / folder
+        root.mkdir()
+        (root / name).write_text(text, encoding="utf-8")
+        assert site.hugo_filename(root) == "", folder
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "hugo.toml").symlink_to(outside)
+    assert site.hugo_filename(linked) == ""
