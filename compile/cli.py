@@ -35,7 +35,6 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 # The last exit handler (they run last registered first): the interpreter's own collection at exit would walk
 # the build's whole heap (~0.2 s of a rebuild); its objects are freed all the same.
 atexit.register(gc.freeze)
-_FROZE = threading.Event()  # the imports' objects frozen (main)
 
 
 def printable(text: str) -> str:
@@ -122,9 +121,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     # What the imports made lives as long as the process: no collection need walk it again, here or in the
     # processes forked from here (a rebuild of corpus-dev took 0.9 of its time). Once: a script that builds twice
     # would freeze the first build's garbage too.
-    if not _FROZE.is_set():
+    if not gc.get_freeze_count():
         gc.freeze()
-        _FROZE.set()
     if ctx.invoked_subcommand is None:
         ctx.invoke(build)
 

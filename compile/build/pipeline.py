@@ -230,10 +230,16 @@ def _read_all(source: Path, plans: list[_Plan], settings: Settings, store: Artic
     """Each file's outcome, in order: read in worker processes when there are enough of them (compile/build/reading.py),
     as `pdf.workers` allows; looked up in the store first, and stored by whoever read it."""
     workers = reading.workers_for(settings.pdf.workers, len(plans))
-    site = dates.Site(source.resolve().name, readers.site.hugo_filename(source.resolve()))
+    site = _site(source)
     read = functools.partial(_read_job, _Context(source, settings, store, site))
     jobs = (_job(plan, settings, store, site) for plan in plans)
     yield from reading.run(jobs, read, workers, size, reading.batch_size(len(plans), workers))
+
+
+def _site(source: Path) -> dates.Site:
+    """What the archive says of its posts' dates: its folder's own name, its Hugo config's setting."""
+    root = source.resolve()
+    return dates.Site(root.name, site_settings.hugo_filename(root))
 
 
 def _job(plan: _Plan, settings: Settings, store: ArticleStore | None,
@@ -305,8 +311,7 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | 
         data = sources.read_inside(source, relative)
     article = readers.read_file(source, source / relative, data)
     found = dates.signals(article.body)  # once: dating and the outlet's rules read them
-    site = site or dates.Site(source.resolve().name, site_settings.hugo_filename(source.resolve()))
-    dates.date_article(article, zone, override.date if override else None, found, site)
+    dates.date_article(article, zone, override.date if override else None, found, site or _site(source))
     article.meta.pop("raw_html", None)  # only dating reads the whole page: keep it out of the store and memory
     head = found.text_head
     clean.clean_article(article, found.parsed)  # the body's tree, built once for dating and cleaning

@@ -422,7 +422,11 @@ JEKYLL_POST = re.compile(r"(?:^|/)_posts/(?:[^/]+/)*([0-9]{4})-([0-9]{1,2})-([0-
 
 def jekyll_filename(ctx: Context) -> DateFinding | None:
     """The date in a Jekyll post's file name: what the site itself shows when the front matter has none."""
-    match = JEKYLL_POST.search(f"{ctx.site.folder}/{ctx.article.source}")
+    return _named_day(JEKYLL_POST.search(f"{ctx.site.folder}/{ctx.article.source}"), ctx, JEKYLL_SOURCE)
+
+
+def _named_day(match: re.Match | None, ctx: Context, source: str) -> DateFinding | None:
+    """The day a file name's (year, month, day) groups give, if it exists."""
     if not match:
         return None
     year, month, day = map(int, match.groups())
@@ -430,7 +434,7 @@ def jekyll_filename(ctx: Context) -> DateFinding | None:
         value = dt.datetime(year, month, day)
     except ValueError:
         return None
-    return _finding(_localise(value, "day", ctx), JEKYLL_SOURCE)
+    return _finding(_localise(value, "day", ctx), source)
 
 
 # Hugo reads a date from a content file's name (`2017-02-07-cats.md`, a bundle's folder `2017-02-07-cats/index.md`)
@@ -454,15 +458,7 @@ def hugo_filename(ctx: Context) -> DateFinding | None:
 def _hugo_filename(ctx: Context) -> DateFinding | None:
     path = PurePosixPath(ctx.article.source)
     name = path.parent.name if path.stem in ("index", "_index") else path.stem
-    match = HUGO_NAME.match(name)
-    if not match:
-        return None
-    year, month, day = map(int, match.groups())
-    try:
-        value = dt.datetime(year, month, day)
-    except ValueError:
-        return None
-    return _finding(_localise(value, "day", ctx), HUGO_SOURCE)
+    return _named_day(HUGO_NAME.match(name), ctx, HUGO_SOURCE)
 
 
 def _yearless(ctx: Context) -> re.Match | None:

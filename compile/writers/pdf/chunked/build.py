@@ -219,8 +219,8 @@ def _init_worker(parent: int) -> None:
 
 
 def task(name: str, *args: Any) -> Any:
-    """worker.py's function `name` on `args`, in a worker: submitted by name, so that this process need not
-    import worker.py (and WeasyPrint) to send it."""
+    """worker.py's function `name` on `args`, looked up where it runs: this module does not import worker.py
+    (and WeasyPrint) at its own import, so deciding whether to chunk, and Chromium's path, do not load it."""
     from compile.writers.pdf.chunked import worker
 
     return getattr(worker, name)(*args)
