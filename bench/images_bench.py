@@ -8,6 +8,9 @@ Prints, as medians over --repeat runs (each on a fresh cache):
 - the cache-hit rebuild: fetch_all + both profiles again, everything already cached (no request made).
 --hosts N spreads the images over N loopback addresses (127.0.0.1 .. 127.0.0.N), like an archive whose
 images come from several CDNs; the per-host limit then matters less.
+--dead N also times N dead links, on a host that takes connections and never answers (as a vanished server
+behind a firewall does), with the default timeouts: the build that first meets them, and the next build (the
+failures are remembered: cache.Failures).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import argparse
 import http.server
 import io
 import random
+import socket
 import statistics
 import tempfile
 import threading
@@ -123,12 +127,30 @@ def run_once(urls: list[str], base: ImageSettings, root: Path) -> dict:
     return {"sequential": seq_time, "concurrent": conc_time, "variants": variants_time, "rebuild": rebuild_time}
 
 
+def dead_links(count: int, base: ImageSettings) -> tuple[float, float]:
+    """Seconds to fetch `count` images from a host that never answers: first, then again with the same cache."""
+    silent = socket.create_server(("127.0.0.1", 0), backlog=count)  # connections queue; nothing is ever read
+    urls = [f"http://127.0.0.1:{silent.getsockname()[1]}/{n}.jpg" for n in range(count)]
+    times = []
+    with tempfile.TemporaryDirectory(prefix="images-bench-dead-") as root:
+        settings = replace(base, cache_dir=root)
+        for _ in range(2):
+            found = [Image(url=url) for url in urls]
+            started = time.perf_counter()
+            summary = fetch.fetch_all(found, settings, Cache.from_settings(settings))
+            times.append(time.perf_counter() - started)
+            assert summary.failed == count
+    silent.close()
+    return times[0], times[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--hosts", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--dead", type=int, default=0, help="also time this many dead links")
     args = parser.parse_args()
     pictures = make_pictures(args.images)
     servers = start_servers(args.hosts, pictures, args.latency)
@@ -150,6 +172,12 @@ def main() -> None:
     print(f"  cache-hit rebuild  {median['rebuild']:7.2f} s   (fetch_all + both profiles, no request)")
     for server in servers:
         server.shutdown()
+    if args.dead:
+        first, again = dead_links(args.dead, base)
+        print(f"{args.dead} dead links (a host that never answers; timeouts {base.read_timeout:g} s read, "
+              f"{base.retries} retries, {base.total_timeout:g} s in all)")
+        print(f"  first build        {first:7.2f} s")
+        print(f"  next build         {again:7.2f} s   (remembered for {base.remember_failures:g} s: no request)")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--theme", "theme_name", help="Theme name (see `anthology themes`).")
 @click.option("--format", "formats", help="Comma-separated formats: epub,pdf.")
 @click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
+@click.option("--retry-images", is_flag=True, default=None,
+              help="Try again images whose download failed in a recent build (else not before an hour).")
 @click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
 @click.option("--page-size", help="PDF page size: A4, A5, B5, JIS-B5, Letter ... or e.g. '140mm x 203mm'.")
 @click.option("--print", "print_ready", is_flag=True, default=None,
@@ -152,8 +154,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
               help="Do not embed subset CJK fonts in the EPUB.")
 @click.option("--scheduler", help="Dask scheduler address (tcp://host:8786): build the volumes on that cluster "
               "(needs the 'dask' extra and a file system shared with the workers).")
-def build(source, out_dir, config_file, theme_name, formats, offline, strict, page_size, print_ready, pdfa,
-          tagged, impose, epub_target, embed_fonts, script, scheduler) -> None:
+def build(source, out_dir, config_file, theme_name, formats, offline, retry_images, strict, page_size, print_ready,
+          pdfa, tagged, impose, epub_target, embed_fonts, script, scheduler) -> None:
     """Build SOURCE (default: seeds/) into OUT (default: dist/).
 
     \b
@@ -171,8 +173,8 @@ def build(source, out_dir, config_file, theme_name, formats, offline, strict, pa
     source = _source_arg(source)
     fmt_list = [f.strip() for f in formats.split(",") if f.strip()] if formats else None
     settings = load_settings(source, config_file, theme=theme_name, formats=fmt_list, offline=offline,
-                             strict=strict, epub_target=epub_target, embed_fonts=embed_fonts, script=script,
-                             scheduler=scheduler)
+                             retry_images=retry_images, strict=strict, epub_target=epub_target,
+                             embed_fonts=embed_fonts, script=script, scheduler=scheduler)
     for key, value in (("page_size", page_size), ("bleed", print_ready), ("pdfx", print_ready), ("pdfa", pdfa),
                        ("tagged", tagged), ("impose", impose)):
         if value is not None:
@@ -314,8 +316,9 @@ def _image_summary(summary: dict | None) -> None:
     """images: N fetched (X MB), N from cache, N failed; then each output's variants and any recompression."""
     if not summary:
         return
+    again = f" ({summary['not_retried']} as in a recent build: --retry-images)" if summary.get("not_retried") else ""
     err.print(f"  images: {summary['fetched']} fetched ({summary['bytes'] / 1e6:.1f} MB), "
-              f"{summary['cached']} from cache, {summary['failed']} failed, in {summary['seconds']:.1f} s")
+              f"{summary['cached']} from cache, {summary['failed']} failed{again}, in {summary['seconds']:.1f} s")
     for fmt, entry in summary.get("profiles", {}).items():
         if not entry["images"]:
             continue

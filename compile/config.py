@@ -38,6 +38,7 @@ class ImageSettings:
     max_side: int = 1600  # long side of EPUB images, in pixels
     jpeg_quality: int = 80
     backoff: float = 0.5  # seconds before the first retry; doubled each time
+    remember_failures: float = 3600.0  # seconds a failed download is not tried again (0 = try every build)
     epub_profile: str = "epub"  # images in the EPUB: "epub" (colour, 1600 px) or "eink" (gray, 1072×1448)
     print_ppi: int = 300  # PDF images: at most this many pixels per inch at the printed width
     print_width_mm: float = 0.0  # printed width of a full-width figure; 0 = theme's page width less margins
@@ -144,6 +145,7 @@ class Settings:
     overrides: dict[str, Override] = field(default_factory=dict)
     # Not from the file: set by the CLI.
     offline: bool = False
+    retry_images: bool = False  # try again the images that failed in a recent build (images.remember_failures)
     strict: bool = False
     scheduler: str = ""  # a Dask scheduler address (tcp://host:8786): volumes are built on that cluster
 
@@ -154,7 +156,7 @@ EPUB_TARGETS = ("generic", "kindle", "apple", "email")  # writers/epub.TARGETS: 
 # Former targets still accepted (users' scripts name them): kobo was generic byte for byte, and now says so.
 TARGET_ALIASES = {"kobo": "generic"}
 # Keys the CLI sets; they are not allowed in the file.
-_CLI_ONLY = {"offline", "strict", "scheduler"}
+_CLI_ONLY = {"offline", "retry_images", "strict", "scheduler"}
 
 
 def load(path: Path | None, *, source: Path | None = None, **cli: object) -> Settings:
@@ -422,6 +424,7 @@ BOUNDS: dict[str, Bound] = {
     "images.total_timeout": Bound(0, 600, above=True, note="seconds"),
     "images.backoff": Bound(0, 60, note="seconds"),
     "images.retries": Bound(0, 10),
+    "images.remember_failures": Bound(0, 7 * 24 * 3600, note="seconds; 0 = try failed images every build"),
     "images.max_bytes": Bound(1, 200 * MB, note="bytes"),
     "images.max_pixels": Bound(1, 200 * MB, note="pixels"),
     "images.max_side": Bound(16, 10_000, note="pixels"),

@@ -32,7 +32,7 @@ from PIL import Image as PILImage
 
 from compile import atomic, pages, theme
 from compile.config import ImageSettings
-from compile.images import decode, fetch, markup, variants
+from compile.images import cache, decode, fetch, markup, variants
 from compile.images.cache import Cache
 from compile.images.errors import FetchError
 from compile.model import Article, Image
@@ -467,6 +467,85 @@ def test_offline_uses_only_the_cache(http_server, tmp_path):
     assert len(http_server.hits) == hits  # offline: not one request
 
 
+def test_a_failed_download_is_remembered_and_not_tried_again(http_server, tmp_path):
+    http_server.routes["/gone.jpg"] = serve(b"nothing", status=404)
+    http_server.routes["/later.jpg"] = serve(b"nothing", status=404)
+    settings = settings_for(tmp_path)
+    urls = [f"{http_server.url}/gone.jpg", f"{http_server.url}/later.jpg"]
+    fetch_urls(urls, settings)
+    assert sorted(http_server.hits) == ["/gone.jpg", "/later.jpg"]
+    http_server.routes["/later.jpg"] = serve(jpeg())  # fixed since: still not asked until the failure is old
+
+    (gone, later), summary = fetch_urls(urls, settings)
+    assert len(http_server.hits) == 2  # no request: both failed a moment ago
+    assert gone.status == later.status == "failed" and (summary.failed, summary.not_retried) == (2, 2)
+    assert gone.reason.startswith("HTTP 404 (in a build ") and "--retry-images" in gone.reason, gone.reason
+
+    found = [Image(url=url) for url in urls]
+    summary = fetch.fetch_all(found, settings, Cache.from_settings(settings), retry=True)  # --retry-images
+    assert [i.status for i in found] == ["failed", "ok"] and summary.not_retried == 0
+    assert sorted(http_server.hits) == ["/gone.jpg", "/gone.jpg", "/later.jpg", "/later.jpg"]
+    (gone,), _ = fetch_urls(urls[:1], settings)  # retried, it failed anew: remembered again
+    assert "in a build" in gone.reason and http_server.hits.count("/gone.jpg") == 2
+
+
+def test_remembered_failures_expire_and_can_be_turned_off(http_server, tmp_path):
+    http_server.routes["/gone.jpg"] = serve(b"nothing", status=404)
+    url = f"{http_server.url}/gone.jpg"
+    fetch_urls([url], settings_for(tmp_path, remember_failures=0))
+    fetch_urls([url], settings_for(tmp_path, remember_failures=0))
+    assert http_server.hits == ["/gone.jpg"] * 2  # 0: every build tries again, and nothing is kept
+    assert not (tmp_path / "cache" / "failed").exists()
+
+    settings = settings_for(tmp_path, remember_failures=60)
+    fetch_urls([url], settings)
+    failures = cache.Failures(Cache.from_settings(settings), settings)
+    assert failures.reason(url) and failures.reason(url, now=time.time() + 61) is None  # a minute on: tried
+    assert cache.Failures(Cache.from_settings(settings), settings, consult=False).reason(url) is None
+    fetch_urls([url], settings_for(tmp_path, remember_failures=60, retries=2))  # other settings: tried again
+    assert http_server.hits == ["/gone.jpg"] * 4
+
+
+def test_a_failure_entry_not_sealed_by_this_user_is_ignored(http_server, tmp_path):
+    """The cache folder is shared, not trusted: a planted entry cannot make an image fail."""
+    http_server.routes["/a.jpg"] = serve(jpeg())
+    settings = settings_for(tmp_path)
+    url = f"{http_server.url}/a.jpg"
+    failures = cache.Failures(Cache.from_settings(settings), settings)
+    planted = failures.entries.path(failures.key(url))
+    planted.parent.mkdir(parents=True)
+    planted.write_text(json.dumps({"at": time.time(), "reason": "HTTP 404"}), encoding="utf-8")
+    (image,), _ = fetch_urls([url], settings)
+    assert image.status == "ok" and http_server.hits == ["/a.jpg"]
+
+
+def test_old_failure_entries_are_swept(tmp_path):
+    store = Cache(tmp_path / "cache")
+    old = store.root / "failed" / "ab" / f"{'ab' * 32}.json"
+    old.parent.mkdir(parents=True)
+    old.write_text("{}", encoding="utf-8")
+    os.utime(old, (time.time() - cache.Failures.LONGEST - 60,) * 2)
+    assert store.sweep() == 1 and not old.exists()
+
+
+def test_a_host_is_looked_up_once_per_build(monkeypatch, tmp_path):
+    """Twenty images on a host that does not resolve: one lookup, twenty failures, at once."""
+    lookups = []
+
+    def slow_failure(host, port, allow_private):
+        lookups.append(host)
+        time.sleep(0.2)
+        raise FetchError(f"cannot resolve host {host}: [Errno -2] Name or service not known")
+
+    monkeypatch.setattr(fetch, "resolve", slow_failure)
+    urls = [f"http://dead.invalid/{n}.jpg" for n in range(20)]
+    started = time.monotonic()
+    found, summary = fetch_urls(urls, settings_for(tmp_path, concurrency=8, per_host=8))
+    assert lookups == ["dead.invalid"] and summary.failed == 20
+    assert all(i.reason.startswith("cannot resolve host dead.invalid") for i in found)
+    assert time.monotonic() - started < 2
+
+
 def test_cache_hit_makes_no_request_and_reuses_variants(http_server, tmp_path):
     http_server.routes["/a.jpg"] = serve(jpeg((2000, 1000)))
     settings = settings_for(tmp_path)
@@ -499,7 +578,7 @@ def test_cut_connection_leaves_nothing_in_the_cache(http_server, tmp_path):
     (image,), _ = fetch_urls([f"{http_server.url}/cut.jpg"], settings)
     assert image.status == "failed" and "connection failed" in image.reason, image.reason
     cache_root = Path(settings.cache_dir)
-    assert not any(p.is_file() for p in cache_root.rglob("*"))
+    assert not any(p.is_file() for p in cache_root.rglob("*") if p.parts[-3] != "failed")  # only that it failed
 
 
 FETCH_SCRIPT = textwrap.dedent("""
@@ -755,6 +834,18 @@ def test_build_gives_each_output_its_own_variant(http_server, tmp_path):
     again = run_cli("build", str(source), "-o", str(tmp_path / "out2"), "--offline", "--format", "epub",
                     env={"ANTHOLOGY_CACHE": str(tmp_path / "cache")})
     assert again.returncode == 0 and "2 from cache" in again.stderr and http_server.hits == hits
+
+    online = run_cli("build", str(source), "-o", str(tmp_path / "out3"), "--format", "epub",
+                     env={"ANTHOLOGY_CACHE": str(tmp_path / "cache")})  # the dead link: not asked again
+    assert online.returncode == 0 and "1 failed (1 as in a recent build: --retry-images)" in online.stderr
+    assert http_server.hits == hits, "a failure an hour old or less is not tried again"
+    report = json.loads((tmp_path / "out3" / "src.report.json").read_text(encoding="utf-8"))
+    missing = next(entry for entry in report["images"] if entry["url"].endswith("/missing.jpg"))
+    assert missing["reason"].startswith("HTTP 404 (in a build ") and report["image_summary"]["not_retried"] == 1
+    retried = run_cli("build", str(source), "-o", str(tmp_path / "out3"), "--format", "epub", "--retry-images",
+                      env={"ANTHOLOGY_CACHE": str(tmp_path / "cache")})
+    assert retried.returncode == 0 and "1 failed, in" in retried.stderr
+    assert http_server.hits == [*hits, "/missing.jpg"]
 
 
 def test_unicode_urls_are_encoded_on_the_wire(monkeypatch, http_server, tmp_path):

@@ -233,6 +233,7 @@ BOUNDED = [
     ("images", "read_timeout", [0, 601], [0.01, 600]),
     ("images", "total_timeout", [0, 1e12, -1.0], [1, 600]),
     ("images", "retries", [-1, 11, 10**6], [0, 10]),
+    ("images", "remember_failures", [-1, 604_801, "inf"], [0, 3600, 604_800]),
     ("images", "max_bytes", [-1, 0, 200_000_001, 10**15], [1, 200_000_000]),
     ("images", "max_pixels", [0, 200_000_001, 10**15], [1, 200_000_000]),
     ("images", "max_side", [15, 10_001], [16, 10_000]),

@@ -531,7 +531,7 @@ def fetch_images(anthology: Anthology, settings: Settings, cache: Cache, on_imag
         if on_fetch_start:
             on_fetch_start(len(all_images))
         summary = fetch.fetch_all(all_images, settings.images, cache, offline=settings.offline, on_done=on_image,
-                                  source=source)
+                                  source=source, retry=settings.retry_images)
     for image in all_images:
         if image.status == "pending":
             image.status, image.reason = "skipped", "image fetching is disabled"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import tempfile
@@ -10,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from compile import atomic
+from compile import atomic, cachekey
 from compile.config import ImageSettings
 from compile.errors import ConfigError
 from compile.images.errors import FetchError
@@ -89,13 +90,72 @@ class Cache:
             raise FetchError(f"cannot write the image cache ({exc.strerror or exc})") from None
 
     def sweep(self, older_than: float = 3600) -> int:
-        """Remove temporary files left by killed builds (not those of a build running now)."""
-        removed, limit = 0, time.time() - older_than
-        for part in self.root.glob("**/.*.part") if self.root.is_dir() else []:
-            try:
-                if part.stat().st_mtime < limit:
-                    part.unlink()
-                    removed += 1
-            except OSError:
-                pass
-        return removed
+        """Remove temporary files left by killed builds (not those of a build running now), and failures
+        older than any build may remember them (Failures)."""
+        removed = _remove_older(self.root.glob("**/.*.part") if self.root.is_dir() else [], older_than)
+        failed = self.root / Failures.FOLDER
+        return removed + _remove_older(failed.glob("*/*.json") if failed.is_dir() else [], Failures.LONGEST)
+
+
+def _remove_older(paths, seconds: float) -> int:
+    removed, limit = 0, time.time() - seconds
+    for path in paths:
+        try:
+            if path.stat().st_mtime < limit:
+                path.unlink()
+                removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+class Failures:
+    """Downloads that failed in recent builds, remembered for `seconds` by URL: a rebuild does not wait again on
+    a dead host, a missing image or a network that is down (an archive's dead links otherwise cost every build
+    their timeouts: 15 s of the 17 s a 36-article rebuild took here without a network). Sealed files in the cache
+    (cachekey.Entries): one not written by this user is a miss, so the worst a foreign entry does is nothing.
+    `consult=False` (--retry-images) tries every image again and remembers what fails anew. A failure is kept
+    under the settings it happened with (`OUTCOME`): one refused by them (a private host, too many bytes, a
+    timeout) is tried again as soon as they change."""
+
+    FOLDER = "failed"
+    LONGEST = 7 * 24 * 3600.0  # the most a config may set (config.BOUNDS): older entries are swept
+    OUTCOME = ("allow_private_hosts", "max_bytes", "max_pixels", "connect_timeout", "read_timeout", "total_timeout",
+               "retries")
+
+    def __init__(self, cache: Cache, settings: ImageSettings, consult: bool = True):
+        self.seconds, self.consult = settings.remember_failures, consult
+        self.entries = cachekey.Entries(cache.root / self.FOLDER, "image-failure")
+        self.salt = json.dumps([cachekey.code_version(), *(getattr(settings, name) for name in self.OUTCOME)])
+
+    def key(self, url: str) -> str:
+        return cachekey.digest(self.salt, url)
+
+    def reason(self, url: str, now: float | None = None) -> str | None:
+        """Why `url` failed, with when, if it failed within `seconds`; else None (try it)."""
+        if not self.consult or self.seconds <= 0:
+            return None
+        payload = self.entries.get(self.key(url))
+        try:
+            entry = json.loads(payload or b"{}")
+            at, reason = float(entry["at"]), str(entry["reason"])
+        except (ValueError, TypeError, KeyError):
+            return None
+        age = (now or time.time()) - at
+        if not 0 <= age < self.seconds:
+            return None
+        return (f"{reason} (in a build {_duration(age)} ago; not tried again for {_duration(self.seconds - age)}, "
+                "or now with --retry-images)")
+
+    def remember(self, url: str, reason: str) -> None:
+        if self.seconds > 0:
+            payload = json.dumps({"at": time.time(), "reason": reason[:500]}, ensure_ascii=False)
+            self.entries.put(self.key(url), payload.encode("utf-8"))
+
+
+def _duration(seconds: float) -> str:
+    """A short human duration: 40 s, 12 min, 3 h, 2 d."""
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit}"
+    return f"{max(seconds, 1):.0f} s"

@@ -24,7 +24,7 @@ from PIL import Image as PILImage
 
 from compile import sources
 from compile.config import ImageSettings
-from compile.images.cache import Cache
+from compile.images.cache import Cache, Failures
 from compile.images.decode import FORMATS, VERIFY_BOX, decoded
 from compile.images.errors import FetchError
 from compile.images.markup import LOCAL_HOST, MALFORMED, MALFORMED_HOST, well_formed
@@ -129,10 +129,31 @@ class GuardedBackend(httpcore.NetworkBackend):
     def __init__(self, allow_private: bool):
         self.allow_private = allow_private
         self.inner = httpcore.SyncBackend()
+        self.resolved: dict[tuple[str, int], list[str] | FetchError] = {}
+        self.lock = threading.Lock()
+        self.host_locks: dict[tuple[str, int], threading.Lock] = {}
+
+    def addresses(self, host: str, port: int) -> list[str]:
+        """`resolve`, once per host and port for this pool (one build): 78 images on 7 hosts are 7 lookups, and the
+        other images of a host that cannot be resolved fail at once. A resolver that answers parallel lookups
+        slowly (5 s each here when they come 16 at a time) then costs a build one wait per host, not per image."""
+        key = (host, port)
+        with self.lock:
+            host_lock = self.host_locks.setdefault(key, threading.Lock())
+        with host_lock:
+            if key not in self.resolved:
+                try:
+                    self.resolved[key] = resolve(host, port, self.allow_private)
+                except FetchError as exc:
+                    self.resolved[key] = exc
+        found = self.resolved[key]
+        if isinstance(found, FetchError):
+            raise FetchError(str(found))
+        return found
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
         error: Exception | None = None
-        for address in resolve(host, port, self.allow_private):
+        for address in self.addresses(host, port):
             try:
                 stream = self.inner.connect_tcp(address, port, _bounded(timeout),
                                                 local_address, socket_options)
@@ -239,14 +260,11 @@ class FetchSummary:
     fetched: int = 0  # downloaded (or read from the source folder) in this build
     cached: int = 0  # already in the cache
     failed: int = 0
+    not_retried: int = 0  # of the failed: failed in a recent build, not tried again (cache.Failures)
     bytes: int = 0  # downloaded in this build
     local: int = 0  # of which read from the source folder (relative references)
     seconds: float = 0.0
     profiles: dict = field(default_factory=dict)  # per output profile: variants' total size, budget, recompression
-
-    def line(self) -> str:
-        return (f"images: {self.fetched} fetched ({self.bytes / 1e6:.1f} MB), {self.cached} from cache, "
-                f"{self.failed} failed, in {self.seconds:.1f} s")
 
 
 def fetch_all(
@@ -256,15 +274,19 @@ def fetch_all(
     offline: bool = False,
     on_done: Callable[[Image], None] | None = None,
     source: Path | None = None,
+    retry: bool = False,
 ) -> FetchSummary:
     """Put each image's original into the cache (checked to be a decodable image) and set its status.
 
     Variants are made later, per output, by `use_profile`. Images sharing a URL are fetched once. An image with
     a `local` file in `source` (the source folder) is read from it, offline too, through the same checks as the
-    articles (compile/sources.py); a missing one falls back to its web URL, if it has one.
+    articles (compile/sources.py); a missing one falls back to its web URL, if it has one. A download that failed
+    within `settings.remember_failures` seconds, under the same settings, is not tried again unless `retry`
+    (cache.Failures).
     """
     started = time.monotonic()
     summary = FetchSummary()
+    failures = Failures(cache, settings, consult=not retry)
     lock = threading.Lock()
     host_slots: dict[str, threading.Semaphore] = {}
     cache.sweep()
@@ -280,9 +302,7 @@ def fetch_all(
             elif offline and not data:
                 raise FetchError("offline, and not in the image cache")
             else:
-                data = data or _download(image, pool)
-                with decoded(data, settings.max_pixels, VERIFY_BOX) as picture:  # only checked: a small one
-                    (image.width, image.height), image.bytes = picture.info["full_size"], len(data)
+                data = _checked(image, data) if data else _downloaded(image, pool)
                 cache.write(original, data)
             image.status, image.reason = "ok", ""
         except FetchError as exc:
@@ -300,12 +320,27 @@ def fetch_all(
             if on_done:
                 on_done(image)  # under the lock: callers (a progress bar) need not be thread-safe
 
-    def _download(image: Image, pool: httpcore.ConnectionPool) -> bytes:
+    def _checked(image: Image, data: bytes) -> bytes:
+        with decoded(data, settings.max_pixels, VERIFY_BOX) as picture:  # only checked: a small one
+            (image.width, image.height), image.bytes = picture.info["full_size"], len(data)
+        return data
+
+    def _downloaded(image: Image, pool: httpcore.ConnectionPool) -> bytes:
+        """Downloaded and checked to decode; what fails is remembered, and what failed recently is not tried."""
+        if earlier := failures.reason(image.url):
+            with lock:
+                summary.not_retried += 1
+            raise FetchError(earlier)
         host = urlsplit(image.url).hostname or ""
         with lock:
             slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
-        with slot:
-            return fetch_one(pool, image.url, settings)
+        try:
+            with slot:
+                data = fetch_one(pool, image.url, settings)
+            return _checked(image, data)
+        except FetchError as exc:
+            failures.remember(image.url, str(exc))
+            raise
 
     unique: dict[str, list[Image]] = {}
     for image in images_:
