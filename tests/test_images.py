@@ -12,6 +12,7 @@ import itertools
 import json
 import os
 import signal
+import socket
 import stat
 import struct
 import subprocess
@@ -544,6 +545,37 @@ def test_a_host_is_looked_up_once_per_build(monkeypatch, tmp_path):
     assert lookups == ["dead.invalid"] and summary.failed == 20
     assert all(i.reason.startswith("cannot resolve host dead.invalid") for i in found)
     assert time.monotonic() - started < 2
+
+
+def test_images_of_a_host_that_never_answers_fail_without_each_waiting(tmp_path):
+    """A vanished server behind a firewall: connections queue, nothing is answered. Two downloads wait out their
+    timeouts; the host's other images then fail at once, saying why."""
+    silent = socket.create_server(("127.0.0.1", 0), backlog=32)
+    try:
+        urls = [f"http://127.0.0.1:{silent.getsockname()[1]}/{n}.jpg" for n in range(12)]
+        started = time.monotonic()
+        found, summary = fetch_urls(urls, settings_for(tmp_path, read_timeout=0.5, retries=0, per_host=2))
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert summary.failed == 12 and elapsed < 2.5, elapsed  # each waiting its turn: 6 rounds of 0.5 s at least
+    waited = [i.reason for i in found if i.reason.startswith("timed out")]
+    skipped = [i.reason for i in found if i.reason.startswith("not tried: 127.0.0.1 answered none")]
+    # Two failures mark the host; with two at a time, a third may start as the first slot frees.
+    assert 2 <= len(waited) <= 3 and len(waited) + len(skipped) == 12, [i.reason for i in found]
+    assert "(timed out" in skipped[0]
+
+
+def test_a_host_that_answered_is_not_taken_for_down(http_server, tmp_path):
+    """Slow images on a live host time out one by one; the host's other images are still tried."""
+    http_server.routes["/ok.jpg"] = serve(jpeg())
+    for n in range(4):
+        http_server.routes[f"/slow{n}.jpg"] = serve(jpeg(), delay=1.0)
+    urls = [f"{http_server.url}/ok.jpg"] + [f"{http_server.url}/slow{n}.jpg" for n in range(4)]
+    found, _ = fetch_urls(urls, settings_for(tmp_path, read_timeout=0.3, retries=0, per_host=1, concurrency=1))
+    assert found[0].status == "ok"
+    assert all(i.reason.startswith("timed out") for i in found[1:]), [i.reason for i in found]
+    assert len(http_server.hits) == 5
 
 
 def test_cache_hit_makes_no_request_and_reuses_variants(http_server, tmp_path):

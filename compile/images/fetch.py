@@ -180,12 +180,14 @@ def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, d
     timeouts = {"connect": settings.connect_timeout, "read": settings.read_timeout,
                 "write": settings.read_timeout, "pool": settings.total_timeout}
     headers = [(b"User-Agent", USER_AGENT.encode()), (b"Accept", b"image/*")]
+    answered = False  # a status line came, on some hop: a timeout after it is no sign of a host that is down
     for _hop in range(MAX_REDIRECTS + 1):
         check_url(url)
         _deadline.value = deadline
         try:
             target = wire_url(url)
             with pool.stream("GET", target, headers=headers, extensions={"timeout": timeouts}) as response:
+                answered = True
                 status = response.status
                 fields = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers}
                 if status in (301, 302, 303, 307, 308):
@@ -209,10 +211,11 @@ def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, d
                 return _read_limited(response, settings.max_bytes)
         except httpcore.TimeoutException:
             if time.monotonic() >= deadline:
-                raise FetchError(f"took longer than the total timeout of {settings.total_timeout:g} s") from None
-            raise Retryable(f"timed out (no data for {settings.read_timeout:g} s)") from None
+                raise FetchError(f"took longer than the total timeout of {settings.total_timeout:g} s",
+                                 unanswered=not answered) from None
+            raise Retryable(f"timed out (no data for {settings.read_timeout:g} s)", unanswered=not answered) from None
         except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
-            raise FetchError(f"connection failed: {exc or type(exc).__name__}") from None
+            raise FetchError(f"connection failed: {exc or type(exc).__name__}", unanswered=not answered) from None
         except ssl.SSLError as exc:
             raise FetchError(f"TLS failed: {exc}") from None
         finally:
@@ -249,7 +252,7 @@ def fetch_one(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, 
             return download(pool, url, settings, deadline)
         except Retryable as exc:
             if attempt == settings.retries or time.monotonic() + delay >= deadline:
-                raise FetchError(f"{exc} (after {attempt + 1} attempts)") from None
+                raise FetchError(f"{exc} (after {attempt + 1} attempts)", unanswered=exc.unanswered) from None
             sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
@@ -289,6 +292,7 @@ def fetch_all(
     failures = Failures(cache, settings, consult=not retry)
     lock = threading.Lock()
     host_slots: dict[str, threading.Semaphore] = {}
+    hosts = _Hosts()
     cache.sweep()
 
     def work(image: Image, pool: httpcore.ConnectionPool) -> None:
@@ -336,7 +340,13 @@ def fetch_all(
             slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
         try:
             with slot:
-                data = fetch_one(pool, image.url, settings)
+                hosts.check(host)
+                try:
+                    data = fetch_one(pool, image.url, settings)
+                except FetchError as exc:
+                    hosts.heard(host, exc)
+                    raise
+                hosts.heard(host)
             return _checked(image, data)
         except FetchError as exc:
             failures.remember(image.url, str(exc))
@@ -354,6 +364,34 @@ def fetch_all(
                 on_done(twin)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+class _Hosts:
+    """Which hosts answered in this build. A host that let two downloads time out or fail to connect, and answered
+    none, is taken to be down: its images still waiting fail at once, instead of each waiting out its timeouts
+    (20 images on a host that never answers took 51 s with 8 at a time; a few hundred took minutes)."""
+
+    SILENT_AFTER = 2  # failures without an answer: one could be a fluke of a live host
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.answered: set[str] = set()
+        self.unanswered: dict[str, list[str]] = {}
+
+    def heard(self, host: str, error: FetchError | None = None) -> None:
+        with self.lock:
+            if error is None or not error.unanswered:
+                self.answered.add(host)
+            elif host not in self.answered:
+                self.unanswered.setdefault(host, []).append(str(error))
+
+    def check(self, host: str) -> None:
+        """FetchError if `host` is taken to be down."""
+        with self.lock:
+            reasons = [] if host in self.answered else self.unanswered.get(host, [])
+        if len(reasons) >= self.SILENT_AFTER:
+            raise FetchError(f"not tried: {host} answered none of this build's requests ({reasons[0]})",
+                             unanswered=True)
 
 
 def _local_original(image: Image, source: Path | None, limit: int) -> bytes:
