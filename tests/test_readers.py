@@ -207,3 +207,43 @@ def test_short_and_urlless_articles_are_never_lost():
     articles = [_article(f"{i}.txt", f"<p>短文{i}</p>") for i in range(5)]
     kept, decisions = order.drop_duplicates(articles)
     assert kept == articles and decisions == []
+
+
+# A page's own data is read from lxml's tree, where BeautifulSoup's used to be (html_page): the same answers.
+TRICKY = """<!doctype html><html lang="zh-CN"><head><title> Headline <!-- c --> | Paper </title>
+<link rel="alternate canonical" href="https://example.org/a"><link rel="author" href="/me"></head>
+<body><article><h1>A <ruby>漢<rt>hàn</rt></ruby> head<script>var x = 1</script><style>.a{}</style> line
+<template>T</template><noscript>N</noscript><![CDATA[cd]]></h1><p class="dek  big" id="s">A standfirst of some length,
+with <b>bold</b> words</p><!-- note --><div><span rel=" author ">By Ann Author —</span></div>
+<a rel="Author">not this</a><span itemprop="author">nor this</span><p>Text.</p></article></body></html>"""
+
+
+@pytest.mark.parametrize("markup", [TRICKY, "<p>A fragment <em>only</em></p><h1>Late <b>h1</b></h1><p>after</p>",
+                                    "<html><body><main><h1> </h1><h1>Second</h1><h2>Sub head of the page</h2>"
+                                    "</main></body></html>"])
+def test_the_page_reader_reads_lxml_as_beautifulsoup_did(markup):
+    import lxml.html
+    from bs4 import BeautifulSoup
+
+    from compile.readers import html_page
+
+    soup, root = BeautifulSoup(markup, "lxml"), lxml.html.document_fromstring(markup)
+    for name in ("title", "h1", "p", "span", "div", "ruby"):
+        for theirs, ours in zip(soup.find_all(name), root.iter(name), strict=True):
+            assert html_page._text(ours, " ", strip=True) == theirs.get_text(" ", strip=True)
+            assert html_page._text(ours) == theirs.get_text()
+    h1 = soup.find("h1")
+    assert [t.name for t in h1.find_all_next(limit=12)] == [e.tag for e in html_page._following(root.find(".//h1"), 12)]
+    assert [t.get_text() for t in soup.select('[rel="author"], [itemprop="author"]')[:1]] == \
+        [html_page._text(e) for e in html_page._bylines(root)]
+
+
+def test_a_page_whose_extractor_fails_keeps_its_plain_reading(tmp_path):
+    """The plain reading's HTML is made only when used: a page the extractor cannot read still has its body."""
+    from compile.readers import html_page
+
+    page = ("<?xml version='1.0' encoding='utf-8'?>\n<html><head><title>T</title></head><body><article>"
+            "<h1>T</h1><p>Only <b>this</b> text.</p><time datetime='2020-01-02'>2 Jan</time></article></body></html>")
+    article = html_page.read(tmp_path / "x.html", page)
+    assert article.meta["extraction"]["engine"] == "fallback-article"
+    assert "<p>Only <b>this</b> text.</p>" in article.body and article.meta["time_datetimes"] == ["2020-01-02"]

@@ -24,6 +24,7 @@ import functools
 import logging
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,15 @@ RENDS = {"#b": "strong", "#i": "em", "#u": "u", "#t": "code", "#sub": "sub", "#s
 
 
 @dataclass
+class Fallback:
+    """The plain reading of a page (its `<article>`/`<main>`/`<body>` without the chrome): how many visible
+    characters it holds, and its HTML, made only when it is used (rarely; it is a second parse of the page)."""
+
+    chars: int
+    body: Callable[[], str]
+
+
+@dataclass
 class Extraction:
     body: str  # an HTML fragment
     engine: str  # "trafilatura" | "readability" | "fallback-article" (the page's <article>/<main>/<body>)
@@ -93,12 +103,12 @@ def page_text(tree: lxml.html.HtmlElement) -> str:
     return " ".join(tree.itertext())
 
 
-def main_content(html: str, fallback_body: str) -> Extraction:
-    """The article of a full page; `fallback_body` is the plain `<article>`/`<main>` reading of the page."""
+def main_content(html: str, fallback: Fallback) -> Extraction:
+    """The article of a full page; `fallback` is the plain `<article>`/`<main>` reading of the page."""
     try:
         tree = lxml.html.document_fromstring(html)
     except (etree.ParserError, ValueError):
-        return Extraction(fallback_body, "fallback-article", 1.0, "the page could not be parsed")
+        return Extraction(fallback.body(), "fallback-article", 1.0, "the page could not be parsed")
     _as_a_reader_sees(tree)
     visible = max(visible_chars(page_text(tree)), 1)
     second = _readability(tree)
@@ -109,11 +119,10 @@ def main_content(html: str, fallback_body: str) -> Extraction:
     first = _to_html(body, captions) if body is not None else ""
     engine, html_body = _choose(first, second)
     kept_chars = visible_chars(_text(html_body))
-    fallback_chars = visible_chars(_text(fallback_body))
-    reason = _fallback_reason(kept_chars, fallback_chars)
+    reason = _fallback_reason(kept_chars, fallback.chars)
     if reason:
         reason += "; read the page's <article>/<main> instead"
-        return Extraction(fallback_body, "fallback-article", _share(fallback_chars, visible), reason)
+        return Extraction(fallback.body(), "fallback-article", _share(fallback.chars, visible), reason)
     found_nothing = engine == "readability" and not visible_chars(_text(first))
     reason = "trafilatura found no main text; read with readability" if found_nothing else ""
     return Extraction(html_body, engine, _share(kept_chars, visible), reason)

@@ -617,12 +617,18 @@ def _tightened(text: str, before: str, after: str) -> str:
     return "".join(out) + text[position:]
 
 
+CJK_CHARACTER = re.compile(f"[{CJK}]")
+
+
 def _tight(prev: str, nxt: str) -> bool:
-    """No space between these two characters (either may be empty: the block's edge, where it stays)."""
+    """No space between these two characters (either may be empty: the block's edge, where it stays). Asked of
+    every space of every text: the cheap tests come first."""
     if not (prev and nxt):
         return False
-    han_prev, han_next = bool(re.match(f"[{CJK}]", prev)), bool(re.match(f"[{CJK}]", nxt))
-    return prev in FULL_WIDTH or nxt in FULL_WIDTH or (han_prev and nxt in "“‘”’") or (han_next and prev in "“‘”’")
+    if prev in FULL_WIDTH or nxt in FULL_WIDTH:
+        return True
+    return (nxt in "“‘”’" and CJK_CHARACTER.match(prev) is not None) or \
+        (prev in "“‘”’" and CJK_CHARACTER.match(nxt) is not None)
 
 
 def _replace_text(node: NavigableString, text: str) -> None:
