@@ -187,8 +187,9 @@ def build(source, out_dir, config_file, theme_name, formats, offline, retry_imag
     if out_dir.exists() and not out_dir.is_dir():
         err.print(f"[red]error:[/red] {escape(str(out_dir))}: not a folder (-o names the folder for the outputs)")
         sys.exit(2)
-    with _stopping_cleanly(), _FetchProgress() as progress:
-        result = pipeline.build(source, out_dir, settings, on_image=progress.done, on_fetch_start=progress.start)
+    with _stopping_cleanly(), _ReadProgress() as reading, _FetchProgress() as progress:
+        result = pipeline.build(source, out_dir, settings, on_image=progress.done, on_fetch_start=progress.start,
+                                on_read=reading.update)
     _summary(result)
     if unmade := registry.missing(theme.load(settings.theme), settings.formats):
         for reason in unmade:
@@ -243,6 +244,40 @@ def _stopping_cleanly():
     finally:
         for name, handler in previous.items():
             signal.signal(name, handler)
+
+
+class _ReadProgress:
+    """A progress bar while the files are read, on a terminal. Redrawn only as files are done, never from a thread
+    of its own: the reading workers are forked meanwhile, and must not inherit the console's lock held."""
+
+    def __init__(self):
+        self.bar = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err, transient=True, auto_refresh=False, redirect_stdout=False,
+                            redirect_stderr=False) if err.is_terminal else None
+        self.task = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is None:
+            return
+        if self.task is None and done < total:
+            self.task = self.bar.add_task("reading", total=total)
+            self.bar.start()
+        if self.task is not None:
+            self.bar.update(self.task, completed=done)
+            self.bar.refresh()
+        if done >= total:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
+            self.task = None
 
 
 class _FetchProgress:

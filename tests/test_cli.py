@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
+import re
 import shutil
+import subprocess
+import sys
 
 from compile import config
 from compile.build import pipeline
 from compile.build.store import ArticleStore
 from compile.sanitize import sanitize_html
-from tests.conftest import SEEDS, run_cli
+from tests.conftest import ROOT, SEEDS, run_cli
 
 
 def test_init_then_build_round_trip(tmp_path):
@@ -125,3 +130,29 @@ def test_article_store_reuse_and_invalidation(seeds_copy, tmp_path):
     settings.timezone = "UTC"
     pipeline.prepare(seeds_copy, settings, store)
     assert store.misses == 12, "a setting that shapes reading invalidates every entry"
+
+
+def test_a_terminal_sees_the_files_being_read(tmp_path):
+    """On a terminal, a bar counts the files read (a large archive of saved pages reads for minutes); it is drawn
+    as files are done, with no thread of its own (the reading workers fork meanwhile), and erased afterwards."""
+    source = tmp_path / "src"
+    shutil.copytree(SEEDS, source)
+    master, slave = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "compile", "build", str(source), "-o", str(tmp_path / "out"),
+                                "--format", "epub", "--offline"], cwd=ROOT, stdin=slave, stdout=slave, stderr=slave,
+                               env={**os.environ, "TERM": "xterm", "ANTHOLOGY_CACHE": str(tmp_path / "cache")})
+    os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the terminal's other end closed: the build is over
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert process.wait(timeout=300) == 0, shown.decode(errors="replace")
+    files = len(list(source.iterdir()))  # every file of the folder is looked at: the config, a README ...
+    assert re.search(rb"reading.{0,400}?(?<![0-9])[0-9]+/%d(?![0-9])" % files, shown, re.S), shown.decode(errors="replace")
+    assert b"wrote " in shown
