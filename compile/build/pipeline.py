@@ -28,7 +28,7 @@ from compile.images import fetch, markup, variants
 from compile.images.cache import Cache
 from compile.model import Anthology, Article
 from compile.readers import site as site_settings
-from compile.sanitize import xml_text
+from compile.sanitize import sanitize_html, xml_text
 from compile.transforms import clean, dates, order, outlets, stories, typeset
 from compile.writers import registry
 from compile.writers.context import Book, Output, Resources
@@ -331,6 +331,10 @@ def read_one(source: Path, path: Path, zone: dt.tzinfo, override, data: bytes | 
         article.language = override.language or article.language
     if not article.title:
         article.warn("no title found; the file name is used")
+    # The body as the article store gives it back (it sanitises what it loads): cleaning's last tree, written out
+    # by BeautifulSoup, may hold what an HTML5 parser mends (a heading inside a <p>: an empty <p></p> after it),
+    # and a rebuild would then set another body than the cold build did, and render its pages again.
+    article.body = sanitize_html(article.body)
     return article
 
 
