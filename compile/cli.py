@@ -137,7 +137,8 @@ def main(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 @click.option("--format", "formats", help="Comma-separated formats: epub,pdf.")
 @click.option("--offline", is_flag=True, default=None, help="Use only images already in the cache.")
 @click.option("--retry-images", is_flag=True, default=None,
-              help="Try again images whose download failed in a recent build (else not before an hour).")
+              help="Try again now the images whose download failed in a recent build (images.remember_failures: "
+                   "an hour by default).")
 @click.option("--strict", is_flag=True, default=None, help="Exit with 1 when anything needs attention.")
 @click.option("--page-size", help="PDF page size: A4, A5, B5, JIS-B5, Letter ... or e.g. '140mm x 203mm'.")
 @click.option("--print", "print_ready", is_flag=True, default=None,
@@ -407,7 +408,8 @@ def cache() -> None:
 
 # The cache's folders: downloaded images and their variants, read and typeset articles, rendered PDF chunks,
 # QR codes, the outlet index's order, the fonts' subsets (EPUB: fonts/, PDF: font-subsets/).
-CACHE_PARTS = ("originals", "variants", "articles", "typeset", "pdf", "qr", "collation", "fonts", "font-subsets")
+CACHE_PARTS = ("originals", "variants", "failed", "articles", "typeset", "pdf", "qr", "collation", "fonts",
+               "font-subsets")
 
 
 def _cache_root(source: Path | None, config_file: Path | None) -> Path:

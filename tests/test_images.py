@@ -551,8 +551,9 @@ def test_images_of_a_host_that_never_answers_fail_without_each_waiting(tmp_path)
     """A vanished server behind a firewall: connections queue, nothing is answered. Two downloads wait out their
     timeouts; the host's other images then fail at once, saying why."""
     silent = socket.create_server(("127.0.0.1", 0), backlog=32)
+    port = silent.getsockname()[1]
     try:
-        urls = [f"http://127.0.0.1:{silent.getsockname()[1]}/{n}.jpg" for n in range(12)]
+        urls = [f"http://127.0.0.1:{port}/{n}.jpg" for n in range(12)]
         started = time.monotonic()
         found, summary = fetch_urls(urls, settings_for(tmp_path, read_timeout=0.5, retries=0, per_host=2))
         elapsed = time.monotonic() - started
@@ -560,10 +561,63 @@ def test_images_of_a_host_that_never_answers_fail_without_each_waiting(tmp_path)
         silent.close()
     assert summary.failed == 12 and elapsed < 2.5, elapsed  # each waiting its turn: 6 rounds of 0.5 s at least
     waited = [i.reason for i in found if i.reason.startswith("timed out")]
-    skipped = [i.reason for i in found if i.reason.startswith("not tried: 127.0.0.1 answered none")]
+    skipped = [i.reason for i in found if i.reason.startswith(f"not tried: http://127.0.0.1:{port} answered none")]
     # Two failures mark the host; with two at a time, a third may start as the first slot frees.
     assert 2 <= len(waited) <= 3 and len(waited) + len(skipped) == 12, [i.reason for i in found]
     assert "(timed out" in skipped[0]
+
+
+def test_images_not_tried_are_tried_by_the_next_build(http_server, tmp_path):
+    """A slow but live host whose first two images time out: its others are not tried in this build, and that is
+    not remembered (they were never asked for); another port of the same host is asked meanwhile."""
+    for n in range(2):
+        http_server.routes[f"/slow{n}.jpg"] = serve(jpeg(), delay=1.0)
+    for n in range(3):
+        http_server.routes[f"/ok{n}.jpg"] = serve(jpeg())
+    silent = socket.create_server(("127.0.0.1", 0), backlog=8)  # a dead port of the same host
+    dead = [f"http://127.0.0.1:{silent.getsockname()[1]}/{n}.jpg" for n in range(2)]
+    urls = [f"{http_server.url}/slow{n}.jpg" for n in range(2)] + [f"{http_server.url}/ok{n}.jpg" for n in range(3)]
+    try:
+        settings = settings_for(tmp_path, read_timeout=0.3, retries=0, per_host=1, concurrency=1)
+        found, _ = fetch_urls(dead + urls, settings)
+        assert [i.status for i in found[2:4]] == ["failed"] * 2
+        assert all(i.reason.startswith("not tried: http://127.0.0.1") for i in found[4:]), [i.reason for i in found]
+        found, _ = fetch_urls(urls[2:], settings)  # the next build: asked, found
+    finally:
+        silent.close()
+    assert [i.status for i in found] == ["ok"] * 3, [i.reason for i in found]
+
+
+def test_a_download_forgets_the_failure_before_it(http_server, tmp_path):
+    http_server.routes["/back.jpg"] = serve(b"nothing", status=404)
+    settings = settings_for(tmp_path)
+    url = f"{http_server.url}/back.jpg"
+    fetch_urls([url], settings)
+    http_server.routes["/back.jpg"] = serve(jpeg())
+    found = [Image(url=url)]
+    fetch.fetch_all(found, settings, Cache.from_settings(settings), retry=True)
+    assert found[0].status == "ok"
+    failures = cache.Failures(Cache.from_settings(settings), settings)
+    assert failures.reason(url) is None and not failures.entries.path(failures.key(url)).exists()
+
+
+@pytest.mark.parametrize("planted", ["failed", "failed/ab"])
+def test_the_failures_sweep_never_follows_a_link_out_of_the_cache(tmp_path, planted):
+    """The cache folder is shared: `failed/` or a shard planted as a link to another folder must not make a build
+    delete that folder's old files."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    old_file = victim / f"{'ab' * 32}.json"
+    old_file.write_text("{}", encoding="utf-8")
+    os.utime(old_file, (time.time() - cache.Failures.LONGEST - 60,) * 2)
+    store = Cache(tmp_path / "cache")
+    link = store.root / planted
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(victim if planted == "failed/ab" else tmp_path / "victim-parent")
+    if planted == "failed":
+        (tmp_path / "victim-parent").mkdir()
+        (tmp_path / "victim-parent" / "ab").symlink_to(victim)
+    assert store.sweep() == 0 and old_file.exists()
 
 
 def test_a_host_that_answered_is_not_taken_for_down(http_server, tmp_path):

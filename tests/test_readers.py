@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from lxml import etree
 
 from compile import processes, readers
 from compile.build import pipeline
@@ -218,7 +219,16 @@ with <b>bold</b> words</p><!-- note --><div><span rel=" author ">By Ann Author â
 <a rel="Author">not this</a><span itemprop="author">nor this</span><p>Text.</p></article></body></html>"""
 
 
-@pytest.mark.parametrize("markup", [TRICKY, "<p>A fragment <em>only</em></p><h1>Late <b>h1</b></h1><p>after</p>",
+AFTER_HTML = ("<!doctype html><html><head><title>Budget | Paper</title></head><body><article><template><h1>Not "
+              "this</h1><p class='dek'>A template's standfirst, never shown</p><span itemprop='author'>Nobody</span>"
+              "</template><h1>Budget <script>x()</script>approved</h1><template class='dek'>Hidden dek</template>"
+              "<p>Text of the article, long enough to be its text and not a standfirst at all, surely.</p></article>"
+              "</body></html>\n<script type='application/ld+json'>{\"headline\": \"LD headline\", \"author\": "
+              "{\"name\": \"Jane Roe\"}}</script><meta name='author' content='Meta Author'>")
+
+
+@pytest.mark.parametrize("markup", [TRICKY, AFTER_HTML,
+                                    "<p>A fragment <em>only</em></p><h1>Late <b>h1</b></h1><p>after</p>",
                                     "<html><body><main><h1> </h1><h1>Second</h1><h2>Sub head of the page</h2>"
                                     "</main></body></html>"])
 def test_the_page_reader_reads_lxml_as_beautifulsoup_did(markup):
@@ -228,12 +238,14 @@ def test_the_page_reader_reads_lxml_as_beautifulsoup_did(markup):
     from compile.readers import html_page
 
     soup, root = BeautifulSoup(markup, "lxml"), lxml.html.document_fromstring(markup)
-    for name in ("title", "h1", "p", "span", "div", "ruby"):
-        for theirs, ours in zip(soup.find_all(name), root.iter(name), strict=True):
-            assert html_page._text(ours, " ", strip=True) == theirs.get_text(" ", strip=True)
-            assert html_page._text(ours) == theirs.get_text()
+    ours_all = [e for e in html_page._all(root, etree.Element)]
+    assert [e.tag for e in ours_all] == [t.name for t in soup.find_all(True)]  # after </html> too
+    for theirs, ours in zip(soup.find_all(True), ours_all, strict=True):  # every element, scripts and templates too
+        assert html_page._text(ours, " ", strip=True) == theirs.get_text(" ", strip=True), theirs.name
+        assert html_page._text(ours) == theirs.get_text(), theirs.name
     h1 = soup.find("h1")
-    assert [t.name for t in h1.find_all_next(limit=12)] == [e.tag for e in html_page._following(root.find(".//h1"), 12)]
+    assert [t.name for t in h1.find_all_next(limit=12)] == \
+        [e.tag for e in html_page._following(next(html_page._all(root, "h1")), 12)]
     assert [t.get_text() for t in soup.select('[rel="author"], [itemprop="author"]')[:1]] == \
         [html_page._text(e) for e in html_page._bylines(root)]
 
@@ -265,3 +277,13 @@ def test_an_article_read_is_the_article_the_store_gives_back(tmp_path):
     article = pipeline.read_one(source, source / "post.md", ZoneInfo("UTC"), None)
     assert "BullseyeCoverage" in article.body
     assert store.from_json(store.to_json(article)).body == article.body
+
+
+def test_what_follows_the_end_of_html_is_read(tmp_path):
+    """JSON-LD or meta tags after `</html>` (libxml2 keeps them in a second <html>): dates, author and headline
+    come from them as before; a template's heading or byline is no part of the page."""
+    from compile.readers import html_page
+
+    article = html_page.read(tmp_path / "p.html", AFTER_HTML)
+    assert article.meta["json_ld"] and article.author == "Meta Author"
+    assert article.title == "LD headline" and "Nobody" not in article.author

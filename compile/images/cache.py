@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import re
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -92,20 +95,49 @@ class Cache:
     def sweep(self, older_than: float = 3600) -> int:
         """Remove temporary files left by killed builds (not those of a build running now), and failures
         older than any build may remember them (Failures)."""
-        removed = _remove_older(self.root.glob("**/.*.part") if self.root.is_dir() else [], older_than)
-        failed = self.root / Failures.FOLDER
-        return removed + _remove_older(failed.glob("*/*.json") if failed.is_dir() else [], Failures.LONGEST)
+        removed, limit = 0, time.time() - older_than
+        for part in self.root.glob("**/.*.part") if self.root.is_dir() else []:
+            try:
+                if part.stat().st_mtime < limit:
+                    part.unlink()
+                    removed += 1
+            except OSError:
+                pass
+        return removed + _sweep_failures(self.root / Failures.FOLDER, Failures.LONGEST)
 
 
-def _remove_older(paths, seconds: float) -> int:
+SHARD = re.compile(r"[0-9a-f]{2}")
+ENTRY = re.compile(r"[0-9a-f]{64}\.json")
+_DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+
+
+def _sweep_failures(folder: Path, seconds: float) -> int:
+    """Remove remembered failures older than `seconds`: regular files named as entries, in `failed/<2 hex>/`, never
+    through a link (the cache folder is not trusted: a `failed` or a shard planted as a link to another folder
+    must not make a build delete that folder's files). Each folder is opened without following a link, and
+    its files are removed relative to it."""
     removed, limit = 0, time.time() - seconds
-    for path in paths:
-        try:
-            if path.stat().st_mtime < limit:
-                path.unlink()
-                removed += 1
-        except OSError:
-            pass
+    try:
+        top = os.open(folder, _DIRECTORY)
+    except OSError:
+        return 0
+    try:
+        for shard in filter(SHARD.fullmatch, os.listdir(top)):
+            try:
+                directory = os.open(shard, _DIRECTORY, dir_fd=top)
+            except OSError:
+                continue
+            try:
+                for name in filter(ENTRY.fullmatch, os.listdir(directory)):
+                    with contextlib.suppress(OSError):
+                        info = os.stat(name, dir_fd=directory, follow_symlinks=False)
+                        if stat.S_ISREG(info.st_mode) and info.st_mtime < limit:
+                            os.unlink(name, dir_fd=directory)
+                            removed += 1
+            finally:
+                os.close(directory)
+    finally:
+        os.close(top)
     return removed
 
 
@@ -121,7 +153,7 @@ class Failures:
     FOLDER = "failed"
     LONGEST = 7 * 24 * 3600.0  # the most a config may set (config.BOUNDS): older entries are swept
     OUTCOME = ("allow_private_hosts", "max_bytes", "max_pixels", "connect_timeout", "read_timeout", "total_timeout",
-               "retries")
+               "retries", "backoff")
 
     def __init__(self, cache: Cache, settings: ImageSettings, consult: bool = True):
         self.seconds, self.consult = settings.remember_failures, consult
@@ -151,6 +183,11 @@ class Failures:
         if self.seconds > 0:
             payload = json.dumps({"at": time.time(), "reason": reason[:500]}, ensure_ascii=False)
             self.entries.put(self.key(url), payload.encode("utf-8"))
+
+    def forget(self, url: str) -> None:
+        """`url` was downloaded: a failure remembered from before is no reason to fail it later."""
+        with contextlib.suppress(OSError):
+            os.unlink(self.entries.path(self.key(url)))
 
 
 def _duration(seconds: float) -> str:

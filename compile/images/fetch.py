@@ -38,6 +38,10 @@ class Retryable(FetchError):
     pass
 
 
+class NotTried(FetchError):
+    """The image was not asked for (its host is taken to be down): nothing to remember of it."""
+
+
 def check_url(url: str) -> None:
     """FetchError unless `url` is a well-formed http(s) URL with a host. Never raises anything else."""
     try:
@@ -215,6 +219,8 @@ def download(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, d
                                  unanswered=not answered) from None
             raise Retryable(f"timed out (no data for {settings.read_timeout:g} s)", unanswered=not answered) from None
         except (httpcore.NetworkError, httpcore.ProtocolError, httpcore.UnsupportedProtocol) as exc:
+            if isinstance(exc.__cause__, ssl.SSLError):  # httpcore's ConnectError: the host did answer, in TLS
+                raise FetchError(f"TLS failed: {exc.__cause__}") from None
             raise FetchError(f"connection failed: {exc or type(exc).__name__}", unanswered=not answered) from None
         except ssl.SSLError as exc:
             raise FetchError(f"TLS failed: {exc}") from None
@@ -247,12 +253,14 @@ def fetch_one(pool: httpcore.ConnectionPool, url: str, settings: ImageSettings, 
     """Download with retries (timeouts, 5xx, 429) and exponential backoff, all within total_timeout."""
     deadline = time.monotonic() + settings.total_timeout
     delay = settings.backoff
+    answered = False  # by an earlier attempt (a 503, then a timeout: the host is up)
     for attempt in range(settings.retries + 1):
         try:
             return download(pool, url, settings, deadline)
         except Retryable as exc:
+            answered = answered or not exc.unanswered
             if attempt == settings.retries or time.monotonic() + delay >= deadline:
-                raise FetchError(f"{exc} (after {attempt + 1} attempts)", unanswered=exc.unanswered) from None
+                raise FetchError(f"{exc} (after {attempt + 1} attempts)", unanswered=not answered) from None
             sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")
@@ -292,7 +300,7 @@ def fetch_all(
     failures = Failures(cache, settings, consult=not retry)
     lock = threading.Lock()
     host_slots: dict[str, threading.Semaphore] = {}
-    hosts = _Hosts()
+    origins = _Origins()
     cache.sweep()
 
     def work(image: Image, pool: httpcore.ConnectionPool) -> None:
@@ -336,21 +344,26 @@ def fetch_all(
                 summary.not_retried += 1
             raise FetchError(earlier)
         host = urlsplit(image.url).hostname or ""
+        origin = _origin(image.url)
         with lock:
             slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
         try:
             with slot:
-                hosts.check(host)
+                origins.check(origin)
                 try:
                     data = fetch_one(pool, image.url, settings)
                 except FetchError as exc:
-                    hosts.heard(host, exc)
+                    origins.heard(origin, exc)
                     raise
-                hosts.heard(host)
-            return _checked(image, data)
+                origins.heard(origin)
+            data = _checked(image, data)
+        except NotTried:
+            raise
         except FetchError as exc:
             failures.remember(image.url, str(exc))
             raise
+        failures.forget(image.url)
+        return data
 
     unique: dict[str, list[Image]] = {}
     for image in images_:
@@ -366,10 +379,17 @@ def fetch_all(
     return summary
 
 
-class _Hosts:
-    """Which hosts answered in this build. A host that let two downloads time out or fail to connect, and answered
-    none, is taken to be down: its images still waiting fail at once, instead of each waiting out its timeouts
-    (20 images on a host that never answers took 51 s with 8 at a time; a few hundred took minutes)."""
+def _origin(url: str) -> str:
+    """Scheme, host and port: what answers a request (a site's http port may be dead where its https is not)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}:{parts.port or {'http': 80, 'https': 443}.get(parts.scheme)}"
+
+
+class _Origins:
+    """Which origins answered in this build. One that let two downloads time out or fail to connect, and answered
+    none, is taken to be down: its images still waiting fail at once (NotTried: not remembered, a later build asks
+    again), instead of each waiting out its timeouts (20 images on a host that never answers took 51 s with 8 at
+    a time; a few hundred took minutes)."""
 
     SILENT_AFTER = 2  # failures without an answer: one could be a fluke of a live host
 
@@ -378,20 +398,20 @@ class _Hosts:
         self.answered: set[str] = set()
         self.unanswered: dict[str, list[str]] = {}
 
-    def heard(self, host: str, error: FetchError | None = None) -> None:
+    def heard(self, origin: str, error: FetchError | None = None) -> None:
         with self.lock:
             if error is None or not error.unanswered:
-                self.answered.add(host)
-            elif host not in self.answered:
-                self.unanswered.setdefault(host, []).append(str(error))
+                self.answered.add(origin)
+            elif origin not in self.answered:
+                self.unanswered.setdefault(origin, []).append(str(error))
 
-    def check(self, host: str) -> None:
-        """FetchError if `host` is taken to be down."""
+    def check(self, origin: str) -> None:
+        """NotTried if `origin` is taken to be down."""
         with self.lock:
-            reasons = [] if host in self.answered else self.unanswered.get(host, [])
+            reasons = [] if origin in self.answered else self.unanswered.get(origin, [])
         if len(reasons) >= self.SILENT_AFTER:
-            raise FetchError(f"not tried: {host} answered none of this build's requests ({reasons[0]})",
-                             unanswered=True)
+            raise NotTried(f"not tried: {origin} answered none of this build's first requests ({reasons[0]})",
+                           unanswered=True)
 
 
 def _local_original(image: Image, source: Path | None, limit: int) -> bytes:

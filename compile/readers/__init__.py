@@ -27,7 +27,9 @@ READERS = [
 ]
 
 # Zero-width and control characters that break layout or search; tab and newlines are kept.
-_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u200c\u200d\u2060\ufeff\ufffe]")
+# U+FFFE and U+FFFF are not characters: lxml refuses to keep them in a tree.
+_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u200b\u200c\u200d\u2060\ufeff"
+                        r"\ufffe\uffff]")
 
 
 class UnreadableFile(Exception):

@@ -59,7 +59,7 @@ def read(path: Path, text: str) -> Article:
     meta = _meta_tags(root)
     json_ld = _json_ld(root)
     html_lang = root.get("lang", "") if root.tag == "html" else ""
-    canonical = next((link for link in root.iter("link") if "canonical" in link.get("rel", "").split()), None)
+    canonical = next((link for link in _all(root, "link") if "canonical" in link.get("rel", "").split()), None)
     url = meta.get("og:url") or (canonical.get("href") if canonical is not None else "") or _first(json_ld, "url")
     url = url if isinstance(url, str) else ""
     site = _site_names(root, meta, json_ld)
@@ -91,6 +91,13 @@ def read(path: Path, text: str) -> Article:
 
 XML_DECLARATION = re.compile(r"<\?xml[^>]*>")
 EMPTY = "<html><body></body></html>"
+
+
+def _all(root, *tags) -> Iterator:
+    """`root.iter(*tags)` over the whole page: libxml2 puts what follows `</html>` (JSON-LD, meta tags: as
+    BeautifulSoup saw them) in a second `<html>` beside the root."""
+    for top in (root, *root.itersiblings()):
+        yield from top.iter(*tags)
 
 
 def _document(text: str) -> lxml.html.HtmlElement:
@@ -133,9 +140,9 @@ def _legacy_main(soup: BeautifulSoup) -> Tag:
 
 def _plain_main(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     """`_legacy_main` on lxml's tree (changed in place): its text and `<time>` values, without writing its HTML."""
-    main = next(root.iter("article"), None)
-    main = main if main is not None else next(root.iter("main"), None)
-    main = main if main is not None else next(root.iter("body"), root)
+    main = next(_all(root, "article"), None)
+    main = main if main is not None else next(_all(root, "main"), None)
+    main = main if main is not None else next(_all(root, "body"), root)
     for element in [e for e in main.iter(*CHROME) if e is not main]:
         element.drop_tree()
     h1 = next((e for e in main.iter("h1") if e is not main), None)
@@ -149,19 +156,26 @@ NOT_TEXT = {"script", "style", "template", "rt", "rp"}
 
 
 def _strings(element) -> Iterator[str]:
-    """The element's strings in document order as BeautifulSoup's get_text() takes them: none of comments, nor
-    inside NOT_TEXT elements."""
-    skipping = 0
+    """The element's strings in document order as BeautifulSoup's get_text() takes them. There a string is of the
+    kind of its innermost NOT_TEXT element (a script's, a template's ...), or plain outside any; get_text() gives
+    the strings of the element's own kind: a heading's plain strings, a script's script strings. Comments: none."""
+    outer = next((a.tag for a in element.iterancestors() if a.tag in NOT_TEXT), None)
+    own = element.tag if element.tag in NOT_TEXT else None
+    kinds: list[str] = []  # the NOT_TEXT elements open below `element`
+
+    def kind() -> str | None:
+        return kinds[-1] if kinds else outer
+
     for event, node in etree.iterwalk(element, events=("start", "end", "comment", "pi")):
         if event == "start":
             if node.tag in NOT_TEXT:
-                skipping += 1
-            elif not skipping and node.text:
+                kinds.append(node.tag)
+            if node.text and kind() == own:
                 yield node.text
             continue
         if event == "end" and node.tag in NOT_TEXT:
-            skipping -= 1
-        if node is not element and not skipping and node.tail:
+            kinds.pop()
+        if node is not element and node.tail and kind() == own:  # a tail is its parent's string
             yield node.tail
 
 
@@ -175,7 +189,7 @@ def _following(element, limit: int) -> list:
     """The `limit` elements after `element` in document order, its own descendants first (`find_all_next`)."""
     found: list = []
     after = False
-    for node in element.getroottree().getroot().iter(etree.Element):
+    for node in _all(element.getroottree().getroot(), etree.Element):
         if after:
             found.append(node)
             if len(found) == limit:
@@ -223,13 +237,13 @@ def _parts(title: str) -> list[str]:
 
 
 def _page_title(root) -> str:
-    title = next(root.iter("title"), None)
+    title = next(_all(root, "title"), None)
     return _text(title, " ", strip=True) if title is not None else ""
 
 
 def _headline_element(root):
     """The page's h1, the one inside its article or main content when there are several."""
-    for scope in (next(root.iter("article"), None), next(root.iter("main"), None), next(root.iter("body"), None)):
+    for scope in (next(_all(root, "article"), None), next(_all(root, "main"), None), next(_all(root, "body"), None)):
         if scope is not None:
             h1 = next((h for h in scope.iter("h1") if h is not scope and _text(h, strip=True)), None)
             if h1 is not None:
@@ -337,7 +351,7 @@ def _bylines(root) -> list:
     """`[rel="author"], [itemprop="author"]` as BeautifulSoup selected them: `rel` of a link, `<a>` or `<area>`
     is a list of words there, matched as the words joined by single spaces."""
     found = []
-    for element in root.iter(etree.Element):
+    for element in _all(root, etree.Element):
         rel = element.get("rel")
         if rel is not None and element.tag in ("a", "link", "area"):
             rel = " ".join(rel.split())
@@ -358,7 +372,7 @@ def _meta_tags(root) -> dict[str, str]:
     """Meta tags by name: `property` before `name`, the first of each; `dc:title` is `dc.title`, and a
     space-separated `property="og:title twitter:title"` gives both."""
     found: dict[str, str] = {}
-    tags = list(root.iter("meta"))
+    tags = list(_all(root, "meta"))
     for naming in ("property", "name", "itemprop"):
         for tag in tags:
             content = tag.get("content", "").strip()
@@ -371,7 +385,7 @@ def _meta_tags(root) -> dict[str, str]:
 
 def _json_ld(root) -> list[dict]:
     items = []
-    for script in (s for s in root.iter("script") if s.get("type") == "application/ld+json"):
+    for script in (s for s in _all(root, "script") if s.get("type") == "application/ld+json"):
         try:
             data = json.loads(_uncdata(script.text or ""))
         except (json.JSONDecodeError, TypeError):
