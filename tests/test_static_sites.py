@@ -238,6 +238,25 @@ def test_local_images_never_come_from_outside_the_folder(tmp_path):
     assert big.status == "failed" and "too large" in big.reason
 
 
+def test_a_post_relative_image_kept_in_hugos_static_folder_is_found(tmp_path):
+    """`images/x.png` in `content/post/2015/a.md`, the file in `static/images/` (a theme's <base href> makes the
+    reference site-root, as on coderzh's blog): found there when it is not beside the post, and named when
+    neither exists."""
+    site = tmp_path / "site"
+    (site / "static/images").mkdir(parents=True)
+    (site / "static/images/x.png").write_bytes(png())
+    (site / "content/post/2015").mkdir(parents=True)
+    found = Image(url=markup.local_url("content/post/2015/images/x.png"), found_url="images/x.png",
+                  local="content/post/2015/images/x.png")
+    missing = Image(url=markup.local_url("content/post/2015/images/y.png"), found_url="images/y.png",
+                    local="content/post/2015/images/y.png")
+    outside = Image(url=markup.local_url("content/z.png"), found_url="../../z.png", local="content/z.png")
+    fetch([found, missing, outside], site, tmp_path)
+    assert found.status == "ok" and found.digest
+    assert missing.reason == "local file not found: content/post/2015/images/y.png (nor static/images/y.png)"
+    assert outside.reason == "local file not found: content/z.png"  # a reference out of the site: no static/ try
+
+
 def test_an_edited_local_file_is_a_new_image_in_the_cache(tmp_path):
     (tmp_path / "site").mkdir()
     picture = tmp_path / "site/a.png"

@@ -27,7 +27,7 @@ from compile.config import ImageSettings
 from compile.images.cache import Cache, Failures
 from compile.images.decode import FORMATS, VERIFY_BOX, decoded
 from compile.images.errors import FetchError
-from compile.images.markup import LOCAL_HOST, MALFORMED, MALFORMED_HOST, well_formed
+from compile.images.markup import LOCAL_HOST, MALFORMED, MALFORMED_HOST, local_path, well_formed
 from compile.model import Image
 
 USER_AGENT = "anthology-compiler/0.1 (+https://example.invalid/anthology)"
@@ -422,7 +422,8 @@ def _local_original(image: Image, source: Path | None, limit: int) -> bytes:
         image.digest = hashlib.sha256(data).hexdigest()
         return data
     if image.url.startswith(f"http://{LOCAL_HOST}/"):
-        tried = f" (nor static/{image.local})" if image.local and image.found_url.startswith("/") else ""
+        static = _static_candidate(image, source)
+        tried = f" (nor {static})" if static else ""
         raise FetchError(f"local file not found: {image.local or unquote(image.url.split('/', 3)[3])}{tried}")
     check_url(image.url)
     return b""
@@ -430,12 +431,11 @@ def _local_original(image: Image, source: Path | None, limit: int) -> bytes:
 
 def _local_bytes(image: Image, source: Path | None, limit: int) -> bytes | None:
     """The bytes of the image's local file, read inside the source folder (never through a link out of it, at
-    most `limit` bytes); a site-root reference (`/images/x.png`) is also looked for in Hugo's `static/`. None
-    when there is no such file; FetchError when there is one that may not be read."""
+    most `limit` bytes); else that of Hugo's `static/` (`_static_candidate`). None when there is no such file;
+    FetchError when there is one that may not be read."""
     if not image.local or source is None:
         return None
-    candidates = [image.local] + ([f"static/{image.local}"] if image.found_url.startswith("/") else [])
-    for candidate in candidates:
+    for candidate in filter(None, (image.local, _static_candidate(image, source))):
         if not os.path.lexists(source / candidate):
             continue
         try:
@@ -443,6 +443,19 @@ def _local_bytes(image: Image, source: Path | None, limit: int) -> bytes | None:
         except sources.Skipped as exc:
             raise FetchError(f"local file {candidate}: {exc}") from None
     return None
+
+
+def _static_candidate(image: Image, source: Path | None) -> str:
+    """Where Hugo's `static/` holds the image a local reference names: a site-root `/images/x.png` is
+    `static/images/x.png`; so is a relative `images/x.png`, which many themes' `<base href>` make site-root (a
+    blog's posts in `content/post/2015/` naming `images/x.png` kept in `static/images/`). "" for none, and in an
+    archive without a `static/` folder."""
+    if not image.local or source is None or not (source / "static").is_dir():
+        return ""
+    if image.found_url.startswith("/"):
+        return f"static/{image.local}"
+    relative = local_path(image.found_url, "")
+    return f"static/{relative}" if relative and f"static/{relative}" != image.local else ""
 
 
 def _describe_original(image: Image, original: Path) -> None:
