@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from compile import config, sources, theme
@@ -247,15 +247,14 @@ def _stopping_cleanly():
             signal.signal(name, handler)
 
 
-class _ReadProgress:
-    """A progress bar while the files are read, on a terminal. Redrawn only as files are done, never from a thread
-    of its own: the reading workers are forked meanwhile, and must not inherit the console's lock held."""
+class _Bar:
+    """A rich progress bar named `label`, on a terminal only; stopped (and erased) when its stage ends."""
 
-    def __init__(self):
-        self.bar = Progress(TextColumn("reading"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=err, transient=True, auto_refresh=False, redirect_stdout=False,
-                            redirect_stderr=False) if err.is_terminal else None
-        self.task = None
+    def __init__(self, label: str, **options):
+        self.label = label
+        self.bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                            console=err, transient=True, **options) if err.is_terminal else None
+        self.task: TaskID | None = None
 
     def __enter__(self):
         return self
@@ -263,48 +262,46 @@ class _ReadProgress:
     def __exit__(self, *exc_info):
         self.stop()
 
+    def begin(self, total: int) -> None:
+        if self.bar is not None:
+            self.task = self.bar.add_task(self.label, total=total)
+            self.bar.start()
+
+    def stop(self) -> None:
+        if self.bar is not None and self.task is not None:
+            self.bar.stop()
+            self.task = None
+
+
+class _ReadProgress(_Bar):
+    """While the files are read. Redrawn only as files are done, never from a thread of its own nor through a
+    redirected stderr: the reading workers are forked meanwhile, and must not inherit the console's lock held."""
+
+    def __init__(self):
+        super().__init__("reading", auto_refresh=False, redirect_stdout=False, redirect_stderr=False)
+
     def update(self, done: int, total: int) -> None:
         if self.bar is None:
             return
         if self.task is None and done < total:
-            self.task = self.bar.add_task("reading", total=total)
-            self.bar.start()
+            self.begin(total)
         if self.task is not None:
             self.bar.update(self.task, completed=done)
             self.bar.refresh()
         if done >= total:
             self.stop()
 
-    def stop(self) -> None:
-        if self.bar is not None and self.task is not None:
-            self.bar.stop()
-            self.task = None
 
-
-class _FetchProgress:
-    """A rich progress bar while images are fetched, on a terminal; plain lines for failures otherwise."""
+class _FetchProgress(_Bar):
+    """While images are fetched; plain lines for failures, on a terminal or not."""
 
     def __init__(self):
-        self.bar = Progress(TextColumn("images"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            console=err, transient=True) if err.is_terminal else None
-        self.task, self.left = None, 0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc_info):
-        self.stop()
-
-    def stop(self) -> None:
-        if self.bar is not None and self.task is not None:
-            self.bar.stop()
-            self.task = None
+        super().__init__("images")
+        self.left = 0
 
     def start(self, total: int) -> None:
         self.left = total
-        if self.bar is not None:
-            self.task = self.bar.add_task("images", total=total)
-            self.bar.start()
+        self.begin(total)
 
     def done(self, image) -> None:
         if image.status != "ok":

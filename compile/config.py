@@ -410,6 +410,7 @@ def available_cpus() -> int:
 
 
 MB = 1_000_000
+REMEMBER_AT_MOST = 7 * 24 * 3600  # seconds a failed image download may be remembered (the cache sweeps older ones)
 BOUNDS: dict[str, Bound] = {
     "max_file_mb": Bound(0, 2000, above=True, note="MB"),
     "read_seconds": Bound(0, 3600, above=True, note="seconds"),
@@ -424,7 +425,7 @@ BOUNDS: dict[str, Bound] = {
     "images.total_timeout": Bound(0, 600, above=True, note="seconds"),
     "images.backoff": Bound(0, 60, note="seconds"),
     "images.retries": Bound(0, 10),
-    "images.remember_failures": Bound(0, 7 * 24 * 3600, note="seconds; 0 = try failed images every build"),
+    "images.remember_failures": Bound(0, REMEMBER_AT_MOST, note="seconds; 0 = try failed images every build"),
     "images.max_bytes": Bound(1, 200 * MB, note="bytes"),
     "images.max_pixels": Bound(1, 200 * MB, note="pixels"),
     "images.max_side": Bound(16, 10_000, note="pixels"),

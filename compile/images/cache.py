@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from compile import atomic, cachekey
-from compile.config import ImageSettings
+from compile.config import REMEMBER_AT_MOST, ImageSettings
 from compile.errors import ConfigError
 from compile.images.errors import FetchError
 from compile.model import Image
@@ -151,7 +151,7 @@ class Failures:
     timeout) is tried again as soon as they change."""
 
     FOLDER = "failed"
-    LONGEST = 7 * 24 * 3600.0  # the most a config may set (config.BOUNDS): older entries are swept
+    LONGEST = REMEMBER_AT_MOST  # the most a config may set: older entries are swept
     OUTCOME = ("allow_private_hosts", "max_bytes", "max_pixels", "connect_timeout", "read_timeout", "total_timeout",
                "retries", "backoff")
 

@@ -100,6 +100,11 @@ def _all(root, *tags) -> Iterator:
         yield from top.iter(*tags)
 
 
+def _scopes(root) -> list:
+    """The page's first `<article>`, `<main>` and `<body>` (None for one it lacks): where its article is sought."""
+    return [next(_all(root, name), None) for name in ("article", "main", "body")]
+
+
 def _document(text: str) -> lxml.html.HtmlElement:
     """The page's tree (lxml's HTML parser, as BeautifulSoup's "lxml" used it); an XML declaration, which lxml
     refuses in a str, is left out."""
@@ -140,9 +145,7 @@ def _legacy_main(soup: BeautifulSoup) -> Tag:
 
 def _plain_main(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     """`_legacy_main` on lxml's tree (changed in place): its text and `<time>` values, without writing its HTML."""
-    main = next(_all(root, "article"), None)
-    main = main if main is not None else next(_all(root, "main"), None)
-    main = main if main is not None else next(_all(root, "body"), root)
+    main = next((scope for scope in _scopes(root) if scope is not None), root)
     for element in [e for e in main.iter(*CHROME) if e is not main]:
         element.drop_tree()
     h1 = next((e for e in main.iter("h1") if e is not main), None)
@@ -243,7 +246,7 @@ def _page_title(root) -> str:
 
 def _headline_element(root):
     """The page's h1, the one inside its article or main content when there are several."""
-    for scope in (next(_all(root, "article"), None), next(_all(root, "main"), None), next(_all(root, "body"), None)):
+    for scope in _scopes(root):
         if scope is not None:
             h1 = next((h for h in scope.iter("h1") if h is not scope and _text(h, strip=True)), None)
             if h1 is not None:
@@ -340,25 +343,24 @@ def _author(root, meta: dict, json_ld: list[dict]) -> str:
         value = _clean(value)
         if value and not value.startswith("http"):
             return value
-    for tag in _bylines(root)[:1]:
+    tag = _byline(root)
+    if tag is not None:
         text = _clean(_text(tag, " ", strip=True)).strip(" |·,:;-–—")  # `Nicolas Perriault —` in a byline
         if 1 < len(text) <= 60:
             return re.sub(r"^(By|Par|Von|Por)\s+", "", text, flags=re.I)
     return ""
 
 
-def _bylines(root) -> list:
-    """`[rel="author"], [itemprop="author"]` as BeautifulSoup selected them: `rel` of a link, `<a>` or `<area>`
-    is a list of words there, matched as the words joined by single spaces."""
-    found = []
+def _byline(root):
+    """The first of `[rel="author"], [itemprop="author"]` as BeautifulSoup selected them: `rel` of a link, `<a>`
+    or `<area>` is a list of words there, matched as the words joined by single spaces."""
     for element in _all(root, etree.Element):
         rel = element.get("rel")
         if rel is not None and element.tag in ("a", "link", "area"):
             rel = " ".join(rel.split())
         if rel == "author" or element.get("itemprop") == "author":
-            found.append(element)
-            break
-    return found
+            return element
+    return None
 
 
 def _escape(text: str) -> str:
