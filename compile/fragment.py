@@ -40,8 +40,6 @@ NOT_PLAIN = frozenset(HTMLTreeBuilder.DEFAULT_STRING_CONTAINERS)  # their string
 RAW_TEXT = frozenset({"script", "style"})  # the minimal formatter's cdata_containing_tags
 ASCII_BLANKS = " \n\t\x0c\r"
 CHARSET = re.compile(r"((^|;)\s*charset=)([^;]*)", re.M)
-WORDS = re.compile(r"\S+")
-ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 @dataclass(slots=True)
@@ -97,24 +95,33 @@ def _drop_non_xml(document: etree._Element) -> None:
 
 
 def _as_soup(document: etree._Element) -> None:
-    """The tree as BeautifulSoup builds it: blank strings squeezed, multi-valued attributes normalised. (No
-    recursion: the tree may be as deep as the markup.)"""
-    stack = [(document, False)]
-    while stack:
-        element, keep = stack.pop()
-        if isinstance(element.tag, str):
-            keep = keep or element.tag in KEEP_BLANKS
-            _normalise_lists(element)
-            if element.tag == "meta":
-                _declare_utf8(element)
-        elif element.tag is etree.Comment and not keep and not (element.text or "").strip(ASCII_BLANKS):
-            element.text = _squeezed(element.text or "")  # even an empty comment: BeautifulSoup writes <!-- -->
-        if _squeezable(element.text, keep):
-            element.text = _squeezed(element.text)
-        for child in element:
-            if _squeezable(child.tail, keep):
-                child.tail = _squeezed(child.tail)
-            stack.append((child, keep))
+    """The tree as BeautifulSoup builds it: blank strings squeezed, multi-valued attributes normalised. Found by
+    XPath, in C (a walk in Python cost as much as parsing): the strings of XML blanks only (the tree holds no
+    form feed, the one ASCII blank XML lacks: xml_text and _drop_non_xml take it out), those inside <pre> and
+    <textarea> kept; the elements with attributes."""
+    kept = {inner for outer in document.iter(*KEEP_BLANKS) for inner in outer.iter()}  # held: one proxy each
+    for blank in _BLANK_STRINGS(document):
+        owner = blank.getparent()
+        if blank.is_tail:
+            if owner is not document and not (kept and owner.getparent() in kept):
+                owner.tail = _squeezed(blank)
+        elif not (kept and owner in kept):
+            owner.text = _squeezed(blank)
+    for element in _BLANK_OTHERS(document):  # comments and processing instructions: their own text
+        text = element.text or ""
+        if text.strip(ASCII_BLANKS) or (kept and element in kept):
+            continue
+        if text or element.tag is etree.Comment:  # even an empty comment: BeautifulSoup writes <!-- -->
+            element.text = _squeezed(text)
+    for element in _WITH_ATTRIBUTES(document):
+        _normalise_lists(element, element.tag)
+        if element.tag == "meta":
+            _declare_utf8(element)
+
+
+_BLANK_STRINGS = etree.XPath("descendant-or-self::text()[not(normalize-space())]", smart_strings=True)
+_BLANK_OTHERS = etree.XPath("descendant-or-self::comment() | descendant-or-self::processing-instruction()")
+_WITH_ATTRIBUTES = etree.XPath("descendant-or-self::*[@*]")
 
 
 def _squeezable(text: str | None, keep: bool) -> bool:
@@ -133,11 +140,21 @@ def _declare_utf8(meta: etree._Element) -> None:
         meta.set("content", CHARSET.sub(lambda match: match.group(1) + "utf-8", meta.get("content") or ""))
 
 
-def _normalise_lists(element: etree._Element) -> None:
-    names = LIST_ATTRIBUTES.get("*", frozenset()) | LIST_ATTRIBUTES.get(element.tag.lower(), frozenset())
-    for name, value in element.attrib.items():
+def _normalise_lists(element: etree._Element, tag: str) -> None:
+    names = _list_names(tag)
+    for name, value in element.items():
         if name in names:
-            element.set(name, " ".join(WORDS.findall(value)))
+            words = " ".join(value.split())  # str.split's blanks are re's \s: str.isspace
+            if words != value:
+                element.set(name, words)
+
+
+def _list_names(tag: str, known: dict[str, frozenset[str]] = {}) -> frozenset[str]:  # noqa: B006 - a memo
+    """The multi-valued attributes of `tag`: every tag's and its own."""
+    names = known.get(tag)
+    if names is None:
+        names = known[tag] = LIST_ATTRIBUTES.get("*", frozenset()) | LIST_ATTRIBUTES.get(tag.lower(), frozenset())
+    return names
 
 
 # ------------------------------------------------------------------------------------------------ the tree
@@ -154,20 +171,21 @@ def strings(root: etree._Element) -> list[Text]:
 
 
 def _strings(root: etree._Element) -> Iterator[Text]:
+    if not isinstance(root.tag, str):  # a comment or an instruction holds no string (its tail is not inside it)
+        return
     hidden = sum(1 for element in ancestors(root) if element.tag in NOT_PLAIN)
-    stack = [(root, False)]  # lxml's iterwalk leaves comments out, and with them the strings after them
-    while stack:
-        element, closed = stack.pop()
-        if closed:
-            hidden -= element.tag in NOT_PLAIN
-            if element.tail and not hidden and element is not root:
-                yield Text(element, True)
+    for event, node in etree.iterwalk(root, events=("start", "end", "comment", "pi")):  # in C
+        if event == "start":
+            hidden += node.tag in NOT_PLAIN
+            if node.text and not hidden:
+                yield Text(node, False)
             continue
-        hidden += element.tag in NOT_PLAIN
-        if element.text and not hidden and isinstance(element.tag, str):
-            yield Text(element, False)
-        stack.append((element, True))
-        stack.extend((child, False) for child in reversed(element))
+        if event == "end":
+            hidden -= node.tag in NOT_PLAIN
+            if node is root:
+                return
+        if node.tail and not hidden:  # an element's, a comment's or an instruction's (their own text is none)
+            yield Text(node, True)
 
 
 def ancestors(node: Node) -> Iterator[etree._Element]:
@@ -282,36 +300,55 @@ def wrap(nodes: list[Node], wrapper: etree._Element, offset: int = 0) -> None:
 # ------------------------------------------------------------------------------------------------ writing
 
 def inner_html(element: etree._Element) -> str:
-    """`element`'s contents as BeautifulSoup's `decode_contents()` writes them."""
+    """`element`'s contents as BeautifulSoup's `decode_contents()` writes them (walked by lxml, in C)."""
     out: list[str] = []
-    raw = element.tag in RAW_TEXT
+    append = out.append
+    raws: list[bool | None] = [element.tag in RAW_TEXT]  # per open element: its text is raw; None: written whole
     if element.text:
-        out.append(element.text if raw else element.text.translate(ESCAPES))
-    stack = [(child, False, raw) for child in reversed(element)]  # (node, its end, its parent's text is raw)
-    while stack:
-        node, end, raw = stack.pop()
-        if end:
-            out.append(f"</{node.tag}>")
-        elif node.tag is etree.Comment:
-            out.append(f"<!--{node.text or ''}-->")
-        elif node.tag is etree.ProcessingInstruction:
-            out.append(f"<?{node.target} {node.text or ''}>")
-        elif isinstance(node.tag, str):
-            attributes = "".join(f" {key}={_quoted(value.translate(ESCAPES))}"
-                                 for key, value in sorted(node.attrib.items()))
-            if node.tag in VOID and not node.text and not len(node):
-                out.append(f"<{node.tag}{attributes}/>")
-            else:
-                out.append(f"<{node.tag}{attributes}>")
-                inner_raw = node.tag in RAW_TEXT
-                if node.text:
-                    out.append(node.text if inner_raw else node.text.translate(ESCAPES))
-                stack.append((node, True, raw))
-                stack.extend((child, False, inner_raw) for child in reversed(node))
-                continue
+        append(element.text if raws[0] else _escaped(element.text))
+    walk = etree.iterwalk(element, events=("start", "end", "comment", "pi"))
+    next(walk)  # the element itself
+    for event, node in walk:
+        if event == "start":
+            raws.append(_open(node, append))
+            continue
+        if event == "end":
+            if node is element:
+                break
+            if raws.pop() is not None:
+                append(f"</{node.tag}>")
+        elif event == "comment":
+            append(f"<!--{node.text or ''}-->")
+        else:
+            append(f"<?{node.target} {node.text or ''}>")
         if node.tail:
-            out.append(node.tail if raw else node.tail.translate(ESCAPES))
+            append(node.tail if raws[-1] else _escaped(node.tail))
     return "".join(out)
+
+
+def _open(node: etree._Element, append) -> bool | None:
+    """Write the element's start tag and text: whether its text is raw, or None for a void element, written whole."""
+    items = node.items()
+    attributes = "".join(f" {key}={_quoted(_escaped(value))}" for key, value in sorted(items)) if items else ""
+    if node.tag in VOID and not node.text and not len(node):
+        append(f"<{node.tag}{attributes}/>")
+        return None
+    append(f"<{node.tag}{attributes}>")
+    raw = node.tag in RAW_TEXT
+    if node.text:
+        append(node.text if raw else _escaped(node.text))
+    return raw
+
+
+def _escaped(text: str) -> str:
+    """`&`, `<`, `>` as references (three replaces: str.translate is ~7x slower on long CJK texts)."""
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
 
 
 def _quoted(value: str) -> str:
