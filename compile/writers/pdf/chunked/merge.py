@@ -37,9 +37,9 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                 chunk_page = source.pages[placement.page]
                 box = [float(v) for v in page.mediabox]
                 width, height = box[2] - box[0], box[3] - box[1]
-                page.add_overlay(chunk_page, pikepdf.Rectangle(box[0] + placement.dx, box[1],
-                                                               box[0] + placement.dx + width, box[1] + height))
-                for name in _copy_links(pdf, page, chunk_page, placement.dx):
+                page.add_overlay(_form(chunk_page), pikepdf.Rectangle(box[0] + placement.dx, box[1],
+                                                                      box[0] + placement.dx + width, box[1] + height))
+                for name in _copy_links(pdf, source, page, chunk_page, placement.dx):
                     if dests is not None and name not in dests:
                         missing.setdefault(name, {})[id(source)] = source
             if missing and dests is not None:
@@ -54,6 +54,18 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                 source.close()
 
 
+def _form(chunk_page: pikepdf.Page) -> pikepdf.Stream:
+    """The chunk page as a form XObject (qpdf's: its box, resources, group), holding the page's content stream as
+    it is compressed: qpdf's holds it decoded, and the saved book compressed it again (~0.4 s of a 1,600-page
+    merge, the chunks having compressed it once already where they were rendered and cached)."""
+    form = chunk_page.as_form_xobject()
+    contents = chunk_page.obj.get("/Contents")
+    if isinstance(contents, pikepdf.Stream):  # one stream (WeasyPrint's): its bytes as they are stored
+        form.write(contents.read_raw_bytes(), filter=contents.get("/Filter"), decode_parms=contents.get("/DecodeParms"),
+                   type_check=False)
+    return form
+
+
 def _name_tree(pdf: pikepdf.Pdf) -> pikepdf.NameTree | None:
     names = pdf.Root.get("/Names")
     if names is None or "/Dests" not in names:
@@ -61,26 +73,32 @@ def _name_tree(pdf: pikepdf.Pdf) -> pikepdf.NameTree | None:
     return pikepdf.NameTree(names.Dests)
 
 
-def _copy_links(pdf: pikepdf.Pdf, page: pikepdf.Page, chunk_page: pikepdf.Page, dx: float) -> list[str]:
-    """Copy the chunk page's annotations, shifted by dx; returns the named destinations they use."""
+def _copy_links(pdf: pikepdf.Pdf, source: pikepdf.Pdf, page: pikepdf.Page, chunk_page: pikepdf.Page,
+                dx: float) -> list[str]:
+    """Copy the chunk page's annotations, shifted by dx; returns the named destinations they use. One copy per
+    page, of all of them (a page of a book of links has dozens)."""
     annots = chunk_page.obj.get("/Annots")
     if not annots:
         return []
+    for annot in annots:
+        if "/P" in annot:
+            del annot["/P"]  # the chunk's page: copying it would drag the whole page along
+    if not annots.is_indirect:
+        annots = source.make_indirect(annots)
+    copied = pdf.copy_foreign(annots)
     used = []
+    for annot in copied:
+        if dx:
+            rect = [float(v) for v in annot.Rect]
+            annot.Rect = pikepdf.Array([rect[0] + dx, rect[1], rect[2] + dx, rect[3]])
+        dest = annot.get("/Dest")
+        if isinstance(dest, pikepdf.String):
+            used.append(str(dest))
     target = page.obj.get("/Annots")
     if target is None:
         page.obj.Annots = pdf.make_indirect(pikepdf.Array())
         target = page.obj.Annots
-    for annot in annots:
-        if "/P" in annot:
-            del annot["/P"]  # the chunk's page: copying it would drag the whole page along
-        copied = pdf.copy_foreign(annot)
-        rect = [float(v) for v in copied.Rect]
-        copied.Rect = pikepdf.Array([rect[0] + dx, rect[1], rect[2] + dx, rect[3]])
-        dest = copied.get("/Dest")
-        if isinstance(dest, pikepdf.String):
-            used.append(str(dest))
-        target.append(copied)
+    target.extend(copied)
     return used
 
 
