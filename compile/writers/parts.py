@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,8 +156,9 @@ class Parts:
                 "left_out": dict(self.left_out)}
 
 
-def build(book: Book, medium: str = PRINT) -> Parts:
-    """The parts of `book` for the PDF (PRINT) or the EPUB: placed as the theme says, switched as the settings say."""
+def build(book: Book, medium: str = PRINT, links: Mapping[str, Sequence[Link]] | None = None) -> Parts:
+    """The parts of `book` for the PDF (PRINT) or the EPUB: placed as the theme says, switched as the settings say.
+    `links`: each article's `body_links` by its id, where they were made already (the writer's workers)."""
     articles = _articles(book)
     href = (lambda id_: f"#{id_}") if medium == PRINT else (lambda id_: f"text/{id_}.xhtml")
     refs = {a.id: _ref(a, href) for a in articles}
@@ -166,7 +167,8 @@ def build(book: Book, medium: str = PRINT) -> Parts:
     if "chronology" in wanted:
         parts.chronology = chronology(book, articles, refs)
     if "sources" in wanted:
-        parts.sources = sources(book, articles, refs, with_qr=medium == PRINT and book.settings.parts.qr)
+        parts.sources = sources(book, articles, refs, with_qr=medium == PRINT and book.settings.parts.qr,
+                                links=links)
     if "outlets" in wanted:
         parts.outlets = outlets(articles, refs, book.strings, book.cache_root)
     for name in wanted:
@@ -267,7 +269,8 @@ def _aware(value: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
 
 # ------------------------------------------------------------------------------------------------ sources
 
-def sources(book: Book, articles: list[Article], refs: dict[str, Ref], with_qr: bool) -> list[Source]:
+def sources(book: Book, articles: list[Article], refs: dict[str, Ref], with_qr: bool,
+            links: Mapping[str, Sequence[Link]] | None = None) -> list[Source]:
     """Every article's entry, in book order; the archiving time in the book's zone (it is the archive's clock,
     not the outlet's)."""
     strings, zone = book.strings, book.zone
@@ -283,7 +286,7 @@ def sources(book: Book, articles: list[Article], refs: dict[str, Ref], with_qr: 
         if a.archived else "",
         file=a.source,
         qr=codes.get(a.url),
-        links=tuple(body_links(a.body)),
+        links=tuple(links[a.id] if links is not None and a.id in links else body_links(a.body)),
     ) for a in articles]
 
 

@@ -49,24 +49,28 @@ def html_document(book: Book, weasyprint_breaks: bool = False) -> str:
     places (writers/parts.py). `weasyprint_breaks`: the articles' bodies hold their break opportunities as
     characters (`breaks_as_characters`), for WeasyPrint."""
     env = environment(book.theme, book.zone, book.strings, book.cache_root)
-    made = parts.build(book, parts.PRINT)
+    placed = parts.placement(book)
+    with_sources = "sources" in placed["front"] + placed["back"]
     # A link's number points into the sources: without them (switched off, or no article), links print as they are.
-    numbered = made.links != "markers" or "sources" in made.names
-    mark = functools.partial(parts.mark_links, style=made.links) if numbered else None
+    style = book.theme.parts.links
+    mark = functools.partial(parts.mark_links, style=style) if style != "markers" or with_sources else None
     articles = book.anthology.articles
 
     def for_print(body: str) -> str:
         body = mark(body) if mark else body
         return breaks_as_characters(body) if weasyprint_breaks else body
 
-    def article_html(index: int) -> str:  # in a forked worker (processes.forked_map)
-        return render_article(env, book, articles[index], _image_uri, for_print)
+    def article_html(index: int) -> tuple[str, list[parts.Link]]:  # in a forked worker (processes.forked_map)
+        article = articles[index]
+        links = parts.body_links(article.body) if with_sources else []  # for the sources, made side by side too
+        return render_article(env, book, article, _image_uri, for_print), links
 
-    rendered = {}
+    rendered, links = {}, {}
     done = processes.forked_map(typeset.recording(article_html), range(len(articles)), book.workers)
-    for article, (html, typeset_titles) in zip(articles, done, strict=True):
+    for article, ((html, found), typeset_titles) in zip(articles, done, strict=True):
         typeset.learn(typeset_titles)  # the titles' markup, for the contents that follow
-        rendered[article.id] = html
+        rendered[article.id], links[article.id] = html, found
+    made = parts.build(book, parts.PRINT, links if with_sources else None)
     return env.get_template("book.html.j2").render(rendered=rendered, parts=made, **book.template_context())
 
 
