@@ -393,7 +393,7 @@ def typeset_html(html: str, centred: Collection[str] = ()) -> str:
     # Text alone (titles, dates: ~1,200 calls a 300-article book) needs no parser, unless it is blank:
     # BeautifulSoup reads a blank text node as one space (or newline), and so must this.
     if "<" not in html and html.strip(" \t\n\r\f"):
-        return "".join(_piece_html(piece) for piece in split_text(unescape(html), "", "", centred))
+        return _typeset_text(html, frozenset(centred)) if len(html) <= SHORT_HTML else _text_html(html, centred)
     if len(html) <= SHORT_HTML:
         return _typeset_short(html, frozenset(centred))
     return _typeset_tree(html, centred)
@@ -402,6 +402,23 @@ def typeset_html(html: str, centred: Collection[str] = ()) -> str:
 SHORT_HTML = 2000  # characters: a title's markup, not a body
 SHORT_CACHE = 16384  # entries: a title's markup runs in its heading, the contents and every part listing it
 _SHORT: dict[tuple[str, frozenset[str]], str] = {}
+_TEXTS: dict[tuple[str, frozenset[str]], str] = {}
+
+
+def _typeset_text(text: str, centred: frozenset[str]) -> str:
+    """A short text is typeset once per process: an outlet's name, a date, a label run in every article's header
+    and again in the parts (a 1,000-article EPUB typeset ~11,000 such texts, most of them the same few)."""
+    key = (text, centred)
+    done = _TEXTS.get(key)
+    if done is None:
+        if len(_TEXTS) >= SHORT_CACHE:
+            _TEXTS.clear()
+        done = _TEXTS[key] = _text_html(text, centred)
+    return done
+
+
+def _text_html(text: str, centred: Collection[str]) -> str:
+    return "".join(_piece_html(piece) for piece in split_text(unescape(text), "", "", centred))
 
 
 def _typeset_short(html: str, centred: frozenset[str]) -> str:
