@@ -54,15 +54,17 @@ def stamp(frame: Path, sources: list[Path], placements: list[Placement], target:
                 source.close()
 
 
-def _form(chunk_page: pikepdf.Page) -> pikepdf.Stream:
+def _form(chunk_page: pikepdf.Page) -> pikepdf.Object:
     """The chunk page as a form XObject (qpdf's: its box, resources, group), holding the page's content stream as
     it is compressed: qpdf's holds it decoded, and the saved book compressed it again (~0.4 s of a 1,600-page
     merge, the chunks having compressed it once already where they were rendered and cached)."""
     form = chunk_page.as_form_xobject()
     contents = chunk_page.obj.get("/Contents")
     if isinstance(contents, pikepdf.Stream):  # one stream (WeasyPrint's): its bytes as they are stored
-        form.write(contents.read_raw_bytes(), filter=contents.get("/Filter"), decode_parms=contents.get("/DecodeParms"),
-                   type_check=False)
+        filters, parms = contents.get("/Filter"), contents.get("/DecodeParms")
+        if isinstance(filters, (pikepdf.Name, pikepdf.Array, type(None))) and isinstance(
+                parms, (pikepdf.Dictionary, pikepdf.Array, type(None))):
+            form.write(contents.read_raw_bytes(), filter=filters, decode_parms=parms, type_check=False)
     return form
 
 
