@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import re
 import shutil
 import threading
@@ -122,3 +123,47 @@ def test_a_theme_that_sets_the_page_counter_keeps_the_parts_in_the_frame(tmp_pat
     css.write_text(css.read_text(encoding="utf-8") + "\n.article:first-of-type { counter-reset: page 1; }\n",
                    encoding="utf-8")
     assert not pdf_chunks.parts_apart(dataclasses.replace(book, theme=dataclasses.replace(book.theme, root=changed)))
+
+
+def _grown(book, paragraphs: int = 30):
+    """The book with its second article longer by `paragraphs` (pages more: every later page number moves)."""
+    article = book.anthology.articles[1]
+    article.body += "".join(f"<p>编者补记：一处较长的修订，让这篇文章多出几页。{n}</p>" for n in range(paragraphs))
+    return book
+
+
+def test_a_rebuild_lays_the_frame_out_beside_the_parts_on_their_last_pages(tmp_path, monkeypatch):
+    """An edit that moves page numbers renders the parts and the frame again: the frame is laid out beside the
+    parts, on the pages the parts took in the book's last build (stored), and kept as they hold. The book is the
+    one the same rebuild makes without that guess, the frame after the parts."""
+    first = tmp_path / "first"
+    _, cold = pdf_chunks.build(_book(SEEDS, title="种子"), first / "cold.pdf", [first], first, 2)
+    assert cold.parts >= 2 and not cold.frame_beside, "a cold build has no pages of the parts to go by"
+    shutil.copytree(first, tmp_path / "second")
+    output, beside = pdf_chunks.build(_grown(_book(SEEDS, title="种子")), tmp_path / "beside.pdf", [first], first, 2)
+    assert beside.frame_rendered and beside.frame_beside and beside.rounds == 1
+    monkeypatch.setattr(pdf_chunks.ChunkCache, "pages_of_parts", lambda cache, key, ids: None)
+    second = tmp_path / "second"
+    after, plain = pdf_chunks.build(_grown(_book(SEEDS, title="种子")), tmp_path / "after.pdf", [second], second, 2)
+    assert plain.frame_rendered and not plain.frame_beside
+    ours, theirs = PdfReader(output.path), PdfReader(after.path)
+    assert len(ours.pages) == len(theirs.pages) > len(PdfReader(first / "cold.pdf").pages)
+    assert [_lines(p) for p in ours.pages] == [_lines(p) for p in theirs.pages]
+
+
+def test_pages_of_the_parts_that_do_not_hold_cost_a_frame_after_them(tmp_path):
+    """A stored guess that is wrong (or planted) is a frame laid out for nothing: the book is still right."""
+    book = _book(SEEDS, title="种子")
+    pdf_chunks.build(book, tmp_path / "cold.pdf", [tmp_path], tmp_path, 2)
+    cache = pdf_chunks.ChunkCache(tmp_path)
+    stored = list((tmp_path / "pdf").rglob("*.parts.json"))
+    assert len(stored) == 1, "one book, one record of its parts' pages"
+    for path in stored:
+        key = path.name.removesuffix(".parts.json")
+        pages = json.loads(cache.part_pages.get(key))
+        cache.keep_pages_of_parts(key, {part: count + 1 for part, count in pages.items()})
+    again, wrong = pdf_chunks.build(_grown(_book(SEEDS, title="种子")), tmp_path / "again.pdf", [tmp_path], tmp_path, 2)
+    assert wrong.frame_rendered and not wrong.frame_beside
+    single = tmp_path / "single.pdf"
+    writer.write_single(_grown(_book(SEEDS, title="种子")), single, [tmp_path])
+    assert [_lines(p) for p in PdfReader(again.path).pages] == [_lines(p) for p in PdfReader(single).pages]

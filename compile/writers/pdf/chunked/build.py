@@ -64,6 +64,7 @@ class Stats:
     parts: int = 0  # of the chunks, the book's parts rendered apart from the frame
     rounds: int = 0  # how many times they were made (again when the frame moved an article)
     frame_rendered: bool = False
+    frame_beside: bool = False  # laid out beside the parts, on their pages of the book's last build, which held
     workers: int = 1
     seconds: dict = field(default_factory=dict)
 
@@ -140,6 +141,7 @@ class ChunkCache:
     def __init__(self, root: Path):
         self.entries = cachekey.Entries(root / "pdf", self.KIND)  # the facts; the PDF beside them
         self.slices = cachekey.Entries(root / "pdf", "pdf-slice", ".slice.json")  # pages of another entry
+        self.part_pages = cachekey.Entries(root / "pdf", "pdf-part-pages", ".parts.json")  # by book: _parts_and_frame
         self._whole: dict[str, Facts | None] = {}  # entries checked in this build, by key
 
     def paths(self, key: str) -> tuple[Path, Path]:
@@ -198,6 +200,21 @@ class ChunkCache:
             return
         self.entries.put(key, facts.dumps(), drawing)
         self._whole.pop(key, None)
+
+    def pages_of_parts(self, key: str, ids: list[str]) -> dict[str, int] | None:
+        """The pages each part (by id) took in the last build stored under `key`, if sealed and of that shape."""
+        try:
+            payload = self.part_pages.get(key)
+            found = json.loads(payload) if payload is not None else None
+        except ValueError:
+            return None
+        if not (isinstance(found, dict) and sorted(found) == sorted(ids)
+                and all(type(pages) is int and pages > 0 for pages in found.values())):
+            return None
+        return found
+
+    def keep_pages_of_parts(self, key: str, pages: dict[str, int]) -> None:
+        self.part_pages.put(key, json.dumps(pages, sort_keys=True).encode())
 
     def put_slice(self, key: str, facts: Facts) -> None:
         """Keep `facts` (pages of the entry `facts.source`) under `key`: a piece of a chunk rendered whole is
@@ -342,7 +359,8 @@ def _build(book: Book, html: str, style: Style, target: Path, cache_root: Path, 
     refused = sorted({url for f in [*facts, frame_facts] for url in f.refused})
     notes = [f"refused resource: {url}" for url in refused]
     log.info("pdf: %d chunks, %d rendered, frame %s, %d workers, %.1f s (%s)", stats.chunks, stats.rendered,
-             "rendered" if stats.frame_rendered else "reused", workers, stats.seconds["total"],
+             ("rendered beside the parts" if stats.frame_beside else "rendered") if stats.frame_rendered else "reused",
+             workers, stats.seconds["total"],
              ", ".join(f"{step} {seconds:.1f} s" for step, seconds in stats.seconds.items() if step != "total"))
     output = Output(path=target, format="pdf", bytes=target.stat().st_size, pages=pages, notes=notes)
     return output, stats
@@ -431,26 +449,38 @@ class _Frame:
         """The frame's facts and cache key. The skeleton is the frame laid out without margin boxes and not
         drawn: its page sequence tells where every article lands, before the parts are made. `known`: the
         pages of units, given to the contents' references (laid out once instead of three times)."""
+        key, job, facts = self.job(counts, known, skeleton, dropped)
+        if job is not None:
+            started = time.perf_counter()
+            # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
+            facts = (_gather(pool(self.workers), {"frame": job}, {"frame": []}, self.workers)["frame"]
+                     if self.workers > 1 else local(job))
+            self.done(key, facts, stats, skeleton, time.perf_counter() - started)
+        assert facts is not None
+        return facts, key
+
+    def job(self, counts: dict[str, int], known: dict[str, int] | None = None, skeleton: bool = False,
+            dropped: frozenset[str] = frozenset()) -> tuple[str, Job | None, Facts | None]:
+        """(key, the job to render, None) or (key, None, the facts the cache has)."""
         units, step = self.cut.units, "skeleton" if skeleton else "frame"
         html = self.cut.frame_html(counts, prunable=self.prunable, dropped=dropped)
         extra = CHUNK_CSS if skeleton else ""
         pages = tuple(sorted((known or {}).items()))
         key = cachekey.digest(self.style.common, step, extra, html, *_files_in(html), json.dumps(pages))
         facts = self.cache.get(key, drawn=not skeleton)
-        if facts is None:
-            started = time.perf_counter()
-            anchors = [u.id for u in units if u.id not in dropped] + [
-                split.fill_id(u, k) for u in units if u.id not in dropped for k in range(1, counts[u.id])]
-            job = Job(html, str(self.cache.paths(key)[0]), self.style, tuple(anchors), extra, pages,
-                      draw=not skeleton)
-            # In a worker: its heap is small and frozen, so the collector has less to walk than in this process.
-            facts = (_gather(pool(self.workers), {"frame": job}, {"frame": []}, self.workers)["frame"]
-                     if self.workers > 1 else local(job))
-            self.cache.put(key, facts, drawn=not skeleton)
-            stats.seconds[step] = time.perf_counter() - started
-            stats.seconds[f"{step} cpu"] = facts.cpu
-            stats.frame_rendered = stats.frame_rendered or not skeleton
-        return facts, key
+        if facts is not None:
+            return key, None, facts
+        anchors = [u.id for u in units if u.id not in dropped] + [
+            split.fill_id(u, k) for u in units if u.id not in dropped for k in range(1, counts[u.id])]
+        return key, Job(html, str(self.cache.paths(key)[0]), self.style, tuple(anchors), extra, pages,
+                        draw=not skeleton), None
+
+    def done(self, key: str, facts: Facts, stats: Stats, skeleton: bool, seconds: float) -> None:
+        step = "skeleton" if skeleton else "frame"
+        self.cache.put(key, facts, drawn=not skeleton)
+        stats.seconds[step] = seconds
+        stats.seconds[f"{step} cpu"] = facts.cpu
+        stats.frame_rendered = stats.frame_rendered or not skeleton
 
 
 def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, int],
@@ -467,20 +497,31 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
         return [], [], frame_facts, key
     stats.parts = len(units)
     numbers = _skeleton_pages(frame, body, units, counts, stats)
+    # The book's parts took as many pages in its last build, most likely (an edit moves their page numbers, not
+    # their lines): the frame is then laid out on those beside the parts, not after them, and kept if they hold.
+    book_key = cachekey.digest(frame.style.common, "part pages", *[unit.id for unit in [*body, *units]])
+    guess = frame.cache.pages_of_parts(book_key, [unit.id for unit in units])
     for stats.rounds in range(1, 4):
         known = tuple(sorted(numbers.items()))
         chunks = [Chunk([unit]) for unit in units]
         for chunk in chunks:
             _key(chunk, frame.cut, frame.style.common, known)
         started = time.perf_counter()
-        facts = _render_chunks(chunks, frame.cache, frame.style, frame.workers, stats, known)
+        guessed, job, _ = frame.job({**counts, **guess}, numbers) if guess and frame.workers > 1 else ("", None, None)
+        beside: dict[str, Any] = {"frame": job} if job is not None else {}  # one the cache has is found below
+        facts = _render_chunks(chunks, frame.cache, frame.style, frame.workers, stats, known, beside)
         stats.seconds["parts"] = stats.seconds.get("parts", 0.0) + time.perf_counter() - started
         for chunk, fact in zip(chunks, facts, strict=True):
             if fact.unknown:
                 raise PartsInFrame(f"{chunk.units[0].id} refers to {', '.join(fact.unknown[:3])}, "
                                    "whose page is not known before the frame")
         counts.update(unit_pages(chunks, facts))
-        frame_facts, key = frame.render(counts, stats, numbers)
+        frame.cache.keep_pages_of_parts(book_key, {unit.id: counts[unit.id] for unit in units})
+        if beside:
+            frame.done(guessed, beside["frame"], stats, False, time.perf_counter() - started)
+        guess = None  # one guess a build: a second round knows the parts' pages
+        frame_facts, key = frame.render(counts, stats, numbers)  # the frame beside them, if they held
+        stats.frame_beside = stats.frame_beside or (bool(beside) and key == guessed)
         found = first_pages(frame_facts.pages, body)
         if found == numbers:
             return chunks, facts, frame_facts, key
@@ -567,22 +608,29 @@ def probe(cache: ChunkCache, style: Style, workers: int = 1) -> None:
                                      "so pagination depends on parity")
 
 
-def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: Style, workers: int,
-                   stats: Stats, known: tuple[tuple[str, int], ...] = ()) -> list[Facts]:
+def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: Style, workers: int, stats: Stats,
+                   known: tuple[tuple[str, int], ...] = (), beside: dict[str, Any] | None = None) -> list[Facts]:
+    """The chunks' facts, from the cache or rendered. `beside`: other jobs by name (the frame), rendered first in
+    the same pool; each is replaced there by its facts."""
     facts: list[Facts | None] = [cache.get(chunk.key) for chunk in chunks]
     todo = [i for i, f in enumerate(facts) if f is None]
     # Longest first: the pool then finishes with small chunks, and no worker waits for a long tail.
     todo.sort(key=lambda i: -len(chunks[i].html))
-    jobs = {i: Job(chunks[i].html, str(cache.paths(chunks[i].key)[0]), style,
-                   tuple(u.id for u in chunks[i].units), CHUNK_CSS, known) for i in todo}
-    if workers > 1 and todo:  # in the pool even for one chunk: there it has a time limit
-        ids = {i: [u.id for u in chunks[i].units if u.kind == "article"] for i in todo}
+    others: dict[str, Any] = beside if beside is not None else {}
+    jobs: dict[int | str, Job] = {name: job for name, job in others.items()}
+    jobs.update({i: Job(chunks[i].html, str(cache.paths(chunks[i].key)[0]), style,
+                        tuple(u.id for u in chunks[i].units), CHUNK_CSS, known) for i in todo})
+    if workers > 1 and jobs:  # in the pool even for one chunk: there it has a time limit
+        ids: dict[int | str, list[str]] = {name: [] for name in others}
+        ids.update({i: [u.id for u in chunks[i].units if u.kind == "article"] for i in todo})
         results = _gather(pool(workers), jobs, ids, workers)
     else:
-        results = {i: local(jobs[i]) for i in todo}
-    for i, result in results.items():
-        cache.put(chunks[i].key, result)
-        facts[i] = result
+        results = {i: local(job) for i, job in jobs.items()}
+    for name in others:
+        others[name] = results[name]
+    for i in todo:
+        cache.put(chunks[i].key, results[i])
+        facts[i] = results[i]
     stats.rendered += len(todo)
     return facts  # type: ignore[return-value]
 
