@@ -408,13 +408,7 @@ _TEXTS: dict[tuple[str, frozenset[str]], str] = {}
 def _typeset_text(text: str, centred: frozenset[str]) -> str:
     """A short text is typeset once per process: an outlet's name, a date, a label run in every article's header
     and again in the parts (a 1,000-article EPUB typeset ~11,000 such texts, most of them the same few)."""
-    key = (text, centred)
-    done = _TEXTS.get(key)
-    if done is None:
-        if len(_TEXTS) >= SHORT_CACHE:
-            _TEXTS.clear()
-        done = _TEXTS[key] = _text_html(text, centred)
-    return done
+    return _once(_TEXTS, (text, centred), lambda: _text_html(text, centred))
 
 
 def _text_html(text: str, centred: Collection[str]) -> str:
@@ -424,13 +418,18 @@ def _text_html(text: str, centred: Collection[str]) -> str:
 def _typeset_short(html: str, centred: frozenset[str]) -> str:
     """A title's markup (clauses kept together) is typeset once, wherever it runs: its heading, the contents,
     the chronology, the sources, the outlet index; in a writer's worker process or in the build's."""
-    key = (html, centred)
-    done = _SHORT.get(key)
-    if done is None:
-        if len(_SHORT) >= SHORT_CACHE:
-            _SHORT.clear()
-        done = _SHORT[key] = _typeset_tree(html, centred)
-    return done
+    return _once(_SHORT, (html, centred), lambda: _typeset_tree(html, centred))
+
+
+def _once(done: dict[tuple[str, frozenset[str]], str], key: tuple[str, frozenset[str]],
+          make: Callable[[], str]) -> str:
+    """`done[key]`, made first if missing; `done` is emptied when it holds SHORT_CACHE entries."""
+    found = done.get(key)
+    if found is None:
+        if len(done) >= SHORT_CACHE:
+            done.clear()
+        found = done[key] = make()
+    return found
 
 
 def recording(work: Callable[[T], R]) -> Callable[[T], tuple[R, dict]]:
