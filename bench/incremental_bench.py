@@ -1,12 +1,14 @@
 """Incremental: the rebuild after editing one article ÷ the cold build, whole command, EPUB + PDF (goal <= 0.2).
 
-    python bench/incremental_bench.py [--count 300] [--runs 1] [--corpus-dev [FOLDER]]
+    python bench/incremental_bench.py [--count 300] [--runs 1] [--corpus-dev [FOLDER]] [--grow N]
 
 Each run copies the archive afresh, builds it as a user would (a new process, an empty cache), appends a
 paragraph to one article and builds again with the cache the first build left, then edits that article again
 and builds once more (its chunk's pieces are then cached: compile/writers/pdf/chunked/build.py `finer`).
 --corpus-dev builds a copy of the development corpus (../shared/corpus-dev, 36 real articles) instead of
-generated ones. Then the tool's own breakdown by stage, of the cold build and of the rebuild.
+generated ones. --grow N appends N paragraphs instead of one: enough to move the pages after the article, so
+that the rebuild lays out the book's parts and its frame again (as an article grown or added does). Then the
+tool's own breakdown by stage, of the cold build and of the rebuild.
 """
 
 from __future__ import annotations
@@ -39,7 +41,10 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--corpus-dev", nargs="?", type=Path, const=CORPUS_DEV, metavar="FOLDER",
                         help=f"build a copy of this folder instead (default {CORPUS_DEV})")
+    parser.add_argument("--grow", type=int, default=0, metavar="N",
+                        help="the edit appends N paragraphs (enough moves the pages that follow)")
     args = parser.parse_args()
+    edit = "".join(f"<p>编者补记：一处较长的修订，让这篇文章多出几页。{n}</p>\n" for n in range(args.grow)) or EDIT
     if args.corpus_dev:
         work = Path(tempfile.mkdtemp(prefix="anthology-bench-corpus-dev-"))
         pristine = work / "pristine" / args.corpus_dev.resolve().name
@@ -60,7 +65,7 @@ def main() -> None:
         command = _common.build_command(source, work / "out", "epub,pdf")
         cold = _common.timed(command, env, work / "cold.log")
         cold_report = _common.report(work / "out")
-        edited = edit_one(source)
+        edited = edit_one(source, edit)
         warm = _common.timed(command, env, work / "warm.log")
         results.append((cold, warm))
         edit_one(source, AGAIN)  # the same article edited again: its chunk's pieces are in the cache now
