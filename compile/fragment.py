@@ -21,6 +21,7 @@ BeautifulSoup calls a string. `strings` lists those BeautifulSoup makes `Navigab
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,7 +115,7 @@ def _as_soup(document: etree._Element) -> None:
         if text or element.tag is etree.Comment:  # even an empty comment: BeautifulSoup writes <!-- -->
             element.text = _squeezed(text)
     for element in _WITH_ATTRIBUTES(document):
-        _normalise_lists(element, element.tag)
+        _normalise_lists(element)
         if element.tag == "meta":
             _declare_utf8(element)
 
@@ -122,10 +123,6 @@ def _as_soup(document: etree._Element) -> None:
 _BLANK_STRINGS = etree.XPath("descendant-or-self::text()[not(normalize-space())]", smart_strings=True)
 _BLANK_OTHERS = etree.XPath("descendant-or-self::comment() | descendant-or-self::processing-instruction()")
 _WITH_ATTRIBUTES = etree.XPath("descendant-or-self::*[@*]")
-
-
-def _squeezable(text: str | None, keep: bool) -> bool:
-    return bool(text) and not keep and not text.strip(ASCII_BLANKS)  # type: ignore[union-attr]
 
 
 def _squeezed(text: str) -> str:
@@ -140,8 +137,8 @@ def _declare_utf8(meta: etree._Element) -> None:
         meta.set("content", CHARSET.sub(lambda match: match.group(1) + "utf-8", meta.get("content") or ""))
 
 
-def _normalise_lists(element: etree._Element, tag: str) -> None:
-    names = _list_names(tag)
+def _normalise_lists(element: etree._Element) -> None:
+    names = _list_names(element.tag)
     for name, value in element.items():
         if name in names:
             words = " ".join(value.split())  # str.split's blanks are re's \s: str.isspace
@@ -149,12 +146,10 @@ def _normalise_lists(element: etree._Element, tag: str) -> None:
                 element.set(name, words)
 
 
-def _list_names(tag: str, known: dict[str, frozenset[str]] = {}) -> frozenset[str]:  # noqa: B006 - a memo
+@functools.cache
+def _list_names(tag: str) -> frozenset[str]:
     """The multi-valued attributes of `tag`: every tag's and its own."""
-    names = known.get(tag)
-    if names is None:
-        names = known[tag] = LIST_ATTRIBUTES.get("*", frozenset()) | LIST_ATTRIBUTES.get(tag.lower(), frozenset())
-    return names
+    return LIST_ATTRIBUTES.get("*", frozenset()) | LIST_ATTRIBUTES.get(tag.lower(), frozenset())
 
 
 # ------------------------------------------------------------------------------------------------ the tree

@@ -500,7 +500,7 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
     # The book's parts took as many pages in its last build, most likely (an edit moves their page numbers, not
     # their lines): the frame is then laid out on those beside the parts, not after them, and kept if they hold.
     book_key = cachekey.digest(frame.style.common, "part pages", *[unit.id for unit in [*body, *units]])
-    guess = frame.cache.pages_of_parts(book_key, [unit.id for unit in units])
+    stored = guess = frame.cache.pages_of_parts(book_key, [unit.id for unit in units])
     for stats.rounds in range(1, 4):
         known = tuple(sorted(numbers.items()))
         chunks = [Chunk([unit]) for unit in units]
@@ -516,7 +516,10 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
                 raise PartsInFrame(f"{chunk.units[0].id} refers to {', '.join(fact.unknown[:3])}, "
                                    "whose page is not known before the frame")
         counts.update(unit_pages(chunks, facts))
-        frame.cache.keep_pages_of_parts(book_key, {unit.id: counts[unit.id] for unit in units})
+        pages = {unit.id: counts[unit.id] for unit in units}
+        if pages != stored:  # an unchanged book's rebuild writes nothing
+            frame.cache.keep_pages_of_parts(book_key, pages)
+            stored = pages
         if beside:
             frame.done(guessed, beside["frame"], stats, False, time.perf_counter() - started)
         guess = None  # one guess a build: a second round knows the parts' pages
