@@ -13,6 +13,7 @@ from lxml import etree
 from compile import processes, readers
 from compile.build import pipeline
 from compile.model import Article
+from compile.readers import frontmatter
 from compile.transforms import order
 from tests.conftest import SEEDS, make_settings
 
@@ -288,3 +289,24 @@ def test_what_follows_the_end_of_html_is_read(tmp_path):
     article = html_page.read(tmp_path / "p.html", AFTER_HTML)
     assert article.meta["json_ld"] and article.author == "Meta Author"
     assert article.title == "LD headline" and "Nobody" not in article.author
+
+
+@pytest.mark.parametrize("raw", [
+    "title: 标题\ndate: 2021-05-06T07:08:09+08:00\ntags: [a, b]\nnested: {x: 1, y: [2, 3]}",
+    "title: 'quoted: yes'\ndate: 2021-05-06\ndraft: true\nweight: 1.5e3\nempty:",
+    "title: a *star* in text\nsummary: >\n  folded\n  lines",  # a `*` goes to the loader that refuses aliases
+    "a: &x [1]\nb: *x",  # an alias: refused
+    "title: [unclosed",  # an error: worded by the pure-Python loader
+    "date: 2021-02-30",  # a date that does not exist: the constructor's ValueError
+    "- a list\n- not a mapping",
+])
+def test_front_matter_reads_the_same_with_libyaml(raw):
+    """libyaml parses where it may; what comes out (data or warning) is what the pure-Python loader gives."""
+    fast, slow = [], []
+    original, frontmatter._FAST_LOADER = frontmatter._FAST_LOADER, None
+    try:
+        expected = frontmatter.parse("---", raw, slow)
+    finally:
+        frontmatter._FAST_LOADER = original
+    assert frontmatter.parse("---", raw, fast) == expected
+    assert fast == slow
