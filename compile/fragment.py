@@ -74,17 +74,35 @@ Node: TypeAlias = "etree._Element | Text"  # what BeautifulSoup calls a child: a
 def parse(html: str) -> etree._Element:
     """`html` inside a div, as BeautifulSoup reads `<div>{html}</div>` (the div is returned; markup that closes
     it early leaves the rest outside, as there)."""
-    parser = etree.HTMLParser(recover=True, huge_tree=True)
-    source = f"<div id='{ROOT_ID}'>{xml_text(html)}</div>"
-    for start in range(0, len(source), CHUNK):
-        parser.feed(source[start:start + CHUNK])
-    document = parser.close()
-    if "&#" in source:  # a character reference may name what XML cannot hold (&#1;): lxml would not write it back
-        _drop_non_xml(document)
-    _as_soup(document)
+    document = _parsed(f"<div id='{ROOT_ID}'>{xml_text(html)}</div>")
+    assert document is not None  # the div, at least
     root = next(document.iter("div"))
     assert root.get("id") == ROOT_ID  # the first div is the one written around the fragment
     return root
+
+
+def parse_document(html: str) -> etree._Element:
+    """`html` as BeautifulSoup reads a whole document (`BeautifulSoup(html, "lxml")`): its <html> element, an
+    empty one for markup without any. What XML cannot hold (`&#1;`, `&#12;`) is dropped here, where BeautifulSoup
+    keeps it until the sanitizer's output loses it (a string of a form feed only is no string here, a space there)."""
+    document = _parsed(xml_text(html))
+    return etree.Element("html") if document is None else document
+
+
+def _parsed(source: str) -> etree._Element | None:
+    parser = etree.HTMLParser(recover=True, huge_tree=True)
+    for start in range(0, len(source), CHUNK):
+        parser.feed(source[start:start + CHUNK])
+    try:
+        document = parser.close()
+    except etree.XMLSyntaxError:  # nothing to build a tree of
+        return None
+    if document is None:
+        return None
+    if "&#" in source:  # a character reference may name what XML cannot hold (&#1;): lxml would not write it back
+        _drop_non_xml(document)
+    _as_soup(document)
+    return document
 
 
 def _drop_non_xml(document: etree._Element) -> None:
@@ -300,7 +318,7 @@ def inner_html(element: etree._Element) -> str:
     append = out.append
     raws: list[bool | None] = [element.tag in RAW_TEXT]  # per open element: its text is raw; None: written whole
     if element.text:
-        append(element.text if raws[0] else _escaped(element.text))
+        append(element.text if raws[0] else escaped(element.text))
     walk = etree.iterwalk(element, events=("start", "end", "comment", "pi"))
     next(walk)  # the element itself
     for event, node in walk:
@@ -317,25 +335,30 @@ def inner_html(element: etree._Element) -> str:
         else:
             append(f"<?{node.target} {node.text or ''}>")
         if node.tail:
-            append(node.tail if raws[-1] else _escaped(node.tail))
+            append(node.tail if raws[-1] else escaped(node.tail))
     return "".join(out)
 
 
 def _open(node: etree._Element, append) -> bool | None:
     """Write the element's start tag and text: whether its text is raw, or None for a void element, written whole."""
-    items = node.items()
-    attributes = "".join(f" {key}={_quoted(_escaped(value))}" for key, value in sorted(items)) if items else ""
     if node.tag in VOID and not node.text and not len(node):
-        append(f"<{node.tag}{attributes}/>")
+        append(start_tag(node, void=True))
         return None
-    append(f"<{node.tag}{attributes}>")
+    append(start_tag(node))
     raw = node.tag in RAW_TEXT
     if node.text:
-        append(node.text if raw else _escaped(node.text))
+        append(node.text if raw else escaped(node.text))
     return raw
 
 
-def _escaped(text: str) -> str:
+def start_tag(node: etree._Element, void: bool = False) -> str:
+    """`<tag a="v">` as BeautifulSoup writes it; `<tag/>` for a void element without contents."""
+    items = node.items()
+    attributes = "".join(f" {key}={_quoted(escaped(value))}" for key, value in sorted(items)) if items else ""
+    return f"<{node.tag}{attributes}{'/' if void else ''}>"
+
+
+def escaped(text: str) -> str:
     """`&`, `<`, `>` as references (three replaces: str.translate is ~7x slower on long CJK texts)."""
     if "&" in text:
         text = text.replace("&", "&amp;")

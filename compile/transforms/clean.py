@@ -1,61 +1,28 @@
 """Cleaning: boilerplate out, allow-list sanitizing, figures, CJK reflow, repeated blocks, language.
 
-Order matters: boilerplate is found by the attributes the sanitizer removes, so it goes first; the
-sanitizer (nh3, an allow-list) then guarantees that nothing but plain structural HTML reaches the
-writers; the structural passes work on that safe tree.
+Order matters: boilerplate is found by the attributes the sanitizer removes, so it goes first
+(compile/transforms/boilerplate.py, on the page's own tree); the sanitizer (nh3, an allow-list) then
+guarantees that nothing but plain structural HTML reaches the writers; the structural passes here work on
+that safe tree.
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, CData, NavigableString, PageElement, Tag
+from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
 
 from compile import urls, walk
 from compile.images import markup
 from compile.model import Article, Image
+from compile.pruning import Pruned
 from compile.sanitize import attribute, iso_datetime, sanitize_html, xml_text
 from compile.text import HAN, YIJING, declared_language
-from compile.transforms import dates, outlets
+from compile.transforms import boilerplate
 
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
-# Class/id words of widgets that are never the article's text.
-WIDGET = re.compile(r"share|social|promo|newsletter|related|advert|\bads?\b|sponsor|comment|subscribe|toolbar|"
-                    r"trustbadge|media-placeholder|video-placeholder", re.I)
-# Whole blocks of text that are feed footers, calls to action, copyright notices or relative stamps.
-# Data, not code: one pattern per line, generic first, then per outlet (keyed by outlets.canonical names).
-GENERIC_JUNK = [
-    r"^分享\s*[:：]?$",
-    r"获取更多\s*RSS",
-    r"^https?://feedx\.(net|run)/?$",
-    r"下载.{0,12}(APP|App|app|客户端|應用)",
-    r"^(Share|Share this|Follow us)\b.{0,40}$",
-    r"^(相关新闻|相關新聞|延伸阅读|延伸閱讀|更多内容|相关阅读|相關閱讀)[:：]?$",
-    r"^(点击|點擊).{0,20}(订阅|訂閱)",
-    r"^(订阅|訂閱).{0,20}(频道|頻道|电子报|電子報|newsletter)",
-    r"^©\ufe0f?\s*\d{4}\s*年?.{0,20}(版权|版權|保留|所有|声明|聲明)",
-    r"^(©|\(c\)|Copyright)\ufe0f?\s*\d{4}\s+[\w .&-]{2,40}$",
-    r"^(版权所有|版權所有|All rights reserved)",
-    r"^(最近更新|最后更新|最後更新|更新时间|更新時間)\s*[:：]?\s*\d+\s*(秒|分钟|分鐘|小时|小時|天)前$",
-    r"^\d+\s*(秒|分钟|分鐘|小时|小時|天)前$",
-    r"^(使用浏览器播视频|使用瀏覽器播放影片).{0,40}$",
-    r"^view video in browser$",
-]
-OUTLET_JUNK = {
-    "路透社": [r"^我们的标准[:：]?", r"^汤森路透“信任原则”$"],
-    "德国之声": [r"^©\ufe0f?\s*\d{4}\s*年?德国之声版权声明"],
-    "BBC": [r"^(BBC中文|BBC News 中文)\s*(版权所有|版權所有)"],
-    "法国国际广播电台": [r"^(下载|下載)法广(APP|应用)", r"^(订阅|訂閱)法广"],
-    "美国之音": [r"^(请订阅|請訂閱)美国之音"],
-}
-# Images that are a logo or a spacer, not a picture of the story.
-JUNK_IMAGES = [r"/meta_og_twcards/", r"^data:", r"/spacer\.gif", r"/grey-placeholder\.png"]
-JUNK_ALTS = [r"^line break$", r"^spacer$"]
-SHARE_HOSTS = re.compile(r"facebook\.com/(dialog|sharer)|twitter\.com/intent|x\.com/intent|whatsapp:|web\.whatsapp|"
-                         r"line\.me/R/msg|weibo\.com/share|t\.me/share|mailto:\?")
 CJK = HAN + YIJING
 # A paragraph that ends with one of these is complete; without one, a long CJK paragraph followed by
 # one starting with a CJK character was split by a hard wrap.
@@ -138,19 +105,14 @@ def _pop(stack: list[tuple[str, bool]], open_count: dict[str, int]) -> tuple[str
     return name, kept
 
 
-def clean_article(article: Article, parsed: tuple[str, BeautifulSoup] | None = None) -> Article:
+def clean_article(article: Article, parsed: tuple[str, Pruned] | None = None) -> Article:
     """`parsed`: a markup and its tree, already built (dating's signals): taken over when it is this body's."""
     body, flattened = flatten_deep(article.body)
     if flattened:  # readers that make HTML (markdown) may nest again what read_file flattened
         article.warn(f"{flattened} tag(s) nested deeper than {MAX_DEPTH} levels dropped, their text kept")
-    soup = parsed[1] if parsed is not None and parsed[0] == body else BeautifulSoup(body, "lxml")
-    root = soup.body or soup
-    junk = _junk_patterns(article)
-    _demote_headings(root, article.title)
-    _media_to_images(root)
-    _drop_boilerplate(root, article, junk)
-    located = _choose_image_sources(root, article)
-    safe = xml_text(sanitize_html(root.decode_contents()))  # inner HTML: top-level text escaped, comments dropped
+    page = parsed[1] if parsed is not None and parsed[0] == body else Pruned(body)
+    located = boilerplate.prune(page, article)
+    safe = xml_text(sanitize_html(page.inner_html(page.top)))  # top-level text escaped, comments dropped
     tree = BeautifulSoup(f"<div>{safe}</div>", "lxml").div
     assert tree is not None  # the div written around the fragment
     _valid_datetimes(tree)
@@ -184,182 +146,6 @@ def _gone(tag: Tag) -> bool:
     lacks, so `Tag.__getattr__` turns it into `tag.find("_decomposed")`, a search of the whole subtree on every
     call (cleaning was quadratic in nesting depth: 4,000 levels took 10 s)."""
     return vars(tag).get("_decomposed", False)
-
-
-def _junk_patterns(article: Article) -> list[re.Pattern]:
-    """The generic rules plus those of the article's outlet (by its name or its URL's host)."""
-    names = {outlets.canonical(article.outlet)}
-    with contextlib.suppress(ValueError):
-        names.add(outlets.from_host(article.url, known_only=True))
-    patterns = list(GENERIC_JUNK)
-    for name in names:
-        patterns.extend(OUTLET_JUNK.get(name, []))
-    return [re.compile(p, re.I) for p in patterns]
-
-
-JUNK_TEXT = 200  # characters: junk blocks are shorter
-
-
-def _is_junk_text(text: str, junk: list[re.Pattern]) -> bool:
-    return 0 < len(text) < JUNK_TEXT and any(p.search(text) for p in junk)
-
-
-def _text_sizes(root: Tag) -> dict[int, int]:
-    """A lower bound of `len(tag.get_text(" ", strip=True))` for every tag under root, from the leaves up in
-    one pass (calling get_text on every tag costs the size of each subtree: quadratic in nesting depth)."""
-    sizes: dict[int, tuple[int, int]] = {}
-    for tag in reversed(walk.tags(root)):  # descendants come after their tag
-        chars = pieces = 0
-        for child in tag.children:
-            if isinstance(child, Tag):
-                more, count = sizes[id(child)]
-            elif type(child) is NavigableString or type(child) is CData:  # not their subclasses (comments)
-                more = len(child.strip())
-                count = more > 0
-            else:
-                continue
-            chars, pieces = chars + more, pieces + count
-        sizes[id(tag)] = (chars, pieces)
-    return {key: chars + max(pieces - 1, 0) for key, (chars, pieces) in sizes.items()}
-
-
-def _media_to_images(root: Tag) -> None:
-    """A video's poster is its picture (the caption under it stays with it); players themselves go."""
-    for media in walk.tags(root, ["video", "audio", "iframe", "embed", "object"]):
-        poster = attribute(media, "poster") if media.name == "video" else ""
-        if poster:
-            img = BeautifulSoup("", "lxml").new_tag("img", src=poster, alt="")
-            media.replace_with(img)
-        else:
-            _remove_container(media)
-
-
-def _remove_container(tag: Tag) -> None:
-    """Remove a widget, but never the article's text: the lenient parser nests everything after an
-    unclosed or unknown tag (`<embed>`, `<share-button>`, an ASP.NET page-wide `<form>`) inside it."""
-    if walk.first(tag, ["p", "h2", "h3", "h4", "h5", "h6", "blockquote", "ul", "ol", "table", "figure"]):
-        tag.unwrap()
-    else:
-        tag.decompose()
-
-
-def _drop_boilerplate(root: Tag, article: Article, junk: list[re.Pattern]) -> None:
-    for tag in walk.tags(root):
-        if _gone(tag):
-            continue
-        if tag.name in ("script", "style", "noscript", "svg", "template"):
-            tag.decompose()
-            continue
-        if "-" in tag.name or tag.name in ("form", "button", "nav", "input", "select", "textarea"):
-            _remove_container(tag)
-            continue
-        data = (k for k in tag.attrs if k.startswith("data-"))
-        marks = " ".join([*tag.get_attribute_list("class"), attribute(tag, "id"), *data])
-        if marks.strip() and WIDGET.search(marks):
-            tag.decompose()
-    sizes = _text_sizes(root)
-    for tag in walk.tags(root, ["div", "p", "span", "small", "section", "a", "em", "i", "li", "time"]):
-        if _gone(tag) or sizes[id(tag)] >= JUNK_TEXT:  # too long to be junk: no need to gather its text
-            continue
-        text = tag.get_text(" ", strip=True)
-        links = walk.tags(tag, "a")
-        share_bar = links and len(text) < 40 and all(SHARE_HOSTS.search(attribute(a, "href")) for a in links)
-        if _is_junk_text(text, junk) or share_bar:
-            tag.decompose()
-    _drop_related_lists(root, article.url)
-    _drop_leading_timestamps(root, article)
-    for hr in walk.tags(root, "hr"):
-        hr.decompose()  # feeds put rules before their footers; the theme separates articles itself
-
-
-def _drop_related_lists(root: Tag, url: str) -> None:
-    """A list whose every item is only a link to another page of the same site: "related stories"."""
-    try:
-        host = (urlsplit(url).hostname or "").removeprefix("www.")
-    except ValueError:
-        host = ""
-    if not host:
-        return
-    for listing in walk.tags(root, ["ul", "ol"]):
-        items = walk.children(listing, "li")
-        if items and all(_only_same_site_link(li, host) for li in items):
-            listing.decompose()
-
-
-def _only_same_site_link(li: Tag, host: str) -> bool:
-    links = walk.tags(li, "a")
-    if len(links) != 1 or links[0].get_text(strip=True) != li.get_text(strip=True):
-        return False
-    try:
-        target = (urlsplit(attribute(links[0], "href")).hostname or "").removeprefix("www.")
-    except ValueError:
-        return False
-    return target == host
-
-
-def _drop_leading_timestamps(root: Tag, article: Article) -> None:
-    """The dateline above the text (already read by dates.py) is shown in the article header.
-
-    DW puts the author above it (`<i>Alexander Freund<br>2020-09-20T07:31:08Z</i>`): the name goes
-    to `article.author`.
-    """
-    for tag in walk.tags(root, ["div", "i", "time", "span", "p", "small"], limit=30):
-        if _gone(tag) or walk.first(tag, ["img", "p"]):
-            continue
-        lines = [t.strip() for t in tag.get_text("\n", strip=True).split("\n") if t.strip()]
-        if not lines or not dates.TIMESTAMP_LINE.match(lines[-1]):
-            continue
-        if len(lines) == 1 or (len(lines) == 2 and _looks_like_name(lines[0])):
-            if len(lines) == 2 and not article.author:
-                article.author = lines[0]
-            tag.decompose()
-    for time in walk.tags(root, "time"):  # BBC: the date, then "最近更新： 45 分钟前"
-        text = time.get_text(" ", strip=True)
-        if len(text) <= 40 and (dates.CJK_DATE.search(text) or dates.EN_DATE.search(text) or re.search(r"前$", text)):
-            time.decompose()
-
-
-def _looks_like_name(text: str) -> bool:
-    return 1 < len(text) <= 40 and not re.search(r"[\d，。！？；,.!?;:：]", text)
-
-
-def _choose_image_sources(root: Tag, article: Article) -> dict[str, tuple[str, str]]:
-    """Each <img> gets its one source URL; returns, for the sources that name a file of the source folder,
-    src -> (local path, reference as written) (compile/images/markup.py `locate`)."""
-    for picture in walk.tags(root, "picture"):
-        img = walk.first(picture, "img")
-        sources = [attribute(s, "srcset") for s in walk.tags(picture, "source")]
-        if img is not None:
-            written = markup.written_source(img, extra_srcsets=sources)
-            if written:
-                img["src"] = written
-            picture.replace_with(img)
-        else:
-            picture.decompose()
-    located = {}
-    for img in walk.tags(root, "img"):
-        written = markup.written_source(img)
-        best, local = markup.locate(written, article.url, article.source)
-        if not best or markup.is_tracking_pixel(img) or _junk_image(best, attribute(img, "alt")):
-            img.decompose()
-            continue
-        img.attrs = {"src": best, "alt": img.get("alt") or img.get("aria-label") or ""}
-        if local:
-            located[best] = (local, written)
-    return located
-
-
-def _junk_image(src: str, alt: str) -> bool:
-    return any(re.search(p, src) for p in JUNK_IMAGES) or any(re.search(p, alt.strip(), re.I) for p in JUNK_ALTS)
-
-
-def _demote_headings(tree: Tag, title: str) -> None:
-    """The article title is the only h1; a body h1 repeating it goes, others become h2."""
-    for h1 in walk.tags(tree, "h1"):
-        if h1.get_text(strip=True) == title.strip():
-            h1.decompose()
-        else:
-            h1.name = "h2"
 
 
 def _blocks_from_divs(tree: Tag) -> None:

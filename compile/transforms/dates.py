@@ -32,11 +32,10 @@ from functools import cached_property
 from pathlib import PurePosixPath
 from zoneinfo import ZoneInfo
 
-from bs4 import BeautifulSoup
 from dateutil import parser as dateparser
 
-from compile import walk
 from compile.model import Article, DateFinding
+from compile.pruning import Pruned
 from compile.text import MONTH_NAMES
 from compile.transforms import outlets
 
@@ -514,32 +513,33 @@ class Signals:
     stamps: list[str]
     lines: list[str]
     times: list[str]
-    parsed: tuple[str, BeautifulSoup] | None = None  # the markup read and its tree, for cleaning to take over
+    parsed: tuple[str, Pruned] | None = None  # the markup read and its tree, for cleaning to take over
 
 
 def signals(body: str) -> Signals:
     """What the date rules look at: the text's start, timestamp lines, first blocks, `<time>` values."""
     markup = body[:200_000]
-    soup = BeautifulSoup(markup, "lxml")
+    page = Pruned(markup)
+    root = page.root
     stamps, lines = [], []
-    for tag in walk.tags(soup, ["div", "i", "time", "span", "p", "small", "em"], limit=400):
+    for tag in page.tags(root, ["div", "i", "time", "span", "p", "small", "em"], limit=400):
         # `<i>Alexander Freund<br>2020-09-20T07:31:08Z</i>`: a byline and a stamp, one per line.
-        for line in tag.get_text("\n", strip=True).split("\n")[:3]:
+        for line in page.text(tag, "\n", strip=True).split("\n")[:3]:
             line = line.strip()
             if 8 <= len(line) <= 40 and TIMESTAMP_LINE.match(line) and line not in stamps:
                 stamps.append(line)
-    for tag in walk.tags(soup, BLOCK_TAGS, limit=200):
-        if walk.first(tag, ["p", "div", "li", "blockquote"]):
+    for tag in page.tags(root, BLOCK_TAGS, limit=200):
+        if page.first(tag, ["p", "div", "li", "blockquote"]) is not None:
             continue  # a wrapper: its blocks are read one by one
-        text = re.sub(r"\s+", " ", tag.get_text(" ", strip=True)).strip(" *`")
+        text = re.sub(r"\s+", " ", page.text(tag, " ", strip=True)).strip(" *`")
         if text and text not in lines:
             lines.append(text)
         if len(lines) >= HEAD_BLOCKS:
             break
     if not lines:  # text without blocks: its first lines
-        lines = [t.strip() for t in soup.get_text("\n").split("\n") if t.strip()][:HEAD_BLOCKS]
-    times = [value for t in walk.tags(soup, "time", limit=20) if isinstance(value := t.get("datetime"), str) and value]
-    return Signals(soup.get_text(" ", strip=True)[:HEAD_CHARS], stamps, lines, times, (markup, soup))
+        lines = [t.strip() for t in page.text(root, "\n").split("\n") if t.strip()][:HEAD_BLOCKS]
+    times = [value for t in page.tags(root, "time", limit=20) if (value := t.get("datetime"))]
+    return Signals(page.text(root, " ", strip=True)[:HEAD_CHARS], stamps, lines, times, (markup, page))
 
 
 def archived_time(article: Article) -> dt.datetime | None:
