@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -308,6 +308,80 @@ def wrap(nodes: list[Node], wrapper: etree._Element, offset: int = 0) -> None:
         wrapper.append(element)
     if isinstance(last, etree._Element):  # its tail stays after the wrapper
         wrapper.tail, last.tail = last.tail, None
+
+
+# ------------------------------------------------------------------------------------------------ searching, pruning
+# What cleaning does to a sanitized body (no comments, no <script>: its strings are all text and tails). lxml keeps
+# one string where BeautifulSoup, after an unwrap or a removal, kept two side by side (compile/transforms/clean.py
+# says where that shows).
+
+def tags(root: etree._Element, names: str | Collection[str] | None = None, limit: int = 0) -> list[etree._Element]:
+    """The elements under `root` (not itself) named one of `names` (any for None), in document order; at most
+    `limit` (compile/walk.py's `tags`, for lxml)."""
+    found = []
+    for element in root.iter(*((names,) if isinstance(names, str) else names)) if names is not None else root.iter():
+        if element is root or not isinstance(element.tag, str):
+            continue
+        found.append(element)
+        if len(found) == limit:
+            break
+    return found
+
+
+def first(root: etree._Element, names: str | Collection[str] | None = None) -> etree._Element | None:
+    found = tags(root, names, limit=1)
+    return found[0] if found else None
+
+
+def ancestor(node: Node, names: str | Collection[str]) -> etree._Element | None:
+    """The nearest element around `node` named one of `names`."""
+    wanted = (names,) if isinstance(names, str) else names
+    return next((element for element in ancestors(node) if element.tag in wanted), None)
+
+
+def text(element: etree._Element, separator: str = "", strip: bool = False) -> str:
+    """`get_text(separator, strip=strip)`: the element's strings (text and tails, in C), joined."""
+    pieces = element.itertext()
+    if strip:
+        return separator.join(stripped for piece in pieces if (stripped := piece.strip()))
+    return separator.join(pieces)
+
+
+def has_text(element: etree._Element) -> bool:
+    """Any string that is not blank (`get_text(strip=True)` is not empty)."""
+    return any(not piece.isspace() for piece in element.itertext() if piece)
+
+
+def extract(element: etree._Element) -> etree._Element:
+    """Take `element` out of the tree; the text after it stays where it was."""
+    _text_before(element, element.tail)
+    element.tail = None
+    parent = element.getparent()
+    assert parent is not None  # parse() wraps the fragment: every element in it has a parent
+    parent.remove(element)
+    return element
+
+
+def unwrap(element: etree._Element) -> None:
+    """What `element` holds takes its place."""
+    _text_before(element, element.text)
+    element.text = None
+    for child in list(element):
+        element.addprevious(child)  # with the text after it
+    extract(element)
+
+
+def _text_before(element: etree._Element, value: str | None) -> None:
+    """Add `value` to the string just before `element`."""
+    if not value:
+        return
+    previous = element.getprevious()
+    if previous is not None:
+        previous.tail = (previous.tail or "") + value
+        return
+    parent = element.getparent()
+    assert parent is not None
+    parent.text = (parent.text or "") + value
 
 
 # ------------------------------------------------------------------------------------------------ writing

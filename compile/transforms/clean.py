@@ -11,15 +11,18 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin
 
-from bs4 import BeautifulSoup, NavigableString, PageElement, Tag
+from lxml import etree
 
-from compile import urls, walk
+from compile import fragment, urls
+from compile.fragment import Text
 from compile.images import markup
 from compile.model import Article, Image
 from compile.pruning import Pruned
-from compile.sanitize import attribute, iso_datetime, sanitize_html, xml_text
+from compile.sanitize import iso_datetime, sanitize_html, xml_text
 from compile.text import HAN, YIJING, declared_language
 from compile.transforms import boilerplate
+
+Element = etree._Element
 
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
@@ -113,8 +116,7 @@ def clean_article(article: Article, parsed: tuple[str, Pruned] | None = None) ->
     page = parsed[1] if parsed is not None and parsed[0] == body else Pruned(body)
     located = boilerplate.prune(page, article)
     safe = xml_text(sanitize_html(page.inner_html(page.top)))  # top-level text escaped, comments dropped
-    tree = walk.first(BeautifulSoup(f"<div>{safe}</div>", "lxml"), "div")  # not `.div`: a find(), ~0.07 ms
-    assert tree is not None  # the div written around the fragment
+    tree = fragment.parse(safe)
     # A pass whose elements the sanitized markup lacks (no pass adds them) is skipped: each walks the whole tree.
     if "<time" in safe:
         _valid_datetimes(tree)
@@ -135,151 +137,145 @@ def clean_article(article: Article, parsed: tuple[str, Pruned] | None = None) ->
     if len(safe) > MAX_BLOCK:  # no block's text is longer than the markup
         _split_long_blocks(tree, article)
     article.images = _collect_images(tree, located)
-    article.body = tree.decode_contents()
+    article.body = fragment.inner_html(tree)
     article.language = declared_language(article.language) or detect_language(_prose(tree))
-    if not tree.get_text(strip=True) and not article.images:
+    if not fragment.has_text(tree) and not article.images:
         article.warn("the article has no text after cleaning")
     return article
 
 
-def _prose(tree: Tag) -> str:
+def _prose(tree: Element) -> str:
     """The text outside code blocks: code is Latin whatever the language of the article around it."""
-    return "".join(text for text in walk.strings(tree) if not _in_pre(text))
+    return "".join(text.value for text in fragment.strings(tree) if not _in_pre(text))
 
 
-def _gone(tag: Tag) -> bool:
-    """Whether the tag was decomposed. Not bs4's `tag.decomposed`: it reads `tag._decomposed`, which a live tag
-    lacks, so `Tag.__getattr__` turns it into `tag.find("_decomposed")`, a search of the whole subtree on every
-    call (cleaning was quadratic in nesting depth: 4,000 levels took 10 s)."""
-    return vars(tag).get("_decomposed", False)
+def _attached(element: Element, tree: Element) -> bool:
+    """Still in the tree: not removed, nor inside something removed."""
+    return any(parent is tree for parent in fragment.ancestors(element))
 
 
-def _blocks_from_divs(tree: Tag) -> None:
-    """Feeds wrap everything in divs: unwrap them, wrapping loose inline runs in paragraphs."""
-    found = walk.tags(tree, ["div", "span"])
-    # Each one's place among its parent's children, once: bs4 looks it up by a scan of the siblings on every
-    # unwrap (quadratic in a wide body). In reverse document order, neither its parent nor its place changes
-    # before it is reached: only its own descendants and later siblings have been handled.
-    places = {id(child): i for parent in {id(d.parent): d.parent for d in found if d.parent is not None}.values()
-              for i, child in enumerate(parent.contents)}
-    for div in reversed(found):
-        if (div.name == "span" or walk.first(div, BLOCKS | {"div"})
-                or walk.ancestor(div, ["figcaption", "li", "td", "th"])):
-            _unwrap(div, places[id(div)])
-        elif div.get_text(strip=True) or walk.first(div, "img"):
-            div.name = "p"
+def _blocks_from_divs(tree: Element) -> None:
+    """Feeds wrap everything in divs: unwrap them, wrapping loose inline runs in paragraphs. In reverse document
+    order: what an unwrap moves has been handled already."""
+    for div in reversed(fragment.tags(tree, ["div", "span"])):
+        if (div.tag == "span" or fragment.first(div, BLOCKS | {"div"}) is not None
+                or fragment.ancestor(div, ["figcaption", "li", "td", "th"]) is not None):
+            fragment.unwrap(div)
+        elif fragment.has_text(div) or fragment.first(div, "img") is not None:
+            div.tag = "p"
         else:
-            div.decompose()
+            fragment.extract(div)
     _wrap_loose_inline(tree)
 
 
-def _unwrap(tag: Tag, index: int) -> None:
-    """`tag.unwrap()`, its place among its parent's children known."""
-    parent = tag.parent
-    assert parent is not None  # a tag found under the tree
-    tag.extract(_self_index=index)
-    for child in reversed(tag.contents[:]):
-        parent.insert(index, child)
-
-
-def _wrap_loose_inline(tree: Tag) -> None:
+def _wrap_loose_inline(tree: Element) -> None:
     """Runs of inline content between blocks become paragraphs; `<br>` between blocks goes. The children are
-    taken out once and put back in order (one insert per run before its first node scanned every sibling)."""
-    children = list(tree.children)
-    for index in range(len(children) - 1, -1, -1):
-        children[index].extract(_self_index=index)
-    run: list = []
+    taken out once and put back in order."""
+    children = [node if isinstance(node, etree._Element) else node.value for node in fragment.children(tree)]
+    tree.text = None
+    for child in list(tree):
+        child.tail = None  # listed above, as a string of its own
+        tree.remove(child)
+    out = _Appender(tree)
+    run: list[Element | str] = []
 
     def flush():
-        if any(isinstance(n, Tag) or n.strip() for n in run):
-            p = tree.new_tag("p") if hasattr(tree, "new_tag") else BeautifulSoup("", "lxml").new_tag("p")
+        if any(isinstance(node, etree._Element) or node.strip() for node in run):
+            p = _Appender(fragment.new("p"))
             for node in run:
-                p.append(node)
-            tree.append(p)
+                p.add(node)
+            out.add(p.element)
         else:
             for node in run:  # white space between blocks stays as it was
-                tree.append(node)
+                out.add(node)
         run.clear()
 
     for node in children:
-        if isinstance(node, Tag) and node.name in BLOCKS | {"p", "div"}:
+        if isinstance(node, etree._Element) and node.tag in BLOCKS | {"p", "div"}:
             flush()
-            tree.append(node)
-        elif isinstance(node, Tag) and node.name == "br":
+            out.add(node)
+        elif isinstance(node, etree._Element) and node.tag == "br":
             flush()
-            node.decompose()
         else:
             run.append(node)
     flush()
 
 
-def _make_figures(tree: Tag) -> None:
+class _Appender:
+    """Appends elements and strings to `element`, in order (a string goes to its text or its last child's tail)."""
+
+    def __init__(self, element: Element):
+        self.element = element
+
+    def add(self, node: Element | str) -> None:
+        if isinstance(node, str):
+            last = self.element[-1] if len(self.element) else None
+            if last is None:
+                self.element.text = (self.element.text or "") + node
+            else:
+                last.tail = (last.tail or "") + node
+        else:
+            self.element.append(node)
+
+
+def _make_figures(tree: Element) -> None:
     """Each image becomes a figure; a short paragraph of `<small>` right after it is its caption."""
-    factory = None  # made for the first image only: most articles have none, and a soup costs ~0.2 ms
-    for img in walk.tags(tree, "img"):
-        if walk.ancestor(img, "figure"):
+    for img in fragment.tags(tree, "img"):
+        if fragment.ancestor(img, "figure") is not None:
             continue
-        container = walk.ancestor(img, "p")
-        if factory is None:
-            factory = BeautifulSoup("", "lxml")
-        figure = factory.new_tag("figure")
-        bare = container is not None and not container.get_text(strip=True)
+        container = fragment.ancestor(img, "p")
+        figure = fragment.new("figure")
+        bare = container is not None and not fragment.has_text(container)
         if container is None:
-            img.insert_before(figure)
+            img.addprevious(figure)
         elif bare:
-            container.insert_before(figure)
+            container.addprevious(figure)
         else:  # a figure never sits inside a paragraph (invalid, and it breaks the text): put it after
-            container.insert_after(figure)
-        figure.append(img.extract())
-        if container is not None and bare and not walk.first(container, "img"):
-            container.decompose()
-        caption = walk.next_tag(figure)
-        if caption is not None and caption.name == "p" and _is_caption(caption):
-            caption.name = "figcaption"
-            figure.append(caption.extract())
-    for figure in walk.tags(tree, "figure"):
-        for p in walk.tags(figure, "p"):
-            if not p.get_text(strip=True):
-                p.unwrap()  # <figure><p><img></p></figure>
-        caption = walk.first(figure, "figcaption")
-        following = walk.next_tag(figure)
-        if caption is None and following is not None and following.name == "figcaption":
-            figure.append(following.extract())  # Reuters closes the figure before its caption
+            fragment.insert_after(container, figure)
+        figure.append(fragment.extract(img))
+        if container is not None and bare and fragment.first(container, "img") is None:
+            fragment.extract(container)
+        caption = figure.getnext()
+        if caption is not None and caption.tag == "p" and _is_caption(caption):
+            caption.tag = "figcaption"
+            figure.append(fragment.extract(caption))
+    for figure in fragment.tags(tree, "figure"):
+        for p in fragment.tags(figure, "p"):
+            if not fragment.has_text(p):
+                fragment.unwrap(p)  # <figure><p><img></p></figure>
+        caption = fragment.first(figure, "figcaption")
+        following = figure.getnext()
+        if caption is None and following is not None and following.tag == "figcaption":
+            figure.append(fragment.extract(following))  # Reuters closes the figure before its caption
             caption = following
-        image = walk.first(figure, "img")
+        image = fragment.first(figure, "img")
         if image is not None and caption is not None and not image.get("alt"):
-            image["alt"] = caption.get_text(" ", strip=True)
+            image.set("alt", fragment.text(caption, " ", strip=True))
 
 
-def _is_caption(tag: Tag) -> bool:
-    children = [c for c in tag.children if not (isinstance(c, NavigableString) and not c.strip())]
-    return len(children) == 1 and getattr(children[0], "name", None) == "small"
+def _is_caption(tag: Element) -> bool:
+    children = [c for c in fragment.children(tag) if not (isinstance(c, Text) and not c.value.strip())]
+    return len(children) == 1 and fragment.name(children[0]) == "small"
 
 
-def _drop_empty(tree: Tag) -> None:
-    for tag in reversed(walk.tags(tree, ["p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "strong", "em", "b",
-                                       "i", "a", "span", "figcaption"])):
-        if not tag.get_text(strip=True) and not walk.first(tag, "img"):
-            tag.decompose()
-    for text in walk.strings(tree):
-        if text.parent is not None and text.parent.name in ("p", "figcaption", "li"):
-            stripped = re.sub(r"^[\s\u3000]+|[\s\u3000]+$", "", text) if _sole_child(text) else text
-            if stripped != text:
-                text.replace_with(stripped)
+def _drop_empty(tree: Element) -> None:
+    for tag in reversed(fragment.tags(tree, ["p", "li", "blockquote", "h2", "h3", "h4", "h5", "h6", "strong", "em",
+                                             "b", "i", "a", "span", "figcaption"])):
+        if not fragment.has_text(tag) and fragment.first(tag, "img") is None:
+            fragment.extract(tag)
+    for text in fragment.strings(tree):
+        if not text.tail and not len(text.owner) and text.owner.tag in ("p", "figcaption", "li"):  # its sole child
+            text.value = re.sub(r"^[\s\u3000]+|[\s\u3000]+$", "", text.value)
 
 
-def _sole_child(node) -> bool:
-    return len(node.parent.contents) == 1
-
-
-def _drop_title_repeat(tree: Tag, title: str) -> None:
+def _drop_title_repeat(tree: Element, title: str) -> None:
     """Feeds repeat the headline above the text (BBC's h1, VOA's caption of a player): drop it once."""
     key = _key(title)
     if len(key) < 4:
         return
-    for block in walk.tags(tree, ["p", "h2", "h3", "figcaption"], limit=4):
-        if _key(block.get_text()) == key:
-            block.decompose()
+    for block in fragment.tags(tree, ["p", "h2", "h3", "figcaption"], limit=4):
+        if _key(fragment.text(block)) == key:
+            fragment.extract(block)
             return
 
 
@@ -287,38 +283,39 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", "", text or "")
 
 
-def _reflow(tree: Tag) -> None:
+def _reflow(tree: Element) -> None:
     """Join paragraphs that a hard wrap split mid-sentence (`首次会` / `晤，`)."""
-    for p in walk.tags(tree, "p"):
-        if p.parent is not tree or _gone(p):
+    for p in fragment.tags(tree, "p"):
+        if p.getparent() is not tree:
             continue
-        nxt = walk.next_tag(p)
-        while nxt is not None and nxt.name == "p" and _split_mid_sentence(p, nxt):
-            for child in list(nxt.contents):
-                p.append(child.extract())
-            nxt.decompose()
-            nxt = walk.next_tag(p)
-    for text in walk.strings(tree):  # hard wraps inside a paragraph; code keeps its lines
-        if "\n" in text and not _in_pre(text):
-            joined = re.sub(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]*\n\s*(?=[{CJK}{CJK_PUNCT}])", "", text)
-            text.replace_with(joined.replace("\n", " "))
+        nxt = p.getnext()
+        while nxt is not None and nxt.tag == "p" and _split_mid_sentence(p, nxt):
+            _Appender(p).add(nxt.text or "")
+            for child in list(nxt):
+                p.append(child)  # with the text after it
+            fragment.extract(nxt)
+            nxt = p.getnext()
+    for text in fragment.strings(tree):  # hard wraps inside a paragraph; code keeps its lines
+        if "\n" in text.value and not _in_pre(text):
+            joined = re.sub(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]*\n\s*(?=[{CJK}{CJK_PUNCT}])", "", text.value)
+            text.value = joined.replace("\n", " ")
 
 
-def _in_pre(node) -> bool:
+def _in_pre(node: fragment.Node) -> bool:
     """Inside a code block, where every space and line break is the text (`<pre><code>`: the text's parent is
     the `code`, not the `pre`)."""
-    return walk.ancestor(node, "pre") is not None
+    return fragment.ancestor(node, "pre") is not None
 
 
-def _split_mid_sentence(p: Tag, nxt: Tag) -> bool:
+def _split_mid_sentence(p: Element, nxt: Element) -> bool:
     """Split by a hard wrap: prose that stops without punctuation, continued by a broken-off word.
 
     Headings and subtitles stop without punctuation too; they are told apart by being short, bold,
     spaced like headlines, or free of the commas prose has, and by the next paragraph starting a
     sentence of its own rather than finishing one (`晤，并签署` closes a clause in a few characters).
     """
-    before, after = p.get_text().rstrip(), nxt.get_text().lstrip()
-    if not before or not after or walk.first(p, "img") or walk.first(nxt, "img"):
+    before, after = fragment.text(p).rstrip(), fragment.text(nxt).lstrip()
+    if not before or not after or fragment.first(p, "img") is not None or fragment.first(nxt, "img") is not None:
         return False
     if len(before) < 20 or before[-1] in TERMINAL or re.search(r"\S(\s{2,}|\u3000)\S", before):
         return False
@@ -331,21 +328,21 @@ def _split_mid_sentence(p: Tag, nxt: Tag) -> bool:
     return prose or closes_soon
 
 
-def _all_emphasis(p: Tag) -> bool:
-    children = [c for c in p.children if not (isinstance(c, NavigableString) and not c.strip())]
-    return len(children) == 1 and getattr(children[0], "name", None) in ("strong", "b", "em")
+def _all_emphasis(p: Element) -> bool:
+    children = [c for c in fragment.children(p) if not (isinstance(c, Text) and not c.value.strip())]
+    return len(children) == 1 and fragment.name(children[0]) in ("strong", "b", "em")
 
 
-def _trim_blocks(tree: Tag) -> None:
+def _trim_blocks(tree: Element) -> None:
     """Feeds indent their paragraphs with spaces: trim each block's leading and trailing white space."""
-    for block in walk.tags(tree, ["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote"]):
-        texts = [text for text in walk.strings(block) if not _in_pre(text)]
+    for block in fragment.tags(tree, ["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote"]):
+        texts = [text for text in fragment.strings(block) if not _in_pre(text)]
         if not texts:
             continue
-        _replace_text(texts[0], re.sub(r"^[\s\u3000]+", "", texts[0]))
-        texts = [text for text in walk.strings(block) if not _in_pre(text)]  # trimming may remove one
+        texts[0].value = re.sub(r"^[\s\u3000]+", "", texts[0].value)
+        texts = [text for text in fragment.strings(block) if not _in_pre(text)]  # trimming may empty one
         if texts:
-            _replace_text(texts[-1], re.sub(r"[\s\u3000]+$", "", texts[-1]))
+            texts[-1].value = re.sub(r"[\s\u3000]+$", "", texts[-1].value)
 
 
 TEXT_BLOCKS = ["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd", "dt", "td", "th"]
@@ -358,44 +355,60 @@ SPACES = re.compile(r"[ \t\n\u00a0]+")
 STRAY_MARK = re.compile(r"^[。．，、；：？！.,;:]\s+(?=\S)")
 
 
-def _drop_edge_breaks(tree: Tag) -> None:
+def _drop_edge_breaks(tree: Element) -> None:
     """A `<br>` at the start or the end of a block draws a blank line, not a break between two: dropped."""
-    for block in walk.tags(tree, TEXT_BLOCKS):
+    for block in fragment.tags(tree, TEXT_BLOCKS):
         if _in_pre(block):
             continue
         for last in (False, True):
-            while isinstance(leaf := _edge_leaf(block, last), Tag) and leaf.name == "br":
-                leaf.decompose()
+            while isinstance(leaf := _edge_leaf(block, last), etree._Element) and leaf.tag == "br":
+                fragment.extract(leaf)
 
 
-def _edge_leaf(block: Tag, last: bool) -> PageElement | None:
+def _edge_leaf(block: Element, last: bool) -> fragment.Node | None:
     """The first (or last) node that shows something: text that is not blank, or an element without content."""
-    for node in reversed(list(block.descendants)) if last else block.descendants:
-        if isinstance(node, NavigableString):
-            if node.strip():
+    nodes = _descendants(block)
+    for node in reversed(nodes) if last else nodes:
+        if isinstance(node, Text):
+            if node.value.strip():
                 return node
-        elif isinstance(node, Tag) and not node.contents:
+        elif node.text is None and not len(node):
             return node
     return None
 
 
-def _drop_stray_marks(tree: Tag) -> None:
-    for block in walk.tags(tree, ["p", "figcaption"]):
-        texts = [text for text in walk.strings(block) if not _in_pre(text)]
-        if texts and STRAY_MARK.match(texts[0]):
-            _replace_text(texts[0], STRAY_MARK.sub("", texts[0]))
+def _descendants(root: Element) -> list[fragment.Node]:
+    """Every element and string under `root`, in document order (BeautifulSoup's `.descendants`)."""
+    found: list[fragment.Node] = []
+    for event, element in etree.iterwalk(root, events=("start", "end")):
+        if event == "start":
+            if element is not root:
+                found.append(element)
+            if element.text:
+                found.append(Text(element, False))
+        elif element is not root and element.tail:
+            found.append(Text(element, True))
+    return found
 
 
-def _tighten_punctuation(tree: Tag) -> None:
+def _drop_stray_marks(tree: Element) -> None:
+    for block in fragment.tags(tree, ["p", "figcaption"]):
+        texts = [text for text in fragment.strings(block) if not _in_pre(text)]
+        if texts and STRAY_MARK.match(texts[0].value):
+            texts[0].value = STRAY_MARK.sub("", texts[0].value)
+
+
+def _tighten_punctuation(tree: Element) -> None:
     """Spaces beside full-width punctuation go (`（BSI） 和` is set `（BSI）和`), and beside “ ” between them and
     a Han character. Code keeps its spaces. Neighbouring text nodes of one block are read as one text."""
-    for block in walk.tags(tree, TEXT_BLOCKS):
-        texts = [text for text in walk.strings(block)
-                 if walk.ancestor(text, CODE) is None and walk.ancestor(text, TEXT_BLOCKS) is block]
+    for block in fragment.tags(tree, TEXT_BLOCKS):
+        texts = [text for text in fragment.strings(block)
+                 if fragment.ancestor(text, CODE) is None and fragment.ancestor(text, TEXT_BLOCKS) is block]
+        values = [text.value for text in texts]  # as they were: each is tightened beside its neighbours' own
         for i, text in enumerate(texts):
-            before = texts[i - 1][-1:] if i else ""
-            after = texts[i + 1][:1] if i + 1 < len(texts) else ""
-            _replace_text(text, _tightened(str(text), before, after))
+            before = values[i - 1][-1:] if i else ""
+            after = values[i + 1][:1] if i + 1 < len(values) else ""
+            text.value = _tightened(values[i], before, after)
 
 
 def _tightened(text: str, before: str, after: str) -> str:
@@ -423,16 +436,7 @@ def _tight(prev: str, nxt: str) -> bool:
         (prev in "“‘”’" and CJK_CHARACTER.match(nxt) is not None)
 
 
-def _replace_text(node: NavigableString, text: str) -> None:
-    if text == node or node.parent is None:
-        return
-    if text:
-        node.replace_with(text)
-    else:
-        node.extract()
-
-
-def _drop_repeats(tree: Tag, article: Article) -> None:
+def _drop_repeats(tree: Element, article: Article) -> None:
     """Repeats that feeds and scrapers make, kept once: a block emitted twice in a row, a caption
     repeated as the paragraph next to its figure, the same image twice. A sentence the outlet
     itself writes twice, apart (a closing dateline of two sub-articles), is its text and stays.
@@ -442,63 +446,83 @@ def _drop_repeats(tree: Tag, article: Article) -> None:
     # A full saved page read by an extractor (compile/readers/extract.py) shows what its reader saw, repeats included:
     # the extractors already drop their own duplicate artefacts. The rule is for feeds and scrapers.
     extracted = bool(article.meta.get("extraction"))
-    for block in walk.tags(tree, names) if not extracted else ():
-        if _gone(block) or walk.ancestor(block, names):
+    for block in fragment.tags(tree, names) if not extracted else ():
+        if fragment.ancestor(block, names) is not None or not _attached(block, tree):
             continue
-        key = _key(block.get_text())
-        if previous is not None and key and key == previous[0] and _adjacent(previous[1], block):
-            article.warn(f"dropped a repeated {block.name}: '{key[:30]}…'")
-            block.decompose()
+        key = _key(fragment.text(block))
+        if previous is not None and key and key == previous[0] and _adjacent(tree, previous[1], block):
+            article.warn(f"dropped a repeated {block.tag}: '{key[:30]}…'")
+            fragment.extract(block)
             continue
         previous = (key, block)
-    for figure in walk.tags(tree, "figure"):
-        caption = walk.first(figure, "figcaption")
-        if caption is None:
+    for figure in fragment.tags(tree, "figure"):
+        caption = fragment.first(figure, "figcaption")
+        if caption is None or not _attached(figure, tree):
             continue
-        key = _key(caption.get_text())
-        for sibling in (walk.previous_tag(figure), walk.next_tag(figure)):
-            if sibling is not None and sibling.name == "p" and key and _key(sibling.get_text()) == key:
+        key = _key(fragment.text(caption))
+        for sibling in (figure.getprevious(), figure.getnext()):
+            if sibling is not None and sibling.tag == "p" and key and _key(fragment.text(sibling)) == key:
                 article.warn(f"dropped a caption repeated as a paragraph: '{key[:30]}…'")
-                sibling.decompose()
+                fragment.extract(sibling)
     seen: set[str] = set()
-    for figure in walk.tags(tree, "figure"):
-        img = walk.first(figure, "img")
-        if img is None:
+    for figure in fragment.tags(tree, "figure"):
+        img = fragment.first(figure, "img")
+        if img is None or not _attached(figure, tree):
             continue
-        src = attribute(img, "src")
+        src = img.get("src") or ""
         if src in seen:
             article.warn(f"dropped a repeated image: {src[:60]}")
-            figure.decompose()
+            fragment.extract(figure)
             continue
         seen.add(src)
 
 
-def _resolve_links(tree: Tag, base_url: str) -> None:
+def _adjacent(tree: Element, first: Element, second: Element) -> bool:
+    """Nothing with text between two blocks."""
+    nodes = _descendants(tree)
+    start = next(i for i, node in enumerate(nodes) if node is first)
+    for node in nodes[start + 1:]:
+        if node is second:
+            return True
+        if isinstance(node, Text) and node.value.strip() and not _within(node, first):
+            return False
+        if isinstance(node, etree._Element) and node.tag == "img":
+            return False
+    return False
+
+
+def _within(node: fragment.Node, element: Element) -> bool:
+    return any(parent is element for parent in fragment.ancestors(node))
+
+
+def _resolve_links(tree: Element, base_url: str) -> None:
     """Links that are the site's own (`/news/x.html`, `page.html`) are resolved against the article's URL: left
     relative, they would point inside the EPUB, or at a local file in the PDF. A link that cannot be resolved,
     or points at an anchor the article lacks, keeps its words and loses the link."""
-    ids = {tag["id"] for tag in walk.tags(tree) if tag.has_attr("id")}
+    ids = {element.get("id") for element in fragment.tags(tree) if element.get("id") is not None}
     web = bool(urls.web_url(base_url))
-    for link in walk.tags(tree, "a"):
-        href = attribute(link, "href").strip()
+    for link in fragment.tags(tree, "a"):
+        href = (link.get("href") or "").strip()
         if href.startswith(("http://", "https://", "mailto:")) or (href.startswith("#") and href[1:] in ids):
             continue
         if href.startswith("//"):
-            link["href"] = "https:" + href
+            link.set("href", "https:" + href)
         elif href and not href.startswith("#") and web and (resolved := _joined(base_url, href)):
-            link["href"] = resolved
+            link.set("href", resolved)
         else:
-            link.unwrap()
+            fragment.unwrap(link)
 
 
-def _valid_datetimes(tree: Tag) -> None:
+def _valid_datetimes(tree: Element) -> None:
     """`<time datetime="Wed Nov 20 2019 …">` from any source fails EPUBCheck: rewritten as ISO 8601, or dropped."""
-    for stamp in [time for time in walk.tags(tree, "time") if time.has_attr("datetime")]:
-        value = iso_datetime(attribute(stamp, "datetime"))
+    for stamp in fragment.tags(tree, "time"):
+        if stamp.get("datetime") is None:
+            continue
+        value = iso_datetime(stamp.get("datetime") or "")
         if value:
-            stamp["datetime"] = value
+            stamp.set("datetime", value)
         else:
-            del stamp["datetime"]
+            del stamp.attrib["datetime"]
 
 
 def _joined(base_url: str, href: str) -> str:
@@ -513,37 +537,42 @@ SPLITTABLE = ["p", "li", "blockquote", "figcaption", "td", "th", "dd"]
 SENTENCE = re.compile(r"[^。！？.!?]*[。！？.!?]+[”’」』）)\"']*|[^。！？.!?]+")
 
 
-def _split_long_blocks(tree: Tag, article: Article) -> None:
+def _split_long_blocks(tree: Element, article: Article) -> None:
     """A text block longer than MAX_BLOCK characters becomes several paragraphs, cut at sentence ends
     (else at MAX_BLOCK): a paragraph is laid out as one unit by the PDF engine."""
-    for block in walk.tags(tree, SPLITTABLE):
-        size = len(block.get_text())
-        if size <= MAX_BLOCK or walk.first(block, [*SPLITTABLE, *BLOCKS, "div"]):  # inner blocks are split themselves
-            continue
-        parts = _paragraphs(list(block.contents))
-        article.warn(f"a {block.name} of {size:,} characters split into {len(parts)} paragraphs")
-        if block.name == "p":
-            block.replace_with(*parts)
+    for block in fragment.tags(tree, SPLITTABLE):
+        size = len(fragment.text(block))
+        if size <= MAX_BLOCK or fragment.first(block, [*SPLITTABLE, *BLOCKS, "div"]) is not None:
+            continue  # inner blocks are split themselves
+        nodes = [node if isinstance(node, etree._Element) else node.value for node in fragment.children(block)]
+        block.text = None
+        for child in list(block):
+            child.tail = None  # listed above, as a string of its own
+            block.remove(child)
+        parts = _paragraphs(nodes)
+        article.warn(f"a {block.tag} of {size:,} characters split into {len(parts)} paragraphs")
+        if block.tag == "p":
+            for part in parts:
+                block.addprevious(part)
+            fragment.extract(block)
         else:
-            block.clear()
-            block.extend(parts)
+            for part in parts:
+                block.append(part)
 
 
-def _paragraphs(nodes: list) -> list[Tag]:
+def _paragraphs(nodes: list[Element | str]) -> list[Element]:
     """The nodes of one block in paragraphs of at most MAX_BLOCK characters (an inline tag is not cut)."""
-    factory = BeautifulSoup("", "lxml")
-    parts, size = [factory.new_tag("p")], 0
+    parts, size = [_Appender(fragment.new("p"))], 0
     for node in nodes:
-        node.extract()
-        pieces = _sentences(str(node)) if isinstance(node, NavigableString) else [node]
+        pieces = _sentences(node) if isinstance(node, str) else [node]
         for piece in pieces:
-            length = len(piece) if isinstance(piece, str) else len(piece.get_text())
+            length = len(piece) if isinstance(piece, str) else len(fragment.text(piece))
             if size and size + length > MAX_BLOCK:
-                parts.append(factory.new_tag("p"))
+                parts.append(_Appender(fragment.new("p")))
                 size = 0
-            parts[-1].append(NavigableString(piece) if isinstance(piece, str) else piece)
+            parts[-1].add(piece)
             size += length
-    return parts
+    return [part.element for part in parts]
 
 
 def _sentences(text: str) -> list[str]:
@@ -552,31 +581,19 @@ def _sentences(text: str) -> list[str]:
             for i in range(0, len(sentence), MAX_BLOCK)]
 
 
-def _adjacent(first: Tag, second: Tag) -> bool:
-    """Nothing with text between two blocks."""
-    for node in first.next_elements:
-        if node is second:
-            return True
-        if isinstance(node, NavigableString) and node.strip() and first not in node.parents:
-            return False
-        if isinstance(node, Tag) and node.name == "img":
-            return False
-    return False
-
-
-def _collect_images(tree: Tag, located: dict[str, tuple[str, str]]) -> list[Image]:
+def _collect_images(tree: Element, located: dict[str, tuple[str, str]]) -> list[Image]:
     found: dict[str, Image] = {}
-    for figure in walk.tags(tree, "figure"):
-        img = walk.first(figure, "img")
+    for figure in fragment.tags(tree, "figure"):
+        img = fragment.first(figure, "img")
         if img is None or not img.get("src"):
             continue
-        caption = walk.first(figure, "figcaption")
-        url, proxied = markup.unwrap_proxy(attribute(img, "src"))
-        img["src"] = url
+        caption = fragment.first(figure, "figcaption")
+        url, proxied = markup.unwrap_proxy(img.get("src") or "")
+        img.set("src", url)
         local, written = located.get(url, ("", ""))
         if url not in found:
-            found[url] = Image(url=url, found_url=written or proxied, alt=attribute(img, "alt"), local=local,
-                               caption=caption.get_text(" ", strip=True) if caption else "")
+            found[url] = Image(url=url, found_url=written or proxied, alt=img.get("alt") or "", local=local,
+                               caption=fragment.text(caption, " ", strip=True) if caption is not None else "")
     return list(found.values())
 
 
