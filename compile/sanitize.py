@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 
 import nh3
-from bs4 import Tag
 from dateutil import parser as date_parser
 
 # The only HTML that reaches a writer.
@@ -53,12 +52,3 @@ def iso_datetime(value: str) -> str:
     except (ValueError, OverflowError, TypeError):
         return ""
     return parsed.isoformat(timespec="seconds")
-
-
-def attribute(tag: Tag, name: str) -> str:
-    """A one-valued attribute (`src`, `href`, `lang`, `content`), "" when absent: bs4 types every value as a string
-    or a list, and only `class`-like attributes are lists."""
-    value = tag.get(name)
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else " ".join(value)

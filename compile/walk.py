@@ -47,22 +47,6 @@ def strings(root: Tag) -> list[NavigableString]:
     return [node for node in root.descendants if isinstance(node, NavigableString)]
 
 
-def next_tag(node: PageElement) -> Tag | None:
-    """The next sibling that is a tag (`find_next_sibling()`)."""
-    sibling = node.next_sibling
-    while sibling is not None and not isinstance(sibling, Tag):
-        sibling = sibling.next_sibling
-    return sibling
-
-
-def previous_tag(node: PageElement) -> Tag | None:
-    """The previous sibling that is a tag (`find_previous_sibling()`)."""
-    sibling = node.previous_sibling
-    while sibling is not None and not isinstance(sibling, Tag):
-        sibling = sibling.previous_sibling
-    return sibling
-
-
 def ancestor(node: PageElement, names: str | Collection[str]) -> Tag | None:
     """The nearest enclosing tag named one of `names` (`find_parent`)."""
     wanted = _names(names)

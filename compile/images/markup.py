@@ -12,11 +12,13 @@ import html
 import posixpath
 import re
 from collections.abc import Iterable
+from typing import TypeAlias
 from urllib.parse import parse_qs, quote, unquote, urljoin, urlsplit
 
 import httpx
 import nh3
 from bs4 import Tag
+from lxml import etree
 
 from compile.model import Article, Image
 
@@ -32,14 +34,16 @@ MALFORMED = "malformed URL"
 LOCAL_HOST = "local-file.invalid"
 WEB_SCHEME = re.compile(r"https?:", re.I)
 FORBIDDEN_HOST = re.compile(r"[\x00-\x20\x7f#%/:<>?@\[\\\]^|]")  # WHATWG's forbidden host code points
+# An <img> as a page's reader has it (BeautifulSoup) or cleaning does (lxml): both give attributes by `get`.
+ImageElement: TypeAlias = "Tag | etree._Element"
 
 
-def best_source(img: Tag, extra_srcsets: Iterable[str] = (), base_url: str = "") -> str:
+def best_source(img: ImageElement, extra_srcsets: Iterable[str] = (), base_url: str = "") -> str:
     """The best URL for an <img>: the widest srcset candidate, else a lazy-load attribute, else src."""
     return absolute_url(written_source(img, extra_srcsets), base_url)
 
 
-def written_source(img: Tag, extra_srcsets: Iterable[str] = ()) -> str:
+def written_source(img: ImageElement, extra_srcsets: Iterable[str] = ()) -> str:
     """`best_source` as the page wrote it, not yet resolved (it may be relative)."""
     candidates = []
     for srcset in [_attribute(img, "srcset"), _attribute(img, "data-srcset"), *extra_srcsets]:
@@ -54,7 +58,7 @@ def written_source(img: Tag, extra_srcsets: Iterable[str] = ()) -> str:
     return url.strip()
 
 
-def _attribute(img: Tag, name: str) -> str:
+def _attribute(img: ImageElement, name: str) -> str:
     """A one-valued attribute, "" when absent: bs4 types every value as a string or a list (`class`-like ones)."""
     value = img.get(name)
     return value if isinstance(value, str) else " ".join(value or ())
@@ -160,7 +164,7 @@ def _parse_srcset(srcset: str) -> list[tuple[float, str]]:
     return found
 
 
-def is_tracking_pixel(img: Tag) -> bool:
+def is_tracking_pixel(img: ImageElement) -> bool:
     sizes = [img.get("width", ""), img.get("height", "")]
     return all(str(s).strip() in ("0", "1") for s in sizes)
 

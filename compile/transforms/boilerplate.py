@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from typing import TypeAlias
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -18,7 +19,7 @@ from compile.model import Article
 from compile.pruning import Pruned
 from compile.transforms import dates, outlets
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 # Class/id words of widgets that are never the article's text.
 WIDGET = re.compile(r"share|social|promo|newsletter|related|advert|\bads?\b|sponsor|comment|subscribe|toolbar|"
@@ -130,7 +131,7 @@ def _text_sizes(tree: Pruned, root: Element) -> dict[Element, int]:
         for child in tree.contents(tag):
             if isinstance(child, str):
                 more = len(child.strip())
-                count = more > 0
+                count = int(more > 0)
             else:
                 more, count = sizes[child]
             chars, pieces = chars + more, pieces + count

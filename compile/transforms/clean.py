@@ -9,6 +9,7 @@ that safe tree.
 from __future__ import annotations
 
 import re
+from typing import TypeAlias
 from urllib.parse import urljoin
 
 from lxml import etree
@@ -22,7 +23,7 @@ from compile.sanitize import iso_datetime, sanitize_html, xml_text
 from compile.text import HAN, YIJING, declared_language
 from compile.transforms import boilerplate
 
-Element = etree._Element
+Element: TypeAlias = etree._Element
 
 BLOCKS = {"p", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "blockquote", "pre", "figure", "figcaption", "table", "hr"}
 
