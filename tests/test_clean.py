@@ -210,3 +210,15 @@ def test_cleaning_takes_over_datings_tree_to_the_same_article(path):
     assert (taken.body, taken.language, taken.images) == (own.body, own.language, own.images)
     other = dates.signals("<p>另一篇文章的正文。</p>")
     assert clean.clean_article(Article(**{**vars(read), "images": [], "warnings": []}), other.parsed).body == own.body
+
+
+def test_what_an_unwrap_joins_is_read_as_one_text():
+    """An unwrapped <span> leaves one string where BeautifulSoup left two side by side: the passes read the text
+    as the reader sees it (compile/transforms/clean.py's docstring)."""
+    indented = cleaned("<p>\u3000\u3000<span>缩进的段落。</span></p>")
+    assert indented.body == "<p>缩进的段落。</p>"  # trimmed like any other paragraph
+    wrapped = cleaned("<p>硬换行把一个句子分在<span>\n两行里。</span></p>")
+    assert wrapped.body == "<p>硬换行把一个句子分在两行里。</p>"  # no space between two Han characters
+    figure = cleaned('<figure><img src="https://a.b/c.jpg"><figcaption>照片：<span>路透社</span></figcaption>'
+                     "</figure><p>正文。</p>")
+    assert figure.images[0].caption == "照片：路透社" and 'alt="照片：路透社"' in figure.body

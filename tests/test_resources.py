@@ -99,6 +99,22 @@ def test_cleaning_is_linear_in_width():
     assert timings[1] < 16 * timings[0], timings  # linear: ~8 times; quadratic: up to 64
 
 
+@pytest.mark.parametrize("shape", [
+    lambda n: "<p>同一段落的文字。</p>" * n,  # each a repeat of the one before: looked for just after its twin
+    lambda n: "<p>字" + "<br>" * n + "</p>",  # a run of <br> at a block's end, dropped one by one from the end
+    lambda n: "<p>" + "<br>" * n + "字</p>",
+])
+def test_cleaning_repeats_and_edge_breaks_is_linear_in_width(shape):
+    timings = []
+    for width in (1_000, 8_000):
+        article = Article(id="x", source="x", title="t", body=shape(width))
+        started = time.process_time()
+        clean.clean_article(article)
+        timings.append(time.process_time() - started)
+        assert "字" in article.body
+    assert timings[1] < 16 * max(timings[0], 0.005), timings  # linear: ~8 times; quadratic: up to 64
+
+
 def test_a_long_line_is_split_into_paragraphs(tmp_path):
     """1.7 M characters on one line: bound 60 s, 1.5 GB for the EPUB; every character kept."""
     line = SENTENCE * (1_700_000 // len(SENTENCE))

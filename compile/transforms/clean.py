@@ -3,12 +3,21 @@
 Order matters: boilerplate is found by the attributes the sanitizer removes, so it goes first
 (compile/transforms/boilerplate.py, on the page's own tree); the sanitizer (nh3, an allow-list) then
 guarantees that nothing but plain structural HTML reaches the writers; the structural passes here work on
-that safe tree.
+that safe tree, an lxml tree (compile/fragment.py) read and written as BeautifulSoup read and wrote it.
+
+Where they part: an unwrap or a removal joins the strings on either side into one, where BeautifulSoup kept two
+side by side. The passes read the joined text as the reader sees it: a paragraph indented by a blank string
+before an unwrapped <span> is trimmed like any other, a hard wrap between two Han characters split across two
+strings is joined without a space, a caption's words in two <span>s are read as the caption shows them
+(`Credit` `Jane Doe` is `CreditJane Doe` in the alt text, as in the caption; "照片：" "路透社" no longer gets a
+space). 85 of 693 real and hostile articles read differently so, 78 of them in white space only; seeds and
+corpus-dev not at all.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import TypeAlias
 from urllib.parse import urljoin
 
@@ -172,11 +181,7 @@ def _blocks_from_divs(tree: Element) -> None:
 def _wrap_loose_inline(tree: Element) -> None:
     """Runs of inline content between blocks become paragraphs; `<br>` between blocks goes. The children are
     taken out once and put back in order."""
-    children = [node if isinstance(node, etree._Element) else node.value for node in fragment.children(tree)]
-    tree.text = None
-    for child in list(tree):
-        child.tail = None  # listed above, as a string of its own
-        tree.remove(child)
+    children = _taken_out(tree)
     out = _Appender(tree)
     run: list[Element | str] = []
 
@@ -200,6 +205,16 @@ def _wrap_loose_inline(tree: Element) -> None:
         else:
             run.append(node)
     flush()
+
+
+def _taken_out(element: Element) -> list[Element | str]:
+    """`element`'s children (elements, and strings), taken out of it, in order."""
+    children = [node if isinstance(node, etree._Element) else node.value for node in fragment.children(element)]
+    element.text = None
+    for child in list(element):
+        child.tail = None  # listed above, as a string of its own
+        element.remove(child)
+    return children
 
 
 class _Appender:
@@ -368,8 +383,7 @@ def _drop_edge_breaks(tree: Element) -> None:
 
 def _edge_leaf(block: Element, last: bool) -> fragment.Node | None:
     """The first (or last) node that shows something: text that is not blank, or an element without content."""
-    nodes = _descendants(block)
-    for node in reversed(nodes) if last else nodes:
+    for node in _descendants_backwards(block) if last else _descendants(block):  # lazily: a run of <br> is long
         if isinstance(node, Text):
             if node.value.strip():
                 return node
@@ -378,18 +392,45 @@ def _edge_leaf(block: Element, last: bool) -> fragment.Node | None:
     return None
 
 
-def _descendants(root: Element) -> list[fragment.Node]:
+def _descendants(root: Element) -> Iterator[fragment.Node]:
     """Every element and string under `root`, in document order (BeautifulSoup's `.descendants`)."""
-    found: list[fragment.Node] = []
     for event, element in etree.iterwalk(root, events=("start", "end")):
         if event == "start":
             if element is not root:
-                found.append(element)
+                yield element
             if element.text:
-                found.append(Text(element, False))
+                yield Text(element, False)
         elif element is not root and element.tail:
-            found.append(Text(element, True))
-    return found
+            yield Text(element, True)
+
+
+def _descendants_backwards(root: Element) -> Iterator[fragment.Node]:
+    """`_descendants` from the last."""
+    for child in root.iterchildren(reversed=True):
+        if child.tail:
+            yield Text(child, True)
+        yield from _descendants_backwards(child)
+        yield child
+    if root.text:
+        yield Text(root, False)
+
+
+def _following(first: Element, tree: Element) -> Iterator[fragment.Node]:
+    """What comes after `first` begins, in document order, to the end of `tree` (BeautifulSoup's
+    `.next_elements`), lazily: a repeat is looked for just after its twin."""
+    yield from _descendants(first)
+    node = first
+    while node is not tree:
+        if node.tail:
+            yield Text(node, True)
+        for sibling in node.itersiblings():
+            yield sibling
+            yield from _descendants(sibling)
+            if sibling.tail:
+                yield Text(sibling, True)
+        parent = node.getparent()
+        assert parent is not None  # `first` is in `tree`
+        node = parent  # then the text after the parent, and what follows it
 
 
 def _drop_stray_marks(tree: Element) -> None:
@@ -480,9 +521,7 @@ def _drop_repeats(tree: Element, article: Article) -> None:
 
 def _adjacent(tree: Element, first: Element, second: Element) -> bool:
     """Nothing with text between two blocks."""
-    nodes = _descendants(tree)
-    start = next(i for i, node in enumerate(nodes) if node is first)
-    for node in nodes[start + 1:]:
+    for node in _following(first, tree):
         if node is second:
             return True
         if isinstance(node, Text) and node.value.strip() and not _within(node, first):
@@ -545,12 +584,7 @@ def _split_long_blocks(tree: Element, article: Article) -> None:
         size = len(fragment.text(block))
         if size <= MAX_BLOCK or fragment.first(block, [*SPLITTABLE, *BLOCKS, "div"]) is not None:
             continue  # inner blocks are split themselves
-        nodes = [node if isinstance(node, etree._Element) else node.value for node in fragment.children(block)]
-        block.text = None
-        for child in list(block):
-            child.tail = None  # listed above, as a string of its own
-            block.remove(child)
-        parts = _paragraphs(nodes)
+        parts = _paragraphs(_taken_out(block))
         article.warn(f"a {block.tag} of {size:,} characters split into {len(parts)} paragraphs")
         if block.tag == "p":
             for part in parts:
