@@ -42,6 +42,12 @@ CJK = HAN + YIJING
 TERMINAL = "。！？!?…”’」』）)》】：:；;.—"
 CJK_PUNCT = "，。、；：！？”“」「『』（）《》"
 OPENING_PUNCT = "，。、；：？！）」』”’》〉】"
+# Compiled once: each is asked of every string, or every block, of every article.
+BLANKS = re.compile(r"\s+")
+LEADING_BLANKS = re.compile(r"^[\s\u3000]+")
+TRAILING_BLANKS = re.compile(r"[\s\u3000]+$")
+EDGE_BLANKS = re.compile(r"^[\s\u3000]+|[\s\u3000]+$")
+HARD_WRAP = re.compile(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]*\n\s*(?=[{CJK}{CJK_PUNCT}])")  # a line break inside Han text
 
 
 # Deepest tag nesting kept: parsers and tree passes slow down with depth (`'<div>' * 50000` never finished);
@@ -281,7 +287,7 @@ def _drop_empty(tree: Element) -> None:
             fragment.extract(tag)
     for text in fragment.strings(tree):
         if not text.tail and not len(text.owner) and text.owner.tag in ("p", "figcaption", "li"):  # its sole child
-            text.value = re.sub(r"^[\s\u3000]+|[\s\u3000]+$", "", text.value)
+            text.value = EDGE_BLANKS.sub("", text.value)
 
 
 def _drop_title_repeat(tree: Element, title: str) -> None:
@@ -296,7 +302,7 @@ def _drop_title_repeat(tree: Element, title: str) -> None:
 
 
 def _key(text: str) -> str:
-    return re.sub(r"\s+", "", text or "")
+    return BLANKS.sub("", text or "")
 
 
 def _reflow(tree: Element) -> None:
@@ -313,7 +319,7 @@ def _reflow(tree: Element) -> None:
             nxt = p.getnext()
     for text in fragment.strings(tree):  # hard wraps inside a paragraph; code keeps its lines
         if "\n" in text.value and not _in_pre(text):
-            joined = re.sub(rf"(?<=[{CJK}{CJK_PUNCT}])[ \t]*\n\s*(?=[{CJK}{CJK_PUNCT}])", "", text.value)
+            joined = HARD_WRAP.sub("", text.value)
             text.value = joined.replace("\n", " ")
 
 
@@ -355,10 +361,10 @@ def _trim_blocks(tree: Element) -> None:
         texts = [text for text in fragment.strings(block) if not _in_pre(text)]
         if not texts:
             continue
-        texts[0].value = re.sub(r"^[\s\u3000]+", "", texts[0].value)
+        texts[0].value = LEADING_BLANKS.sub("", texts[0].value)
         texts = [text for text in fragment.strings(block) if not _in_pre(text)]  # trimming may empty one
         if texts:
-            texts[-1].value = re.sub(r"[\s\u3000]+$", "", texts[-1].value)
+            texts[-1].value = TRAILING_BLANKS.sub("", texts[-1].value)
 
 
 TEXT_BLOCKS = ["p", "li", "figcaption", "h2", "h3", "h4", "h5", "h6", "blockquote", "dd", "dt", "td", "th"]
