@@ -141,7 +141,7 @@ def _text_sizes(tree: Pruned, root: Element) -> dict[Element, int]:
 
 def _drop_boilerplate(tree: Pruned, root: Element, article: Article, junk: list[re.Pattern]) -> None:
     for tag in tree.tags(root):
-        if tree.gone(tag) or tag in tree.unwrapped:
+        if tree.gone(tag):
             continue
         if tag.tag in ("script", "style", "noscript", "svg", "template"):
             tree.drop(tag)
