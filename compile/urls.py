@@ -12,8 +12,15 @@ from urllib.parse import urlsplit
 WEB_SCHEMES = frozenset({"http", "https"})
 
 
+def one_fragment(url: str) -> str:
+    """`url` with one fragment: a `#` after the first is the fragment's own character, written `%23` (archives
+    write `page.html#id10#id10`; EPUBCheck refuses the URL, and a reader's link would not find the anchor)."""
+    head, mark, fragment = url.partition("#")
+    return head + mark + fragment.replace("#", "%23")
+
+
 def web_url(url: str | None) -> str:
-    """`url` stripped if it is an absolute http(s) URL with a host; "" otherwise."""
+    """`url` stripped if it is an absolute http(s) URL with a host (with one fragment); "" otherwise."""
     url = (url or "").strip()
     if not url or any(ord(c) < 0x20 or c.isspace() for c in url):
         return ""
@@ -24,4 +31,4 @@ def web_url(url: str | None) -> str:
         return ""
     if parts.scheme.lower() not in WEB_SCHEMES or not host:
         return ""
-    return url
+    return one_fragment(url)

@@ -10,7 +10,7 @@ import pytest
 from bs4 import BeautifulSoup
 from markdown_it import MarkdownIt
 
-from compile import readers
+from compile import readers, urls
 from compile.build import pipeline
 from compile.model import Article
 from compile.text import declared_language
@@ -222,3 +222,16 @@ def test_what_an_unwrap_joins_is_read_as_one_text():
     figure = cleaned('<figure><img src="https://a.b/c.jpg"><figcaption>照片：<span>路透社</span></figcaption>'
                      "</figure><p>正文。</p>")
     assert figure.images[0].caption == "照片：路透社" and 'alt="照片：路透社"' in figure.body
+
+
+def test_a_link_has_one_fragment():
+    """`page.html#id10#id10` (cnblogs posts in a real Hugo blog): EPUBCheck refuses the URL (RSC-020); the second
+    `#` is the fragment's own character."""
+    body = ('<p><a href="http://a.example/p.shtml#id10#id10">a</a> <a href="/q.html#x#y">b</a> '
+            '<a href="//c.example/r#s#t">c</a></p>')
+    article = clean.clean_article(Article(id="x", source="x.html", title="T", body=body,
+                                          url="https://news.example/d/e.html#top#again"))
+    hrefs = [a["href"] for a in BeautifulSoup(article.body, "lxml").find_all("a")]
+    assert hrefs == ["http://a.example/p.shtml#id10%23id10", "https://news.example/q.html#x%23y",
+                     "https://c.example/r#s%23t"]
+    assert urls.web_url("https://news.example/d/e.html#top#again") == "https://news.example/d/e.html#top%23again"

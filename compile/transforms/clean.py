@@ -550,13 +550,16 @@ def _resolve_links(tree: Element, base_url: str) -> None:
     for link in fragment.tags(tree, "a"):
         href = (link.get("href") or "").strip()
         if href.startswith(("http://", "https://", "mailto:")) or (href.startswith("#") and href[1:] in ids):
-            continue
-        if href.startswith("//"):
-            link.set("href", "https:" + href)
+            target = link.get("href") or ""  # as written
+        elif href.startswith("//"):
+            target = "https:" + href
         elif href and not href.startswith("#") and web and (resolved := _joined(base_url, href)):
-            link.set("href", resolved)
+            target = resolved
         else:
             fragment.unwrap(link)
+            continue
+        if (target := urls.one_fragment(target)) != link.get("href"):
+            link.set("href", target)
 
 
 def _valid_datetimes(tree: Element) -> None:
