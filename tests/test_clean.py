@@ -235,3 +235,17 @@ def test_a_link_has_one_fragment():
     assert hrefs == ["http://a.example/p.shtml#id10%23id10", "https://news.example/q.html#x%23y",
                      "https://c.example/r#s%23t"]
     assert urls.web_url("https://news.example/d/e.html#top#again") == "https://news.example/d/e.html#top%23again"
+
+
+@pytest.mark.parametrize("body, expected", [
+    ("<ol><li>一</li></ol><li>二</li>\n<li>三</li><p>四</p>",
+     "<ol><li>一</li></ol><ul><li>二</li> <li>三</li></ul><p>四</p>"),
+    ("<pre><p>line one</p><p>line two</p></pre>", "<pre>line one\nline two</pre>"),
+    ("<pre><code>// a.c<br>#include x<p>KEEP</p></code></pre>", "<pre><code>// a.c<br/>#include x\nKEEP</code></pre>"),
+    ("<p>截图</p><h3><img src='https://a.b/c.jpg'></h3>",
+     '<p>截图</p><figure><img alt="" src="https://a.b/c.jpg"/></figure>'),
+])
+def test_what_xhtml_refuses_is_mended(body, expected):
+    """Stray list items, blocks inside <pre>, an image inside a heading: HTML parsers take them, EPUBCheck does not
+    (RSC-005; coderzh-hugo-blog's cnblogs posts, saved pages of extraction-dev)."""
+    assert cleaned(body).body == expected

@@ -136,6 +136,8 @@ def clean_article(article: Article, parsed: tuple[str, Pruned] | None = None) ->
     # A pass whose elements the sanitized markup lacks (no pass adds them) is skipped: each walks the whole tree.
     if "<time" in safe:
         _valid_datetimes(tree)
+    if "<li" in safe or "<pre" in safe:
+        _valid_structure(tree)
     _blocks_from_divs(tree)
     if "<img" in safe or "<figure" in safe:
         _make_figures(tree)
@@ -240,12 +242,16 @@ class _Appender:
             self.element.append(node)
 
 
+# Blocks whose content is phrasing only: a figure never sits inside one (`<h3><img></h3>` in real archives).
+PHRASING_BLOCKS = ["p", "h2", "h3", "h4", "h5", "h6"]
+
+
 def _make_figures(tree: Element) -> None:
     """Each image becomes a figure; a short paragraph of `<small>` right after it is its caption."""
     for img in fragment.tags(tree, "img"):
         if fragment.ancestor(img, "figure") is not None:
             continue
-        container = fragment.ancestor(img, "p")
+        container = fragment.ancestor(img, PHRASING_BLOCKS)
         figure = fragment.new("figure")
         bare = container is not None and not fragment.has_text(container)
         if container is None:
@@ -273,6 +279,42 @@ def _make_figures(tree: Element) -> None:
         image = fragment.first(figure, "img")
         if image is not None and caption is not None and not image.get("alt"):
             image.set("alt", fragment.text(caption, " ", strip=True))
+
+
+def _valid_structure(tree: Element) -> None:
+    """What HTML parsers accept and XHTML does not (EPUBCheck, strict readers): a list item outside any list is
+    put in one (a run of them in one `<ul>`); a block inside `<pre>` (`<pre><p>…</p></pre>`) gives it its text,
+    a line each."""
+    for item in fragment.tags(tree, "li"):
+        parent = item.getparent()
+        if parent is None or parent.tag in ("ul", "ol"):
+            continue
+        previous = item.getprevious()
+        if previous is not None and previous.tag == "ul" and not (previous.tail or "").strip():
+            _Appender(previous).add(previous.tail or "")  # the blank between them goes inside too
+            previous.tail = None
+            previous.append(item)
+        else:
+            wrapper = fragment.new("ul")
+            item.addprevious(wrapper)
+            wrapper.append(item)
+    for pre in fragment.tags(tree, "pre"):
+        if pre.getparent() is None or fragment.ancestor(pre, "pre") is not None:
+            continue  # handled with the outer one
+        for block in reversed([e for e in fragment.tags(pre) if e.tag in BLOCKS | {"div", "li", "pre"}]):
+            _own_line(block)
+            fragment.unwrap(block)
+
+
+def _own_line(block: Element) -> None:
+    """A line break before and after `block`'s text, where none is (inside <pre>, a block was a line)."""
+    previous = block.getprevious()
+    before = previous.tail if previous is not None else block.getparent().text
+    after_break = previous is not None and previous.tag == "br" and not previous.tail
+    if (before or previous is not None) and not (before or "").endswith("\n") and not after_break:
+        block.text = "\n" + (block.text or "")
+    if (block.tail or block.getnext() is not None) and not (block.tail or "").startswith("\n"):
+        block.tail = "\n" + (block.tail or "")
 
 
 def _is_caption(tag: Element) -> bool:
