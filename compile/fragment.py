@@ -22,6 +22,7 @@ BeautifulSoup calls a string. `strings` lists those BeautifulSoup makes `Navigab
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
@@ -315,17 +316,22 @@ def wrap(nodes: list[Node], wrapper: etree._Element, offset: int = 0) -> None:
 # one string where BeautifulSoup, after an unwrap or a removal, kept two side by side (compile/transforms/clean.py
 # says where that shows).
 
-def tags(root: etree._Element, names: str | Collection[str] | None = None, limit: int = 0) -> list[etree._Element]:
-    """The elements under `root` (not itself) named one of `names` (any for None), in document order; at most
-    `limit` (compile/walk.py's `tags`, for lxml)."""
-    found = []
-    for element in root.iter(*((names,) if isinstance(names, str) else names)) if names is not None else root.iter():
-        if element is root or not isinstance(element.tag, str):
-            continue
-        found.append(element)
-        if len(found) == limit:
-            break
-    return found
+def names(wanted: str | Collection[str]) -> Collection[str]:
+    """Tag names as a collection (one name may be given alone)."""
+    return (wanted,) if isinstance(wanted, str) else tuple(wanted)
+
+
+def elements(root: etree._Element, wanted: str | Collection[str] | None = None) -> Iterator[etree._Element]:
+    """The elements under `root` (not itself) named one of `wanted` (any for None), in document order."""
+    for element in root.iter(*names(wanted)) if wanted is not None else root.iter():
+        if element is not root and isinstance(element.tag, str):
+            yield element
+
+
+def tags(root: etree._Element, wanted: str | Collection[str] | None = None, limit: int = 0) -> list[etree._Element]:
+    """`elements`, as a list of at most `limit` (compile/walk.py's `tags`, for lxml)."""
+    found = elements(root, wanted)
+    return list(itertools.islice(found, limit) if limit else found)
 
 
 def first(root: etree._Element, names: str | Collection[str] | None = None) -> etree._Element | None:
@@ -333,10 +339,15 @@ def first(root: etree._Element, names: str | Collection[str] | None = None) -> e
     return found[0] if found else None
 
 
-def ancestor(node: Node, names: str | Collection[str]) -> etree._Element | None:
-    """The nearest element around `node` named one of `names`."""
-    wanted = (names,) if isinstance(names, str) else names
-    return next((element for element in ancestors(node) if element.tag in wanted), None)
+def ancestor(node: Node, wanted: str | Collection[str]) -> etree._Element | None:
+    """The nearest element around `node` named one of `wanted`."""
+    tags_wanted = names(wanted)
+    return next((element for element in ancestors(node) if element.tag in tags_wanted), None)
+
+
+def within(node: Node, element: etree._Element) -> bool:
+    """Whether `element` is around `node` (or, for a tree's root, whether `node` is still in the tree)."""
+    return any(parent is element for parent in ancestors(node))
 
 
 def text(element: etree._Element, separator: str = "", strip: bool = False) -> str:

@@ -14,6 +14,7 @@ keeps:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Iterator
 
 from lxml import etree
@@ -64,16 +65,8 @@ class Pruned:
     def tags(self, root: etree._Element, names: str | Collection[str] | None = None,
              limit: int = 0) -> list[etree._Element]:
         """The elements under `root` named one of `names` (any for None), in document order: compile/walk.tags."""
-        found = []
-        elements = root.iter(*_names(names)) if names is not None else root.iter()
-        for element in elements:
-            if element is root or not isinstance(element.tag, str) or element in self.dropped \
-                    or element in self.unwrapped:
-                continue
-            found.append(element)
-            if len(found) == limit:
-                break
-        return found
+        kept = (e for e in fragment.elements(root, names) if e not in self.dropped and e not in self.unwrapped)
+        return list(itertools.islice(kept, limit) if limit else kept)
 
     def first(self, root: etree._Element, names: str | Collection[str]) -> etree._Element | None:
         found = self.tags(root, names, limit=1)
@@ -94,7 +87,7 @@ class Pruned:
                 yield child.tail
 
     def children(self, element: etree._Element, names: str | Collection[str]) -> list[etree._Element]:
-        wanted = _names(names)
+        wanted = fragment.names(names)
         return [node for node in self.contents(element) if not isinstance(node, str) and node.tag in wanted]
 
     # ------------------------------------------------------------------------------------------- reading
@@ -181,7 +174,3 @@ class Pruned:
 
 def _written(text: str, raw: bool) -> str:
     return text if raw else fragment.escaped(text)
-
-
-def _names(names: str | Collection[str]) -> Collection[str]:
-    return (names,) if isinstance(names, str) else tuple(names)

@@ -167,11 +167,6 @@ def _prose(tree: Element) -> str:
     return "".join(text.value for text in fragment.strings(tree) if not _in_pre(text))
 
 
-def _attached(element: Element, tree: Element) -> bool:
-    """Still in the tree: not removed, nor inside something removed."""
-    return any(parent is tree for parent in fragment.ancestors(element))
-
-
 def _blocks_from_divs(tree: Element) -> None:
     """Feeds wrap everything in divs: unwrap them, wrapping loose inline runs in paragraphs. In reverse document
     order: what an unwrap moves has been handled already."""
@@ -537,7 +532,7 @@ def _drop_repeats(tree: Element, article: Article) -> None:
     # the extractors already drop their own duplicate artefacts. The rule is for feeds and scrapers.
     extracted = bool(article.meta.get("extraction"))
     for block in fragment.tags(tree, names) if not extracted else ():
-        if fragment.ancestor(block, names) is not None or not _attached(block, tree):
+        if fragment.ancestor(block, names) is not None or not fragment.within(block, tree):
             continue
         key = _key(fragment.text(block))
         if previous is not None and key and key == previous[0] and _adjacent(tree, previous[1], block):
@@ -547,7 +542,7 @@ def _drop_repeats(tree: Element, article: Article) -> None:
         previous = (key, block)
     for figure in fragment.tags(tree, "figure"):
         caption = fragment.first(figure, "figcaption")
-        if caption is None or not _attached(figure, tree):
+        if caption is None or not fragment.within(figure, tree):
             continue
         key = _key(fragment.text(caption))
         for sibling in (figure.getprevious(), figure.getnext()):
@@ -557,7 +552,7 @@ def _drop_repeats(tree: Element, article: Article) -> None:
     seen: set[str] = set()
     for figure in fragment.tags(tree, "figure"):
         img = fragment.first(figure, "img")
-        if img is None or not _attached(figure, tree):
+        if img is None or not fragment.within(figure, tree):
             continue
         src = img.get("src") or ""
         if src in seen:
@@ -572,15 +567,12 @@ def _adjacent(tree: Element, first: Element, second: Element) -> bool:
     for node in _following(first, tree):
         if node is second:
             return True
-        if isinstance(node, Text) and node.value.strip() and not _within(node, first):
+        if isinstance(node, Text) and node.value.strip() and not fragment.within(node, first):
             return False
         if isinstance(node, etree._Element) and node.tag == "img":
             return False
     return False
 
-
-def _within(node: fragment.Node, element: Element) -> bool:
-    return any(parent is element for parent in fragment.ancestors(node))
 
 
 def _resolve_links(tree: Element, base_url: str) -> None:

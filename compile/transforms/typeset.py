@@ -324,7 +324,7 @@ def _keep_end_of(block: etree._Element, texts: list[Text], skipped: _Skipped) ->
         return
     start: fragment.Node = first
     while not offset and (up := fragment.parent_of(start)) is not None and up is not block and \
-            fragment.first_string(up) == first and not _within(last, up):
+            fragment.first_string(up) == first and not fragment.within(last, up):
         start = up  # `体<b>制</b>`: the span starts with the element the characters start in
     parent = fragment.parent_of(start)
     top = next((a for a in [last, *fragment.ancestors(last)] if fragment.parent_of(a) is parent), None)
@@ -337,9 +337,6 @@ def _keep_end_of(block: etree._Element, texts: list[Text], skipped: _Skipped) ->
         return
     fragment.wrap(wrapped, fragment.new("span", KEEP_CLASS), offset)
 
-
-def _within(node: fragment.Node, element: etree._Element) -> bool:
-    return any(parent is element for parent in fragment.ancestors(node))
 
 
 def _locate(texts: list[Text], values: list[str], index: int) -> tuple[Text, int]:
