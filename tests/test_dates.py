@@ -206,6 +206,23 @@ def test_new_york_zone_and_extreme_years_never_raise():
     assert report.article_entry(articles[-1])["published"] == "2019-02-21T08:00:08+00:00"
 
 
+def test_undated_issues_of_a_series_keep_their_numbers_order():
+    """A newsletter's issues with no date anywhere: last, in their numbers' order (9, 10, 100), not the
+    characters' (10, 100, 9); ties by id the same way; a thousand-digit title neither raises nor comes first."""
+    from compile.transforms import order
+
+    titles = ["科技周刊（第 100 期）", "科技周刊（第 9 期）", "科技周刊（第 10 期）", "科技周刊（第 009 期）", ""]
+    articles = [Article(id=f"issue-{n}", source=f"issue-{n}.md", title=t, body="<p>x</p>")
+                for n, t in zip((100, 9, 10, 8, 11), titles, strict=True)]
+    articles.append(Article(id="issue-2", source="issue-2.md", title="", body="<p>x</p>"))
+    articles.append(Article(id="long", source="long.md", title="科技周刊（第 " + "9" * 5000, body="<p>x</p>"))
+    dated_one = dates.date_article(Article(id="d", source="d.html", body="<p>x</p>",
+                                           **page({"article:published_time": "2019-02-21T08:00:08Z"})), NEW_YORK)
+    ordered = order.chronological([*articles, dated_one])
+    assert [a.id for a in ordered] == ["d", "issue-2", "issue-11", "issue-8", "issue-9", "issue-10", "issue-100",
+                                       "long"]
+
+
 def test_nyt_published_meta_beats_the_url_day():
     article = dated("<p>正文</p>", url="https://www.nytimes.com/2018/09/25/business/economy/debt.html",
                     **page({"datepublished": "2018-09-25T21:28:31.000Z", "pdate": "20180925"}))

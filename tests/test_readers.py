@@ -133,6 +133,20 @@ def test_generic_reader_warns():
     assert article.reader == "generic" and any("unrecognised" in w for w in article.warnings)
 
 
+def test_markdown_with_raw_html_blocks_is_markdown():
+    """A weekly newsletter's issue: markdown with a player embedded three times in raw HTML (CommonMark
+    passes it through); read as an HTML fragment, its headings and links were printed as typed."""
+    player = '<p><iframe src="https://player.example/v/{n}" width="600"></iframe></p>'
+    sections = "".join(f"## Part {n}\n\nSee [the source](https://example.org/{n}) and **this**.\n\n"
+                       f"- one\n- two\n\n{player.format(n=n)}\n\n" for n in range(3))
+    article = readers.read_text(Path("issue-96.md"), f"# Weekly, issue 96\n\n{sections}")
+    assert (article.reader, article.title) == ("markdown", "Weekly, issue 96")
+    assert article.body.count("<h2>") == 3 and '<a href="https://example.org/2">' in article.body
+    assert "##" not in article.body and not article.warnings
+    fragment = "".join(f"<p>Paragraph {n}.</p>\n" for n in range(12)) + "1. a line that looks like a list\n"
+    assert readers.read_text(Path("x.html"), fragment).reader != "markdown"
+
+
 def test_invisible_characters_removed_and_nfc():
     text, _ = readers.decode("标\u200b题\n\ncafe\u0301 text\u0007".encode())
     assert text == "标题\n\ncafé text"

@@ -22,8 +22,12 @@ _DEEP_QUOTES = re.compile(rf"^((?:[ \t]*>){{{MAX_QUOTES}}})(?:[ \t]*>)+", re.M)
 
 
 def can_read(text: str) -> bool:
+    """Markdown signs, and few HTML blocks for them: markdown may hold raw HTML (an embedded player, a figure
+    in a <div>), an HTML fragment may hold a line that looks like markdown."""
     head = text[:20000]
-    return len(SIGNS.findall(head)) >= 1 and head.count("<p") + head.count("<div") < 3
+    signs = len(SIGNS.findall(head))
+    blocks = head.count("<p") + head.count("<div")
+    return signs >= 1 and (blocks < 3 or signs >= 4 * blocks)
 
 
 def read(path: Path, text: str) -> Article:

@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import html
+import itertools
 import re
 import zlib
 from array import array
@@ -19,8 +20,20 @@ FAR_FUTURE = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def sort_key(article: Article) -> tuple:
-    """By instant; undated articles last; ties by title, then id."""
-    return (article.published is None, article.published or FAR_FUTURE, article.title, article.id)
+    """By instant; undated articles last; ties by title, then id, each in natural order (issue 9 before
+    issue 10: a numbered series without dates reads in its numbers' order)."""
+    return (article.published is None, article.published or FAR_FUTURE, natural(article.title),
+            natural(article.id))
+
+
+_DIGITS = re.compile(r"([0-9]+)")
+
+
+def natural(text: str) -> tuple:
+    """`text` with its runs of digits compared as numbers (split puts them at odd places), by length then
+    digits, leading zeros aside: no int() of a hostile title's thousand digits."""
+    return tuple((len(part.lstrip("0")), part.lstrip("0")) if odd else part
+                 for odd, part in zip(itertools.cycle((False, True)), _DIGITS.split(text)))
 
 
 def chronological(articles: list[Article]) -> list[Article]:
