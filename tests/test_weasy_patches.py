@@ -27,6 +27,7 @@ from compile.writers.pdf.weasy import (
     leaders,
     margin_widths,
     page_styles,
+    page_walks,
     patching,
     shared_styles,
     tagging,
@@ -37,10 +38,10 @@ from compile.writers.pdf.weasy.patching import Patch, Private
 from tests.conftest import ROOT, SEEDS, make_settings, run_cli
 
 NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters",
-         "known_targets", "shared_styles", "margin_widths"}
+         "known_targets", "shared_styles", "margin_widths", "page_walks"}
 PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH,
            tagging.PATCH, target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH,
-           margin_widths.PATCH]
+           margin_widths.PATCH, page_walks.PATCH]
 
 
 def targets() -> dict[str, object]:

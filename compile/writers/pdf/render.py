@@ -28,6 +28,7 @@ from compile.writers.pdf.weasy import (
     leaders,
     margin_widths,
     page_styles,
+    page_walks,
     patching,
     shared_styles,
     target_counters,
@@ -97,10 +98,12 @@ def extended() -> Iterator[None]:
     units laid out only as far as needed (frame_prune.py), a leader's dots drawn from one kept layout (leaders.py),
     page references laid out once (target_counters.py) or given (known_targets.py), one computed style for elements
     with equal cascades (shared_styles.py), margin boxes sized without their min-content width where the
-    max-content one decides (margin_widths.py), fewer GC passes.
+    max-content one decides (margin_widths.py), WeasyPrint's two walks of every page for each page made cheap
+    (page_walks.py), fewer GC passes.
     Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
     with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH,
-                            target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH, margin_widths.PATCH), \
+                            target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH, margin_widths.PATCH,
+                            page_walks.PATCH), \
             fewer_collections():
         yield
 
