@@ -340,9 +340,14 @@ def first(root: etree._Element, names: str | Collection[str] | None = None) -> e
 
 
 def ancestor(node: Node, wanted: str | Collection[str]) -> etree._Element | None:
-    """The nearest element around `node` named one of `wanted`."""
+    """The nearest element around `node` named one of `wanted` (lxml walks up past the parent, in C)."""
     tags_wanted = names(wanted)
-    return next((element for element in ancestors(node) if element.tag in tags_wanted), None)
+    parent = parent_of(node)
+    if parent is None or not tags_wanted:
+        return None
+    if parent.tag in tags_wanted:
+        return parent
+    return next(parent.iterancestors(*tags_wanted), None)
 
 
 def within(node: Node, element: etree._Element) -> bool:

@@ -112,3 +112,16 @@ def test_an_image_alt_from_a_title_xml_cannot_hold():
     article = Article(id="a", source="a.md", title="t\ufffe", body='<p><img src="http://a.com/1.jpg"></p>',
                       images=[Image(url="http://a.com/1.jpg", status="ok")])
     assert 'alt="t"' in body_with_images(article, lambda image: "images/1.jpg")
+
+
+@pytest.mark.parametrize("html", TRICKY[:-5])
+def test_an_ancestor_is_the_nearest_of_its_parents_named_so(html):
+    """`ancestor` (lxml's C walk past the parent) finds what walking the parents one by one finds, for every
+    string and element of every tricky fragment, whatever names are wanted (none: none found)."""
+    root = fragment.parse(f"<pre><blockquote><p>{html}</p></blockquote></pre><figure><div>{html}</div></figure>")
+    nodes = [*fragment.strings(root), *fragment.elements(root)]
+    for wanted in ([], "pre", ["p", "div"], ["figure", "blockquote", "b"], ["li", "td"], "ruby"):
+        for node in nodes:
+            tags = fragment.names(wanted)
+            walked = next((e for e in fragment.ancestors(node) if e.tag in tags), None)
+            assert fragment.ancestor(node, wanted) is walked, (html, wanted)
