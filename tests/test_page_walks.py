@@ -88,4 +88,10 @@ def test_the_earlier_pages_anchors_and_lookups_are_gathered_as_weasyprint_does()
         page_maker[page - 1][4]["anchors"].append(f"again{page}")
     page_maker = page_maker[:5]  # truncated: a new list
     assert page_walks._gathered(context, page_maker, 4) == _loop(page_maker, 4)  # noqa: SLF001
-    assert page_walks._REWRITTEN is not None and page_walks._REWRITTEN is not page_walks._MAKE_PAGE  # noqa: SLF001
+    rewritten, original = page_walks._REWRITTEN, page_walks._MAKE_PAGE  # noqa: SLF001
+    assert rewritten is not None and rewritten is not original
+    # A traceback through the rewritten make_page names page.py's lines.
+    assert rewritten.__code__.co_filename == original.__code__.co_filename
+    assert [max(line for _, _, line in f.__code__.co_lines() if line) for f in (rewritten, original)] == \
+        [max(line for _, _, line in original.__code__.co_lines() if line)] * 2
+    assert rewritten.__code__.co_firstlineno == original.__code__.co_firstlineno

@@ -41,6 +41,8 @@ _LOOP = """
 """
 _GATHERED = """
     cached_anchors, cached_lookups = _gathered(context, page_maker, page_number - 1)
+    # page_walks.py: the loop's three lines are these three, so that a traceback's line numbers are page.py's
+    pass
 """
 _STATE = operator.itemgetter(4)  # the remake state: WeasyPrint's loop unpacks five values
 _ANCHORS = operator.methodcaller("get", "anchors", ())
@@ -72,13 +74,14 @@ def _rewritten_make_page():
     """WeasyPrint's make_page with its loop over earlier pages replaced by `_gathered`, or None when its source
     does not hold that loop exactly once. Compiled with page.py's globals, `_gathered` given as a closure."""
     try:
-        source = textwrap.dedent(inspect.getsource(_MAKE_PAGE))
+        lines, first = inspect.getsourcelines(_MAKE_PAGE)
     except (OSError, TypeError):
         return None
+    source = textwrap.dedent("".join(lines))
     if source.count(_LOOP) != 1:
         return None
-    factory = "def _factory(_gathered):\n" + textwrap.indent(source.replace(_LOOP, _GATHERED), "    ") + \
-        "    return make_page\n"
+    factory = "\n" * (first - 2) + "def _factory(_gathered):\n" + \
+        textwrap.indent(source.replace(_LOOP, _GATHERED), "    ") + "    return make_page\n"
     namespace: dict = {}
     exec(compile(factory, inspect.getsourcefile(_MAKE_PAGE) or "<make_page>", "exec"),  # noqa: S102
          layout_page.__dict__, namespace)
