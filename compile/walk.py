@@ -13,14 +13,12 @@ from collections.abc import Collection
 
 from bs4 import Tag
 
-
-def _names(names: str | Collection[str]) -> Collection[str]:
-    return (names,) if isinstance(names, str) else names
+from compile import fragment
 
 
 def tags(root: Tag, names: str | Collection[str] | None = None, limit: int = 0) -> list[Tag]:
     """The tags under `root` named one of `names` (every tag for None), in document order; at most `limit`."""
-    wanted = None if names is None else _names(names)
+    wanted = None if names is None else fragment.names(names)
     found = []
     for node in root.descendants:
         if isinstance(node, Tag) and (wanted is None or node.name in wanted):
@@ -32,6 +30,5 @@ def tags(root: Tag, names: str | Collection[str] | None = None, limit: int = 0) 
 
 def first(root: Tag, names: str | Collection[str] | None = None) -> Tag | None:
     """The first tag under `root` named one of `names` (`find`)."""
-    wanted = None if names is None else _names(names)
-    return next((node for node in root.descendants
-                 if isinstance(node, Tag) and (wanted is None or node.name in wanted)), None)
+    found = tags(root, names, limit=1)
+    return found[0] if found else None
