@@ -34,7 +34,6 @@ from lxml import etree
 from compile.sanitize import xml_text
 
 ROOT_ID = "fragment-root"
-CHUNK = 512  # fed to lxml's push parser in pieces (BeautifulSoup feeds it whole: the same tree, 15,000 inputs compared)
 VOID = frozenset(HTMLTreeBuilder.DEFAULT_EMPTY_ELEMENT_TAGS or ())
 LIST_ATTRIBUTES = {tag: frozenset(names) for tag, names in HTMLTreeBuilder.DEFAULT_CDATA_LIST_ATTRIBUTES.items()}
 KEEP_BLANKS = frozenset(HTMLTreeBuilder.DEFAULT_PRESERVE_WHITESPACE_TAGS)
@@ -92,8 +91,8 @@ def parse_document(html: str) -> etree._Element:
 
 def _parsed(source: str) -> etree._Element | None:
     parser = etree.HTMLParser(recover=True, huge_tree=True)
-    for start in range(0, len(source), CHUNK):
-        parser.feed(source[start:start + CHUNK])
+    if source:  # fed whole, as BeautifulSoup feeds it: fed in pieces, libxml2 takes time quadratic in elements
+        parser.feed(source)
     try:
         document = parser.close()
     except etree.XMLSyntaxError:  # nothing to build a tree of
