@@ -249,3 +249,27 @@ def test_what_xhtml_refuses_is_mended(body, expected):
     """Stray list items, blocks inside <pre>, an image inside a heading: HTML parsers take them, EPUBCheck does not
     (RSC-005; coderzh-hugo-blog's cnblogs posts, saved pages of extraction-dev)."""
     assert cleaned(body).body == expected
+
+
+@pytest.mark.parametrize("title, body", [
+    ("赞助商-安全档案", "<p>404</p><p>这不是您要查找的页面，因为我们找不到它。</p><p>这里有几个选项可以尝试。</p>"),
+    ("Sponsor archive", "<h2>404 - Page not found</h2><p>Try the search box.</p>"),
+    ("某报", "<p>抱歉，您访问的页面不存在或已被删除。</p><p>返回首页</p>"),
+    ("404 Not Found", "<p>nginx</p>"),
+])
+def test_an_error_page_is_flagged_and_kept(title, body):
+    """A page saved after its link died (79 of 3,229 pages of a translated tech-news archive): said, not dropped."""
+    article = clean.clean_article(Article(id="x", source="x.md", title=title, body=body))
+    assert any("error page" in warning for warning in article.warnings), article.warnings
+    assert article.body
+
+
+@pytest.mark.parametrize("title, body", [
+    ("404 个理由", "<p>一篇短文。</p>"),
+    ("网站错误页面的设计", "<p>很多网站的错误页面写着“页面不存在”。</p>" + "".join(f"<p>第{n}段：这是一篇关于错误页面设计的长文。</p>" for n in range(100))),
+    ("Error pages", "<p>The page you requested was the one about HTTP 404 errors, which we discuss at length.</p>"
+                    + "".join(f"<p>Part {n}: more on status codes and how servers answer them.</p>" for n in range(40))),
+])
+def test_an_article_about_error_pages_is_not_one(title, body):
+    article = clean.clean_article(Article(id="x", source="x.md", title=title, body=body))
+    assert not any("error page" in warning for warning in article.warnings), article.warnings

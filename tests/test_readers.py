@@ -147,6 +147,42 @@ def test_markdown_with_raw_html_blocks_is_markdown():
     assert readers.read_text(Path("x.html"), fragment).reader != "markdown"
 
 
+@pytest.mark.parametrize("line, url", [
+    ("> 原文：<https://thenewstack.io/x/>", "https://thenewstack.io/x/"),  # a translated archive (OpenDocCN)
+    ("原文链接：https://example.org/a?id=1", "https://example.org/a?id=1"),
+    ("**来源**：[某报](https://example.org/b.html)", "https://example.org/b.html"),
+    ("Source: https://example.org/c", "https://example.org/c"),
+])
+def test_a_first_line_naming_the_source_is_the_articles_link(line, url):
+    text = f"# 标题\n\n{line}\n\n第一段正文。\n\n第二段正文。\n"
+    article = readers.read_file(Path("/archive"), Path("/archive/a.md"), text.encode())
+    assert (article.url, article.title) == (url, "标题")
+    assert "第一段正文" in article.body and url.split("//")[1] not in article.body
+
+
+@pytest.mark.parametrize("line", ["原文链接：https://example.org/a?id=1", "Source: https://example.org/c"])
+def test_plain_text_takes_the_source_line_after_its_title(line):
+    plain = readers.read_file(Path("/archive"), Path("/archive/a.txt"), f"标题\n\n{line}\n\n第一段正文。\n".encode())
+    assert (plain.reader, plain.title, plain.url) == ("text", "标题", line.split("：")[-1].split(": ")[-1])
+    assert plain.body == "<p>第一段正文。</p>"
+
+
+@pytest.mark.parametrize("text", [
+    "# 标题\n\n原文：https://example.org/a 以及作者的补充说明。\n\n正文。\n",  # more than the link: a paragraph
+    "# 标题\n\n第一段正文。\n\n> 原文：<https://example.org/a>\n",  # not the first paragraph
+    "# 标题\n\n> 原文：<https://example.org/a>\n",  # nothing else: kept as written
+])
+def test_a_source_line_that_is_more_or_later_stays_in_the_text(text):
+    article = readers.read_file(Path("/archive"), Path("/archive/a.md"), text.encode())
+    assert article.url == "" and "example.org/a" in article.body
+
+
+def test_front_matter_link_wins_over_a_source_line():
+    text = "---\ntitle: 标题\nurl: https://example.org/front\n---\n> 原文：<https://example.org/line>\n\n正文。\n"
+    article = readers.read_file(Path("/archive"), Path("/archive/a.md"), text.encode())
+    assert article.url == "https://example.org/front"
+
+
 def test_invisible_characters_removed_and_nfc():
     text, _ = readers.decode("标\u200b题\n\ncafe\u0301 text\u0007".encode())
     assert text == "标题\n\ncafé text"

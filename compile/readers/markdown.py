@@ -19,6 +19,14 @@ TITLE = re.compile(r"\A\s*#[ \t]+(?P<title>[^\n]+?)[ \t#]*\n")
 _MD = MarkdownIt("commonmark", {"html": True, "maxNesting": 200}).enable("table").enable("strikethrough")
 MAX_QUOTES = 64
 _DEEP_QUOTES = re.compile(rf"^((?:[ \t]*>){{{MAX_QUOTES}}})(?:[ \t]*>)+", re.M)
+# A first paragraph that only names where the text was published (`> 原文：<https://…>`, `Source: https://…`):
+# translated and reposted archives carry their link so. It is the article's link (shown in its header and among
+# the sources), not its first paragraph.
+SOURCE_LINE = re.compile(
+    r"\A\s*(?:>[ \t]*)?(?:[*_]{1,2})?(?:原文(?:链接|地址|网址|出处)?|文章来源|来源|出处|本文转载自|转载自|"
+    r"Source|Original(?:ly published)?(?: at| on| in)?)(?:[*_]{1,2})?[ \t]*[:：][ \t]*(?:[*_]{1,2})?[ \t]*"
+    r"(?:<(?P<angle>https?://[^>\s]+)>|\[[^\]\n]*\]\((?P<link>https?://[^)\s]+)\)|(?P<bare>https?://[^\s<>]+))"
+    r"[ \t]*(?:[*_]{1,2})?[ \t]*(?:\n[ \t]*>?[ \t]*\n|\n?\Z)", re.I)
 
 
 def can_read(text: str) -> bool:
@@ -35,8 +43,29 @@ def read(path: Path, text: str) -> Article:
     match = TITLE.match(text)
     if match:
         title, text = match["title"].strip(), text[match.end():]
+    url, text = source_line(text)
     text, flattened = _DEEP_QUOTES.subn(r"\1", text)
-    article = Article(id="", source=str(path), title=title, body=_MD.render(text), meta={"body_format": "markdown"})
+    article = Article(id="", source=str(path), title=title, body=_MD.render(text), url=url,
+                      meta={"body_format": "markdown"})
     if flattened:
         article.warn(f"{flattened} line(s) quoted deeper than {MAX_QUOTES} levels flattened to {MAX_QUOTES}")
     return article
+
+
+def source_line(text: str) -> tuple[str, str]:
+    """The link of a first paragraph that only names the text's source (SOURCE_LINE), and the text without it;
+    else "" and the text."""
+    match = SOURCE_LINE.match(text)
+    if not match or not text[match.end():].strip():  # a text of its link only: kept as written
+        return "", text
+    return _link(match), text[match.end():]
+
+
+def source_link(paragraph: str) -> str:
+    """The link, when the whole paragraph only names the text's source (SOURCE_LINE); else ""."""
+    match = SOURCE_LINE.match(paragraph)
+    return _link(match) if match and not paragraph[match.end():].strip() else ""
+
+
+def _link(match: re.Match) -> str:
+    return match["angle"] or match["link"] or match["bare"]

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from compile.model import Article
+from compile.readers.markdown import source_link
 
 TAG = re.compile(r"<[a-zA-Z][^>]*>")
 
@@ -20,5 +21,8 @@ def read(path: Path, text: str) -> Article:
     title = ""
     if len(paragraphs) > 1 and "\n" not in paragraphs[0] and len(paragraphs[0]) <= 120:
         title = paragraphs.pop(0)
+    url = source_link(paragraphs[0]) if len(paragraphs) > 1 else ""
+    if url:  # the link, after the title
+        paragraphs.pop(0)
     body = "".join(f"<p>{html.escape(p)}</p>" for p in paragraphs)
-    return Article(id="", source=str(path), title=title, body=body, meta={"body_format": "text"})
+    return Article(id="", source=str(path), title=title, body=body, url=url, meta={"body_format": "text"})

@@ -159,7 +159,33 @@ def clean_article(article: Article, parsed: tuple[str, Pruned] | None = None) ->
     article.language = declared_language(article.language) or detect_language(_prose(tree))
     if not fragment.has_text(tree) and not article.images:
         article.warn("the article has no text after cleaning")
+    elif said := error_page(article.title, tree):
+        article.warn(f"looks like an error page ({said!r}), not an article: the page was saved after its link died?")
     return article
+
+
+# A page saved where the article was no longer: a short text that opens (or is titled) with an HTTP error, or
+# says in its first lines that the page is not there. Flagged, not dropped: the reader decides.
+ERROR_STATUS = re.compile(r"^\W*(?:error|错误|錯誤)?\s*(?:404|410)\b[\s\W]*(?:(?:page\s+)?not\s+found|gone|"
+                          r"页面不存在|頁面不存在|页面未找到|找不到页面|找不到網頁|未找到)?[\s\W]*$", re.I)
+ERROR_WORDS = re.compile(r"page (?:you (?:are|were|'re) looking for|you requested)|page (?:was )?not found|"
+                         r"页面不存在|頁面不存在|页面未找到|頁面未找到|找不到(?:您|你)?(?:要|所)?(?:查找|访问|訪問|请求|請求)?的?"
+                         r"(?:页面|頁面|网页|網頁)|不是您要查找的页面", re.I)
+ERROR_PAGE_CHARS = 1500  # an article about error pages is longer
+
+
+def error_page(title: str, tree: Element) -> str:
+    """What makes the article look like an error page (ERROR_STATUS, ERROR_WORDS), or ""."""
+    text = fragment.get_text(tree)
+    if len(text) > ERROR_PAGE_CHARS:
+        return ""
+    first = next((block for block in fragment.tags(tree, BLOCKS) if fragment.has_text(block)), None)
+    opening = fragment.get_text(first).strip() if first is not None else ""
+    for candidate in (title.strip(), opening):
+        if ERROR_STATUS.match(candidate):
+            return candidate[:40]
+    found = ERROR_WORDS.search(text[:300])
+    return found.group(0) if found else ""
 
 
 def _prose(tree: Element) -> str:
