@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
+
+import pytest
 
 from compile.model import Article
 from compile.transforms import dates
@@ -84,6 +87,21 @@ def test_a_bare_date_takes_the_time_of_a_later_rule_on_the_same_day():
     article = dated('<div><time datetime="2020-10-19">2020年10月19日凌晨3点55分</time></div><p>正文</p>')
     assert article.published == dt.datetime(2020, 10, 19, 3, 55, tzinfo=SHANGHAI)
     assert article.precision == "minute" and article.date_source.startswith("time-element, time from dateline:cjk")
+
+
+@pytest.mark.parametrize("line, hour, minute", [
+    ("2021年5月3日 下午2:30", 14, 30),  # the period counts: read as 02:30 before
+    ("2020年11月9日下午 2 点", 14, 0),  # the hour alone: read as the day before
+    ("2021年5月3日 晚上11点20分", 23, 20),
+    ("2021年5月3日 中午12点", 12, 0),
+    ("2021年5月3日 凌晨12点30分", 0, 30),
+    ("2021年5月3日 上午9时5分", 9, 5),
+    ("2020年10月19日凌晨3点55", 3, 55),
+])
+def test_a_dateline_time_with_its_period_of_day(line, hour, minute):
+    article = dated(f"<p>{line}</p><p>正文从这里开始。</p>")
+    assert article.published == dt.datetime(*map(int, re.findall(r"\d+", line)[:3]), hour, minute, tzinfo=SHANGHAI)
+    assert article.precision == "minute"
 
 
 def test_cjk_wire_dateline_with_year():

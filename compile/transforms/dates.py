@@ -53,10 +53,12 @@ BYLINE_STAMP = re.compile(
 )
 BYLINE_BLOCKS = 3
 BYLINE_REST = 40
+# The time after it: "10:00", "10点30分", "下午2点" (the hour alone), "下午2:30" (14:30: the period counts).
 CJK_DATE = re.compile(
-    r"(?<!\d)((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號](?:\s*(?:[上下]午|凌晨|早上|晚上|中午)?\s*"
-    r"(\d{1,2})\s*[:：时点時點]\s*(\d{1,2}))?"
+    r"(?<!\d)((?:19|20)\d{2})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*[日号號](?:\s*([上下]午|凌晨|早上|晚上|中午)?\s*"
+    r"(\d{1,2})\s*(?:[:：]\s*(\d{1,2})|[时点時點](?:\s*(\d{1,2})(?!\d)\s*分?)?))?"
 )
+AFTERNOON = {"下午", "晚上", "中午"}
 # What may follow a date for it to be a wire dateline: 电/讯 or the dash of Reuters' "路透东京8月28日 -".
 WIRE_END = r"(?:电|讯|電|訊|\s*[-–—])"
 CJK_YEARLESS = re.compile(r"(?<![\d年])(\d{1,2})月(\d{1,2})日" + WIRE_END)
@@ -353,11 +355,17 @@ def htmldate_rule(ctx: Context) -> DateFinding | None:
 
 
 def _cjk_value(match: re.Match, ctx: Context) -> Reading | None:
-    year, month, day, hour, minute = match.groups()  # the time is optional, its hour and minute are not
+    year, month, day, period, hour, minute, minutes = match.groups()  # the time is optional
     date = int(year), int(month), int(day)
     try:
         if hour:
-            return _localise(dt.datetime(*date, int(hour), int(minute)), "minute", ctx, written=True)
+            clock = int(hour)
+            if period in AFTERNOON and clock < 12:
+                clock += 12
+            elif period == "凌晨" and clock == 12:
+                clock = 0
+            at = dt.datetime(*date, clock, int(minute or minutes or 0))
+            return _localise(at, "minute", ctx, written=True)
         return _localise(dt.datetime(*date), "day", ctx)
     except ValueError:
         return None
