@@ -243,6 +243,7 @@ def _watch(source: Path, out_dir: Path, config_file: Path | None, once: Callable
             if exc.code not in (1, 2):  # interrupted (130, 143)
                 raise
             err.print(f"[yellow]exit code {exc.code}; still watching[/yellow]")
+        NOTES.next_build()
         err.print(f"built in {time.perf_counter() - started:.1f} s; watching {shown(str(source))} for changes "
                   "(Ctrl-C stops)")
         with _stopping_cleanly(idle=True):
@@ -357,12 +358,39 @@ class _FetchProgress(_Bar):
 
     def done(self, image) -> None:
         if image.status != "ok":
-            err.print(f"  image failed: {shown(image.url[:90])} — {shown(image.reason)}")
+            NOTES.say(f"  image failed: {shown(image.url[:90])} — {shown(image.reason)}")
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task)
         self.left -= 1
         if self.left <= 0:
             self.stop()  # the writers' stage follows: no bar standing still
+
+
+class _Notes:
+    """A build's lines about single files (failed images, warnings, unreadable files). Under --watch, a line the
+    build before printed is not printed again: a rebuild shows what changed, and counts what it left out."""
+
+    def __init__(self):
+        self.before: set[str] | None = None  # None: print every line (one build)
+        self.now: set[str] = set()
+        self.left_out = 0
+
+    def say(self, line: str) -> None:
+        self.now.add(line)
+        if self.before is not None and line in self.before:
+            self.left_out += 1
+        else:
+            err.print(line)
+
+    def end(self) -> None:
+        if self.left_out:
+            err.print(f"  ({self.left_out} lines as in the build before, not repeated: all are in the report)")
+
+    def next_build(self) -> None:
+        self.before, self.now, self.left_out = self.now, set(), 0
+
+
+NOTES = _Notes()
 
 
 def _summary(result: pipeline.Result) -> None:
@@ -376,9 +404,10 @@ def _summary(result: pipeline.Result) -> None:
     _image_summary(data.get("image_summary"))
     for article in articles:
         for warning in article["warnings"]:
-            err.print(f"  [yellow]{shown(article['source'])}[/yellow]: {shown(warning)}")
+            NOTES.say(f"  [yellow]{shown(article['source'])}[/yellow]: {shown(warning)}")
     for entry in failed_inputs:
-        err.print(f"  [red]{shown(entry['source'])}[/red]: {shown(entry['reason'])}")
+        NOTES.say(f"  [red]{shown(entry['source'])}[/red]: {shown(entry['reason'])}")
+    NOTES.end()
     for output in data["outputs"]:
         pages = f", {output['pages']} pages" if output["pages"] else ""
         err.print(f"  wrote {shown(output['path'])} ({output['bytes'] / 1024:.0f} KB{pages})")

@@ -125,6 +125,9 @@ def test_watch_rebuilds_an_edit_as_a_new_command_would(seeds_copy, tmp_path, sig
         code = watcher.stop(signum)
     assert code == 0, "".join(watcher.lines)
     assert "stopped watching" in "".join(watcher.lines)
+    failed = [line for line in watcher.lines if "image failed" in line]  # offline: every image, each build
+    assert failed and len(failed) == len(set(failed)), "a rebuild repeats what the build before said"
+    assert any("as in the build before, not repeated" in line for line in watcher.lines)
     fresh = tmp_path / "fresh"
     result = run_cli("build", str(seeds_copy), "-o", str(fresh), "--offline")
     assert result.returncode == 0, result.stderr
