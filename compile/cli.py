@@ -243,10 +243,13 @@ def _watch(source: Path, out_dir: Path, config_file: Path | None, once: Callable
             if exc.code not in (1, 2):  # interrupted (130, 143)
                 raise
             err.print(f"[yellow]exit code {exc.code}; still watching[/yellow]")
+        except KeyboardInterrupt:  # between the build's own handling and the wait's: the outputs are whole
+            err.print("stopped watching")
+            sys.exit(0)
         NOTES.next_build()
-        err.print(f"built in {time.perf_counter() - started:.1f} s; watching {shown(str(source))} for changes "
-                  "(Ctrl-C stops)")
-        with _stopping_cleanly(idle=True):
+        with _stopping_cleanly(idle=True):  # before the line that says so: a Ctrl-C after it stops cleanly
+            err.print(f"built in {time.perf_counter() - started:.1f} s; watching {shown(str(source))} for changes "
+                      "(Ctrl-C stops)")
             state = watch.wait_for_change(look, state)
         err.print("changed: building again")
 

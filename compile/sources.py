@@ -23,6 +23,7 @@ MB = 1_000_000
 MAX_FILE_BYTES = 20 * MB
 OUTSIDE = "symlink outside the source folder"
 NOT_REGULAR = "not a regular file"
+HIDDEN = "hidden file"
 # A static site's root says what it is by its config file; its top-level folders below hold templates, built
 # pages, assets and data, never posts (posts live in content/ or _posts/). Static images stay readable as
 # local images: they are read through `read_inside`, not discovered.
@@ -55,6 +56,7 @@ class Entry:
     identity: tuple[int, int] | None = None  # (st_dev, st_ino) seen by discovery: reading checks the same file
     reason: str = ""
     linked: bool = False  # reached through a symlink (the entry or one of its folders)
+    stamp: tuple[int, int] = (0, 0)  # (size, mtime_ns) seen by discovery: what `build --watch` compares
 
 
 def discover(source: Path) -> list[Entry]:
@@ -120,11 +122,12 @@ def _walk(root: Path, folder: Path, prefix: str, linked: bool, seen_dirs: set, e
                 seen_dirs.add(_identity(info))
                 _walk(root, real, relative + "/", linked or link, seen_dirs, entries)
         elif hidden:
-            entries.append(Entry(relative, real, reason="hidden file"))
+            entries.append(Entry(relative, real, reason=HIDDEN))
         elif not stat.S_ISREG(info.st_mode):
             entries.append(Entry(relative, real, reason=NOT_REGULAR))
         else:
-            entries.append(Entry(relative, real, _identity(info), linked=linked or link))
+            entries.append(Entry(relative, real, _identity(info), linked=linked or link,
+                                 stamp=(info.st_size, info.st_mtime_ns)))
 
 
 def _read_each_file_once(entries: list[Entry]) -> None:

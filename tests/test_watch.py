@@ -155,3 +155,12 @@ def test_watch_goes_on_after_a_bad_config_and_ignores_its_own_outputs(tmp_path):
     assert code == 0
     assert "修好了" in (out / "archive.report.json").read_text(encoding="utf-8")
     assert os.path.exists(out / "archive.epub")
+
+
+def test_an_editors_swap_file_is_no_change(tmp_path):
+    source = _archive(tmp_path)
+    before = watch.snapshot(source)
+    (source / ".a.txt.swp").write_bytes(b"vim")
+    assert watch.snapshot(source) == before
+    (source / "photo.png").write_bytes(b"an image an article may show")  # not an article, but an input
+    assert watch.snapshot(source) != before
