@@ -264,11 +264,14 @@ def test_an_error_page_is_flagged_and_kept(title, body):
     assert article.body
 
 
+LONG_ZH = "".join(f"<p>第{n}段：这是一篇关于错误页面设计的长文。</p>" for n in range(100))
+LONG_EN = "".join(f"<p>Part {n}: more on status codes and how servers answer them.</p>" for n in range(40))
+
+
 @pytest.mark.parametrize("title, body", [
     ("404 个理由", "<p>一篇短文。</p>"),
-    ("网站错误页面的设计", "<p>很多网站的错误页面写着“页面不存在”。</p>" + "".join(f"<p>第{n}段：这是一篇关于错误页面设计的长文。</p>" for n in range(100))),
-    ("Error pages", "<p>The page you requested was the one about HTTP 404 errors, which we discuss at length.</p>"
-                    + "".join(f"<p>Part {n}: more on status codes and how servers answer them.</p>" for n in range(40))),
+    ("网站错误页面的设计", "<p>很多网站的错误页面写着“页面不存在”。</p>" + LONG_ZH),
+    ("Error pages", "<p>The page you requested was the one about HTTP 404 errors, which we discuss.</p>" + LONG_EN),
 ])
 def test_an_article_about_error_pages_is_not_one(title, body):
     article = clean.clean_article(Article(id="x", source="x.md", title=title, body=body))

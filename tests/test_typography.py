@@ -20,7 +20,7 @@ from compile.text import theme_language
 from compile.transforms import typeset
 from compile.writers.pdf.weasy import justify, patching
 from tests.checks import epubcheck_messages, pdf_fonts
-from tests.conftest import FIXTURES, SEEDS, run_cli
+from tests.conftest import FIXTURES, ROOT, SEEDS, run_cli
 from tests.pagemetrics import measure
 
 TYPO = FIXTURES / "typography"
@@ -250,3 +250,15 @@ def test_titles_never_end_on_a_lone_character():
     assert keep_end("确定半岛无核和平目标。") == '确定半岛无核和<span class="keep">平目标。</span>'
     assert keep_end("A <b> title") == "A &lt;b&gt; title"  # escaped, nothing to keep
     assert keep_end("集") == "集"
+
+
+def test_emphasis_without_han_is_set_as_latin_emphasis():
+    """clreq's dots are for Han: `<em>requirements.txt</em>` in a Chinese text is marked for italics (a tech
+    article translated into Chinese showed dots under a file name)."""
+    body = "<p>创建文件 <em><strong>requirements.txt</strong></em>，其中<em>重要</em>的是<em>第 2 步</em>。</p>"
+    typeset_body = typeset.typeset_html(body)
+    assert '<em class="latin-em"><strong>requirements.txt</strong></em>' in typeset_body
+    assert "<em>重要</em>" in typeset_body and typeset_body.count("latin-em") == 1
+    for name in ("book", "briefing", "vertical"):
+        for sheet in ("epub.css", "print.css"):
+            assert "em.latin-em" in (ROOT / "themes" / name / sheet).read_text(encoding="utf-8"), (name, sheet)

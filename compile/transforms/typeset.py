@@ -450,6 +450,8 @@ def learn(done: dict[tuple[str, frozenset[str]], str]) -> None:
 
 def _typeset_tree(html: str, centred: Collection[str] = ()) -> str:
     root = fragment.parse(html)
+    if "<em" in html:
+        _latin_emphasis(root)
     skipped = _Skipped()
     keep_ends(root, skipped)
     nodes = fragment.strings(root)
@@ -470,6 +472,18 @@ def _typeset_tree(html: str, centred: Collection[str] = ()) -> str:
             continue
         fragment.replace(node, [_piece_node(piece) for piece in pieces])
     return fragment.inner_html(root)
+
+
+LATIN_EM_CLASS = "latin-em"
+_CJK_CHARACTER = re.compile(f"[{CJK}]")
+
+
+def _latin_emphasis(root: etree._Element) -> None:
+    """Emphasis dots are for Han and kana (clreq 3.2.5): an <em> without any (`<em>requirements.txt</em>` in a
+    Chinese text) is marked, and the themes set it as Latin emphasis is set, in italics."""
+    for em in fragment.tags(root, ["em"]):
+        if not _CJK_CHARACTER.search(fragment.get_text(em)) and fragment.has_text(em):
+            em.set("class", " ".join([*_classes(em), LATIN_EM_CLASS]))
 
 
 def _piece_node(piece: Piece) -> str | etree._Element:
