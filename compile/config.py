@@ -120,10 +120,10 @@ class Override:
 
 @dataclass
 class Settings:
-    title: str = "新闻选集"
+    title: str = ""  # "": the edition's own (新闻选集, 新聞選集, News anthology)
     subtitle: str = ""
     editor: str = ""
-    language: str = "zh-Hans"
+    language: str = ""  # "": the archive's, as most of its articles are written (compile/build/pipeline.py)
     theme: str = "book"
     formats: list[str] = field(default_factory=lambda: ["epub", "pdf"])
     sections: str = "year"  # year | month | outlet | none
@@ -473,7 +473,7 @@ def _check_texts(settings: Settings, where: str) -> None:
 
 
 def _check_languages(settings: Settings, where: str) -> None:
-    tags = {"language": settings.language}
+    tags = {"language": settings.language} if settings.language else {}
     tags.update({f"overrides.{name}.language": o.language for name, o in settings.overrides.items()
                  if o.language is not None})
     for key, tag in tags.items():

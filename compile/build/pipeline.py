@@ -15,12 +15,13 @@ import logging
 import os
 import re
 import traceback
+from collections import Counter
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from compile import atomic, processes, readers, sources, theme
+from compile import atomic, locales, processes, readers, sources, theme
 from compile.build import reading, report, timings, volumes
 from compile.build.store import ArticleStore, TypesetStore, article_key, typeset_fields
 from compile.config import ConfigError, Override, Settings
@@ -29,6 +30,7 @@ from compile.images.cache import Cache
 from compile.model import Anthology, Article
 from compile.readers import site as site_settings
 from compile.sanitize import sanitize_html, xml_text
+from compile.text import theme_language
 from compile.transforms import clean, dates, order, outlets, stories, typeset
 from compile.writers import registry
 from compile.writers.context import Book, Output, Resources
@@ -119,8 +121,10 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None,
         if entry["source"] in dropped:
             entry.update(status="duplicate", reason=f"same article as {dropped[entry['source']]['kept']}")
     articles = order.chronological(articles)
-    anthology = Anthology(title=settings.title, subtitle=settings.subtitle, editor=settings.editor,
-                          language=settings.language, articles=articles)
+    language = settings.language or archive_language(articles)
+    title = settings.title or locales.load(locales.edition_language(language))("default_title")
+    anthology = Anthology(title=title, subtitle=settings.subtitle, editor=settings.editor, language=language,
+                          articles=articles)
     anthology.sections = order.sections(articles, settings.sections, zone)
     grouping = stories.Grouping()
     if settings.stories.enabled:  # after duplicates: a wire copy in another outlet is kept, and grouped here
@@ -129,6 +133,17 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None,
     if not articles:
         anthology.warnings.append(f"no articles found in {source}")
     return Prepared(anthology, inputs, duplicates, grouping.rejected)
+
+
+def archive_language(articles: list[Article]) -> str:
+    """The book's language when the config names none: the one most of its articles are written in (zh-Hans,
+    zh-Hant, en ...), zh-Hans when none says. A site's own setting is not asked: many Chinese blogs keep their
+    template's `languageCode = "en-us"`."""
+    counts = Counter(theme_language(article.language) for article in articles if article.language)
+    return max(counts, key=lambda tag: (counts[tag], tag == DEFAULT_LANGUAGE)) if counts else DEFAULT_LANGUAGE
+
+
+DEFAULT_LANGUAGE = "zh-Hans"
 
 
 # Texts compared for duplicates in forked workers from this many (forking costs ~0.06 s; 300 texts compare in
