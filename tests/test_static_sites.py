@@ -300,6 +300,25 @@ def test_which_files_are_not_for_the_book(name, front, expected):
     assert _not_for_the_book(name, article) == expected
 
 
+JEKYLL_PAGE = "Jekyll page, not a post (outside _posts/, no date in its front matter)"
+
+
+@pytest.mark.parametrize(("name", "front", "expected"), [
+    ("_posts/2026-02-15-digest.md", {}, ("", "")),  # Jekyll dates a post by its file name
+    ("_posts/2026/02/2026-02-15-digest.md", {"title": "x"}, ("", "")),
+    ("_tabs/about.md", {"layout": "page"}, ("skipped", JEKYLL_PAGE)),  # the Chirpy theme's tabs
+    ("index.html", {"layout": "home"}, ("skipped", JEKYLL_PAGE)),
+    ("SOUL.md", {}, ("skipped", JEKYLL_PAGE)),
+    ("_articles/a.md", {"date": "2026-01-02"}, ("", "")),  # a dated collection document is an article
+])
+def test_a_jekyll_sites_pages_are_not_posts(name, front, expected):
+    """eagle-cool/ai-digest: its about, archives, categories and tags tabs, its home page and a notes file came
+    out as six chapters without text or date."""
+    article = Article(id="x", source=name, meta={"front_matter": front})
+    assert _not_for_the_book(name, article, "Jekyll") == expected
+    assert _not_for_the_book(name, article, "") == ("", "")  # not a Jekyll site's root: every file may be a post
+
+
 def test_an_empty_front_matter_is_front_matter():
     article = readers.read_text(Path("x.md"), "---\n---\nJust [a link](https://e.org/p) in a paragraph.\n")
     assert article.reader == "front-matter+markdown"

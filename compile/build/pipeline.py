@@ -84,6 +84,7 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None,
     packed_units: dict[str, bytes] = {}
     entries = discover(source)
     _require_candidates(source, entries)
+    kind = sources.site_kind(source.resolve())
     plans = [_plan(index, entry, settings) for index, entry in enumerate(entries)]
     to_read = [plan for plan in plans if not plan.status]
     # Outcomes come in the folder's order; closing stops the reading workers, however this loop ends.
@@ -97,7 +98,7 @@ def prepare(source: Path, settings: Settings, store: ArticleStore | None = None,
                 continue
             outcome = next(outcomes)
             article = _read_reported(relative, outcome, inputs)
-            status, reason = _not_for_the_book(relative, article) if article is not None else ("", "")
+            status, reason = _not_for_the_book(relative, article, kind) if article is not None else ("", "")
             if status:
                 log.info("%s: %s: %s", relative, status, reason)
                 inputs.append({"source": relative, "status": status, "reason": reason})
@@ -225,8 +226,9 @@ def _site_file(relative: str) -> tuple[str, str]:
     return "", ""
 
 
-def _not_for_the_book(relative: str, article: Article) -> tuple[str, str]:
-    """(status, reason) of a file that was read but is no article: a draft, or a project file."""
+def _not_for_the_book(relative: str, article: Article, site: str = "") -> tuple[str, str]:
+    """(status, reason) of a file that was read but is no article: a draft, a project file, or a page of a
+    Jekyll site (its about page, its home and archive pages: outside `_posts/` and undated)."""
     front = article.meta.get("front_matter") or {}
     if _true(front.get("draft")):
         return "excluded", "draft (front matter draft = true)"
@@ -235,7 +237,12 @@ def _not_for_the_book(relative: str, article: Article) -> tuple[str, str]:
     name = PROJECT_FILE.fullmatch(PurePosixPath(relative).name)
     if name and not front.get("date"):
         return "skipped", f"project file ({name[1].upper()})"
+    if site == "Jekyll" and POSTS_FOLDER not in PurePosixPath(relative).parts[:-1] and not front.get("date"):
+        return "skipped", f"Jekyll page, not a post (outside {POSTS_FOLDER}/, no date in its front matter)"
     return "", ""
+
+
+POSTS_FOLDER = "_posts"
 
 
 def _true(value, default: bool = False) -> bool:
