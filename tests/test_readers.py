@@ -360,3 +360,14 @@ def test_front_matter_reads_the_same_with_libyaml(raw):
         frontmatter._FAST_LOADER = original
     assert frontmatter.parse("---", raw, fast) == expected
     assert fast == slow
+
+
+@pytest.mark.parametrize("data, said", [
+    ("标题\n\n正文\ufffd\ufffd有损。\n".encode(), "2 replacement character(s) (U+FFFD) in the file as saved"),
+    ("标题\n\n正文".encode() + b"\xff" + "有损的正文。".encode() * 40, "1 undecodable byte sequence(s) replaced"),
+])
+def test_replacement_characters_are_told_apart_from_undecodable_bytes(data, said):
+    """A Jekyll post that decodes cleanly but carries U+FFFD from the tool that wrote it is not 'undecodable'."""
+    article = readers.read_file(Path("/archive"), Path("/archive/a.txt"), data)
+    assert [warning for warning in article.warnings if "U+FFFD" in warning] == [
+        next(w for w in article.warnings if w.startswith(said))]

@@ -140,5 +140,11 @@ def read_file(root: Path, path: Path, data: bytes | None = None) -> Article:
         article.warn(f"decoded as {encoding}")
     damaged = text.count("\ufffd")
     if damaged:
-        article.warn(f"{damaged} undecodable byte sequence(s) replaced by U+FFFD")
+        raw = path.read_bytes() if data is None else data
+        saved = raw.decode(encoding, errors="ignore").count("\ufffd")  # in the file as written, not ours
+        if damaged > saved:
+            article.warn(f"{damaged - saved} undecodable byte sequence(s) replaced by U+FFFD")
+        if saved:
+            article.warn(f"{saved} replacement character(s) (U+FFFD) in the file as saved: characters lost "
+                         "before it reached this archive")
     return article
