@@ -377,6 +377,7 @@ class _Notes:
         self.before: set[str] | None = None  # None: print every line (one build)
         self.now: set[str] = set()
         self.left_out = 0
+        self.summed_up = False  # the build got as far as its summary (a failed one tells nothing of its files)
 
     def say(self, line: str) -> None:
         self.now.add(line)
@@ -386,11 +387,15 @@ class _Notes:
             err.print(line)
 
     def end(self) -> None:
+        self.summed_up = True
         if self.left_out:
             err.print(f"  ({self.left_out} lines as in the build before, not repeated: all are in the report)")
 
     def next_build(self) -> None:
-        self.before, self.now, self.left_out = self.now, set(), 0
+        """Compare the next build with this one, or with the last that got to its summary."""
+        if self.summed_up or self.before is None:
+            self.before = self.now
+        self.now, self.left_out, self.summed_up = set(), 0, False
 
 
 NOTES = _Notes()

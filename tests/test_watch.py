@@ -164,3 +164,19 @@ def test_an_editors_swap_file_is_no_change(tmp_path):
     assert watch.snapshot(source) == before
     (source / "photo.png").write_bytes(b"an image an article may show")  # not an article, but an input
     assert watch.snapshot(source) != before
+
+
+def test_a_rebuild_repeats_no_line_of_the_last_build_that_said_anything(capsys):
+    """A failed build prints no per-file line: the next one is compared with the build before it."""
+    from compile import cli
+
+    notes = cli._Notes()
+    notes.say("  a.md: warning one")
+    notes.end()
+    notes.next_build()
+    notes.next_build()  # a build that failed before its summary
+    notes.say("  a.md: warning one")
+    notes.say("  b.md: warning two")
+    notes.end()
+    printed = capsys.readouterr().err
+    assert printed.count("warning one") == 1 and "warning two" in printed and "1 lines as in the build" in printed
