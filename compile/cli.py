@@ -238,7 +238,8 @@ def _watch(source: Path, out_dir: Path, config_file: Path | None, once: Callable
         started = time.perf_counter()
         try:
             settings = once()
-            besides[:] = [*([config_file] if config_file else []), theme.load(settings.theme).root]
+            named = [*([config_file] if config_file else []), theme.load(settings.theme).root]
+            state = _rewatch(state, source, besides, named)
         except SystemExit as exc:
             if exc.code not in (1, 2):  # interrupted (130, 143)
                 raise
@@ -252,6 +253,18 @@ def _watch(source: Path, out_dir: Path, config_file: Path | None, once: Callable
                       "(Ctrl-C stops)")
             state = watch.wait_for_change(look, state)
         err.print("changed: building again")
+
+
+def _rewatch(state: frozenset, source: Path, besides: list[Path], now: list[Path]) -> frozenset:
+    """`besides` becomes `now` (a build named its theme, maybe another one); `state` then holds what is watched
+    from now on, a folder newly named as it is: being named, or no longer, is no change."""
+    from compile.build import watch
+
+    added = [path for path in now if path not in besides]
+    besides[:] = now
+    roots = {str(path) for path in (source, *now)}
+    kept = frozenset(entry for entry in state if entry[0] in roots and Path(entry[0]) not in added)
+    return kept | watch.snapshot(added[0], added[1:]) if added else kept
 
 
 class Interrupted(KeyboardInterrupt):

@@ -180,3 +180,16 @@ def test_a_rebuild_repeats_no_line_of_the_last_build_that_said_anything(capsys):
     notes.end()
     printed = capsys.readouterr().err
     assert printed.count("warning one") == 1 and "warning two" in printed and "1 lines as in the build" in printed
+
+
+def test_no_change_no_build(tmp_path):
+    """The theme's folder, named by the first build, is watched from then on: being named is no change (every
+    watch built twice at its start)."""
+    source = _archive(tmp_path)
+    watcher = _Watcher(str(source), "-o", str(tmp_path / "out"), "--format", "epub")
+    try:
+        watcher.until("; watching ")
+        time.sleep(10 * watch.PAUSE)
+    finally:
+        assert watcher.stop() == 0
+    assert not any("changed" in line for line in watcher.lines), "".join(watcher.lines)
