@@ -228,7 +228,8 @@ def _watch(source: Path, out_dir: Path, config_file: Path | None, once: Callable
     interrupted exits as without --watch."""
     from compile.build import watch
 
-    besides = [config_file] if config_file else []  # and the theme's folder, once a build names it
+    configs = [config_file] if config_file else []
+    besides = list(configs)  # and the theme's folder, once a build names it
 
     def look() -> watch.Snapshot:
         return watch.snapshot(source, besides, skip=[out_dir])
@@ -238,8 +239,7 @@ def _watch(source: Path, out_dir: Path, config_file: Path | None, once: Callable
         started = time.perf_counter()
         try:
             settings = once()
-            named = [*([config_file] if config_file else []), theme.load(settings.theme).root]
-            state = _rewatch(state, source, besides, named)
+            state = _rewatch(state, source, besides, [*configs, theme.load(settings.theme).root])
         except SystemExit as exc:
             if exc.code not in (1, 2):  # interrupted (130, 143)
                 raise

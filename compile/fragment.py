@@ -275,6 +275,17 @@ def get_text(element: etree._Element) -> str:
     return "".join(string.value for string in strings(element))
 
 
+def short_text(element: etree._Element, limit: int) -> str | None:
+    """`get_text(element)` when it is at most `limit` characters, else None; a long text is not walked whole."""
+    pieces, length = [], 0
+    for string in _strings(element):
+        length += len(string.value)
+        if length > limit:
+            return None
+        pieces.append(string.value)
+    return "".join(pieces)
+
+
 def insert_after(element: etree._Element, new: etree._Element) -> None:
     """`new` just after `element`, before the text that follows it."""
     new.tail, element.tail = element.tail, None

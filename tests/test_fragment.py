@@ -125,3 +125,11 @@ def test_an_ancestor_is_the_nearest_of_its_parents_named_so(html):
             tags = fragment.names(wanted)
             walked = next((e for e in fragment.ancestors(node) if e.tag in tags), None)
             assert fragment.ancestor(node, wanted) is walked, (html, wanted)
+
+
+def test_short_text_is_get_text_up_to_its_limit():
+    tree = fragment.parse("<p>一二<!--注释-->三</p><script>x</script><p>四五</p>")
+    text = fragment.get_text(tree)
+    assert text == "一二三四五"
+    for limit in range(8):
+        assert fragment.short_text(tree, limit) == (text if len(text) <= limit else None)

@@ -117,7 +117,8 @@ def read_file(root: Path, path: Path, data: bytes | None = None) -> Article:
     """One source file as an article. `data`: its bytes, when the caller read them (compile/sources.py reads
     untrusted folders safely); the text is bounded in length and tag nesting before any parser sees it."""
     relative = path.relative_to(root)
-    text, encoding = decode(path.read_bytes() if data is None else data)
+    raw = path.read_bytes() if data is None else data
+    text, encoding = decode(raw)
     notes = []
     if len(text) > MAX_TEXT:
         notes.append(f"text of {len(text):,} characters cut at {MAX_TEXT:,}")
@@ -140,7 +141,6 @@ def read_file(root: Path, path: Path, data: bytes | None = None) -> Article:
         article.warn(f"decoded as {encoding}")
     damaged = text.count("\ufffd")
     if damaged:
-        raw = path.read_bytes() if data is None else data
         saved = raw.decode(encoding, errors="ignore").count("\ufffd")  # in the file as written, not ours
         if damaged > saved:
             article.warn(f"{damaged - saved} undecodable byte sequence(s) replaced by U+FFFD")

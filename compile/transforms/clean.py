@@ -176,8 +176,8 @@ ERROR_PAGE_CHARS = 1500  # an article about error pages is longer
 
 def error_page(title: str, tree: Element) -> str:
     """What makes the article look like an error page (ERROR_STATUS, ERROR_WORDS), or ""."""
-    text = fragment.get_text(tree)
-    if len(text) > ERROR_PAGE_CHARS:
+    text = fragment.short_text(tree, ERROR_PAGE_CHARS)
+    if text is None:
         return ""
     first = next((block for block in fragment.tags(tree, BLOCKS) if fragment.has_text(block)), None)
     opening = fragment.get_text(first).strip() if first is not None else ""
