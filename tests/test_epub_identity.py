@@ -175,6 +175,8 @@ def test_every_target_differs_from_generic_as_its_preset_says(tmp_path, monkeypa
     assert details["generic"]["fonts"] and details["apple"]["fonts"] and details["email"]["fonts"]
     assert not details["kindle"]["fonts"] and not details["tight email"]["fonts"]
     assert any("dropped to fit" in line for line in details["tight email"]["applied"])
+    with zipfile.ZipFile(paths["tight email"]) as z:  # packaged again from the same documents, without the fonts
+        assert not [n for n in z.namelist() if n.endswith(".xhtml") and b"fonts.css" in z.read(n)]
     for name in ("apple", "generic"):
         assert identifier(paths[name]) == identifier(paths["kindle"])
         bad = [m for m in epubcheck_messages(paths[name]) if m["severity"] in ("FATAL", "ERROR", "WARNING")]

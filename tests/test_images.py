@@ -11,6 +11,7 @@ import io
 import itertools
 import json
 import os
+import random
 import signal
 import socket
 import stat
@@ -30,6 +31,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as property_settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
+from PIL import ImageDraw
 
 from compile import atomic, pages, theme
 from compile.config import ImageSettings
@@ -827,6 +829,60 @@ def test_budget_recompresses_and_says_so(http_server, tmp_path):
     assert "over the budget" in entry["recompressed"] and "(fits)" in entry["recompressed"]
     assert sum(image.path.stat().st_size for image in found) == entry["bytes"]
     assert all(image.variants["epub"]["profile"] == entry["profile"] for image in found)
+
+
+def test_a_budget_step_stops_making_variants_once_over(http_server, tmp_path):
+    """Far over the budget, a step makes a budget's worth of variants, not all of them: an archive of thousands of
+    images took each of the seven steps its every image (a 1,070-image archive: 556 s; 65 s so)."""
+    count = 12
+    for n in range(count):
+        http_server.routes[f"/o{n}.jpg"] = serve(noise_jpeg((900, 700)))
+    settings = settings_for(tmp_path)
+    found, _ = fetch_urls([f"{http_server.url}/o{n}.jpg" for n in range(count)], settings)
+    cache, target = Cache.from_settings(settings), variants.profile("epub", settings)
+    entry = variants.use_profile(found, target, cache, settings, budget_bytes=1000)
+    assert "still over budget" in entry["recompressed"]
+    made = {tag.name: len(list(tag.iterdir())) for tag in (cache.root / "variants").iterdir()}
+    assert made.pop(entry["profile"]) == count  # the last step whole: every image has its variant
+    assert len(made) == len(variants.BUDGET_LADDER)  # the target and every step before the last were tried
+    assert all(files < count for files in made.values()), made  # each stopped once over (4 threads in flight)
+    assert all(image.variants["epub"]["profile"] == entry["profile"] for image in found)
+    assert sum(image.path.stat().st_size for image in found) == entry["bytes"]
+
+
+def screenshot_png(size=(1400, 1000), seed=0) -> bytes:
+    """A few flat colours and thin lines, as a chart or a screenshot of a terminal is: PNG, not JPEG."""
+    rng = random.Random(seed)
+    picture = PILImage.new("RGB", size, (240, 240, 240))
+    draw = ImageDraw.Draw(picture)
+    palette = [(30, 60, 90), (0, 170, 230), (200, 40, 40), (20, 20, 20), (120, 200, 120)]
+    for _ in range(200):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        draw.line((x, y, x + rng.randrange(-300, 300), y + rng.randrange(-200, 200)), fill=rng.choice(palette),
+                  width=rng.choice((1, 2, 3)))
+    out = io.BytesIO()
+    picture.save(out, "PNG")
+    return out.getvalue()
+
+
+def test_a_budget_keeps_screenshots_whole_in_256_colours(http_server, tmp_path):
+    """Scaled down, a screenshot hardly shrinks (its blended edges compress worse than its flat colours did);
+    in an adaptive palette at full size it fits where the sizes alone did not."""
+    for n in range(3):
+        http_server.routes[f"/s{n}.png"] = serve(screenshot_png(seed=n), "image/png")
+    settings = settings_for(tmp_path)
+    found, _ = fetch_urls([f"{http_server.url}/s{n}.png" for n in range(3)], settings)
+    cache, target = Cache.from_settings(settings), variants.profile("epub", settings)
+    free = variants.use_profile(found, target, cache, settings)
+    # PNG at full colour: 1.4 megapixels, its colours counted on a sample by nearest pixels (a smoothing
+    # resize had blended them into many, and a large chart went to JPEG)
+    assert {(PILImage.open(image.path).format, PILImage.open(image.path).mode) for image in found} == {("PNG", "RGB")}
+    entry = variants.use_profile(found, target, cache, settings, budget_bytes=int(free["bytes"] * 0.8))
+    assert "(fits)" in entry["recompressed"] and entry["profile"].endswith("-pal")
+    for image in found:
+        with PILImage.open(image.path) as picture:
+            assert picture.format == "PNG" and picture.mode == "P" and picture.size == (1400, 1000)
+            assert len(picture.convert("RGB").getcolors(256) or []) >= 5  # its colours, not a posterised few
 
 
 def test_impossible_budget_says_it_is_still_over(http_server, tmp_path):

@@ -664,8 +664,8 @@ def _package(book: Book, parts: Parts, cover: bytes, plan: FontPlan, strings: St
 
     items = {}
     for doc in parts.docs:
-        if plan.fonts:
-            doc.styles = [*doc.styles, ("" if doc.file_name.count("/") == 0 else "../") + FONT_CSS]
+        if plan.fonts:  # a copy: the documents are packaged again without the fonts when the book is over budget
+            doc = replace(doc, styles=[*doc.styles, ("" if doc.file_name.count("/") == 0 else "../") + FONT_CSS])
         item = RawXhtml(uid=doc.uid, file_name=doc.file_name, title=doc.title, lang=doc.lang)
         item.content = doc.xhtml()
         item.properties = list(doc.properties)
@@ -812,7 +812,6 @@ def write(book: Book, target: Path, resources: Resources) -> Output:
     if profile.budget and len(data) > profile.budget and plan.fonts:
         applied.append(f"embedded fonts dropped to fit the {profile.budget / MB:.0f} MB budget")
         plan = FontPlan(seconds=plan.seconds)
-        parts = _documents(book, strings)
         data = _package(book, parts, cover, plan, strings, when, profile)
     if profile.budget and len(data) > profile.budget:
         notes.append(f"EPUB is {len(data) / MB:.1f} MB, over the {profile.budget / MB:.0f} MB budget of the "
