@@ -8,6 +8,8 @@ Prints, as medians over --repeat runs (each on a fresh cache):
 - the cache-hit rebuild: fetch_all + both profiles again, everything already cached (no request made).
 --hosts N spreads the images over N loopback addresses (127.0.0.1 .. 127.0.0.N), like an archive whose
 images come from several CDNs; the per-host limit then matters less.
+--folder DIR times a folder of real pictures (an archive's `img/`) made into EPUB variants under a budget, as a
+build over its budget makes them (`variants.use_profile`): cold, then under --budget-share of their size.
 --dead N also times N dead links, on a host that takes connections and never answers (as a vanished server
 behind a firewall does), with the default timeouts: the build that first meets them, and the next build (the
 failures are remembered: cache.Failures).
@@ -19,6 +21,7 @@ import argparse
 import http.server
 import io
 import random
+import shutil
 import socket
 import statistics
 import tempfile
@@ -144,6 +147,31 @@ def dead_links(count: int, base: ImageSettings) -> tuple[float, float]:
     return times[0], times[1]
 
 
+def budget_run(folder: Path, share: float, base: ImageSettings) -> None:
+    """A folder's pictures as EPUB variants: with no budget, then under `share` of what they came to."""
+    files = sorted(p.name for p in folder.iterdir() if p.is_file())
+    with tempfile.TemporaryDirectory(prefix="images-bench-budget-") as root:
+        settings = replace(base, cache_dir=root)
+        cache = Cache.from_settings(settings)
+        found = [Image(url=f"https://images.invalid/{name}", local=name) for name in files]
+        fetch.fetch_all(found, settings, cache, offline=True, source=folder)
+        ok = [image for image in found if image.status == "ok"]
+        target = variants.profile("epub", settings)
+        started = time.perf_counter()
+        free = variants.use_profile(ok, target, cache, settings)
+        free_seconds = time.perf_counter() - started
+        shutil.rmtree(Path(root) / "variants")
+        budget = int(free["bytes"] * share)
+        started = time.perf_counter()
+        entry = variants.use_profile(ok, target, cache, settings, budget_bytes=budget)
+        seconds = time.perf_counter() - started
+        made = sum(1 for path in (Path(root) / "variants").rglob("*") if path.is_file())
+    print(f"{len(ok)} pictures of {folder} ({len(files) - len(ok)} refused), EPUB variants")
+    print(f"  no budget          {free_seconds:7.2f} s   {free['bytes'] / 1e6:.1f} MB")
+    print(f"  budget {budget / 1e6:5.1f} MB    {seconds:7.2f} s   {entry['bytes'] / 1e6:.1f} MB at {entry['profile']}, "
+          f"{made} variants made")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=200)
@@ -151,7 +179,12 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dead", type=int, default=0, help="also time this many dead links")
+    parser.add_argument("--folder", type=Path, help="time this folder's pictures under a budget, and only that")
+    parser.add_argument("--budget-share", type=float, default=0.5)
     args = parser.parse_args()
+    if args.folder:
+        budget_run(args.folder, args.budget_share, replace(ImageSettings(), allow_private_hosts=True))
+        return
     pictures = make_pictures(args.images)
     servers = start_servers(args.hosts, pictures, args.latency)
     urls = urls_for(servers, args.images)
