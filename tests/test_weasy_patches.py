@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import inspect
 import json
 import logging
 import re
@@ -29,6 +30,7 @@ from compile.writers.pdf.weasy import (
     page_styles,
     page_walks,
     patching,
+    png_data,
     shared_styles,
     tagging,
     target_counters,
@@ -38,19 +40,20 @@ from compile.writers.pdf.weasy.patching import Patch, Private
 from tests.conftest import ROOT, SEEDS, make_settings, run_cli
 
 NAMES = {"justify", "page_styles", "frame_prune", "leaders", "font_stubs", "html_tree", "tagging", "target_counters",
-         "known_targets", "shared_styles", "margin_widths", "page_walks"}
+         "known_targets", "shared_styles", "margin_widths", "page_walks", "png_data"}
 PATCHES = [justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH, fontshare.PATCH, tree.PATCH,
            tagging.PATCH, target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH,
-           margin_widths.PATCH, page_walks.PATCH]
+           margin_widths.PATCH, page_walks.PATCH, png_data.PATCH]
 
 
 def targets() -> dict[str, object]:
     """Every replaced private name -> what WeasyPrint holds there now."""
-    return {str(private): getattr(private.owner, private.name) for patch in PATCHES for private in patch.replaces}
+    return {str(private): inspect.getattr_static(private.owner, private.name) for patch in PATCHES
+            for private in patch.replaces}
 
 
 def replaced(patch: Patch) -> bool:
-    return all(getattr(private.owner, private.name) is ours for private, ours in patch.replaces.items())
+    return all(inspect.getattr_static(private.owner, private.name) is ours for private, ours in patch.replaces.items())
 
 
 # --- On the pinned WeasyPrint: every patch applies -----------------------------------------------------------

@@ -30,6 +30,7 @@ from compile.writers.pdf.weasy import (
     page_styles,
     page_walks,
     patching,
+    png_data,
     shared_styles,
     target_counters,
     tree,
@@ -99,11 +100,11 @@ def extended() -> Iterator[None]:
     page references laid out once (target_counters.py) or given (known_targets.py), one computed style for elements
     with equal cascades (shared_styles.py), margin boxes sized without their min-content width where the
     max-content one decides (margin_widths.py), WeasyPrint's two walks of every page for each page made cheap
-    (page_walks.py), fewer GC passes.
+    (page_walks.py), a PNG's rows taken from its file instead of encoded again (png_data.py), fewer GC passes.
     Re-entrant and thread-safe; the patches that are inactive on this WeasyPrint stay out."""
     with patching.installed(justify.PATCH, page_styles.PATCH, frame_prune.PATCH, leaders.PATCH,
                             target_counters.PATCH, known_targets.PATCH, shared_styles.PATCH, margin_widths.PATCH,
-                            page_walks.PATCH), \
+                            page_walks.PATCH, png_data.PATCH), \
             fewer_collections():
         yield
 

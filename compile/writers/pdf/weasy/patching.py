@@ -159,7 +159,9 @@ def _enter(patch: Patch) -> None:
         saved: dict[Private, Any] = {}
         try:
             for private, replacement in patch.replaces.items():
-                original = getattr(private.owner, private.name)
+                # As stored, not as read: a class's staticmethod read is a plain function, which put back would
+                # become a method (and take the instance as its first argument).
+                original = inspect.getattr_static(private.owner, private.name)
                 setattr(private.owner, private.name, replacement)
                 saved[private] = original
         except BaseException:  # half a patch is worse than none
