@@ -843,7 +843,7 @@ def test_a_budget_step_stops_making_variants_once_over(http_server, tmp_path):
     entry = variants.use_profile(found, target, cache, settings, budget_bytes=1000)
     assert "still over budget" in entry["recompressed"]
     made = {tag.name: len(list(tag.iterdir())) for tag in (cache.root / "variants").iterdir()}
-    assert made.pop(entry["profile"]) == count  # the last step whole: every image has its variant
+    assert made.pop(f"{entry['profile']}.{variants.ENCODING}") == count  # the last step whole: every image's
     assert len(made) == len(variants.BUDGET_LADDER)  # the target and every step before the last were tried
     assert all(files < count for files in made.values()), made  # each stopped once over (4 threads in flight)
     assert all(image.variants["epub"]["profile"] == entry["profile"] for image in found)
@@ -883,6 +883,16 @@ def test_a_budget_keeps_screenshots_whole_in_256_colours(http_server, tmp_path):
         with PILImage.open(image.path) as picture:
             assert picture.format == "PNG" and picture.mode == "P" and picture.size == (1400, 1000)
             assert len(picture.convert("RGB").getcolors(256) or []) >= 5  # its colours, not a posterised few
+
+
+def test_a_budget_keeps_a_cut_out_photo_in_full_colour(http_server, tmp_path):
+    """A transparent photo is PNG for its alpha, not for few colours: 256 colours would band it."""
+    http_server.routes["/cut.png"] = serve(png_alpha(), "image/png")
+    settings = settings_for(tmp_path)
+    found, _ = fetch_urls([f"{http_server.url}/cut.png"], settings)
+    entry = variants.use_profile(found, variants.profile("epub", settings), Cache.from_settings(settings), settings,
+                                 budget_bytes=1000)
+    assert entry["recompressed"] and PILImage.open(found[0].path).mode == "RGBA"
 
 
 def test_impossible_budget_says_it_is_still_over(http_server, tmp_path):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import random
+import struct
+import zlib
 
 import pikepdf
 import pytest
@@ -39,6 +41,20 @@ def encoded(picture: PILImage.Image, **options) -> bytes:
     return out.getvalue()
 
 
+def sixteen_bit_rgb(picture: PILImage.Image) -> bytes:
+    """The picture as a 16-bit RGB PNG (Pillow writes none: each 8-bit row sample doubled, IDAT and CRCs made)."""
+    width, height = picture.size
+    raw = picture.tobytes()
+    rows = b"".join(b"\x00" + bytes(byte for value in raw[y * width * 3:(y + 1) * width * 3] for byte in (value, value))
+                    for y in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return png_data.SIGNATURE + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
 def render(tmp_path, files: list[bytes], patched: bool) -> bytes:
     names = []
     for index, data in enumerate(files):
@@ -71,20 +87,27 @@ def test_the_build_s_variants_give_the_same_pdf_without_encoding_again(tmp_path,
     assert not encodings  # every one taken from its file
 
 
-@pytest.mark.parametrize("kind", ["optimized", "interlaced", "alpha", "palette", "16-bit", "truncated"])
+@pytest.mark.parametrize("kind", ["optimized", "interlaced", "alpha", "palette", "16-bit", "16-bit RGB", "4-bit gray",
+                                  "transparent colour", "truncated"])
 def test_other_pngs_are_drawn_as_before(tmp_path, kind):
     picture = chart(seed=5)
     data = {
         "optimized": lambda: encoded(picture, optimize=True),  # other rows, the same pixels: taken as they are
         "interlaced": lambda: encoded(picture, interlace=1),  # rows interlaced: encoded again
         "alpha": lambda: encoded(chart("RGBA", seed=5)),
-        "palette": lambda: encoded(picture.quantize(64)),
+        "palette": lambda: encoded(picture.quantize(64)),  # made RGB by WeasyPrint before
         "16-bit": lambda: encoded(PILImage.new("I;16", (300, 200), 40000)),
+        "16-bit RGB": lambda: sixteen_bit_rgb(picture),  # opened as mode RGB: its rows are not 8-bit ones
+        "4-bit gray": lambda: encoded(picture.convert("L"), bits=4),  # opened as mode L, rows of 4 bits
+        "transparent colour": lambda: encoded(picture, transparency=COLOURS[0]),  # RGB with tRNS
     }.get(kind, lambda: encoded(picture))()
     if kind == "truncated":  # no IEND: not taken from the file
         image = PILImage.open(io.BytesIO(data[:-12]))
         assert png_data.file_rows(image) is None
         return
+    if kind in ("16-bit RGB", "4-bit gray", "transparent colour"):  # opened as RGB or L: only the file tells
+        opened = PILImage.open(io.BytesIO(data))
+        assert opened.mode in ("RGB", "L") and png_data.file_rows(opened) is None
     patched, plain = render(tmp_path, [data], patched=True), render(tmp_path, [data], patched=False)
     if kind == "optimized":
         assert pixels(patched) == pixels(plain)

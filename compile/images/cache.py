@@ -32,7 +32,7 @@ def default_cache_dir() -> Path:
 
 @dataclass
 class Cache:
-    """originals/<2>/<sha256 of URL> as downloaded; variants/<profile tag>/<key>.jpg|png as written.
+    """originals/<2>/<sha256 of URL> as downloaded; variants/<profile tag>.<encoding>/<key>.jpg|png as written.
 
     Every name is made from a hash or from our own profile tag, never from the URL: nothing from a
     source can choose a path. Files appear by rename only, so concurrent builds and killed builds

@@ -31,14 +31,24 @@ class Profile:
     box: tuple[int, int]
     quality: int = 80
     grayscale: bool = False
-    palette: bool = False  # PNGs in 256 colours: a budget's steps (BUDGET_LADDER), where quality gives way to size
+    palette: bool = False  # opaque PNGs in 256 colours: a budget's steps (BUDGET_LADDER), size before quality
 
     @property
     def tag(self) -> str:
-        """The variant folder: changing any parameter makes new variants, never reuses stale ones."""
+        """What the variant is: changing any parameter makes new variants, never reuses stale ones."""
         gray = "-gray" if self.grayscale else ""
         palette = "-pal" if self.palette else ""
         return f"{self.name}-{self.box[0]}x{self.box[1]}-q{self.quality}{gray}{palette}"
+
+    @property
+    def folder(self) -> str:
+        """Where its variants are cached: the tag, and how this code encodes (a cache made by older code is not
+        mixed into a build: a warm build shows what a cold one would)."""
+        return f"{self.tag}.{ENCODING}"
+
+
+# Raised whenever a variant's bytes change for the same tag (2: PNGs at zlib's default level, large charts kept PNG).
+ENCODING = 2
 
 
 PROFILES = ("epub", "eink", "print")
@@ -64,7 +74,7 @@ def render(picture: PILImage.Image, target: Profile) -> tuple[bytes, str, tuple[
     if picture.width > target.box[0] or picture.height > target.box[1]:
         # What thumbnail() makes, without first copying the whole picture (the largest allocation here).
         picture = picture.resize(fitted(picture.size, target.box), PILImage.Resampling.LANCZOS, reducing_gap=2.0)
-    if as_png and target.palette and picture.mode in ("RGB", "RGBA"):
+    if as_png and target.palette and picture.mode == "RGB":  # few colours (_wants_png); a cut-out photo would band
         picture = _in_256_colours(picture)
     out = io.BytesIO()
     if as_png:
@@ -77,11 +87,10 @@ def render(picture: PILImage.Image, target: Profile) -> tuple[bytes, str, tuple[
 
 
 def _in_256_colours(picture: PILImage.Image) -> PILImage.Image:
-    """A PNG's picture in an adaptive palette, without dithering: a screenshot or chart (a few colours, the edges
-    that scaling blends) looks the same in half the bytes; scaled down alone, it hardly shrinks (its blended edges
-    compress worse than its flat colours did)."""
-    method = PILImage.Quantize.FASTOCTREE if picture.mode == "RGBA" else PILImage.Quantize.MEDIANCUT
-    return picture.quantize(256, method=method, dither=PILImage.Dither.NONE)
+    """An opaque PNG's picture in an adaptive palette, without dithering: a screenshot or chart (a few colours, the
+    edges that scaling blends) looks the same in half the bytes; scaled down alone, it hardly shrinks (its blended
+    edges compress worse than its flat colours did)."""
+    return picture.quantize(256, method=PILImage.Quantize.MEDIANCUT, dither=PILImage.Dither.NONE)
 
 
 def fitted(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
@@ -138,7 +147,8 @@ Loader = Callable[[tuple[int, int]], contextlib.AbstractContextManager[PILImage.
 def _make_variant(image: Image, load: Loader, cache: Cache, target: Profile) -> None:
     """`load(box)` decodes the original for a variant fitting `box`; its pixels stay in the budget until the
     variant is encoded."""
-    existing = [p for p in (cache.variant(Cache.name(image), target.tag, s) for s in (".jpg", ".png")) if p.is_file()]
+    paths = (cache.variant(Cache.name(image), target.folder, suffix) for suffix in (".jpg", ".png"))
+    existing = [path for path in paths if path.is_file()]
     if existing:
         path = existing[0]
         with PILImage.open(path) as done:
@@ -146,7 +156,7 @@ def _make_variant(image: Image, load: Loader, cache: Cache, target: Profile) -> 
     else:
         with load(target.box) as picture:
             encoded, suffix, size = render(picture, target)
-        path = cache.variant(Cache.name(image), target.tag, suffix)
+        path = cache.variant(Cache.name(image), target.folder, suffix)
         cache.write(path, encoded)
     image.path = path
     image.media_type = "image/png" if path.suffix == ".png" else "image/jpeg"
@@ -155,7 +165,7 @@ def _make_variant(image: Image, load: Loader, cache: Cache, target: Profile) -> 
     image.status, image.reason = "ok", ""
 
 
-# Each step: (JPEG quality, share of the box's side); PNGs shrink, in 256 colours.
+# Each step: (JPEG quality, share of the box's side); PNGs shrink, opaque ones in 256 colours.
 BUDGET_LADDER = ((70, 1.0), (60, 0.85), (50, 0.7), (40, 0.55), (35, 0.45), (30, 0.35))
 
 
@@ -176,7 +186,8 @@ def use_profile(images_: list[Image], target: Profile, cache: Cache, settings: I
              "recompressed": None}
     if total is None:
         steps = [replace(target, box=(max(200, round(target.box[0] * share)), max(200, round(target.box[1] * share))),
-                         quality=min(quality, target.quality), palette=True) for quality, share in BUDGET_LADDER]
+                         quality=min(quality, target.quality), palette=not target.grayscale)
+                 for quality, share in BUDGET_LADDER]
         for index, chosen in enumerate(steps):
             total = _variants_for(ok, chosen, cache, settings, budget_bytes if index < len(steps) - 1 else 0)
             if total is not None and total <= budget_bytes:
@@ -185,8 +196,8 @@ def use_profile(images_: list[Image], target: Profile, cache: Cache, settings: I
         fits = "fits" if total <= budget_bytes else "still over budget"
         entry.update(profile=chosen.tag, bytes=total, recompressed=(
             f"{target.name} images were over the budget of {budget_bytes / 1e6:.1f} MB at {target.tag}; "
-            f"recompressed at JPEG quality {chosen.quality}, at most {chosen.box[0]}×{chosen.box[1]} px, PNGs in 256 "
-            f"colours: {total / 1e6:.1f} MB ({fits})"))
+            f"recompressed at JPEG quality {chosen.quality}, at most {chosen.box[0]}×{chosen.box[1]} px"
+            f"{', opaque PNGs in 256 colours' if chosen.palette else ''}: {total / 1e6:.1f} MB ({fits})"))
     twins = {image.url: image for image in ok}
     for image in images_:
         source = twins.get(image.url)

@@ -7,8 +7,8 @@ screenshot, most of a chunk's time in an archive of screenshots (1,070 of them: 
 book's PDF). The images it draws are the build's print variants, PNGs that Pillow encoded with the same
 default settings WeasyPrint encodes with.
 
-While PATCH is installed, a PNG whose file's rows are what WeasyPrint would write (8 bits, RGB or gray, not
-interlaced, and opened from its bytes) gives them as they are; any other image is encoded as before. For the
+While PATCH is installed, a PNG whose file's rows are what WeasyPrint would write (8 bits, RGB or gray, opaque,
+not interlaced, and opened from its bytes) gives them as they are; any other image is encoded as before. For the
 variants (Pillow's defaults, as WeasyPrint's) the bytes are the same ones, so the PDF is.
 """
 
@@ -37,8 +37,8 @@ def file_rows(pillow_image) -> bytes | None:
     """The IDAT data of the PNG file `pillow_image` was opened from, when it is what encoding its pixels again
     would give (see the module's docstring); else None."""
     fp = getattr(pillow_image, "fp", None)
-    if pillow_image.format != "PNG" or not isinstance(fp, io.BytesIO):
-        return None
+    if pillow_image.format != "PNG" or not isinstance(fp, io.BytesIO) or "transparency" in pillow_image.info:
+        return None  # (WeasyPrint 70 makes a PNG with tRNS RGBA before; its rows would not be these)
     data = fp.getvalue()
     if not data.startswith(SIGNATURE) or data[12:16] != b"IHDR" or len(data) < 33:
         return None
