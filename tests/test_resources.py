@@ -86,23 +86,28 @@ def test_cleaning_is_linear_in_nesting_depth():
     assert timings[1] < 2 and timings[1] < 20 * max(timings[0], 0.01)
 
 
+def cleaning_seconds(article: Article) -> float:
+    """CPU seconds of `clean_article`, without the garbage collector: late in the suite a full collection of the
+    test process's heap (~0.2 s) lands in whatever pass is timed, and is not that pass's cost."""
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.process_time()
+        clean.clean_article(article)
+        return time.process_time() - started
+    finally:
+        gc.enable()
+
+
 def test_cleaning_is_linear_in_width():
     """8,000 `<span>` + `<p>` siblings took 42 s (bs4 scanned the siblings on every unwrap and insert): doubling
-    the width now roughly doubles the time (measured 2.4 s and 5.1 s for 4,000 and 8,000 pairs). Timed without the
-    garbage collector, as the test below: late in the suite a full collection of the heap is not the pass's cost
-    (CI measured 16.8 times once; alone, with or without it, 8-10 times)."""
+    the width now roughly doubles the time (measured 2.4 s and 5.1 s for 4,000 and 8,000 pairs; CI, timing the
+    collector too, once measured 16.8 times)."""
     timings = []
     for width in (1_000, 8_000):
         body = "".join(f"<span>词{i}</span> <p>段{i}</p>" for i in range(width))
         article = Article(id="x", source="x", title="t", body=body)
-        gc.collect()
-        gc.disable()
-        try:
-            started = time.process_time()
-            clean.clean_article(article)
-            timings.append(time.process_time() - started)
-        finally:
-            gc.enable()
+        timings.append(cleaning_seconds(article))
         assert article.body.count("<p>") == 2 * width  # every run of inline text became its own paragraph
     assert timings[1] < 16 * timings[0], timings  # linear: ~8 times; quadratic: up to 64
 
@@ -113,19 +118,10 @@ def test_cleaning_is_linear_in_width():
     lambda n: "<p>" + "<br>" * n + "字</p>",
 ])
 def test_cleaning_repeats_and_edge_breaks_is_linear_in_width(shape):
-    """Timed without the garbage collector: a full collection of the test process's heap (~0.2 s late in the
-    suite) is not the pass's cost."""
     timings = []
     for width in (2_000, 16_000):
         article = Article(id="x", source="x", title="t", body=shape(width))
-        gc.collect()
-        gc.disable()
-        try:
-            started = time.process_time()
-            clean.clean_article(article)
-            timings.append(time.process_time() - started)
-        finally:
-            gc.enable()
+        timings.append(cleaning_seconds(article))
         assert "字" in article.body
     assert timings[1] < 16 * max(timings[0], 0.005), timings  # linear: ~8 times; quadratic: up to 64
 
