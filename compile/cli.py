@@ -18,8 +18,10 @@ import signal
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 from rich.console import Console
@@ -362,11 +364,13 @@ class _ReadProgress(_Bar):
 
 
 class _FetchProgress(_Bar):
-    """While images are fetched; plain lines for failures, on a terminal or not."""
+    """While images are fetched; plain lines for failures, on a terminal or not: the first few of each host, then
+    how many more (an archive whose images lived on a dead CDN has thousands; the report lists each)."""
 
     def __init__(self):
         super().__init__("images")
         self.left = 0
+        self.failed = _Grouped()
 
     def start(self, total: int) -> None:
         self.left = total
@@ -374,12 +378,36 @@ class _FetchProgress(_Bar):
 
     def done(self, image) -> None:
         if image.status != "ok":
-            NOTES.say(f"  image failed: {shown(image.url[:90])} — {shown(image.reason)}")
+            self.failed.say(urlsplit(image.url).hostname or "",
+                            lambda: f"  image failed: {shown(image.url[:90])} — {shown(image.reason)}")
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task)
         self.left -= 1
         if self.left <= 0:
             self.stop()  # the writers' stage follows: no bar standing still
+            self.failed.end(lambda host, more: f"  image failed: {more} more from {shown(host)}, in the report")
+
+
+class _Grouped:
+    """Notes by group: the first SHOWN of a group are printed, the others counted, then said in one line."""
+
+    SHOWN = 5
+
+    def __init__(self):
+        self.counts: Counter[str] = Counter()
+
+    def say(self, group: str, line: Callable[[], str]) -> None:
+        """`line()` printed, if among the first SHOWN of `group`."""
+        self.counts[group] += 1
+        if self.counts[group] <= self.SHOWN:
+            NOTES.say(line())
+
+    def end(self, more: Callable[[str, int], str]) -> None:
+        """One line for each group that had more than SHOWN: `more(group, how many were not printed)`."""
+        for group, count in self.counts.items():
+            if count > self.SHOWN:
+                NOTES.say(more(group, count - self.SHOWN))
+        self.counts.clear()
 
 
 class _Notes:
@@ -423,9 +451,12 @@ def _summary(result: pipeline.Result) -> None:
     err.print(f"[bold]{len(articles)} articles[/bold], {len(flagged)} without a date, "
               f"{len(failed_images)} of {len(data['images'])} images missing, {len(failed_inputs)} unreadable files")
     _image_summary(data.get("image_summary"))
+    warned = _Grouped()
     for article in articles:
         for warning in article["warnings"]:
-            NOTES.say(f"  [yellow]{shown(article['source'])}[/yellow]: {shown(warning)}")
+            warned.say(warning, lambda source=article["source"], text=warning:
+                       f"  [yellow]{shown(source)}[/yellow]: {shown(text)}")
+    warned.end(lambda warning, more: f"  [yellow]{more} more files[/yellow]: {shown(warning)}, in the report")
     for entry in failed_inputs:
         NOTES.say(f"  [red]{shown(entry['source'])}[/red]: {shown(entry['reason'])}")
     NOTES.end()

@@ -13,6 +13,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from compile import atomic, cachekey
 from compile.config import REMEMBER_AT_MOST, ImageSettings
@@ -163,11 +164,21 @@ class Failures:
     def key(self, url: str) -> str:
         return cachekey.digest(self.salt, url)
 
+    def host_key(self, host: str) -> str:
+        return cachekey.digest(self.salt, "host", host)
+
     def reason(self, url: str, now: float | None = None) -> str | None:
         """Why `url` failed, with when, if it failed within `seconds`; else None (try it)."""
+        return self._reason(self.key(url), now)
+
+    def host_reason(self, host: str, now: float | None = None) -> str | None:
+        """Why `host` could not be resolved, with when, if that happened within `seconds`; else None."""
+        return self._reason(self.host_key(host), now)
+
+    def _reason(self, key: str, now: float | None) -> str | None:
         if not self.consult or self.seconds <= 0:
             return None
-        payload = self.entries.get(self.key(url))
+        payload = self.entries.get(key)
         try:
             entry = json.loads(payload or b"{}")
             at, reason = float(entry["at"]), str(entry["reason"])
@@ -180,14 +191,24 @@ class Failures:
                 "or now with --retry-images)")
 
     def remember(self, url: str, reason: str) -> None:
+        self._remember(self.key(url), reason)
+
+    def remember_host(self, host: str, reason: str) -> None:
+        """A host that could not be resolved: one entry for all its images (an archive whose images all lived on
+        a dead CDN has thousands: one entry each cost a rebuild ~1 ms an image to read back)."""
+        self._remember(self.host_key(host), reason)
+
+    def _remember(self, key: str, reason: str) -> None:
         if self.seconds > 0:
             payload = json.dumps({"at": time.time(), "reason": reason[:500]}, ensure_ascii=False)
-            self.entries.put(self.key(url), payload.encode("utf-8"))
+            self.entries.put(key, payload.encode("utf-8"))
 
     def forget(self, url: str) -> None:
-        """`url` was downloaded: a failure remembered from before is no reason to fail it later."""
-        with contextlib.suppress(OSError):
-            os.unlink(self.entries.path(self.key(url)))
+        """`url` was downloaded: a failure remembered from before, its own or its host's, is no reason to fail it
+        or its host's other images later."""
+        for key in (self.key(url), self.host_key(urlsplit(url).hostname or "")):
+            with contextlib.suppress(OSError):
+                os.unlink(self.entries.path(key))
 
 
 def _duration(seconds: float) -> str:

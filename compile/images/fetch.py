@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import itertools
 import os
 import socket
 import ssl
@@ -40,6 +41,10 @@ class Retryable(FetchError):
 
 class NotTried(FetchError):
     """The image was not asked for (its host is taken to be down): nothing to remember of it."""
+
+
+class Unresolvable(FetchError):
+    """The image's host has no address: remembered for the host (Failures.remember_host), not for each image."""
 
 
 def check_url(url: str) -> None:
@@ -77,7 +82,7 @@ def resolve(host: str, port: int, allow_private: bool) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve host {host}: {exc}") from None
+        raise Unresolvable(f"cannot resolve host {host}: {exc}") from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # IPv4 or IPv6: a str
     refused = [a for a in addresses if not allowed_address(a, allow_private)]
     if refused:
@@ -152,7 +157,7 @@ class GuardedBackend(httpcore.NetworkBackend):
                     self.resolved[key] = exc
         found = self.resolved[key]
         if isinstance(found, FetchError):
-            raise FetchError(str(found))
+            raise type(found)(str(found))
         return found
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
@@ -298,6 +303,7 @@ def fetch_all(
     started = time.monotonic()
     summary = FetchSummary()
     failures = Failures(cache, settings, consult=not retry)
+    dead = _DeadHosts(failures)
     lock = threading.Lock()
     host_slots: dict[str, threading.Semaphore] = {}
     origins = _Origins()
@@ -339,11 +345,13 @@ def fetch_all(
 
     def _downloaded(image: Image, pool: httpcore.ConnectionPool) -> bytes:
         """Downloaded and checked to decode; what fails is remembered, and what failed recently is not tried."""
-        if earlier := failures.reason(image.url):
+        host = urlsplit(image.url).hostname or ""
+        if earlier := dead.remembered(host) or failures.reason(image.url):
             with lock:
                 summary.not_retried += 1
             raise FetchError(earlier)
-        host = urlsplit(image.url).hostname or ""
+        if unresolved := dead.found.get(host):  # in this build: the lookup would fail again, as the pool's did
+            raise FetchError(unresolved)
         origin = _origin(image.url)
         with lock:
             slot = host_slots.setdefault(host, threading.Semaphore(max(1, settings.per_host)))
@@ -359,6 +367,9 @@ def fetch_all(
             data = _checked(image, data)
         except NotTried:
             raise
+        except Unresolvable as exc:
+            dead.failed(host, str(exc))
+            raise
         except FetchError as exc:
             failures.remember(image.url, str(exc))
             raise
@@ -368,8 +379,14 @@ def fetch_all(
     unique: dict[str, list[Image]] = {}
     for image in images_:
         unique.setdefault(image.url, []).append(image)
+    first = [group[0] for group in unique.values()]
+    # An image on a host remembered as unresolvable fails at once (from the cache, its local file or that memory):
+    # done here, thousands of them cost the pool's threads more in handing the work over than in the work.
+    known = [dead.remembered(urlsplit(image.url).hostname or "") is not None and not image.local for image in first]
     with new_pool(settings) as pool, ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as workers:
-        list(workers.map(lambda img: work(img, pool), [group[0] for group in unique.values()]))
+        for image in itertools.compress(first, known):
+            work(image, pool)
+        list(workers.map(lambda img: work(img, pool), [i for i, k in zip(first, known, strict=True) if not k]))
     for group in unique.values():
         for twin in group[1:]:
             _copy_result(group[0], twin)
@@ -383,6 +400,30 @@ def _origin(url: str) -> str:
     """Scheme, host and port: what answers a request (a site's http port may be dead where its https is not)."""
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}:{parts.port or {'http': 80, 'https': 443}.get(parts.scheme)}"
+
+
+class _DeadHosts:
+    """Hosts without an address: found so in this build (their other images fail at once), or remembered so from a
+    recent one (Failures.remember_host: not looked up again), each read once a build."""
+
+    def __init__(self, failures: Failures):
+        self.failures = failures
+        self.lock = threading.Lock()
+        self.found: dict[str, str] = {}
+        self.earlier: dict[str, str | None] = {}
+
+    def remembered(self, host: str) -> str | None:
+        with self.lock:
+            if host not in self.earlier:
+                self.earlier[host] = self.failures.host_reason(host)
+            return self.earlier[host]
+
+    def failed(self, host: str, reason: str) -> None:
+        with self.lock:
+            first = host not in self.found
+            self.found.setdefault(host, reason)
+        if first:
+            self.failures.remember_host(host, reason)
 
 
 class _Origins:

@@ -8,6 +8,7 @@ also names a file of the source folder (`Image.local`), read from disk instead o
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import posixpath
 import re
@@ -111,6 +112,7 @@ def absolute_url(url: str, base_url: str = "") -> str:
     return url if well_formed(url) else carrier(url)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a URL is judged where it is read, fetched and written: ~0.1 ms each time
 def well_formed(url: str) -> bool:
     """An http(s) URL that parses, with a host and a valid port, and that can be sent."""
     try:
