@@ -7,9 +7,13 @@ and URLs with no host, become "" (the article simply has no source link).
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlsplit
 
 WEB_SCHEMES = frozenset({"http", "https"})
+# A control character or white space (`\s` in a str pattern is exactly `str.isspace`): one search, where a test
+# of each character cost a book's sources ~0.1 ms a link.
+_UNSENDABLE = re.compile(r"[\x00-\x1f\s]")
 
 
 def one_fragment(url: str) -> str:
@@ -22,7 +26,7 @@ def one_fragment(url: str) -> str:
 def web_url(url: str | None) -> str:
     """`url` stripped if it is an absolute http(s) URL with a host (with one fragment); "" otherwise."""
     url = (url or "").strip()
-    if not url or any(ord(c) < 0x20 or c.isspace() for c in url):
+    if not url or _UNSENDABLE.search(url):
         return ""
     try:
         parts = urlsplit(url)

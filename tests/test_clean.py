@@ -237,6 +237,12 @@ def test_a_link_has_one_fragment():
     assert urls.web_url("https://news.example/d/e.html#top#again") == "https://news.example/d/e.html#top%23again"
 
 
+@pytest.mark.parametrize("inside", ["\x00", "\x1f", " ", "\t", "\u3000", "\xa0", "\x85", "\u2028", "\u200a", "\x1c"])
+def test_a_url_with_a_control_character_or_a_space_inside_is_no_web_url(inside):
+    assert urls.web_url(f"https://news.example/a{inside}b.html") == ""
+    assert urls.web_url(" https://news.example/a\u200bb.html\n") == "https://news.example/a\u200bb.html"  # not a space
+
+
 @pytest.mark.parametrize("body, expected", [
     ("<ol><li>一</li></ol><li>二</li>\n<li>三</li><p>四</p>",
      "<ol><li>一</li></ol><ul><li>二</li> <li>三</li></ul><p>四</p>"),

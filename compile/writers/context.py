@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
+import functools
 import re
 import traceback
 import types
@@ -293,6 +295,11 @@ def body_with_images(article: Article, image_src: Callable[[Image], str | None],
 def _placeholder(words: str) -> etree._Element:
     """Where the image was, for the reader (why it failed is in the report); typeset like the body around it,
     which the pipeline has typeset already."""
+    return copy.deepcopy(_placeholder_made(words))
+
+
+@functools.lru_cache(maxsize=256)  # one per host (the words name it): an archive may miss thousands of a few hosts
+def _placeholder_made(words: str) -> etree._Element:
     placeholder = fragment.new("div", "image-missing")
     text = fragment.parse(typeset_html(str(markupsafe.escape(words))))
     placeholder.text = text.text
