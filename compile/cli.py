@@ -371,13 +371,15 @@ class _FetchProgress(_Bar):
         super().__init__("images")
         self.left = 0
         self.failed = _Grouped()
+        self.urls: set[str] = set()  # failed: an image several articles show is said once
 
     def start(self, total: int) -> None:
         self.left = total
         self.begin(total)
 
     def done(self, image) -> None:
-        if image.status != "ok":
+        if image.status != "ok" and image.url not in self.urls:
+            self.urls.add(image.url)
             self.failed.say(urlsplit(image.url).hostname or "",
                             lambda: f"  image failed: {shown(image.url[:90])} — {shown(image.reason)}")
         if self.bar is not None and self.task is not None:
