@@ -393,7 +393,7 @@ class _FetchProgress(_Bar):
 class _Grouped:
     """Notes by group: the first SHOWN of a group are printed, the others counted, then said in one line."""
 
-    SHOWN = 5
+    SHOWN = 10  # a small archive's every line; the first of a flood
 
     def __init__(self):
         self.counts: Counter[str] = Counter()

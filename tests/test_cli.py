@@ -105,19 +105,19 @@ def test_many_failures_alike_are_summed_up_on_the_terminal(tmp_path):
     each kind, then how many more; the report still lists every one."""
     book = tmp_path / "book"
     book.mkdir()
-    for n in range(8):
+    for n in range(12):
         images = "\n\n".join(f"![图{k}](https://cdn.example.com/{n}-{k}.jpg)" for k in range(2))
         (book / f"{n}.md").write_text(f"# 第{n}篇\n\n正文第{n}篇，内容足够长，可以成段。\n\n{images}\n", encoding="utf-8")
     result = run_cli("build", str(book), "-o", str(tmp_path / "out"), "--offline", "--format", "epub")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
     failed = [line for line in lines if "image failed: https://cdn.example.com/" in line]
-    assert len(failed) == 5 and sum("image failed: 11 more from cdn.example.com" in line for line in lines) == 1
+    assert len(failed) == 10 and sum("image failed: 14 more from cdn.example.com" in line for line in lines) == 1
     undated = [line for line in lines if line.endswith(".md: no publication date found; placed last")]
-    assert len(undated) == 5
-    assert any("3 more files: no publication date found; placed last, in the report" in line for line in lines)
+    assert len(undated) == 10
+    assert any("2 more files: no publication date found; placed last, in the report" in line for line in lines)
     report = json.loads((tmp_path / "out" / "book.report.json").read_text(encoding="utf-8"))
-    assert len(report["images"]) == 16 and all(not a["published"] for a in report["articles"])
+    assert len(report["images"]) == 24 and all(not a["published"] for a in report["articles"])
 
 
 def test_cache_info_and_clean(tmp_path):
