@@ -380,8 +380,9 @@ def _reflow(tree: Element) -> None:
                 p.append(child)  # with the text after it
             fragment.extract(nxt)
             nxt = p.getnext()
+    code = fragment.first(tree, "pre") is not None  # most bodies have none: no text need look up for one
     for text in fragment.strings(tree):  # hard wraps inside a paragraph; code keeps its lines
-        if "\n" in text.value and not _in_pre(text):
+        if "\n" in text.value and not (code and _in_pre(text)):
             joined = HARD_WRAP.sub("", text.value)
             text.value = joined.replace("\n", " ")
 
@@ -503,8 +504,9 @@ def _following(first: Element, tree: Element) -> Iterator[fragment.Node]:
 
 
 def _drop_stray_marks(tree: Element) -> None:
+    code = fragment.first(tree, "pre") is not None
     for block in fragment.tags(tree, ["p", "figcaption"]):
-        texts = [text for text in fragment.strings(block) if not _in_pre(text)]
+        texts = [text for text in fragment.strings(block) if not (code and _in_pre(text))]
         if texts and STRAY_MARK.match(texts[0].value):
             texts[0].value = STRAY_MARK.sub("", texts[0].value)
 
@@ -512,9 +514,11 @@ def _drop_stray_marks(tree: Element) -> None:
 def _tighten_punctuation(tree: Element) -> None:
     """Spaces beside full-width punctuation go (`（BSI） 和` is set `（BSI）和`), and beside “ ” between them and
     a Han character. Code keeps its spaces. Neighbouring text nodes of one block are read as one text."""
+    code = fragment.first(tree, CODE) is not None
     for block in fragment.tags(tree, TEXT_BLOCKS):
         texts = [text for text in fragment.strings(block)
-                 if fragment.ancestor(text, CODE) is None and fragment.ancestor(text, TEXT_BLOCKS) is block]
+                 if not (code and fragment.ancestor(text, CODE) is not None)
+                 and fragment.ancestor(text, TEXT_BLOCKS) is block]
         values = [text.value for text in texts]  # as they were: each is tightened beside its neighbours' own
         for i, text in enumerate(texts):
             before = values[i - 1][-1:] if i else ""
