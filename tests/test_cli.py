@@ -107,7 +107,8 @@ def test_many_failures_alike_are_summed_up_on_the_terminal(tmp_path):
     book.mkdir()
     for n in range(12):
         images = "\n\n".join(f"![图{k}](https://cdn.example.com/{n}-{k}.jpg)" for k in range(2))
-        (book / f"{n}.md").write_text(f"# 第{n}篇\n\n正文第{n}篇，内容足够长，可以成段。\n\n{images}\n", encoding="utf-8")
+        text = f"# 第{n}篇\n\n正文第{n}篇，内容足够长，可以成段。\n\n{images}\n"
+        (book / f"{n}.md").write_text(text, encoding="utf-8")
     result = run_cli("build", str(book), "-o", str(tmp_path / "out"), "--offline", "--format", "epub")
     assert result.returncode == 0, result.stderr
     lines = result.stderr.splitlines()
