@@ -19,8 +19,9 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
@@ -32,6 +33,7 @@ from rich.table import Table
 from compile import config, sources, theme
 from compile.build import pipeline, report
 from compile.images.cache import Cache
+from compile.images.markup import LOCAL_HOST, MALFORMED_HOST
 from compile.theme import PACKAGE
 from compile.writers import registry
 
@@ -380,14 +382,25 @@ class _FetchProgress(_Bar):
     def done(self, image) -> None:
         if image.status != "ok" and image.url not in self.urls:
             self.urls.add(image.url)
-            self.failed.say(urlsplit(image.url).hostname or "",
+            self.failed.say((_whence(image.url), image.reason.partition(" (")[0].split(":")[0]),
                             lambda: f"  image failed: {shown(image.url[:90])} — {shown(image.reason)}")
         if self.bar is not None and self.task is not None:
             self.bar.advance(self.task)
         self.left -= 1
         if self.left <= 0:
             self.stop()  # the writers' stage follows: no bar standing still
-            self.failed.end(lambda host, more: f"  image failed: {more} more from {shown(host)}, in the report")
+            self.failed.end(lambda group, more: f"  image failed: {more} more {shown(group[0])} — {shown(group[1])}, "
+                                                "in the report")
+
+
+def _whence(url: str) -> str:
+    """Where failed images were, in words: their host, or the archive's own files."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        host = ""
+    return {LOCAL_HOST: "local files", MALFORMED_HOST: "with malformed URLs", "": "without a host"}.get(
+        host, f"from {host}")
 
 
 class _Grouped:
@@ -396,15 +409,15 @@ class _Grouped:
     SHOWN = 10  # a small archive's every line; the first of a flood
 
     def __init__(self):
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[Hashable] = Counter()
 
-    def say(self, group: str, line: Callable[[], str]) -> None:
+    def say(self, group: Hashable, line: Callable[[], str]) -> None:
         """`line()` printed, if among the first SHOWN of `group`."""
         self.counts[group] += 1
         if self.counts[group] <= self.SHOWN:
             NOTES.say(line())
 
-    def end(self, more: Callable[[str, int], str]) -> None:
+    def end(self, more: Callable[[Any, int], str]) -> None:
         """One line for each group that had more than SHOWN: `more(group, how many were not printed)`."""
         for group, count in self.counts.items():
             if count > self.SHOWN:

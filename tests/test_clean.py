@@ -237,6 +237,16 @@ def test_a_link_has_one_fragment():
     assert urls.web_url("https://news.example/d/e.html#top#again") == "https://news.example/d/e.html#top%23again"
 
 
+@pytest.mark.parametrize("code, kept", [("", ""), ("<pre>keep\n  this</pre>", "keep\n  this"),
+                                        ("<p>x <code>a  （b） c</code></p>", "a  （b） c")])
+def test_prose_is_joined_and_tightened_beside_code_or_without_it(code, kept):
+    """A body without code skips looking for it around each text; with code, the code keeps its line breaks and
+    spaces and the prose beside it is joined and tightened as before."""
+    body = f"<p>我们在北京\n会面 （BSI） 和他们</p>{code}"
+    cleaned = clean.clean_article(Article(id="x", source="x.html", title="T", body=body)).body
+    assert "<p>我们在北京会面（BSI）和他们</p>" in cleaned and kept in cleaned, cleaned
+
+
 @pytest.mark.parametrize("inside", ["\x00", "\x1f", " ", "\t", "\u3000", "\xa0", "\x85", "\u2028", "\u200a", "\x1c"])
 def test_a_url_with_a_control_character_or_a_space_inside_is_no_web_url(inside):
     assert urls.web_url(f"https://news.example/a{inside}b.html") == ""

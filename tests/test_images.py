@@ -580,6 +580,28 @@ def test_a_host_that_does_not_resolve_is_remembered_once_for_all_its_images(monk
     assert retried[0].status == other.status == "ok" and http_server.hits == ["/0.jpg", "/1.jpg"]
 
 
+def test_a_redirect_to_a_host_without_an_address_fails_that_image_only(monkeypatch, http_server, tmp_path):
+    """One image of a live host redirected to a dead name (an archive may point a shared shortener or proxy there):
+    that URL fails and is remembered, its host's other images are fetched, in this build and the next."""
+    real = fetch.socket.getaddrinfo
+
+    def dead_name(host, *args, **kwargs):
+        if host == "dead.example":
+            raise socket.gaierror(-2, "Name or service not known")
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(fetch.socket, "getaddrinfo", dead_name)
+    http_server.routes["/a.jpg"] = redirect("http://dead.example/x.jpg")
+    http_server.routes["/b.jpg"] = serve(jpeg())
+    settings = settings_for(tmp_path, concurrency=1)
+    urls = [f"{http_server.url}/a.jpg", f"{http_server.url}/b.jpg"]
+    for _build in range(2):
+        (moved, kept), _ = fetch_urls(urls, settings)
+        assert moved.status == "failed" and moved.reason.startswith("cannot resolve host dead.example")
+        assert kept.status == "ok", kept.reason
+    assert http_server.hits.count("/a.jpg") == 1 and "(in a build " in moved.reason
+
+
 def test_images_of_a_host_that_never_answers_fail_without_each_waiting(tmp_path):
     """A vanished server behind a firewall: connections queue, nothing is answered. Two downloads wait out their
     timeouts; the host's other images then fail at once, saying why."""

@@ -44,7 +44,12 @@ class NotTried(FetchError):
 
 
 class Unresolvable(FetchError):
-    """The image's host has no address: remembered for the host (Failures.remember_host), not for each image."""
+    """`host` has no address. When it is the image's own host (not a redirect's), remembered for the host
+    (Failures.remember_host), not for each of its images."""
+
+    def __init__(self, message: str, host: str):
+        super().__init__(message)
+        self.host = host
 
 
 def check_url(url: str) -> None:
@@ -82,7 +87,7 @@ def resolve(host: str, port: int, allow_private: bool) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise Unresolvable(f"cannot resolve host {host}: {exc}") from None
+        raise Unresolvable(f"cannot resolve host {host}: {exc}", host) from None
     addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # IPv4 or IPv6: a str
     refused = [a for a in addresses if not allowed_address(a, allow_private)]
     if refused:
@@ -156,8 +161,10 @@ class GuardedBackend(httpcore.NetworkBackend):
                 except FetchError as exc:
                     self.resolved[key] = exc
         found = self.resolved[key]
+        if isinstance(found, Unresolvable):
+            raise Unresolvable(str(found), found.host)
         if isinstance(found, FetchError):
-            raise type(found)(str(found))
+            raise FetchError(str(found))
         return found
 
     def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
@@ -345,12 +352,12 @@ def fetch_all(
 
     def _downloaded(image: Image, pool: httpcore.ConnectionPool) -> bytes:
         """Downloaded and checked to decode; what fails is remembered, and what failed recently is not tried."""
-        host = urlsplit(image.url).hostname or ""
+        host = _hostname(image.url)
         if earlier := dead.remembered(host) or failures.reason(image.url):
             with lock:
                 summary.not_retried += 1
             raise FetchError(earlier)
-        if unresolved := dead.found.get(host):  # in this build: the lookup would fail again, as the pool's did
+        if unresolved := dead.now(host):  # in this build: the lookup would fail again, as the pool's did
             raise FetchError(unresolved)
         origin = _origin(image.url)
         with lock:
@@ -368,7 +375,10 @@ def fetch_all(
         except NotTried:
             raise
         except Unresolvable as exc:
-            dead.failed(host, str(exc))
+            if exc.host == host:
+                dead.failed(host, str(exc))
+            else:  # a redirect's host: this URL failed, not the other images of its host
+                failures.remember(image.url, str(exc))
             raise
         except FetchError as exc:
             failures.remember(image.url, str(exc))
@@ -380,13 +390,14 @@ def fetch_all(
     for image in images_:
         unique.setdefault(image.url, []).append(image)
     first = [group[0] for group in unique.values()]
-    # An image on a host remembered as unresolvable fails at once (from the cache, its local file or that memory):
-    # done here, thousands of them cost the pool's threads more in handing the work over than in the work.
-    known = [dead.remembered(urlsplit(image.url).hostname or "") is not None and not image.local for image in first]
+    # An image of a host remembered as unresolvable is found in the cache or fails at once: done here, thousands of
+    # them cost the pool's threads more in handing the work over than in the work.
+    on_dead_host = [not image.local and dead.remembered(_hostname(image.url)) is not None for image in first]
     with new_pool(settings) as pool, ThreadPoolExecutor(max_workers=max(1, settings.concurrency)) as workers:
-        for image in itertools.compress(first, known):
+        for image in itertools.compress(first, on_dead_host):
             work(image, pool)
-        list(workers.map(lambda img: work(img, pool), [i for i, k in zip(first, known, strict=True) if not k]))
+        list(workers.map(lambda img: work(img, pool),
+                         [image for image, dead_host in zip(first, on_dead_host, strict=True) if not dead_host]))
     for group in unique.values():
         for twin in group[1:]:
             _copy_result(group[0], twin)
@@ -394,6 +405,14 @@ def fetch_all(
                 on_done(twin)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _hostname(url: str) -> str:
+    """The URL's host, as `urlsplit` spells it (lower case; "" for none, or for a URL it cannot split)."""
+    try:
+        return urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
 
 
 def _origin(url: str) -> str:
@@ -412,7 +431,13 @@ class _DeadHosts:
         self.found: dict[str, str] = {}
         self.earlier: dict[str, str | None] = {}
 
+    def now(self, host: str) -> str | None:
+        """Why `host` has no address, if a lookup of this build found so."""
+        with self.lock:
+            return self.found.get(host)
+
     def remembered(self, host: str) -> str | None:
+        """Why `host` had no address in a recent build (Failures.host_reason), if it had none."""
         with self.lock:
             if host not in self.earlier:
                 self.earlier[host] = self.failures.host_reason(host)
