@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import gc
 import json
 import logging
@@ -457,6 +458,10 @@ class _Notes:
 NOTES = _Notes()
 
 
+def _warning_line(source: str, warning: str) -> str:
+    return f"  [yellow]{shown(source)}[/yellow]: {shown(warning)}"
+
+
 def _summary(result: pipeline.Result) -> None:
     data = result.report
     articles = data["articles"]
@@ -469,8 +474,7 @@ def _summary(result: pipeline.Result) -> None:
     warned = _Grouped()
     for article in articles:
         for warning in article["warnings"]:
-            warned.say(warning, lambda source=article["source"], text=warning:
-                       f"  [yellow]{shown(source)}[/yellow]: {shown(text)}")
+            warned.say(warning, functools.partial(_warning_line, article["source"], warning))
     warned.end(lambda warning, more: f"  [yellow]{more} more files[/yellow]: {shown(warning)}, in the report")
     for entry in failed_inputs:
         NOTES.say(f"  [red]{shown(entry['source'])}[/red]: {shown(entry['reason'])}")
