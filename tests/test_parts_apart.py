@@ -138,17 +138,42 @@ def test_a_rebuild_lays_the_frame_out_beside_the_parts_on_their_last_pages(tmp_p
     one the same rebuild makes without that guess, the frame after the parts."""
     first = tmp_path / "first"
     _, cold = pdf_chunks.build(_book(SEEDS, title="种子"), first / "cold.pdf", [first], first, 2)
-    assert cold.parts >= 2 and not cold.frame_beside, "a cold build has no pages of the parts to go by"
+    assert cold.parts >= 2 and cold.frame_beside, "a cold build's frame waits only for the parts' layout"
     shutil.copytree(first, tmp_path / "second")
     output, beside = pdf_chunks.build(_grown(_book(SEEDS, title="种子")), tmp_path / "beside.pdf", [first], first, 2)
     assert beside.frame_rendered and beside.frame_beside and beside.rounds == 1
     monkeypatch.setattr(pdf_chunks.ChunkCache, "pages_of_parts", lambda cache, key, ids: None)
+    monkeypatch.setattr(pdf_chunks._LateFrame, "job", lambda late: None)  # and no frame until the parts are drawn
     second = tmp_path / "second"
     after, plain = pdf_chunks.build(_grown(_book(SEEDS, title="种子")), tmp_path / "after.pdf", [second], second, 2)
     assert plain.frame_rendered and not plain.frame_beside
     ours, theirs = PdfReader(output.path), PdfReader(after.path)
     assert len(ours.pages) == len(theirs.pages) > len(PdfReader(first / "cold.pdf").pages)
     assert [_lines(p) for p in ours.pages] == [_lines(p) for p in theirs.pages]
+
+
+def test_a_cold_build_lays_the_frame_out_as_soon_as_the_parts_are_laid_out(tmp_path, monkeypatch):
+    """No earlier build knew the parts' pages: each part tells them once laid out, before it is drawn, and the frame
+    is laid out then, beside the drawing. The book is the one-pass book, and the one made with the frame after."""
+    made = []
+    real = pdf_chunks._LateFrame.job
+
+    def job(late):
+        found = real(late)
+        made.extend([found] if found is not None else [])
+        return found
+
+    monkeypatch.setattr(pdf_chunks._LateFrame, "job", job)
+    book = _book(SEEDS, title="种子")
+    output, stats = pdf_chunks.build(book, tmp_path / "late.pdf", [tmp_path], tmp_path / "late", 2)
+    assert stats.frame_beside and stats.rounds == 1 and len(made) == 1 and not made[0].early
+    monkeypatch.setattr(pdf_chunks._LateFrame, "job", lambda late: None)
+    after, plain = pdf_chunks.build(book, tmp_path / "after.pdf", [tmp_path], tmp_path / "after", 2)
+    assert not plain.frame_beside
+    single = tmp_path / "single.pdf"
+    writer.write_single(_book(SEEDS, title="种子"), single, [tmp_path])
+    lines = [_lines(p) for p in PdfReader(output.path).pages]
+    assert lines == [_lines(p) for p in PdfReader(after.path).pages] == [_lines(p) for p in PdfReader(single).pages]
 
 
 def test_pages_of_the_parts_that_do_not_hold_cost_a_frame_after_them(tmp_path):

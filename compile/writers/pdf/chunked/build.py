@@ -29,6 +29,7 @@ import logging
 import multiprocessing
 import os
 import re
+import tempfile
 import time
 import zlib
 from collections.abc import Iterator
@@ -53,6 +54,7 @@ MIN_ARTICLES = 24  # below this, one pass is about as fast and simpler
 CHUNK_SECONDS = 300.0
 CHUNK_CHARS = 500_000
 POLL_SECONDS = 1.0  # how often running renders are checked against their limit
+LATE_POLL_SECONDS = 0.05  # and for the parts' page facts, while the frame waits for them
 
 
 @dataclass
@@ -509,7 +511,10 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
         started = time.perf_counter()
         guessed, job, _ = frame.job({**counts, **guess}, numbers) if guess and frame.workers > 1 else ("", None, None)
         beside: dict[str, Any] = {"frame": job} if job is not None else {}  # one the cache has is found below
-        facts = _render_chunks(chunks, frame.cache, frame.style, frame.workers, stats, known, beside)
+        with tempfile.TemporaryDirectory(prefix="anthology-parts-") as told:
+            late = _LateFrame(frame, counts, numbers, chunks, Path(told)) if not guess and stats.rounds == 1 else None
+            facts = _render_chunks(chunks, frame.cache, frame.style, frame.workers, stats, known, beside, late)
+        guessed = late.key if late is not None and "frame" in beside else guessed
         stats.seconds["parts"] = stats.seconds.get("parts", 0.0) + time.perf_counter() - started
         for chunk, fact in zip(chunks, facts, strict=True):
             if fact.unknown:
@@ -530,6 +535,47 @@ def _parts_and_frame(frame: _Frame, body: list[split.Unit], counts: dict[str, in
             return chunks, facts, frame_facts, key
         numbers = found
     raise PartsInFrame("the articles' pages did not settle")
+
+
+@dataclass
+class _LateFrame:
+    """The frame of a book whose parts' pages no earlier build knew: its job is made as soon as every part is laid
+    out (each tells its page facts before it is drawn, `Job.early`), so that it is laid out beside their drawing
+    and on their pages; until then, and once made, `job()` gives None."""
+
+    frame: _Frame
+    counts: dict[str, int]
+    numbers: dict[str, int]
+    chunks: list[Chunk]
+    folder: Path
+    known: dict[int, Facts] = field(default_factory=dict)  # the parts the cache had
+    key: str = ""
+    tried: bool = False
+
+    def path(self, index: int) -> str:
+        return str(self.folder / f"{index}.json")
+
+    def job(self) -> Job | None:
+        if self.tried:
+            return None
+        told = [self.known.get(i) or _told(self.path(i)) for i in range(len(self.chunks))]
+        if any(fact is None for fact in told):
+            return None
+        self.tried = True
+        try:
+            pages = unit_pages(self.chunks, told)  # type: ignore[arg-type]
+        except split.NotChunkable:  # said again, and handled, when the parts are done
+            return None
+        self.key, job, _ = self.frame.job({**self.counts, **pages}, self.numbers)
+        return job
+
+
+def _told(path: str) -> Facts | None:
+    """Page facts a worker wrote early (whole: written by rename), or None while there are none."""
+    try:
+        return Facts.loads(Path(path).read_bytes())
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _skeleton_pages(frame: _Frame, body: list[split.Unit], parts_: list[split.Unit], counts: dict[str, int],
@@ -612,24 +658,30 @@ def probe(cache: ChunkCache, style: Style, workers: int = 1) -> None:
 
 
 def _render_chunks(chunks: list[Chunk], cache: ChunkCache, style: Style, workers: int, stats: Stats,
-                   known: tuple[tuple[str, int], ...] = (), beside: dict[str, Any] | None = None) -> list[Facts]:
+                   known: tuple[tuple[str, int], ...] = (), beside: dict[str, Any] | None = None,
+                   late: _LateFrame | None = None) -> list[Facts]:
     """The chunks' facts, from the cache or rendered. `beside`: other jobs by name (the frame), rendered first in
-    the same pool; each is replaced there by its facts."""
+    the same pool; each is replaced there by its facts. `late`: the frame, once the chunks' pages are told (in a
+    pool only); its facts land in `beside` too, when it was made."""
     facts: list[Facts | None] = [cache.get(chunk.key) for chunk in chunks]
     todo = [i for i, f in enumerate(facts) if f is None]
     # Longest first: the pool then finishes with small chunks, and no worker waits for a long tail.
     todo.sort(key=lambda i: -len(chunks[i].html))
     others: dict[str, Any] = beside if beside is not None else {}
+    late = late if workers > 1 and todo else None
+    if late is not None:
+        late.known = {i: f for i, f in enumerate(facts) if f is not None}
     jobs: dict[int | str, Job] = {name: job for name, job in others.items()}
     jobs.update({i: Job(chunks[i].html, str(cache.paths(chunks[i].key)[0]), style,
-                        tuple(u.id for u in chunks[i].units), CHUNK_CSS, known) for i in todo})
+                        tuple(u.id for u in chunks[i].units), CHUNK_CSS, known,
+                        early=late.path(i) if late is not None else "") for i in todo})
     if workers > 1 and jobs:  # in the pool even for one chunk: there it has a time limit
         ids: dict[int | str, list[str]] = {name: [] for name in others}
         ids.update({i: [u.id for u in chunks[i].units if u.kind == "article"] for i in todo})
-        results = _gather(pool(workers), jobs, ids, workers)
+        results = _gather(pool(workers), jobs, ids, workers, late)
     else:
         results = {i: local(job) for i, job in jobs.items()}
-    for name in others:
+    for name in [*others, *(["frame"] if "frame" in results else [])]:
         others[name] = results[name]
     for i in todo:
         cache.put(chunks[i].key, results[i])
@@ -647,15 +699,23 @@ Key = TypeVar("Key")
 
 
 def _gather(executor: ProcessPoolExecutor, jobs: dict[Key, Job], ids: dict[Key, list[str]],
-            workers: int) -> dict[Key, Facts]:
+            workers: int, late: _LateFrame | None = None) -> dict[Key, Facts]:
     """Render every job in the pool; results by the jobs' keys. A job running longer than its time limit
-    kills the pool and raises document.RenderTimeout naming its articles (`ids` by the same keys)."""
-    futures = {executor.submit(task, "render", job): key for key, job in jobs.items()}
+    kills the pool and raises document.RenderTimeout naming its articles (`ids` by the same keys). `late`: a job
+    submitted as soon as it can be made, under the key "frame"."""
+    futures: dict[Future, Any] = {executor.submit(task, "render", job): key for key, job in jobs.items()}
     pending = list(futures)
     started: dict[Future, float] = {}
-    results: dict[Key, Facts] = {}
+    results: dict[Any, Facts] = {}
     try:
         while pending:
+            if late is not None and (job := late.job()) is not None:
+                jobs["frame"], ids["frame"] = job, []  # type: ignore[index]
+                future = executor.submit(task, "render", job)
+                futures[future] = "frame"
+                pending.append(future)
+            if late is not None and late.tried:
+                late = None
             now = time.monotonic()
             # The workers take jobs in submission order: the first `workers` pending ones are being rendered.
             for future in pending[:workers]:
@@ -663,7 +723,7 @@ def _gather(executor: ProcessPoolExecutor, jobs: dict[Key, Job], ids: dict[Key, 
                 limit = time_limit(jobs[key].html)
                 if now - started.setdefault(future, now) > limit:
                     raise document.RenderTimeout(ids[key], limit)
-            wait(pending[:workers], timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+            wait(pending[:workers], timeout=LATE_POLL_SECONDS if late else POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in [f for f in pending if f.done()]:
                 results[futures[future]] = future.result()
             pending = [f for f in pending if not f.done()]

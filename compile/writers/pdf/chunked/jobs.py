@@ -38,6 +38,7 @@ class Job:
     extra_css: str = ""  # a chunk's own rules (CHUNK_CSS); none for the frame and the probe
     known: tuple[tuple[str, int], ...] = ()  # a part's page references to other chunks: (anchor, page)
     draw: bool = True  # False: laid out for its page facts only, no PDF (the skeleton)
+    early: str = ""  # a file for the page facts as soon as they are laid out, before drawing (a part's)
 
 
 @dataclass(frozen=True)

@@ -43,14 +43,16 @@ def _render(job: Job) -> Facts:
     # embedded as a stub, cut once for the whole book after the merge (fontshare).
     references: contextlib.AbstractContextManager[set[str]] = (
         known_targets.known(dict(job.known)) if job.known else contextlib.nullcontext(set()))
+    wanted_ids = set(job.anchors)
     with shared.extended(), fontshare.deferred(), references as unknown:
         document = shared.parsed(job.html, job.style.base_url, fetcher).render(
             stylesheets=stylesheets, font_config=font_config)
+        pages = tuple(_page_facts(page, wanted_ids) for page in document.pages)
+        if job.early:  # what the build waits for (a part's page count), told before the drawing's third of the time
+            atomic.write_bytes(Path(job.early), Facts(pages).dumps())
         if job.draw:
             with atomic.replacing(Path(job.out)) as tmp:
                 document.write_pdf(tmp)
-    wanted_ids = set(job.anchors)
-    pages = tuple(_page_facts(page, wanted_ids) for page in document.pages)
     facts = Facts(pages, tuple(fetcher.refused), time.perf_counter() - started, time.process_time() - cpu,
                   tuple(sorted(unknown)))
     del document
