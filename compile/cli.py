@@ -556,9 +556,10 @@ def cache() -> None:
 
 
 # The cache's folders: downloaded images and their variants, read and typeset articles, rendered PDF chunks,
-# QR codes, the outlet index's order, the fonts' subsets (EPUB: fonts/, PDF: font-subsets/).
+# QR codes, the outlet index's order, the fonts' subsets (EPUB: fonts/, PDF: font-subsets/), the EPUB's chapters
+# and covers, compiled templates.
 CACHE_PARTS = ("originals", "variants", "failed", "articles", "typeset", "pdf", "qr", "collation", "fonts",
-               "font-subsets")
+               "font-subsets", "chapters", "covers", "templates")
 
 
 def _cache_root(source: Path | None, config_file: Path | None) -> Path:

@@ -269,6 +269,49 @@ def test_a_cover_is_drawn_once_and_kept(tmp_path, monkeypatch):
     assert drawn[-1] == "另一部选集" and len(drawn) == 3
 
 
+def _chapters_made(book: Book, monkeypatch) -> tuple[list[bytes], int]:
+    """Every document of the book, and how many chapters were made XHTML (not taken from the cache)."""
+    made = []
+    real = epub_writer.to_xhtml
+    monkeypatch.setattr(epub_writer, "to_xhtml", lambda html, base_url=None: (
+        made.append(1) if base_url is not None else None) or real(html, base_url))
+    parts = epub_writer._documents(book, book.strings)
+    return [doc.xhtml() for doc in parts.docs], len(made)
+
+
+def test_chapters_are_kept_and_made_again_only_when_their_html_changes(tmp_path, monkeypatch):
+    """A chapter's XHTML and characters come from the cache while the HTML its templates render is the same
+    (the templates run each build: they read the book around the article); sealed like every entry."""
+    settings = make_settings(offline=True, workers=1)
+    prepared = pipeline.prepare(SEEDS, settings)
+    book = Book(prepared.anthology, theme.load(settings.theme), settings, "t", cache_root=tmp_path)
+    articles = len(prepared.anthology.articles)
+    first, made = _chapters_made(book, monkeypatch)
+    assert made == articles == len(list((tmp_path / "chapters").rglob("*.json")))
+    assert _chapters_made(book, monkeypatch) == (first, 0)
+    for entry in (tmp_path / "chapters").rglob("*.json"):
+        entry.write_bytes(entry.read_bytes().replace(b"</p>", b"</p><p>forged</p>"))  # its seal no longer holds
+    assert _chapters_made(book, monkeypatch) == (first, articles)
+    article = prepared.anthology.articles[0]
+    article.body += "<p>一段新加的文字。</p>"
+    again, made = _chapters_made(book, monkeypatch)
+    assert made == 1 and sum(a != b for a, b in zip(again, first, strict=True)) == 1
+
+
+def test_a_chapter_that_spells_out_the_cache_token_is_not_kept(tmp_path, monkeypatch):
+    """An entity can write the token that stands for the build's image nonce in a kept chapter: such a chapter
+    is made each build, and its text stays as written."""
+    settings = make_settings(offline=True, workers=1)
+    prepared = pipeline.prepare(SEEDS, settings)
+    prepared.anthology.articles[0].body += f"<p>{epub_writer.KEPT_TOKEN.replace('-', '&#45;', 1)}-0</p>"
+    book = Book(prepared.anthology, theme.load(settings.theme), settings, "t", cache_root=tmp_path)
+    docs, made = _chapters_made(book, monkeypatch)
+    assert made == len(prepared.anthology.articles)
+    assert len(list((tmp_path / "chapters").rglob("*.json"))) == made - 1
+    assert _chapters_made(book, monkeypatch) == (docs, 1)
+    assert sum(f"{epub_writer.KEPT_TOKEN}-0".encode() in doc for doc in docs) == 1
+
+
 @pytest.mark.parametrize("title", ["半岛风云：朝鲜半岛外交新闻选集，以及一些相当长的说明文字。",
                                    "Korea, 2018–2023: A Reader"])
 def test_cover_wrapping_respects_line_start_prohibitions(title):

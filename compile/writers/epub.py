@@ -28,6 +28,7 @@ import datetime as dt
 import hashlib
 import html
 import io
+import json
 import os
 import posixpath
 import re
@@ -304,7 +305,8 @@ def _documents(book: Book, strings: Strings) -> Parts:
                     to_xhtml(env.get_template("titlepage.html.j2").render(**book.template_context())), styles,
                     "titlepage-page", epub_type="frontmatter titlepage")
     articles = [a for section in anthology.sections for a in section.articles]
-    chapter = _Chapter(book, env, articles, strings, secrets.token_hex(8))
+    kept = cachekey.Entries(book.cache_root / "chapters", "chapter") if book.cache_root else None
+    chapter = _Chapter(book, env, articles, strings, secrets.token_hex(8), kept)
     chapters: list[Doc] = []
     characters: dict[tuple[str, str, bool], set[str]] = {}
     for made_chapter, typeset_titles in processes.forked_map(typeset.recording(chapter.make), range(len(articles)),
@@ -346,17 +348,25 @@ class _MadeChapter:
     characters: dict[tuple[str, str, bool], set[str]]
 
 
+# What stands for the build's nonce in a kept chapter (the nonce is new each build; the chapter's XHTML is not).
+KEPT_TOKEN = "anthology-kept-image-token"
+
+
 @dataclass(frozen=True)
 class _Chapter:
     """An article's document, made in a worker process (processes.forked_map): the templates, the XHTML and the
     characters it sets are an article's alone. Its images are named after, in book order, by the build's
-    process: the token in each `src` (with this build's `nonce`, which no archive can guess) stands for one."""
+    process: the token in each `src` (with this build's `nonce`, which no archive can guess) stands for one.
+
+    The templates are rendered each build (they read the book: neighbours, stories, settings); what is made of
+    their HTML (its XHTML and the characters it sets, ~2/3 of a chapter's time) is kept in `kept`, by that HTML."""
 
     book: Book
     env: Any
     articles: list[Article]
     strings: Strings
     nonce: str
+    kept: cachekey.Entries | None = None
 
     def make(self, index: int) -> _MadeChapter:
         article, found = self.articles[index], []
@@ -367,12 +377,30 @@ class _Chapter:
             found.append((image.path, image.media_type))
             return f"{self.nonce}-{len(found) - 1}"
 
-        lang = _language(article, self.book.anthology.language)
-        body = to_xhtml(render_article(self.env, self.book, article, image_src), base_url=article.url)
-        body += _chapter_nav(self.articles, index, self.strings)
-        doc = Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source), lang,
-                  body, [f"../{s}" for s in STYLES], "chapter", epub_type="bodymatter")
-        return _MadeChapter(doc, found, characters_by_role([doc]))
+        rendered = render_article(self.env, self.book, article, image_src)
+        doc = Doc(f"a-{article.id}", f"text/{article.id}.xhtml", xml_text(article.title or article.source),
+                  _language(article, self.book.anthology.language), "", [f"../{s}" for s in STYLES], "chapter",
+                  epub_type="bodymatter")
+        body, characters = self._xhtml(rendered, article.url, _chapter_nav(self.articles, index, self.strings), doc)
+        return _MadeChapter(replace(doc, body=body), found, characters)
+
+    def _xhtml(self, rendered: str, base_url: str | None, nav: str, doc: Doc) -> tuple[str, dict]:
+        """The body's XHTML (`rendered` made XHTML, then `nav`) and its characters_by_role, kept or made."""
+        key, kept = None, self.kept
+        if kept is not None and KEPT_TOKEN not in rendered:
+            key = cachekey.digest(cachekey.code_version(), rendered.replace(self.nonce, KEPT_TOKEN), repr(base_url),
+                                  nav, doc.lang)
+            hit = _kept_chapter(kept.get(key))
+            if hit is not None:
+                return hit[0].replace(KEPT_TOKEN, self.nonce), hit[1]
+        body = to_xhtml(rendered, base_url=base_url) + nav
+        characters = characters_by_role([replace(doc, body=body)])
+        # KEPT_TOKEN in the XHTML though not in the HTML: an entity spelled it out. Such a chapter is not kept.
+        if kept is not None and key is not None and KEPT_TOKEN not in body:
+            chars = [[*role, "".join(sorted(set_))] for role, set_ in characters.items()]
+            kept.put(key, json.dumps({"body": body.replace(self.nonce, KEPT_TOKEN), "characters": chars},
+                                          ensure_ascii=False).encode())
+        return body, characters
 
     def with_images(self, made: _MadeChapter, image_name: Callable[[Path, str], str]) -> Doc:
         if not made.images:
@@ -380,6 +408,20 @@ class _Chapter:
         names = [image_name(path, media_type) for path, media_type in made.images]
         body = re.sub(f'src="{self.nonce}-(\\d+)"', lambda m: f'src="{names[int(m[1])]}"', made.doc.body)
         return replace(made.doc, body=body)
+
+
+def _kept_chapter(payload: bytes | None) -> tuple[str, dict] | None:
+    """A kept chapter's XHTML body and characters, if `payload` holds them as _Chapter._xhtml wrote them."""
+    if payload is None:
+        return None
+    try:
+        data = json.loads(payload)
+        body, characters = data["body"], {(v, r, b): set(c) for v, r, b, c in data["characters"]}
+    except (ValueError, KeyError, TypeError):
+        return None
+    fits = isinstance(body, str) and all(isinstance(v, str) and isinstance(r, str) and isinstance(b, bool)
+                                         for v, r, b in characters)
+    return (body, characters) if fits else None
 
 
 def _merge_characters(into: dict, more: dict) -> None:
