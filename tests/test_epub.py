@@ -20,7 +20,7 @@ from PIL import Image as PILImage
 from compile import cover, fonts, theme
 from compile.build import pipeline
 from compile.writers import epub as epub_writer
-from compile.writers.context import Book, Resources
+from compile.writers.context import Book, Resources, render_article
 from tests.checks import epubcheck_messages
 from tests.conftest import CORPUS_DEV, FIXTURES, ROOT, SEEDS, make_settings, run_cli
 
@@ -298,18 +298,43 @@ def test_chapters_are_kept_and_made_again_only_when_their_html_changes(tmp_path,
     assert made == 1 and sum(a != b for a, b in zip(again, first, strict=True)) == 1
 
 
-def test_a_chapter_that_spells_out_the_cache_token_is_not_kept(tmp_path, monkeypatch):
-    """An entity can write the token that stands for the build's image nonce in a kept chapter: such a chapter
-    is made each build, and its text stays as written."""
+@pytest.mark.parametrize("change", ["nav", "language"])
+def test_a_kept_chapter_is_made_again_when_what_is_added_to_its_html_changes(tmp_path, monkeypatch, change):
+    """The line of links after the article and the document's language are the writer's, not the templates':
+    they are in the key too."""
     settings = make_settings(offline=True, workers=1)
     prepared = pipeline.prepare(SEEDS, settings)
-    prepared.anthology.articles[0].body += f"<p>{epub_writer.KEPT_TOKEN.replace('-', '&#45;', 1)}-0</p>"
     book = Book(prepared.anthology, theme.load(settings.theme), settings, "t", cache_root=tmp_path)
+    first, _ = _chapters_made(book, monkeypatch)
+    if change == "nav":
+        real = epub_writer._chapter_nav
+        monkeypatch.setattr(epub_writer, "_chapter_nav", lambda *args: real(*args).replace("</p>", "<i>新</i></p>"))
+    else:
+        monkeypatch.setattr(epub_writer, "_language", lambda article, book_language: "zh-Hant")
+    again, made = _chapters_made(book, monkeypatch)
+    assert made == len(prepared.anthology.articles)
+    changed = "<i>新</i>".encode() if change == "nav" else b'lang="zh-Hant"'
+    assert sum(changed in doc for doc in again) == made
+
+
+@pytest.mark.parametrize("spelled", ["as an entity", "as it is"])
+def test_a_chapter_that_spells_out_the_cache_token_is_not_kept(tmp_path, monkeypatch, spelled):
+    """The token that stands for the build's image nonce in a kept chapter, written by an archive as it is or
+    as an entity (which only its XHTML spells out): such a chapter is made each build, its text as written."""
+    settings = make_settings(offline=True, workers=1)
+    prepared = pipeline.prepare(SEEDS, settings)
+    token = epub_writer.KEPT_TOKEN
+    article = next(a for a in prepared.anthology.articles if "<img" not in a.body)  # its body is rendered as is
+    article.body += f"<p>{token.replace('-', '&#45;', 1) if spelled == 'as an entity' else token}-0</p>"
+    book = Book(prepared.anthology, theme.load(settings.theme), settings, "t", cache_root=tmp_path)
+    rendered = render_article(epub_writer.environment(book.theme, book.zone, book.strings), book, article,
+                              lambda image: None)
+    assert (token in rendered) == (spelled == "as it is")  # which of the two guards is tried
     docs, made = _chapters_made(book, monkeypatch)
     assert made == len(prepared.anthology.articles)
     assert len(list((tmp_path / "chapters").rglob("*.json"))) == made - 1
     assert _chapters_made(book, monkeypatch) == (docs, 1)
-    assert sum(f"{epub_writer.KEPT_TOKEN}-0".encode() in doc for doc in docs) == 1
+    assert sum(f"{token}-0".encode() in doc for doc in docs) == 1
 
 
 @pytest.mark.parametrize("title", ["半岛风云：朝鲜半岛外交新闻选集，以及一些相当长的说明文字。",

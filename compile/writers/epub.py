@@ -388,8 +388,8 @@ class _Chapter:
         """The body's XHTML (`rendered` made XHTML, then `nav`) and its characters_by_role, kept or made."""
         key, kept = None, self.kept
         if kept is not None and KEPT_TOKEN not in rendered:
-            key = cachekey.digest(cachekey.code_version(), rendered.replace(self.nonce, KEPT_TOKEN), repr(base_url),
-                                  nav, doc.lang)
+            key = cachekey.digest(cachekey.code_version(), cachekey.installed("lxml"), str(etree.LIBXML_VERSION),
+                                  rendered.replace(self.nonce, KEPT_TOKEN), repr(base_url), nav, doc.lang)
             hit = _kept_chapter(kept.get(key))
             if hit is not None:
                 return hit[0].replace(KEPT_TOKEN, self.nonce), hit[1]
