@@ -397,9 +397,9 @@ class _Chapter:
         characters = characters_by_role([replace(doc, body=body)])
         # KEPT_TOKEN in the XHTML though not in the HTML: an entity spelled it out. Such a chapter is not kept.
         if kept is not None and key is not None and KEPT_TOKEN not in body:
-            chars = [[*role, "".join(sorted(set_))] for role, set_ in characters.items()]
-            kept.put(key, json.dumps({"body": body.replace(self.nonce, KEPT_TOKEN), "characters": chars},
-                                          ensure_ascii=False).encode())
+            chars = [[*role, "".join(sorted(found))] for role, found in characters.items()]
+            payload = {"body": body.replace(self.nonce, KEPT_TOKEN), "characters": chars}
+            kept.put(key, json.dumps(payload, ensure_ascii=False).encode())
         return body, characters
 
     def with_images(self, made: _MadeChapter, image_name: Callable[[Path, str], str]) -> Doc:
@@ -416,12 +416,13 @@ def _kept_chapter(payload: bytes | None) -> tuple[str, dict] | None:
         return None
     try:
         data = json.loads(payload)
-        body, characters = data["body"], {(v, r, b): set(c) for v, r, b, c in data["characters"]}
+        body, stored = data["body"], [tuple(entry) for entry in data["characters"]]
+        fits = isinstance(body, str) and all(
+            isinstance(v, str) and isinstance(r, str) and isinstance(b, bool) and isinstance(c, str)
+            for v, r, b, c in stored)
     except (ValueError, KeyError, TypeError):
         return None
-    fits = isinstance(body, str) and all(isinstance(v, str) and isinstance(r, str) and isinstance(b, bool)
-                                         for v, r, b in characters)
-    return (body, characters) if fits else None
+    return (body, {(v, r, b): set(c) for v, r, b, c in stored}) if fits else None
 
 
 def _merge_characters(into: dict, more: dict) -> None:
